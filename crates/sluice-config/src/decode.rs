@@ -341,11 +341,14 @@ fn logging(node: Option<&YNode>, rep: &mut Reporter<'_>) -> LoggingConfig {
 pub const SECRET_BACKENDS: &[(&str, &[&str])] = &[("env", &["prefix"]), ("dotenv", &["path"]), ("file", &["dir"])];
 
 fn secrets(node: Option<&YNode>, rep: &mut Reporter<'_>) -> Vec<SecretBackendConfig> {
-    let default = vec![SecretBackendConfig {
-        kind: Spanned::new("env".into(), Default::default()),
-        options: BTreeMap::new(),
+    // Without a `secrets:` section: environment variables, then `./.env`
+    // (the seed's setup).
+    let backend = |kind: &str, opt: Option<(&str, &str)>| SecretBackendConfig {
+        kind: Spanned::new(kind.into(), Default::default()),
+        options: opt.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         pos: Default::default(),
-    }];
+    };
+    let default = vec![backend("env", None), backend("dotenv", Some(("path", ".env")))];
     let Some(node) = node else { return default };
     let Some(mut m) = MapReader::new(node, "secrets", rep) else { return default };
     let mut out = Vec::new();

@@ -1,0 +1,47 @@
+//! One module per subcommand.
+
+pub mod config;
+pub mod schema;
+pub mod validate;
+
+use sluice_config::{Config, LoadOptions};
+
+use crate::{Cli, Exit};
+
+/// Loads and validates the configuration, printing every diagnostic and
+/// returning exit code 2 when there are any.
+pub fn load(cli: &Cli, domains: &[String]) -> anyhow::Result<Config> {
+    let mut opts = LoadOptions::new(&cli.config_dir, &cli.env);
+    if !domains.is_empty() {
+        opts.domains = Some(domains.to_vec());
+    }
+    match sluice_config::load(&opts) {
+        Ok(cfg) => Ok(cfg),
+        Err(diags) => {
+            eprintln!("{diags}");
+            eprintln!("{} problem{} found", diags.len(), if diags.len() == 1 { "" } else { "s" });
+            Err(Exit(2).into())
+        }
+    }
+}
+
+/// A small runtime for the async parts (secret backends).
+pub fn block_on<F: std::future::Future>(f: F) -> anyhow::Result<F::Output> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    Ok(rt.block_on(f))
+}
+
+/// Resolves every secret the configuration references; prints and fails
+/// with exit code 2 when some are missing.
+pub fn check_secrets(cli: &Cli, cfg: &Config) -> anyhow::Result<sluice_secrets::ResolvedSecrets> {
+    let base = std::env::current_dir()?;
+    let _ = cli;
+    let resolver = sluice_secrets::Resolver::from_config(cfg, &base)?;
+    match block_on(sluice_secrets::resolve_config(cfg, &resolver))? {
+        Ok(r) => Ok(r),
+        Err(diags) => {
+            eprintln!("{diags}");
+            Err(Exit(2).into())
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! Secret backends and late resolution of `${secret:name}` references.
+//!
+//! A [`SecretBackend`] is async and fallible so remote stores (Vault, cloud
+//! secret managers) fit the same trait later; [`Resolver`] tries the backends
+//! in the order `platform.yaml` lists them and caches what it found. Values
+//! only ever live in [`Secret`], which prints as `[redacted]`.
+
+mod backends;
+mod resolve;
+
+pub use backends::{build_backend, DotenvBackend, EnvBackend, FileBackend, BACKENDS};
+pub use resolve::{resolve_config, ResolvedSecrets, Resolver};
+pub use sluice_core::Secret;
+
+/// Why a secret could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    /// No backend has the secret.
+    #[error("secret `{name}` not found (tried: {})", tried.join(", "))]
+    Missing {
+        /// Secret name.
+        name: String,
+        /// Backends tried, in order, with where they looked.
+        tried: Vec<String>,
+    },
+    /// A backend failed (unreadable file, unreachable store).
+    #[error("secret backend `{backend}` failed: {message}")]
+    Backend {
+        /// Backend description.
+        backend: String,
+        /// What went wrong (never contains a secret value).
+        message: String,
+    },
+    /// Unknown backend type or bad options.
+    #[error("bad secret backend configuration: {0}")]
+    Config(String),
+}
+
+impl SecretError {
+    /// Classification for the runtime.
+    pub fn domain(&self) -> sluice_core::ErrorDomain {
+        match self {
+            SecretError::Missing { .. } | SecretError::Config(_) => sluice_core::ErrorDomain::User,
+            SecretError::Backend { .. } => sluice_core::ErrorDomain::External,
+        }
+    }
+}
+
+/// A place secrets come from.
+#[async_trait::async_trait]
+pub trait SecretBackend: Send + Sync + std::fmt::Debug {
+    /// A short description for messages, e.g. `env(prefix SLUICE_SECRET_)`.
+    fn describe(&self) -> String;
+
+    /// Looks a secret up: `Ok(None)` when this backend does not have it.
+    async fn get(&self, name: &str) -> Result<Option<Secret<String>>, SecretError>;
+}

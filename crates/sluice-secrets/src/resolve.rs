@@ -1,0 +1,120 @@
+//! Resolving every `${secret:...}` a configuration references, reporting
+//! each missing one at the position it was written.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use sluice_config::yaml::Part;
+use sluice_config::{Config, Diagnostic, Diagnostics, Setting};
+use tokio::sync::Mutex;
+
+use crate::{build_backend, Secret, SecretBackend, SecretError};
+
+/// Tries backends in order; caches hits.
+#[derive(Debug)]
+pub struct Resolver {
+    backends: Vec<Box<dyn SecretBackend>>,
+    cache: Mutex<BTreeMap<String, Secret<String>>>,
+}
+
+impl Resolver {
+    /// A resolver over explicit backends.
+    pub fn new(backends: Vec<Box<dyn SecretBackend>>) -> Self {
+        Self {
+            backends,
+            cache: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The backends a configuration lists; relative paths are taken from `base_dir`.
+    pub fn from_config(cfg: &Config, base_dir: &Path) -> Result<Self, SecretError> {
+        let backends = cfg
+            .platform
+            .secrets
+            .iter()
+            .map(|b| build_backend(b, base_dir))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self::new(backends))
+    }
+
+    /// Looks a secret up in each backend in turn.
+    pub async fn get(&self, name: &str) -> Result<Secret<String>, SecretError> {
+        if let Some(v) = self.cache.lock().await.get(name) {
+            return Ok(v.clone());
+        }
+        for b in &self.backends {
+            if let Some(v) = b.get(name).await? {
+                self.cache.lock().await.insert(name.to_string(), v.clone());
+                return Ok(v);
+            }
+        }
+        Err(SecretError::Missing {
+            name: name.to_string(),
+            tried: self.backends.iter().map(|b| b.describe()).collect(),
+        })
+    }
+
+    /// The value of a setting with its secrets filled in.
+    pub async fn setting(&self, s: &Setting) -> Result<Secret<String>, SecretError> {
+        let mut out = String::new();
+        for p in &s.parts {
+            match p {
+                Part::Lit(l) => out.push_str(l),
+                Part::Secret(name) => out.push_str(self.get(name).await?.expose()),
+            }
+        }
+        Ok(Secret::new(out))
+    }
+}
+
+/// Every secret value a configuration needs, by name.
+#[derive(Debug, Default)]
+pub struct ResolvedSecrets {
+    /// Values by secret name.
+    pub values: BTreeMap<String, Secret<String>>,
+}
+
+fn settings(cfg: &Config) -> Vec<&Setting> {
+    let p = &cfg.platform;
+    let mut v = vec![&p.kafka.bootstrap_servers, &p.kafka.schema_registry.url, &p.sinks.clickhouse.url, &p.sinks.clickhouse.user, &p.sinks.clickhouse.password];
+    v.extend(p.kafka.schema_registry.username.iter());
+    v.extend(p.kafka.schema_registry.password.iter());
+    v.extend(p.kafka.properties.values());
+    v
+}
+
+/// Resolves every referenced secret; each missing one becomes a diagnostic at
+/// the place it is referenced, naming the backends tried. Backend failures
+/// are reported the same way.
+pub async fn resolve_config(cfg: &Config, resolver: &Resolver) -> Result<ResolvedSecrets, Diagnostics> {
+    let mut out = ResolvedSecrets::default();
+    let mut diags = Vec::new();
+    for s in settings(cfg) {
+        for name in s.secret_names() {
+            if out.values.contains_key(name) {
+                continue;
+            }
+            match resolver.get(name).await {
+                Ok(v) => {
+                    out.values.insert(name.to_string(), v);
+                }
+                Err(e) => diags.push(Diagnostic {
+                    file: cfg.sources.path(s.pos.source).to_path_buf(),
+                    line: s.pos.line,
+                    col: s.pos.col,
+                    path: String::new(),
+                    message: e.to_string(),
+                    expected: None,
+                    suggestion: Some(format!("set it in one of the secret backends, e.g. `SLUICE_SECRET_{}`", name.to_ascii_uppercase())),
+                }),
+            }
+        }
+    }
+    if diags.is_empty() {
+        Ok(out)
+    } else {
+        let mut d = Diagnostics(diags);
+        d.sort();
+        Err(d)
+    }
+}
