@@ -391,9 +391,8 @@ fn secrets(node: Option<&YNode>, rep: &mut Reporter<'_>) -> Vec<SecretBackendCon
 
 /// Decodes one domain file.
 pub fn domain(root: &YNode, rep: &mut Reporter<'_>) -> Option<DomainConfig> {
-    let before = rep.count();
     let mut m = MapReader::new(root, "", rep)?;
-    let name = m.required("domain", rep).and_then(|n| read::ident(n, "domain", rep).map(|v| Spanned::new(v, n.pos)));
+    let name = m.required("domain", rep).and_then(|n| read::ident_lenient(n, "domain", rep).map(|v| Spanned::new(v, n.pos)));
     let description = m.optional("description").and_then(|n| read::string(n, "description", rep));
     let entity = m.required("entity", rep).and_then(|n| entity(n, rep));
     let mut event_types = Vec::new();
@@ -422,9 +421,6 @@ pub fn domain(root: &YNode, rep: &mut Reporter<'_>) -> Option<DomainConfig> {
         .unwrap_or_default();
     let generator = m.optional("generator").cloned();
     m.finish(rep);
-    if rep.count() != before {
-        return None;
-    }
     Some(DomainConfig {
         domain: name?,
         description,
@@ -441,7 +437,7 @@ fn entity(node: &YNode, rep: &mut Reporter<'_>) -> Option<EntityConfig> {
     let mut m = MapReader::new(node, "entity", rep)?;
     let pk = m
         .required("primary_key", rep)
-        .and_then(|n| read::ident(n, "entity.primary_key", rep).map(|v| Spanned::new(v, n.pos)));
+        .and_then(|n| read::ident_lenient(n, "entity.primary_key", rep).map(|v| Spanned::new(v, n.pos)));
     let name = m.optional("name").and_then(|n| read::string(n, "entity.name", rep));
     let generator = m.optional("generator").cloned();
     m.finish(rep);
@@ -456,7 +452,7 @@ fn event_type(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<EventT
     let mut m = MapReader::new(node, path, rep)?;
     let name = m
         .required("name", rep)
-        .and_then(|n| read::ident(n, &join(path, "name"), rep).map(|v| Spanned::new(v, n.pos)));
+        .and_then(|n| read::ident_lenient(n, &join(path, "name"), rep).map(|v| Spanned::new(v, n.pos)));
     let description = m.optional("description").and_then(|n| read::string(n, &join(path, "description"), rep));
     let mut lists = [Vec::new(), Vec::new()];
     for (slot, key) in lists.iter_mut().zip(["attributes", "dimensions"]) {
@@ -497,7 +493,7 @@ const FIELD_TYPES: &[(&str, u8)] = &[
 
 fn field(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<FieldConfig> {
     if let YValue::Scalar { .. } = node.value {
-        let name = read::ident(node, path, rep)?;
+        let name = read::ident_lenient(node, path, rep)?;
         return Some(FieldConfig {
             name: Spanned::new(name, node.pos),
             ty: FieldType::String,
@@ -510,7 +506,7 @@ fn field(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<FieldConfig
     let mut m = MapReader::new(node, path, rep)?;
     let name = m
         .required("name", rep)
-        .and_then(|n| read::ident(n, &join(path, "name"), rep).map(|v| Spanned::new(v, n.pos)));
+        .and_then(|n| read::ident_lenient(n, &join(path, "name"), rep).map(|v| Spanned::new(v, n.pos)));
     let ty_node = m.optional("type");
     let code = match ty_node {
         Some(n) => read::choice(n, &join(path, "type"), FIELD_TYPES, rep),
@@ -632,7 +628,7 @@ fn aggregation(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<Aggre
     let mut m = MapReader::new(node, path, rep)?;
     let name = m
         .required("name", rep)
-        .and_then(|n| read::ident(n, &join(path, "name"), rep).map(|v| Spanned::new(v, n.pos)));
+        .and_then(|n| read::ident_lenient(n, &join(path, "name"), rep).map(|v| Spanned::new(v, n.pos)));
     let kind = m
         .required("type", rep)
         .and_then(|n| read::choice(n, &join(path, "type"), AggregateKind::ALL, rep).map(|k| Spanned::new(k, n.pos)));

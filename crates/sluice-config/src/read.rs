@@ -139,6 +139,20 @@ pub fn ident(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<String>
     }
 }
 
+/// Like [`ident`] but keeps the raw text after reporting, so validation
+/// can go on and report everything else in the same run.
+pub fn ident_lenient(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<String> {
+    let before = rep.count();
+    match ident(node, path, rep) {
+        Some(v) => Some(v),
+        None if rep.count() > before => match &node.value {
+            YValue::Scalar { text, .. } => Some(text.clone()),
+            _ => None,
+        },
+        None => None,
+    }
+}
+
 /// An unsigned integer.
 pub fn uint(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<u64> {
     let t = text(node, path, "a whole number", rep)?;

@@ -100,7 +100,12 @@ fn convert(node: &marked_yaml::Node, source: usize) -> YNode {
             },
         },
         marked_yaml::Node::Mapping(m) => YNode {
-            pos: pos_of(m.span(), source),
+            // A block mapping starts at its first key (marked-yaml reports the first value).
+            pos: m
+                .keys()
+                .next()
+                .map(|k| pos_of(k.span(), source))
+                .unwrap_or_else(|| pos_of(m.span(), source)),
             value: YValue::Map(
                 m.iter()
                     .map(|(k, v)| {
