@@ -14,7 +14,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[command(name = "sluice", version, about, long_about = None)]
 pub struct Cli {
     /// Directory holding platform.yaml, environments/ and domains/.
-    #[arg(long, global = true, env = "SLUICE_CONFIG_DIR", default_value = "config")]
+    #[arg(
+        long,
+        global = true,
+        env = "SLUICE_CONFIG_DIR",
+        default_value = "config"
+    )]
     pub config_dir: PathBuf,
     /// Environment overlay to apply (config/environments/<env>.yaml).
     #[arg(long, global = true, env = "SLUICE_ENV", default_value = "dev")]

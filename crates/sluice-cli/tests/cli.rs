@@ -7,16 +7,24 @@ use std::process::{Command, Output};
 
 fn sluice() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_sluice"));
-    c.env_remove("SLUICE_ENV").env_remove("SLUICE_CONFIG_DIR").env_remove("RUST_LOG");
+    c.env_remove("SLUICE_ENV")
+        .env_remove("SLUICE_CONFIG_DIR")
+        .env_remove("RUST_LOG");
     c
 }
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 const PLATFORM: &str = "kafka:\n  bootstrap_servers: 127.0.0.1:9092\n";
@@ -48,9 +56,16 @@ fn config_dir(role: &str, broken: &str) -> (tempfile::TempDir, PathBuf) {
 #[test]
 fn broken_configs_report_expected_diagnostics() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/configs/broken");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
-    assert!(files.len() >= 15, "need at least 15 broken configs, have {}", files.len());
+    assert!(
+        files.len() >= 15,
+        "need at least 15 broken configs, have {}",
+        files.len()
+    );
     let mut failures = Vec::new();
     for path in &files {
         let src = std::fs::read_to_string(path).unwrap();
@@ -67,24 +82,40 @@ fn broken_configs_report_expected_diagnostics() {
         assert!(!expects.is_empty(), "{stem}: no `# expect:` line");
         let (tmp, file) = config_dir(role, &src);
         let mut cmd = sluice();
-        cmd.arg("--config-dir").arg(tmp.path().join("config")).arg("validate").current_dir(tmp.path());
+        cmd.arg("--config-dir")
+            .arg(tmp.path().join("config"))
+            .arg("validate")
+            .current_dir(tmp.path());
         if src.contains("# secrets: check") {
             cmd.arg("--check-secrets");
         }
         let out = cmd.output().unwrap();
         let (_, stderr) = text(&out);
         if out.status.code() != Some(2) {
-            failures.push(format!("{stem}: exit {:?}, stderr:\n{stderr}", out.status.code()));
+            failures.push(format!(
+                "{stem}: exit {:?}, stderr:\n{stderr}",
+                out.status.code()
+            ));
             continue;
         }
-        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+        let errors: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with("error: "))
+            .collect();
         if errors.len() != expects.len() {
-            failures.push(format!("{stem}: expected {} errors, got {}:\n{stderr}", expects.len(), errors.len()));
+            failures.push(format!(
+                "{stem}: expected {} errors, got {}:\n{stderr}",
+                expects.len(),
+                errors.len()
+            ));
             continue;
         }
         for (pos, msg) in &expects {
             let prefix = format!("error: {}:{pos}: ", file.display());
-            if !errors.iter().any(|l| l.starts_with(&prefix) && l.contains(msg.as_str())) {
+            if !errors
+                .iter()
+                .any(|l| l.starts_with(&prefix) && l.contains(msg.as_str()))
+            {
                 failures.push(format!("{stem}: no error `{prefix}...{msg}` in:\n{stderr}"));
             }
         }
@@ -95,21 +126,35 @@ fn broken_configs_report_expected_diagnostics() {
 #[test]
 fn shipped_config_validates_in_every_environment() {
     for env in ["dev", "staging", "prod"] {
-        let out = sluice().current_dir(repo()).args(["--env", env, "validate"]).output().unwrap();
+        let out = sluice()
+            .current_dir(repo())
+            .args(["--env", env, "validate"])
+            .output()
+            .unwrap();
         let (stdout, stderr) = text(&out);
         assert!(out.status.success(), "{env}: {stderr}");
         for d in ["ecommerce", "iot", "fintech", "apm"] {
-            assert!(stdout.contains(&format!("ok: domain `{d}`")), "{env}: {stdout}");
+            assert!(
+                stdout.contains(&format!("ok: domain `{d}`")),
+                "{env}: {stdout}"
+            );
         }
     }
 }
 
 #[test]
 fn unknown_environment_is_reported_with_suggestion() {
-    let out = sluice().current_dir(repo()).args(["--env", "prd", "validate"]).output().unwrap();
+    let out = sluice()
+        .current_dir(repo())
+        .args(["--env", "prd", "validate"])
+        .output()
+        .unwrap();
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr.contains("unknown environment `prd`") && stderr.contains("did you mean `prod`?"), "{stderr}");
+    assert!(
+        stderr.contains("unknown environment `prd`") && stderr.contains("did you mean `prod`?"),
+        "{stderr}"
+    );
 }
 
 const SEED_PLATFORM: &str = r#"kafka:
@@ -157,14 +202,29 @@ fn seed_example_loads_unchanged() {
     std::fs::create_dir_all(root.join("environments")).unwrap();
     std::fs::create_dir_all(root.join("domains")).unwrap();
     std::fs::write(root.join("platform.yaml"), SEED_PLATFORM).unwrap();
-    std::fs::write(root.join("environments/dev.yaml"), "# dev: no overrides\nlogging:\n  level: info\n").unwrap();
+    std::fs::write(
+        root.join("environments/dev.yaml"),
+        "# dev: no overrides\nlogging:\n  level: info\n",
+    )
+    .unwrap();
     std::fs::write(root.join("domains/ecommerce.yaml"), SEED_DOMAIN).unwrap();
     std::fs::write(dir.path().join(".env"), SEED_DOTENV).unwrap();
-    let out = sluice().current_dir(dir.path()).args(["validate", "--check-secrets"]).output().unwrap();
+    let out = sluice()
+        .current_dir(dir.path())
+        .args(["validate", "--check-secrets"])
+        .output()
+        .unwrap();
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
-    assert!(stdout.contains("ok: domain `ecommerce` (1 event types, 1 aggregations)"), "{stdout}");
-    let out = sluice().current_dir(dir.path()).args(["config", "show"]).output().unwrap();
+    assert!(
+        stdout.contains("ok: domain `ecommerce` (1 event types, 1 aggregations)"),
+        "{stdout}"
+    );
+    let out = sluice()
+        .current_dir(dir.path())
+        .args(["config", "show"])
+        .output()
+        .unwrap();
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     // the seed's spark settings become engine defaults
@@ -172,9 +232,16 @@ fn seed_example_loads_unchanged() {
     assert!(stdout.contains("trigger_interval: 10s"), "{stdout}");
     // resolved secrets are redacted, not printed
     assert!(!stdout.contains("localhost:9092"), "{stdout}");
-    assert!(stdout.contains("bootstrap_servers: \"[redacted]\""), "{stdout}");
+    assert!(
+        stdout.contains("bootstrap_servers: \"[redacted]\""),
+        "{stdout}"
+    );
     // schema generation works on the seed domain
-    let out = sluice().current_dir(dir.path()).args(["schema", "--domain", "ecommerce"]).output().unwrap();
+    let out = sluice()
+        .current_dir(dir.path())
+        .args(["schema", "--domain", "ecommerce"])
+        .output()
+        .unwrap();
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     assert!(stdout.contains("\"name\": \"PageView\""), "{stdout}");
@@ -208,7 +275,10 @@ fn planted_secret_never_appears_in_output_logs_or_errors() {
         .unwrap();
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("secret `clickhouse_user` not found"), "{stderr}");
+    assert!(
+        stderr.contains("secret `clickhouse_user` not found"),
+        "{stderr}"
+    );
     assert!(!stdout.contains(PLANTED) && !stderr.contains(PLANTED));
 }
 
@@ -229,7 +299,10 @@ fn shipped_domain_schemas_match_golden_files() {
         if update {
             std::fs::create_dir_all(&want_dir).unwrap();
         }
-        let mut produced: Vec<PathBuf> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut produced: Vec<PathBuf> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         produced.sort();
         assert!(!produced.is_empty());
         for p in produced {
@@ -239,8 +312,12 @@ fn shipped_domain_schemas_match_golden_files() {
                 std::fs::write(want_dir.join(name), &got).unwrap();
                 continue;
             }
-            let want = std::fs::read_to_string(want_dir.join(name))
-                .unwrap_or_else(|_| panic!("missing golden {}/{:?}; run with UPDATE_GOLDEN=1", domain, name));
+            let want = std::fs::read_to_string(want_dir.join(name)).unwrap_or_else(|_| {
+                panic!(
+                    "missing golden {}/{:?}; run with UPDATE_GOLDEN=1",
+                    domain, name
+                )
+            });
             assert_eq!(got, want, "{domain}/{name:?} differs from golden");
         }
     }
@@ -251,23 +328,50 @@ fn schema_diff_reports_compatibility_and_breaking_changes() {
     let old = tempfile::tempdir().unwrap();
     let out = sluice()
         .current_dir(repo())
-        .args(["schema", "--domain", "ecommerce", "--event", "purchase", "--out"])
+        .args([
+            "schema",
+            "--domain",
+            "ecommerce",
+            "--event",
+            "purchase",
+            "--out",
+        ])
         .arg(old.path())
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out).1);
-    let file = std::fs::read_dir(old.path()).unwrap().next().unwrap().unwrap().path();
-    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let file = std::fs::read_dir(old.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
 
     // compatible: add an optional field with a default
     let mut added = schema.clone();
-    added["fields"].as_array_mut().unwrap().push(serde_json::json!({"name": "gift_note", "type": ["null", "string"], "default": null}));
+    added["fields"].as_array_mut().unwrap().push(
+        serde_json::json!({"name": "gift_note", "type": ["null", "string"], "default": null}),
+    );
     let new = tempfile::tempdir().unwrap();
-    std::fs::write(new.path().join(file.file_name().unwrap()), serde_json::to_string_pretty(&added).unwrap()).unwrap();
-    let out = sluice().args(["schema", "diff"]).arg(old.path()).arg(new.path()).output().unwrap();
+    std::fs::write(
+        new.path().join(file.file_name().unwrap()),
+        serde_json::to_string_pretty(&added).unwrap(),
+    )
+    .unwrap();
+    let out = sluice()
+        .args(["schema", "diff"])
+        .arg(old.path())
+        .arg(new.path())
+        .output()
+        .unwrap();
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}{stderr}");
-    assert!(stdout.to_lowercase().contains("fully compatible"), "{stdout}");
+    assert!(
+        stdout.to_lowercase().contains("fully compatible"),
+        "{stdout}"
+    );
 
     // breaking: change a field's type from long to string
     let mut broken = schema.clone();
@@ -276,8 +380,17 @@ fn schema_diff_reports_compatibility_and_breaking_changes() {
             f["type"] = serde_json::json!("string");
         }
     }
-    std::fs::write(new.path().join(file.file_name().unwrap()), serde_json::to_string_pretty(&broken).unwrap()).unwrap();
-    let out = sluice().args(["schema", "diff"]).arg(old.path()).arg(new.path()).output().unwrap();
+    std::fs::write(
+        new.path().join(file.file_name().unwrap()),
+        serde_json::to_string_pretty(&broken).unwrap(),
+    )
+    .unwrap();
+    let out = sluice()
+        .args(["schema", "diff"])
+        .arg(old.path())
+        .arg(new.path())
+        .output()
+        .unwrap();
     let (stdout, _) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("items"), "{stdout}");

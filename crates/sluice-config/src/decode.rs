@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use sluice_core::{
-    AggregateKind, CompareOp, FieldType, HumanDuration, Literal, MoneyEncoding, Predicate, WindowSpec,
+    AggregateKind, CompareOp, FieldType, HumanDuration, Literal, MoneyEncoding, Predicate,
+    WindowSpec,
 };
 
 use crate::diag::{one_of, Reporter};
@@ -93,7 +94,9 @@ fn kafka(node: Option<&YNode>, rep: &mut Reporter<'_>) -> KafkaConfig {
         properties: BTreeMap::new(),
     };
     let Some(node) = node else { return k };
-    let Some(mut m) = MapReader::new(node, "kafka", rep) else { return k };
+    let Some(mut m) = MapReader::new(node, "kafka", rep) else {
+        return k;
+    };
     if let Some(n) = m.optional("bootstrap_servers") {
         if let Some(s) = setting(n, "kafka.bootstrap_servers", rep) {
             k.bootstrap_servers = s;
@@ -107,13 +110,23 @@ fn kafka(node: Option<&YNode>, rep: &mut Reporter<'_>) -> KafkaConfig {
                 }
             }
             if let Some(n) = r.optional("subject_strategy") {
-                let opts = [("topic_name", "topic_name"), ("record_name", "record_name"), ("topic_record_name", "topic_record_name")];
-                if let Some(s) = read::choice(n, "kafka.schema_registry.subject_strategy", &opts, rep) {
+                let opts = [
+                    ("topic_name", "topic_name"),
+                    ("record_name", "record_name"),
+                    ("topic_record_name", "topic_record_name"),
+                ];
+                if let Some(s) =
+                    read::choice(n, "kafka.schema_registry.subject_strategy", &opts, rep)
+                {
                     k.schema_registry.subject_strategy = s.to_string();
                 }
             }
-            k.schema_registry.username = r.optional("username").and_then(|n| setting(n, "kafka.schema_registry.username", rep));
-            k.schema_registry.password = r.optional("password").and_then(|n| setting(n, "kafka.schema_registry.password", rep));
+            k.schema_registry.username = r
+                .optional("username")
+                .and_then(|n| setting(n, "kafka.schema_registry.username", rep));
+            k.schema_registry.password = r
+                .optional("password")
+                .and_then(|n| setting(n, "kafka.schema_registry.password", rep));
             r.finish(rep);
         }
     }
@@ -143,7 +156,13 @@ fn kafka(node: Option<&YNode>, rep: &mut Reporter<'_>) -> KafkaConfig {
         }
     }
     if let Some(n) = m.optional("compression") {
-        let opts = [("none", "none"), ("gzip", "gzip"), ("snappy", "snappy"), ("lz4", "lz4"), ("zstd", "zstd")];
+        let opts = [
+            ("none", "none"),
+            ("gzip", "gzip"),
+            ("snappy", "snappy"),
+            ("lz4", "lz4"),
+            ("zstd", "zstd"),
+        ];
         if let Some(v) = read::choice(n, "kafka.compression", &opts, rep) {
             k.compression = v.to_string();
         }
@@ -169,15 +188,21 @@ fn kafka(node: Option<&YNode>, rep: &mut Reporter<'_>) -> KafkaConfig {
 
 fn spark(node: &YNode, rep: &mut Reporter<'_>) -> Option<SparkConfig> {
     let mut m = MapReader::new(node, "spark", rep)?;
-    let app_name = m.optional("app_name").and_then(|n| plain_string(n, "spark.app_name", rep));
-    let master = m.optional("master").and_then(|n| plain_string(n, "spark.master", rep));
+    let app_name = m
+        .optional("app_name")
+        .and_then(|n| plain_string(n, "spark.app_name", rep));
+    let master = m
+        .optional("master")
+        .and_then(|n| plain_string(n, "spark.master", rep));
     let trigger_interval = m
         .optional("trigger_interval")
         .and_then(|n| read::duration(n, "spark.trigger_interval", rep));
     let mut watermark_delay = None;
     if let Some(w) = m.optional("watermark") {
         if let Some(mut wm) = MapReader::new(w, "spark.watermark", rep) {
-            watermark_delay = wm.optional("delay").and_then(|n| read::duration(n, "spark.watermark.delay", rep));
+            watermark_delay = wm
+                .optional("delay")
+                .and_then(|n| read::duration(n, "spark.watermark.delay", rep));
             wm.finish(rep);
         }
     }
@@ -204,7 +229,9 @@ fn engine(node: Option<&YNode>, rep: &mut Reporter<'_>) -> EngineConfig {
         late_events: "dead_letter".into(),
     };
     let Some(node) = node else { return e };
-    let Some(mut m) = MapReader::new(node, "engine", rep) else { return e };
+    let Some(mut m) = MapReader::new(node, "engine", rep) else {
+        return e;
+    };
     let durations: [(&'static str, &mut HumanDuration); 5] = [
         ("watermark_delay", &mut e.watermark_delay),
         ("allowed_lateness", &mut e.allowed_lateness),
@@ -251,16 +278,25 @@ fn sinks(node: Option<&YNode>, rep: &mut Reporter<'_>) -> SinksConfig {
         jsonl: JsonlConfig { path: "-".into() },
     };
     let Some(node) = node else { return s };
-    let Some(mut m) = MapReader::new(node, "sinks", rep) else { return s };
+    let Some(mut m) = MapReader::new(node, "sinks", rep) else {
+        return s;
+    };
     if let Some(n) = m.optional("default") {
-        let opts = [("duckdb", "duckdb"), ("clickhouse", "clickhouse"), ("jsonl", "jsonl")];
+        let opts = [
+            ("duckdb", "duckdb"),
+            ("clickhouse", "clickhouse"),
+            ("jsonl", "jsonl"),
+        ];
         if let Some(v) = read::choice(n, "sinks.default", &opts, rep) {
             s.default = v.to_string();
         }
     }
     if let Some(n) = m.optional("duckdb") {
         if let Some(mut d) = MapReader::new(n, "sinks.duckdb", rep) {
-            if let Some(p) = d.optional("path").and_then(|n| plain_string(n, "sinks.duckdb.path", rep)) {
+            if let Some(p) = d
+                .optional("path")
+                .and_then(|n| plain_string(n, "sinks.duckdb.path", rep))
+            {
                 s.duckdb.path = p;
             }
             d.finish(rep);
@@ -268,7 +304,10 @@ fn sinks(node: Option<&YNode>, rep: &mut Reporter<'_>) -> SinksConfig {
     }
     if let Some(n) = m.optional("clickhouse") {
         if let Some(mut c) = MapReader::new(n, "sinks.clickhouse", rep) {
-            if let Some(v) = c.optional("url").and_then(|n| setting(n, "sinks.clickhouse.url", rep)) {
+            if let Some(v) = c
+                .optional("url")
+                .and_then(|n| setting(n, "sinks.clickhouse.url", rep))
+            {
                 s.clickhouse.url = v;
             }
             if let Some(v) = c.optional("database") {
@@ -276,22 +315,36 @@ fn sinks(node: Option<&YNode>, rep: &mut Reporter<'_>) -> SinksConfig {
                     s.clickhouse.database = v;
                 }
             }
-            if let Some(v) = c.optional("user").and_then(|n| setting(n, "sinks.clickhouse.user", rep)) {
+            if let Some(v) = c
+                .optional("user")
+                .and_then(|n| setting(n, "sinks.clickhouse.user", rep))
+            {
                 s.clickhouse.user = v;
             }
-            if let Some(v) = c.optional("password").and_then(|n| setting(n, "sinks.clickhouse.password", rep)) {
+            if let Some(v) = c
+                .optional("password")
+                .and_then(|n| setting(n, "sinks.clickhouse.password", rep))
+            {
                 s.clickhouse.password = v;
             }
-            if let Some(v) = c.optional("create_tables").and_then(|n| read::boolean(n, "sinks.clickhouse.create_tables", rep)) {
+            if let Some(v) = c
+                .optional("create_tables")
+                .and_then(|n| read::boolean(n, "sinks.clickhouse.create_tables", rep))
+            {
                 s.clickhouse.create_tables = v;
             }
-            s.clickhouse.ttl = c.optional("ttl").and_then(|n| read::duration(n, "sinks.clickhouse.ttl", rep));
+            s.clickhouse.ttl = c
+                .optional("ttl")
+                .and_then(|n| read::duration(n, "sinks.clickhouse.ttl", rep));
             c.finish(rep);
         }
     }
     if let Some(n) = m.optional("jsonl") {
         if let Some(mut j) = MapReader::new(n, "sinks.jsonl", rep) {
-            if let Some(p) = j.optional("path").and_then(|n| plain_string(n, "sinks.jsonl.path", rep)) {
+            if let Some(p) = j
+                .optional("path")
+                .and_then(|n| plain_string(n, "sinks.jsonl.path", rep))
+            {
                 s.jsonl.path = p;
             }
             j.finish(rep);
@@ -307,11 +360,19 @@ fn metrics(node: Option<&YNode>, rep: &mut Reporter<'_>) -> MetricsConfig {
         address: "127.0.0.1:9464".into(),
     };
     let Some(node) = node else { return c };
-    let Some(mut m) = MapReader::new(node, "metrics", rep) else { return c };
-    if let Some(v) = m.optional("enabled").and_then(|n| read::boolean(n, "metrics.enabled", rep)) {
+    let Some(mut m) = MapReader::new(node, "metrics", rep) else {
+        return c;
+    };
+    if let Some(v) = m
+        .optional("enabled")
+        .and_then(|n| read::boolean(n, "metrics.enabled", rep))
+    {
         c.enabled = v;
     }
-    if let Some(v) = m.optional("address").and_then(|n| plain_string(n, "metrics.address", rep)) {
+    if let Some(v) = m
+        .optional("address")
+        .and_then(|n| plain_string(n, "metrics.address", rep))
+    {
         c.address = v;
     }
     m.finish(rep);
@@ -324,12 +385,22 @@ fn logging(node: Option<&YNode>, rep: &mut Reporter<'_>) -> LoggingConfig {
         format: "pretty".into(),
     };
     let Some(node) = node else { return c };
-    let Some(mut m) = MapReader::new(node, "logging", rep) else { return c };
-    if let Some(v) = m.optional("level").and_then(|n| plain_string(n, "logging.level", rep)) {
+    let Some(mut m) = MapReader::new(node, "logging", rep) else {
+        return c;
+    };
+    if let Some(v) = m
+        .optional("level")
+        .and_then(|n| plain_string(n, "logging.level", rep))
+    {
         c.level = v;
     }
     if let Some(n) = m.optional("format") {
-        if let Some(v) = read::choice(n, "logging.format", &[("pretty", "pretty"), ("json", "json")], rep) {
+        if let Some(v) = read::choice(
+            n,
+            "logging.format",
+            &[("pretty", "pretty"), ("json", "json")],
+            rep,
+        ) {
             c.format = v.to_string();
         }
     }
@@ -338,37 +409,58 @@ fn logging(node: Option<&YNode>, rep: &mut Reporter<'_>) -> LoggingConfig {
 }
 
 /// Secret backend names and the options each accepts.
-pub const SECRET_BACKENDS: &[(&str, &[&str])] = &[("env", &["prefix"]), ("dotenv", &["path"]), ("file", &["dir"])];
+pub const SECRET_BACKENDS: &[(&str, &[&str])] = &[
+    ("env", &["prefix"]),
+    ("dotenv", &["path"]),
+    ("file", &["dir"]),
+];
 
 fn secrets(node: Option<&YNode>, rep: &mut Reporter<'_>) -> Vec<SecretBackendConfig> {
     // Without a `secrets:` section: environment variables, then `./.env`
     // (the seed's setup).
     let backend = |kind: &str, opt: Option<(&str, &str)>| SecretBackendConfig {
         kind: Spanned::new(kind.into(), Default::default()),
-        options: opt.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        options: opt
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         pos: Default::default(),
     };
-    let default = vec![backend("env", None), backend("dotenv", Some(("path", ".env")))];
+    let default = vec![
+        backend("env", None),
+        backend("dotenv", Some(("path", ".env"))),
+    ];
     let Some(node) = node else { return default };
-    let Some(mut m) = MapReader::new(node, "secrets", rep) else { return default };
+    let Some(mut m) = MapReader::new(node, "secrets", rep) else {
+        return default;
+    };
     let mut out = Vec::new();
     if let Some(list) = m.optional("backends") {
         if let Some(items) = read::list(list, "secrets.backends", rep) {
             for (i, item) in items.iter().enumerate() {
                 let path = format!("secrets.backends[{i}]");
-                let Some(mut b) = MapReader::new(item, &path, rep) else { continue };
+                let Some(mut b) = MapReader::new(item, &path, rep) else {
+                    continue;
+                };
                 let Some(kn) = b.required("type", rep) else {
                     b.finish(rep);
                     continue;
                 };
-                let names: Vec<(&str, usize)> = SECRET_BACKENDS.iter().enumerate().map(|(i, (n, _))| (*n, i)).collect();
+                let names: Vec<(&str, usize)> = SECRET_BACKENDS
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (n, _))| (*n, i))
+                    .collect();
                 let Some(idx) = read::choice(kn, &join(&path, "type"), &names, rep) else {
                     b.rest();
                     continue;
                 };
                 let mut options = BTreeMap::new();
                 for opt in SECRET_BACKENDS[idx].1 {
-                    if let Some(v) = b.optional(opt).and_then(|n| plain_string(n, &join(&path, opt), rep)) {
+                    if let Some(v) = b
+                        .optional(opt)
+                        .and_then(|n| plain_string(n, &join(&path, opt), rep))
+                    {
                         options.insert(opt.to_string(), v);
                     }
                 }
@@ -392,8 +484,12 @@ fn secrets(node: Option<&YNode>, rep: &mut Reporter<'_>) -> Vec<SecretBackendCon
 /// Decodes one domain file.
 pub fn domain(root: &YNode, rep: &mut Reporter<'_>) -> Option<DomainConfig> {
     let mut m = MapReader::new(root, "", rep)?;
-    let name = m.required("domain", rep).and_then(|n| read::ident_lenient(n, "domain", rep).map(|v| Spanned::new(v, n.pos)));
-    let description = m.optional("description").and_then(|n| read::string(n, "description", rep));
+    let name = m
+        .required("domain", rep)
+        .and_then(|n| read::ident_lenient(n, "domain", rep).map(|v| Spanned::new(v, n.pos)));
+    let description = m
+        .optional("description")
+        .and_then(|n| read::string(n, "description", rep));
     let entity = m.required("entity", rep).and_then(|n| entity(n, rep));
     let mut event_types = Vec::new();
     if let Some(n) = m.required("event_types", rep) {
@@ -417,7 +513,17 @@ pub fn domain(root: &YNode, rep: &mut Reporter<'_>) -> Option<DomainConfig> {
     }
     let money_encoding = m
         .optional("money_encoding")
-        .and_then(|n| read::choice(n, "money_encoding", &[("long", MoneyEncoding::Long), ("decimal", MoneyEncoding::Decimal)], rep))
+        .and_then(|n| {
+            read::choice(
+                n,
+                "money_encoding",
+                &[
+                    ("long", MoneyEncoding::Long),
+                    ("decimal", MoneyEncoding::Decimal),
+                ],
+                rep,
+            )
+        })
         .unwrap_or_default();
     let generator = m.optional("generator").cloned();
     m.finish(rep);
@@ -435,10 +541,12 @@ pub fn domain(root: &YNode, rep: &mut Reporter<'_>) -> Option<DomainConfig> {
 
 fn entity(node: &YNode, rep: &mut Reporter<'_>) -> Option<EntityConfig> {
     let mut m = MapReader::new(node, "entity", rep)?;
-    let pk = m
-        .required("primary_key", rep)
-        .and_then(|n| read::ident_lenient(n, "entity.primary_key", rep).map(|v| Spanned::new(v, n.pos)));
-    let name = m.optional("name").and_then(|n| read::string(n, "entity.name", rep));
+    let pk = m.required("primary_key", rep).and_then(|n| {
+        read::ident_lenient(n, "entity.primary_key", rep).map(|v| Spanned::new(v, n.pos))
+    });
+    let name = m
+        .optional("name")
+        .and_then(|n| read::string(n, "entity.name", rep));
     let generator = m.optional("generator").cloned();
     m.finish(rep);
     Some(EntityConfig {
@@ -450,10 +558,12 @@ fn entity(node: &YNode, rep: &mut Reporter<'_>) -> Option<EntityConfig> {
 
 fn event_type(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<EventTypeConfig> {
     let mut m = MapReader::new(node, path, rep)?;
-    let name = m
-        .required("name", rep)
-        .and_then(|n| read::ident_lenient(n, &join(path, "name"), rep).map(|v| Spanned::new(v, n.pos)));
-    let description = m.optional("description").and_then(|n| read::string(n, &join(path, "description"), rep));
+    let name = m.required("name", rep).and_then(|n| {
+        read::ident_lenient(n, &join(path, "name"), rep).map(|v| Spanned::new(v, n.pos))
+    });
+    let description = m
+        .optional("description")
+        .and_then(|n| read::string(n, &join(path, "description"), rep));
     let mut lists = [Vec::new(), Vec::new()];
     for (slot, key) in lists.iter_mut().zip(["attributes", "dimensions"]) {
         if let Some(n) = m.optional(key) {
@@ -504,9 +614,9 @@ fn field(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<FieldConfig
         });
     }
     let mut m = MapReader::new(node, path, rep)?;
-    let name = m
-        .required("name", rep)
-        .and_then(|n| read::ident_lenient(n, &join(path, "name"), rep).map(|v| Spanned::new(v, n.pos)));
+    let name = m.required("name", rep).and_then(|n| {
+        read::ident_lenient(n, &join(path, "name"), rep).map(|v| Spanned::new(v, n.pos))
+    });
     let ty_node = m.optional("type");
     let code = match ty_node {
         Some(n) => read::choice(n, &join(path, "type"), FIELD_TYPES, rep),
@@ -524,13 +634,27 @@ fn field(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<FieldConfig
                 }
                 Some(s) => {
                     let sp = join(path, "symbols");
-                    for (i, sym) in read::list(s, &sp, rep).unwrap_or_default().iter().enumerate() {
+                    for (i, sym) in read::list(s, &sp, rep)
+                        .unwrap_or_default()
+                        .iter()
+                        .enumerate()
+                    {
                         let ip = format!("{sp}[{i}]");
-                        let Some(t) = read::text(sym, &ip, "a symbol", rep) else { continue };
-                        let valid = t.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                        let Some(t) = read::text(sym, &ip, "a symbol", rep) else {
+                            continue;
+                        };
+                        let valid = t
+                            .chars()
+                            .next()
+                            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                             && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
                         if !valid {
-                            rep.expected(sym.pos, &ip, format!("`{t}` is not a valid enum symbol"), "letters, digits and `_`, not starting with a digit (Avro rule)");
+                            rep.expected(
+                                sym.pos,
+                                &ip,
+                                format!("`{t}` is not a valid enum symbol"),
+                                "letters, digits and `_`, not starting with a digit (Avro rule)",
+                            );
                         } else if syms.iter().any(|s: &String| s == t) {
                             rep.error(sym.pos, &ip, format!("duplicate enum symbol `{t}`"));
                         } else {
@@ -546,14 +670,21 @@ fn field(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<FieldConfig
         }
         Some(7) => {
             let currency = match currency {
-                Some(c) => read::text(c, &join(path, "currency"), "a currency code", rep).and_then(|t| {
-                    if t.len() == 3 && t.chars().all(|c| c.is_ascii_uppercase()) {
-                        Some(t.to_string())
-                    } else {
-                        rep.expected(c.pos, &join(path, "currency"), format!("`{t}` is not a currency code"), "an ISO 4217 code such as `USD`");
-                        None
-                    }
-                }),
+                Some(c) => {
+                    read::text(c, &join(path, "currency"), "a currency code", rep).and_then(|t| {
+                        if t.len() == 3 && t.chars().all(|c| c.is_ascii_uppercase()) {
+                            Some(t.to_string())
+                        } else {
+                            rep.expected(
+                                c.pos,
+                                &join(path, "currency"),
+                                format!("`{t}` is not a currency code"),
+                                "an ISO 4217 code such as `USD`",
+                            );
+                            None
+                        }
+                    })
+                }
                 None => Some("USD".to_string()),
             };
             let scale = match scale {
@@ -561,7 +692,12 @@ fn field(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<FieldConfig
                     if v <= 9 {
                         Some(v as u32)
                     } else {
-                        rep.expected(s.pos, &join(path, "scale"), format!("scale `{v}` is too large"), "0 to 9 digits");
+                        rep.expected(
+                            s.pos,
+                            &join(path, "scale"),
+                            format!("scale `{v}` is too large"),
+                            "0 to 9 digits",
+                        );
                         None
                     }
                 }),
@@ -573,10 +709,22 @@ fn field(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<FieldConfig
             })
         }
         Some(c) => {
-            for (key, n) in [("symbols", symbols), ("currency", currency), ("scale", scale)] {
+            for (key, n) in [
+                ("symbols", symbols),
+                ("currency", currency),
+                ("scale", scale),
+            ] {
                 if let Some(n) = n {
-                    let t = FIELD_TYPES.iter().find(|(_, x)| *x == c).map(|(n, _)| *n).unwrap_or("?");
-                    rep.error(n.pos, &join(path, key), format!("`{key}` does not apply to type `{t}`"));
+                    let t = FIELD_TYPES
+                        .iter()
+                        .find(|(_, x)| *x == c)
+                        .map(|(n, _)| *n)
+                        .unwrap_or("?");
+                    rep.error(
+                        n.pos,
+                        &join(path, key),
+                        format!("`{key}` does not apply to type `{t}`"),
+                    );
                 }
             }
             Some(match c {
@@ -590,15 +738,25 @@ fn field(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<FieldConfig
         }
         None => None,
     };
-    let optional = m.optional("optional").and_then(|n| read::boolean(n, &join(path, "optional"), rep));
-    let required = m.optional("required").and_then(|n| read::boolean(n, &join(path, "required"), rep));
+    let optional = m
+        .optional("optional")
+        .and_then(|n| read::boolean(n, &join(path, "optional"), rep));
+    let required = m
+        .optional("required")
+        .and_then(|n| read::boolean(n, &join(path, "required"), rep));
     if let (Some(o), Some(r)) = (optional, required) {
         if o == r {
-            rep.error(m.pos, path, "`optional` and `required` contradict each other; keep one");
+            rep.error(
+                m.pos,
+                path,
+                "`optional` and `required` contradict each other; keep one",
+            );
         }
     }
     let optional = optional.unwrap_or(false) || required == Some(false);
-    let description = m.optional("description").and_then(|n| read::string(n, &join(path, "description"), rep));
+    let description = m
+        .optional("description")
+        .and_then(|n| read::string(n, &join(path, "description"), rep));
     let generator = m.optional("generator").cloned();
     m.finish(rep);
     Some(FieldConfig {
@@ -613,10 +771,16 @@ fn field(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<FieldConfig
 
 fn names(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Vec<Spanned<String>> {
     if let YValue::Scalar { .. } = node.value {
-        return read::ident(node, path, rep).map(|v| vec![Spanned::new(v, node.pos)]).unwrap_or_default();
+        return read::ident(node, path, rep)
+            .map(|v| vec![Spanned::new(v, node.pos)])
+            .unwrap_or_default();
     }
     let mut out = Vec::new();
-    for (i, item) in read::list(node, path, rep).unwrap_or_default().iter().enumerate() {
+    for (i, item) in read::list(node, path, rep)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
         if let Some(v) = read::ident(item, &format!("{path}[{i}]"), rep) {
             out.push(Spanned::new(v, item.pos));
         }
@@ -626,25 +790,35 @@ fn names(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Vec<Spanned<String
 
 fn aggregation(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<AggregationConfig> {
     let mut m = MapReader::new(node, path, rep)?;
-    let name = m
-        .required("name", rep)
-        .and_then(|n| read::ident_lenient(n, &join(path, "name"), rep).map(|v| Spanned::new(v, n.pos)));
-    let kind = m
-        .required("type", rep)
-        .and_then(|n| read::choice(n, &join(path, "type"), AggregateKind::ALL, rep).map(|k| Spanned::new(k, n.pos)));
+    let name = m.required("name", rep).and_then(|n| {
+        read::ident_lenient(n, &join(path, "name"), rep).map(|v| Spanned::new(v, n.pos))
+    });
+    let kind = m.required("type", rep).and_then(|n| {
+        read::choice(n, &join(path, "type"), AggregateKind::ALL, rep)
+            .map(|k| Spanned::new(k, n.pos))
+    });
     let field = m
         .optional("field")
         .and_then(|n| read::ident(n, &join(path, "field"), rep).map(|v| Spanned::new(v, n.pos)));
     let mut quantiles = Vec::new();
     if let Some(q) = m.optional("quantiles") {
         let qp = join(path, "quantiles");
-        for (i, item) in read::list(q, &qp, rep).unwrap_or_default().iter().enumerate() {
+        for (i, item) in read::list(q, &qp, rep)
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
             let ip = format!("{qp}[{i}]");
             if let Some(v) = read::float(item, &ip, rep) {
                 if v > 0.0 && v < 1.0 {
                     quantiles.push(v);
                 } else {
-                    rep.expected(item.pos, &ip, format!("quantile `{v}` is out of range"), "a number strictly between 0 and 1, e.g. `0.99`");
+                    rep.expected(
+                        item.pos,
+                        &ip,
+                        format!("quantile `{v}` is out of range"),
+                        "a number strictly between 0 and 1, e.g. `0.99`",
+                    );
                 }
             }
         }
@@ -653,12 +827,21 @@ fn aggregation(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<Aggre
         .optional("event_types")
         .map(|n| names(n, &join(path, "event_types"), rep))
         .unwrap_or_default();
-    let window = m.required("window", rep).and_then(|n| window(n, &join(path, "window"), rep));
-    let group_by = m.optional("group_by").map(|n| names(n, &join(path, "group_by"), rep)).unwrap_or_default();
+    let window = m
+        .required("window", rep)
+        .and_then(|n| window(n, &join(path, "window"), rep));
+    let group_by = m
+        .optional("group_by")
+        .map(|n| names(n, &join(path, "group_by"), rep))
+        .unwrap_or_default();
     let mut filter = Vec::new();
     if let Some(f) = m.optional("filter") {
         let fp = join(path, "filter");
-        for (i, item) in read::list(f, &fp, rep).unwrap_or_default().iter().enumerate() {
+        for (i, item) in read::list(f, &fp, rep)
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
             if let Some(p) = predicate(item, &format!("{fp}[{i}]"), rep) {
                 filter.push(Spanned::new(p, item.pos));
             }
@@ -670,9 +853,9 @@ fn aggregation(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<Aggre
     let allowed_lateness = m
         .optional("allowed_lateness")
         .and_then(|n| read::duration(n, &join(path, "allowed_lateness"), rep));
-    let sink_table = m
-        .optional("sink_table")
-        .and_then(|n| read::ident(n, &join(path, "sink_table"), rep).map(|v| Spanned::new(v, n.pos)));
+    let sink_table = m.optional("sink_table").and_then(|n| {
+        read::ident(n, &join(path, "sink_table"), rep).map(|v| Spanned::new(v, n.pos))
+    });
     m.finish(rep);
     let name = name?;
     let sink_table = sink_table.unwrap_or_else(|| name.clone());
@@ -694,23 +877,34 @@ fn aggregation(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<Aggre
 
 fn window(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<Spanned<WindowSpec>> {
     let mut m = MapReader::new(node, path, rep)?;
-    let kinds = [("tumbling", 0u8), ("sliding", 1), ("hopping", 1), ("session", 2), ("cumulative", 3)];
-    let kind = m.required("type", rep).and_then(|n| read::choice(n, &join(path, "type"), &kinds, rep));
+    let kinds = [
+        ("tumbling", 0u8),
+        ("sliding", 1),
+        ("hopping", 1),
+        ("session", 2),
+        ("cumulative", 3),
+    ];
+    let kind = m
+        .required("type", rep)
+        .and_then(|n| read::choice(n, &join(path, "type"), &kinds, rep));
     let dur = |m: &mut MapReader<'_>, key: &'static str, rep: &mut Reporter<'_>| {
-        m.required(key, rep).and_then(|n| read::duration(n, &join(path, key), rep).map(|d| (d, n.pos)))
+        m.required(key, rep)
+            .and_then(|n| read::duration(n, &join(path, key), rep).map(|d| (d, n.pos)))
     };
     let spec = match kind? {
         0 => dur(&mut m, "duration", rep).map(|(size, _)| WindowSpec::Tumbling { size }),
         1 => {
             let size = dur(&mut m, "duration", rep);
             let slide = dur(&mut m, "slide", rep);
-            size.zip(slide).map(|((size, _), (slide, _))| WindowSpec::Sliding { size, slide })
+            size.zip(slide)
+                .map(|((size, _), (slide, _))| WindowSpec::Sliding { size, slide })
         }
         2 => dur(&mut m, "gap", rep).map(|(gap, _)| WindowSpec::Session { gap }),
         _ => {
             let step = dur(&mut m, "step", rep);
             let max = dur(&mut m, "max_size", rep);
-            step.zip(max).map(|((step, _), (max_size, _))| WindowSpec::Cumulative { step, max_size })
+            step.zip(max)
+                .map(|((step, _), (max_size, _))| WindowSpec::Cumulative { step, max_size })
         }
     };
     m.finish(rep);
@@ -726,7 +920,11 @@ fn literal(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<Literal> 
             if let Ok(i) = text.parse::<i64>() {
                 return Some(Literal::Int(i));
             }
-            if text.parse::<f64>().is_ok() && text.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-') {
+            if text.parse::<f64>().is_ok()
+                && text
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '.' || c == '-')
+            {
                 return Some(Literal::Decimal(text.clone()));
             }
             match text.as_str() {
@@ -743,7 +941,12 @@ fn literal(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<Literal> 
             Some(Literal::List(out))
         }
         YValue::Map(_) => {
-            rep.expected(node.pos, path, "found a mapping", "a value or a list of values");
+            rep.expected(
+                node.pos,
+                path,
+                "found a mapping",
+                "a value or a list of values",
+            );
             None
         }
     }
@@ -751,16 +954,25 @@ fn literal(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<Literal> 
 
 fn predicate(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<Predicate> {
     let mut m = MapReader::new(node, path, rep)?;
-    let field = m.required("field", rep).and_then(|n| read::ident(n, &join(path, "field"), rep));
+    let field = m
+        .required("field", rep)
+        .and_then(|n| read::ident(n, &join(path, "field"), rep));
     let op = m.required("op", rep).and_then(|n| {
         let t = read::text(n, &join(path, "op"), "an operator", rep)?;
         CompareOp::parse(t).or_else(|| {
             let all: Vec<&str> = CompareOp::ALL.iter().map(|(n, _)| n[0]).collect();
-            rep.expected(n.pos, &join(path, "op"), format!("unknown operator `{t}`"), one_of(&all));
+            rep.expected(
+                n.pos,
+                &join(path, "op"),
+                format!("unknown operator `{t}`"),
+                one_of(&all),
+            );
             None
         })
     });
-    let value = m.required("value", rep).and_then(|n| literal(n, &join(path, "value"), rep));
+    let value = m
+        .required("value", rep)
+        .and_then(|n| literal(n, &join(path, "value"), rep));
     m.finish(rep);
     let op = op?;
     let value = value?;
@@ -777,5 +989,9 @@ fn predicate(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<Predica
         );
         return None;
     }
-    Some(Predicate { field: field?, op, value })
+    Some(Predicate {
+        field: field?,
+        op,
+        value,
+    })
 }

@@ -145,7 +145,13 @@ impl<'a> Reporter<'a> {
     }
 
     /// Records a problem with what was expected.
-    pub fn expected(&mut self, pos: Pos, path: &str, message: impl Into<String>, expected: impl Into<String>) {
+    pub fn expected(
+        &mut self,
+        pos: Pos,
+        path: &str,
+        message: impl Into<String>,
+        expected: impl Into<String>,
+    ) {
         self.error(pos, path, message).expected = Some(expected.into());
     }
 
@@ -172,7 +178,8 @@ pub fn suggest<'c>(given: &str, candidates: impl IntoIterator<Item = &'c str>) -
     let mut best: Option<(f64, &str)> = None;
     for c in candidates {
         let score = strsim::jaro_winkler(given, c);
-        let close = score > 0.8 || strsim::levenshtein(given, c) <= 2.min(c.len().saturating_sub(1));
+        let close =
+            score > 0.8 || strsim::levenshtein(given, c) <= 2.min(c.len().saturating_sub(1));
         if close && best.is_none_or(|(s, _)| score > s) {
             best = Some((score, c));
         }

@@ -63,7 +63,10 @@ impl DomainConfig {
             .iter()
             .map(|et| {
                 let mut fields = RecordLayout::envelope(&self.entity.primary_key.value);
-                for (role, list) in [(FieldRole::Attribute, &et.attributes), (FieldRole::Dimension, &et.dimensions)] {
+                for (role, list) in [
+                    (FieldRole::Attribute, &et.attributes),
+                    (FieldRole::Dimension, &et.dimensions),
+                ] {
                     fields.extend(list.iter().map(|f| FieldLayout {
                         name: f.name.value.clone(),
                         ty: f.ty.clone(),
@@ -107,7 +110,10 @@ pub fn list_yaml(dir: &Path) -> Vec<String> {
 }
 
 fn find_yaml(dir: &Path, stem: &str) -> Option<PathBuf> {
-    ["yaml", "yml"].iter().map(|e| dir.join(format!("{stem}.{e}"))).find(|p| p.is_file())
+    ["yaml", "yml"]
+        .iter()
+        .map(|e| dir.join(format!("{stem}.{e}")))
+        .find(|p| p.is_file())
 }
 
 /// Loads, decodes and validates. Every problem in every file is returned at once.
@@ -143,26 +149,52 @@ pub fn load(opts: &LoadOptions) -> Result<Config, Diagnostics> {
     let dir_idx = sources.add(dir);
 
     let mut rep = Reporter::new(&sources);
-    let top = |idx| Pos { source: idx, line: 1, col: 1 };
+    let top = |idx| Pos {
+        source: idx,
+        line: 1,
+        col: 1,
+    };
     if !dir.is_dir() {
-        rep.error(top(dir_idx), "", format!("config directory `{}` does not exist; pass `--config-dir`", dir.display()));
+        rep.error(
+            top(dir_idx),
+            "",
+            format!(
+                "config directory `{}` does not exist; pass `--config-dir`",
+                dir.display()
+            ),
+        );
         return Err(rep.finish());
     }
     if env_path.is_none() {
         let envs = list_yaml(&env_dir);
         let names: Vec<&str> = envs.iter().map(String::as_str).collect();
-        let d = rep.error(top(dir_idx), "", format!("unknown environment `{}`: no `environments/{}.yaml`", opts.env, opts.env));
+        let d = rep.error(
+            top(dir_idx),
+            "",
+            format!(
+                "unknown environment `{}`: no `environments/{}.yaml`",
+                opts.env, opts.env
+            ),
+        );
         d.suggestion = suggest(&opts.env, names.iter().copied());
         d.expected = Some(one_of(&names));
     }
     for m in &missing_domains {
         let names: Vec<&str> = available.iter().map(String::as_str).collect();
-        let d = rep.error(top(dir_idx), "", format!("unknown domain `{m}`: no `domains/{m}.yaml`"));
+        let d = rep.error(
+            top(dir_idx),
+            "",
+            format!("unknown domain `{m}`: no `domains/{m}.yaml`"),
+        );
         d.suggestion = suggest(m, names.iter().copied());
         d.expected = Some(one_of(&names));
     }
     if wanted.is_empty() {
-        rep.error(top(dir_idx), "", format!("no domains found in `{}`", dom_dir.display()));
+        rep.error(
+            top(dir_idx),
+            "",
+            format!("no domains found in `{}`", dom_dir.display()),
+        );
     }
 
     let parse = |idx: usize, rep: &mut Reporter<'_>| -> Option<yaml::YNode> {
@@ -205,7 +237,15 @@ pub fn load(opts: &LoadOptions) -> Result<Config, Diagnostics> {
     let mut seen = BTreeMap::new();
     for d in &domains {
         if let Some(prev) = seen.insert(d.domain.value.clone(), d.domain.pos) {
-            rep.error(d.domain.pos, "domain", format!("domain `{}` is also defined in {}", d.domain.value, sources.path(prev.source).display()));
+            rep.error(
+                d.domain.pos,
+                "domain",
+                format!(
+                    "domain `{}` is also defined in {}",
+                    d.domain.value,
+                    sources.path(prev.source).display()
+                ),
+            );
         }
     }
     let diags = rep.finish();

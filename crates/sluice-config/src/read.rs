@@ -44,7 +44,12 @@ impl<'a> MapReader<'a> {
                 path: path.to_string(),
             }),
             _ => {
-                rep.expected(node.pos, path, format!("found {}", node.kind()), "a mapping of `key: value`");
+                rep.expected(
+                    node.pos,
+                    path,
+                    format!("found {}", node.kind()),
+                    "a mapping of `key: value`",
+                );
                 None
             }
         }
@@ -68,7 +73,11 @@ impl<'a> MapReader<'a> {
     pub fn required(&mut self, key: &'static str, rep: &mut Reporter<'_>) -> Option<&'a YNode> {
         let node = self.optional(key);
         if node.is_none() {
-            rep.error(self.pos, &self.path, format!("missing required key `{key}`"));
+            rep.error(
+                self.pos,
+                &self.path,
+                format!("missing required key `{key}`"),
+            );
         }
         node
     }
@@ -99,7 +108,11 @@ impl<'a> MapReader<'a> {
             let mut known = self.known.clone();
             known.sort_unstable();
             known.dedup();
-            let d = rep.error(k.pos, &join(&self.path, &k.name), format!("unknown key `{}`", k.name));
+            let d = rep.error(
+                k.pos,
+                &join(&self.path, &k.name),
+                format!("unknown key `{}`", k.name),
+            );
             d.suggestion = suggest(&k.name, known.iter().copied());
             d.expected = Some(one_of(&known));
         }
@@ -107,11 +120,21 @@ impl<'a> MapReader<'a> {
 }
 
 /// The text of a scalar, or a report.
-pub fn text<'a>(node: &'a YNode, path: &str, what: &str, rep: &mut Reporter<'_>) -> Option<&'a str> {
+pub fn text<'a>(
+    node: &'a YNode,
+    path: &str,
+    what: &str,
+    rep: &mut Reporter<'_>,
+) -> Option<&'a str> {
     match &node.value {
         YValue::Scalar { text, .. } => Some(text),
         _ => {
-            rep.expected(node.pos, path, format!("found {}", node.kind()), what.to_string());
+            rep.expected(
+                node.pos,
+                path,
+                format!("found {}", node.kind()),
+                what.to_string(),
+            );
             None
         }
     }
@@ -159,7 +182,12 @@ pub fn uint(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<u64> {
     match t.replace('_', "").parse::<u64>() {
         Ok(v) => Some(v),
         Err(_) => {
-            rep.expected(node.pos, path, format!("`{t}` is not a whole number"), "a whole number such as `6`");
+            rep.expected(
+                node.pos,
+                path,
+                format!("`{t}` is not a whole number"),
+                "a whole number such as `6`",
+            );
             None
         }
     }
@@ -171,7 +199,12 @@ pub fn float(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<f64> {
     match t.parse::<f64>() {
         Ok(v) if v.is_finite() => Some(v),
         _ => {
-            rep.expected(node.pos, path, format!("`{t}` is not a number"), "a number such as `0.95`");
+            rep.expected(
+                node.pos,
+                path,
+                format!("`{t}` is not a number"),
+                "a number such as `0.95`",
+            );
             None
         }
     }
@@ -184,7 +217,12 @@ pub fn boolean(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<bool>
         "true" | "yes" | "on" => Some(true),
         "false" | "no" | "off" => Some(false),
         _ => {
-            rep.expected(node.pos, path, format!("`{t}` is not a boolean"), "`true` or `false`");
+            rep.expected(
+                node.pos,
+                path,
+                format!("`{t}` is not a boolean"),
+                "`true` or `false`",
+            );
             None
         }
     }
@@ -208,7 +246,12 @@ pub fn duration(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<Huma
 }
 
 /// One of a fixed set of words, with a suggestion when it is a near miss.
-pub fn choice<T: Copy>(node: &YNode, path: &str, options: &[(&str, T)], rep: &mut Reporter<'_>) -> Option<T> {
+pub fn choice<T: Copy>(
+    node: &YNode,
+    path: &str,
+    options: &[(&str, T)],
+    rep: &mut Reporter<'_>,
+) -> Option<T> {
     let t = text(node, path, "a name", rep)?;
     if let Some((_, v)) = options.iter().find(|(n, _)| *n == t) {
         return Some(*v);
@@ -225,7 +268,12 @@ pub fn list<'a>(node: &'a YNode, path: &str, rep: &mut Reporter<'_>) -> Option<&
     match &node.value {
         YValue::Seq(items) => Some(items),
         _ => {
-            rep.expected(node.pos, path, format!("found {}", node.kind()), "a list (`- item` lines or `[a, b]`)");
+            rep.expected(
+                node.pos,
+                path,
+                format!("found {}", node.kind()),
+                "a list (`- item` lines or `[a, b]`)",
+            );
             None
         }
     }

@@ -9,7 +9,12 @@ use crate::yaml::{YNode, YValue};
 pub fn node_to_json(n: &YNode) -> Value {
     match &n.value {
         YValue::Scalar { text, .. } => Value::String(text.clone()),
-        YValue::Map(entries) => Value::Object(entries.iter().map(|(k, v)| (k.name.clone(), node_to_json(v))).collect()),
+        YValue::Map(entries) => Value::Object(
+            entries
+                .iter()
+                .map(|(k, v)| (k.name.clone(), node_to_json(v)))
+                .collect(),
+        ),
         YValue::Seq(items) => Value::Array(items.iter().map(node_to_json).collect()),
     }
 }
@@ -21,13 +26,18 @@ fn scalar(v: &Value) -> String {
         Value::Number(n) => n.to_string(),
         Value::String(s) => {
             let plain = !s.is_empty()
-                && s.chars().all(|c| c.is_ascii_alphanumeric() || " _-./:{}[],()".contains(c))
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || " _-./:{}[],()".contains(c))
                 && !s.starts_with(['{', '[', ' ', '-'])
                 && !s.ends_with(' ')
                 && !s.contains(": ")
-                && !matches!(s.as_str(), "true" | "false" | "null" | "yes" | "no" | "on" | "off")
+                && !matches!(
+                    s.as_str(),
+                    "true" | "false" | "null" | "yes" | "no" | "on" | "off"
+                )
                 && s.parse::<f64>().is_err()
-                && !s.contains('{') && !s.contains('[');
+                && !s.contains('{')
+                && !s.contains('[');
             if plain {
                 s.clone()
             } else {
@@ -95,6 +105,9 @@ mod tests {
     fn renders_nested_yaml() {
         let v = serde_json::json!({"a": {"b": 1, "c": ["x", "y z"]}, "d": [{"e": "f", "g": "h"}], "s": "true"});
         let y = to_yaml(&v);
-        assert_eq!(y, "a:\n  b: 1\n  c:\n  - x\n  - y z\nd:\n- e: f\n  g: h\ns: \"true\"\n");
+        assert_eq!(
+            y,
+            "a:\n  b: 1\n  c:\n  - x\n  - y z\nd:\n- e: f\n  g: h\ns: \"true\"\n"
+        );
     }
 }

@@ -3,8 +3,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use sluice_core::layout::{RESERVED_FIELDS, EVENT_TYPE, SESSION_ID, EVENT_ID, EVENT_TIME};
-use sluice_core::{filter::decimal_to_minor, AggregateKind, CompareOp, FieldType, Literal, WindowSpec};
+use sluice_core::layout::{EVENT_ID, EVENT_TIME, EVENT_TYPE, RESERVED_FIELDS, SESSION_ID};
+use sluice_core::{
+    filter::decimal_to_minor, AggregateKind, CompareOp, FieldType, Literal, WindowSpec,
+};
 
 use crate::diag::{suggest, Reporter};
 use crate::model::*;
@@ -19,7 +21,10 @@ pub fn domain(d: &mut DomainConfig, rep: &mut Reporter<'_>) {
             rep.error(
                 et.name.pos,
                 &format!("event_types[{i}].name"),
-                format!("duplicate event type `{}` (also event_types[{first}])", et.name.value),
+                format!(
+                    "duplicate event type `{}` (also event_types[{first}])",
+                    et.name.value
+                ),
             );
         }
         let mut seen: BTreeSet<&str> = BTreeSet::new();
@@ -35,12 +40,23 @@ pub fn domain(d: &mut DomainConfig, rep: &mut Reporter<'_>) {
                     ),
                 );
             } else if !seen.insert(&f.name.value) {
-                rep.error(f.name.pos, &path, format!("duplicate field `{}` in event type `{}`", f.name.value, et.name.value));
+                rep.error(
+                    f.name.pos,
+                    &path,
+                    format!(
+                        "duplicate field `{}` in event type `{}`",
+                        f.name.value, et.name.value
+                    ),
+                );
             }
         }
     }
     if d.event_types.is_empty() {
-        rep.error(d.pos, "event_types", "a domain needs at least one event type");
+        rep.error(
+            d.pos,
+            "event_types",
+            "a domain needs at least one event type",
+        );
     }
 
     let mut agg_names: BTreeSet<String> = BTreeSet::new();
@@ -50,9 +66,20 @@ pub fn domain(d: &mut DomainConfig, rep: &mut Reporter<'_>) {
         {
             let a = &d.aggregations[i];
             if !agg_names.insert(a.name.value.clone()) {
-                rep.error(a.name.pos, &format!("{path}.name"), format!("duplicate aggregation `{}`", a.name.value));
+                rep.error(
+                    a.name.pos,
+                    &format!("{path}.name"),
+                    format!("duplicate aggregation `{}`", a.name.value),
+                );
             } else if !tables.insert(a.sink_table.value.clone()) {
-                rep.error(a.sink_table.pos, &format!("{path}.sink_table"), format!("sink table `{}` is used by another aggregation", a.sink_table.value));
+                rep.error(
+                    a.sink_table.pos,
+                    &format!("{path}.sink_table"),
+                    format!(
+                        "sink table `{}` is used by another aggregation",
+                        a.sink_table.value
+                    ),
+                );
             }
         }
         let resolved = aggregation(d, i, &path, rep);
@@ -61,7 +88,11 @@ pub fn domain(d: &mut DomainConfig, rep: &mut Reporter<'_>) {
 }
 
 /// The type of `name` on event type `et`, including envelope fields.
-pub fn field_type<'a>(et: &'a EventTypeConfig, pk: &str, name: &str) -> Option<std::borrow::Cow<'a, FieldType>> {
+pub fn field_type<'a>(
+    et: &'a EventTypeConfig,
+    pk: &str,
+    name: &str,
+) -> Option<std::borrow::Cow<'a, FieldType>> {
     use std::borrow::Cow;
     if name == EVENT_TYPE || name == EVENT_ID || name == SESSION_ID || name == pk {
         return Some(Cow::Owned(FieldType::String));
@@ -69,16 +100,33 @@ pub fn field_type<'a>(et: &'a EventTypeConfig, pk: &str, name: &str) -> Option<s
     if name == EVENT_TIME {
         return Some(Cow::Owned(FieldType::Timestamp));
     }
-    et.fields().find(|f| f.name.value == name).map(|f| Cow::Borrowed(&f.ty))
+    et.fields()
+        .find(|f| f.name.value == name)
+        .map(|f| Cow::Borrowed(&f.ty))
 }
 
 fn all_field_names<'a>(d: &'a DomainConfig) -> BTreeSet<&'a str> {
-    let mut s: BTreeSet<&str> = d.event_types.iter().flat_map(|e| e.fields().map(|f| f.name.value.as_str())).collect();
-    s.extend([EVENT_TYPE, EVENT_ID, SESSION_ID, EVENT_TIME, d.entity.primary_key.value.as_str()]);
+    let mut s: BTreeSet<&str> = d
+        .event_types
+        .iter()
+        .flat_map(|e| e.fields().map(|f| f.name.value.as_str()))
+        .collect();
+    s.extend([
+        EVENT_TYPE,
+        EVENT_ID,
+        SESSION_ID,
+        EVENT_TIME,
+        d.entity.primary_key.value.as_str(),
+    ]);
     s
 }
 
-fn aggregation(d: &DomainConfig, i: usize, path: &str, rep: &mut Reporter<'_>) -> Vec<Spanned<String>> {
+fn aggregation(
+    d: &DomainConfig,
+    i: usize,
+    path: &str,
+    rep: &mut Reporter<'_>,
+) -> Vec<Spanned<String>> {
     let a = &d.aggregations[i];
     let pk = d.entity.primary_key.value.as_str();
     let kind = a.kind.value;
@@ -87,7 +135,11 @@ fn aggregation(d: &DomainConfig, i: usize, path: &str, rep: &mut Reporter<'_>) -
     // field presence
     match (&a.field, kind.needs_field()) {
         (None, true) => {
-            rep.error(a.kind.pos, path, format!("`{kind}` needs a `field` to read"));
+            rep.error(
+                a.kind.pos,
+                path,
+                format!("`{kind}` needs a `field` to read"),
+            );
         }
         (Some(f), false) => {
             rep.error(f.pos, &format!("{path}.field"), "`count` counts events and takes no `field`; use a `filter` to count only some events");
@@ -95,7 +147,11 @@ fn aggregation(d: &DomainConfig, i: usize, path: &str, rep: &mut Reporter<'_>) -
         _ => {}
     }
     if !a.quantiles.is_empty() && kind != AggregateKind::Percentile {
-        rep.error(a.pos, &format!("{path}.quantiles"), format!("`quantiles` only applies to `percentile`, not `{kind}`"));
+        rep.error(
+            a.pos,
+            &format!("{path}.quantiles"),
+            format!("`quantiles` only applies to `percentile`, not `{kind}`"),
+        );
     }
 
     // window
@@ -108,7 +164,11 @@ fn aggregation(d: &DomainConfig, i: usize, path: &str, rep: &mut Reporter<'_>) -
         }
         WindowSpec::Sliding { size, slide } => {
             if !positive(size) || !positive(slide) {
-                rep.error(w.pos, &wpath, "window duration and slide must be greater than zero");
+                rep.error(
+                    w.pos,
+                    &wpath,
+                    "window duration and slide must be greater than zero",
+                );
             } else if slide > size {
                 rep.error(w.pos, &wpath, format!("slide `{slide}` is longer than the window `{size}`; events would fall between windows"));
             } else if size.0.as_millis() % slide.0.as_millis() != 0 {
@@ -125,9 +185,17 @@ fn aggregation(d: &DomainConfig, i: usize, path: &str, rep: &mut Reporter<'_>) -
         }
         WindowSpec::Cumulative { step, max_size } => {
             if !positive(step) || !positive(max_size) {
-                rep.error(w.pos, &wpath, "cumulative step and max_size must be greater than zero");
+                rep.error(
+                    w.pos,
+                    &wpath,
+                    "cumulative step and max_size must be greater than zero",
+                );
             } else if max_size.0.as_millis() % step.0.as_millis() != 0 {
-                rep.error(w.pos, &wpath, format!("step `{step}` does not divide max_size `{max_size}`"));
+                rep.error(
+                    w.pos,
+                    &wpath,
+                    format!("step `{step}` does not divide max_size `{max_size}`"),
+                );
             }
         }
         _ => {}
@@ -138,7 +206,11 @@ fn aggregation(d: &DomainConfig, i: usize, path: &str, rep: &mut Reporter<'_>) -
         if known_fields.contains(name.value.as_str()) {
             return true;
         }
-        let d = rep.error(name.pos, &p, format!("unknown field `{}`: no event type declares it", name.value));
+        let d = rep.error(
+            name.pos,
+            &p,
+            format!("unknown field `{}`: no event type declares it", name.value),
+        );
         d.suggestion = suggest(&name.value, known_fields.iter().copied());
         false
     };
@@ -150,7 +222,11 @@ fn aggregation(d: &DomainConfig, i: usize, path: &str, rep: &mut Reporter<'_>) -
     for (j, g) in a.group_by.iter().enumerate() {
         fields_ok &= check_known(g, format!("{path}.group_by[{j}]"), rep);
         if !seen_group.insert(&g.value) {
-            rep.error(g.pos, &format!("{path}.group_by[{j}]"), format!("`{}` is listed twice in group_by", g.value));
+            rep.error(
+                g.pos,
+                &format!("{path}.group_by[{j}]"),
+                format!("`{}` is listed twice in group_by", g.value),
+            );
         }
     }
     for (j, p) in a.filter.iter().enumerate() {
@@ -180,17 +256,32 @@ fn aggregation(d: &DomainConfig, i: usize, path: &str, rep: &mut Reporter<'_>) -
             rep.error(
                 a.pos,
                 path,
-                format!("no event type has all of the fields this aggregation needs ({})", needed.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")),
+                format!(
+                    "no event type has all of the fields this aggregation needs ({})",
+                    needed
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             );
         }
         auto
     } else {
-        let type_names: Vec<&str> = d.event_types.iter().map(|e| e.name.value.as_str()).collect();
+        let type_names: Vec<&str> = d
+            .event_types
+            .iter()
+            .map(|e| e.name.value.as_str())
+            .collect();
         for (j, et_name) in a.event_types.iter().enumerate() {
             let p = format!("{path}.event_types[{j}]");
             match d.event_types.iter().find(|e| e.name.value == et_name.value) {
                 None => {
-                    let diag = rep.error(et_name.pos, &p, format!("unknown event type `{}`", et_name.value));
+                    let diag = rep.error(
+                        et_name.pos,
+                        &p,
+                        format!("unknown event type `{}`", et_name.value),
+                    );
                     diag.suggestion = suggest(&et_name.value, type_names.iter().copied());
                 }
                 Some(et) => {
@@ -210,7 +301,14 @@ fn aggregation(d: &DomainConfig, i: usize, path: &str, rep: &mut Reporter<'_>) -
                     }
                     for (j, pr) in a.filter.iter().enumerate() {
                         if field_type(et, pk, &pr.value.field).is_none() {
-                            rep.error(pr.pos, &format!("{path}.filter[{j}]"), format!("filter field `{}` is not defined on event type `{}`", pr.value.field, et.name.value));
+                            rep.error(
+                                pr.pos,
+                                &format!("{path}.filter[{j}]"),
+                                format!(
+                                    "filter field `{}` is not defined on event type `{}`",
+                                    pr.value.field, et.name.value
+                                ),
+                            );
                         }
                     }
                 }
@@ -227,12 +325,19 @@ fn aggregation(d: &DomainConfig, i: usize, path: &str, rep: &mut Reporter<'_>) -
     if let Some(f) = &a.field {
         let mut first: Option<FieldType> = None;
         for et in &feeding_types {
-            let Some(t) = field_type(et, pk, &f.value) else { continue };
+            let Some(t) = field_type(et, pk, &f.value) else {
+                continue;
+            };
             if kind.needs_numeric_field() && !t.is_numeric() {
                 rep.expected(
                     f.pos,
                     &format!("{path}.field"),
-                    format!("`{kind}` over field `{}` of type `{}` on event type `{}`", f.value, t.name(), et.name.value),
+                    format!(
+                        "`{kind}` over field `{}` of type `{}` on event type `{}`",
+                        f.value,
+                        t.name(),
+                        et.name.value
+                    ),
                     "a numeric field (int, long, double or money)",
                 );
                 break;
@@ -252,7 +357,12 @@ fn aggregation(d: &DomainConfig, i: usize, path: &str, rep: &mut Reporter<'_>) -
         }
     }
     for (j, pr) in a.filter.iter().enumerate() {
-        let Some(t) = feeding_types.iter().find_map(|et| field_type(et, pk, &pr.value.field)) else { continue };
+        let Some(t) = feeding_types
+            .iter()
+            .find_map(|et| field_type(et, pk, &pr.value.field))
+        else {
+            continue;
+        };
         if let Err(msg) = check_literal(&t, pr.value.op, &pr.value.value) {
             rep.error(pr.pos, &format!("{path}.filter[{j}]"), msg);
         }
@@ -262,9 +372,14 @@ fn aggregation(d: &DomainConfig, i: usize, path: &str, rep: &mut Reporter<'_>) -
 
 fn check_literal(ty: &FieldType, op: CompareOp, lit: &Literal) -> Result<(), String> {
     if let Literal::List(items) = lit {
-        return items.iter().try_for_each(|l| check_literal(ty, CompareOp::Eq, l));
+        return items
+            .iter()
+            .try_for_each(|l| check_literal(ty, CompareOp::Eq, l));
     }
-    let ordered = matches!(op, CompareOp::Lt | CompareOp::Le | CompareOp::Gt | CompareOp::Ge);
+    let ordered = matches!(
+        op,
+        CompareOp::Lt | CompareOp::Le | CompareOp::Gt | CompareOp::Ge
+    );
     match (ty, lit) {
         (FieldType::Enum { symbols }, Literal::Str(s)) => {
             if ordered {
@@ -272,11 +387,18 @@ fn check_literal(ty: &FieldType, op: CompareOp, lit: &Literal) -> Result<(), Str
             } else if symbols.contains(s) {
                 Ok(())
             } else {
-                Err(format!("`{s}` is not a symbol of this enum{}", suggest(s, symbols.iter().map(String::as_str)).map(|s| format!("; {s}")).unwrap_or_default()))
+                Err(format!(
+                    "`{s}` is not a symbol of this enum{}",
+                    suggest(s, symbols.iter().map(String::as_str))
+                        .map(|s| format!("; {s}"))
+                        .unwrap_or_default()
+                ))
             }
         }
         (FieldType::String, Literal::Str(_)) => Ok(()),
-        (FieldType::String, Literal::Int(_) | Literal::Decimal(_) | Literal::Bool(_)) => Err("compare a string field with a quoted string".into()),
+        (FieldType::String, Literal::Int(_) | Literal::Decimal(_) | Literal::Bool(_)) => {
+            Err("compare a string field with a quoted string".into())
+        }
         (FieldType::Boolean, Literal::Bool(_)) => {
             if ordered {
                 Err(format!("`{op}` does not apply to booleans"))
@@ -290,9 +412,14 @@ fn check_literal(ty: &FieldType, op: CompareOp, lit: &Literal) -> Result<(), Str
             let _ = scale;
             Ok(())
         }
-        (FieldType::Money { scale, currency }, Literal::Decimal(t)) => decimal_to_minor(t, *scale)
-            .map(|_| ())
-            .ok_or_else(|| format!("`{t}` is not an exact {currency} amount with at most {scale} decimals")),
-        (t, l) => Err(format!("value {l:?} cannot be compared with a `{}` field", t.name())),
+        (FieldType::Money { scale, currency }, Literal::Decimal(t)) => {
+            decimal_to_minor(t, *scale).map(|_| ()).ok_or_else(|| {
+                format!("`{t}` is not an exact {currency} amount with at most {scale} decimals")
+            })
+        }
+        (t, l) => Err(format!(
+            "value {l:?} cannot be compared with a `{}` field",
+            t.name()
+        )),
     }
 }

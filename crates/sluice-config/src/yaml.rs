@@ -135,7 +135,11 @@ pub fn parse(text: &str, source: usize, rep: &mut Reporter<'_>) -> Option<YNode>
         .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#') && l.trim() != "---");
     if !meaningful {
         rep.expected(
-            Pos { source, line: 1, col: 1 },
+            Pos {
+                source,
+                line: 1,
+                col: 1,
+            },
             "",
             "file is empty",
             "a mapping of settings",
@@ -154,7 +158,12 @@ pub fn parse(text: &str, source: usize, rep: &mut Reporter<'_>) -> Option<YNode>
             };
             match &err {
                 E::TopLevelMustBeMapping(m) | E::TopLevelMustBeSequence(m) => {
-                    rep.expected(at(m), "", "top level is not a mapping", "`key: value` settings");
+                    rep.expected(
+                        at(m),
+                        "",
+                        "top level is not a mapping",
+                        "`key: value` settings",
+                    );
                 }
                 E::UnexpectedAnchor(m) => {
                     rep.error(at(m), "", "YAML anchors and aliases are not supported; repeat the value or use an environment overlay");
@@ -193,7 +202,9 @@ pub fn merge(base: &mut YNode, overlay: YNode) {
     match (&mut base.value, overlay.value) {
         (YValue::Map(base_entries), YValue::Map(over_entries)) => {
             for (k, v) in over_entries {
-                if let Some((_, existing)) = base_entries.iter_mut().find(|(bk, _)| bk.name == k.name) {
+                if let Some((_, existing)) =
+                    base_entries.iter_mut().find(|(bk, _)| bk.name == k.name)
+                {
                     merge(existing, v);
                 } else {
                     base_entries.push((k, v));
@@ -211,7 +222,12 @@ pub fn merge(base: &mut YNode, overlay: YNode) {
 /// `vars`; checks the syntax of `${secret:name}` but leaves it for the secret
 /// resolver. Unknown `${kind:...}` and unset variables without default are
 /// reported at the scalar.
-pub fn interpolate_env(node: &mut YNode, vars: &BTreeMap<String, String>, path: &str, rep: &mut Reporter<'_>) {
+pub fn interpolate_env(
+    node: &mut YNode,
+    vars: &BTreeMap<String, String>,
+    path: &str,
+    rep: &mut Reporter<'_>,
+) {
     match &mut node.value {
         YValue::Scalar { text, .. } => {
             if text.contains("${") {
@@ -225,7 +241,11 @@ pub fn interpolate_env(node: &mut YNode, vars: &BTreeMap<String, String>, path: 
         }
         YValue::Map(entries) => {
             for (k, v) in entries {
-                let p = if path.is_empty() { k.name.clone() } else { format!("{path}.{}", k.name) };
+                let p = if path.is_empty() {
+                    k.name.clone()
+                } else {
+                    format!("{path}.{}", k.name)
+                };
                 interpolate_env(v, vars, &p, rep);
             }
         }
@@ -251,7 +271,9 @@ pub fn secret_parts(text: &str) -> Vec<Part> {
     let mut parts = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find("${secret:") {
-        let Some(len) = rest[start..].find('}') else { break };
+        let Some(len) = rest[start..].find('}') else {
+            break;
+        };
         if start > 0 {
             parts.push(Part::Lit(rest[..start].to_string()));
         }
@@ -278,7 +300,9 @@ fn expand(text: &str, vars: &BTreeMap<String, String>) -> Result<String, String>
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
         let Some(end) = after.find('}') else {
-            return Err(format!("unterminated `${{` in `{text}`; write `${{env:NAME}}` or `${{secret:name}}`"));
+            return Err(format!(
+                "unterminated `${{` in `{text}`; write `${{env:NAME}}` or `${{secret:name}}`"
+            ));
         };
         let inner = &after[..end];
         let (kind, arg) = inner.split_once(':').unwrap_or((inner, ""));
@@ -289,7 +313,9 @@ fn expand(text: &str, vars: &BTreeMap<String, String>) -> Result<String, String>
                     None => (arg, None),
                 };
                 if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                    return Err(format!("bad environment variable name `{name}` in `${{{inner}}}`"));
+                    return Err(format!(
+                        "bad environment variable name `{name}` in `${{{inner}}}`"
+                    ));
                 }
                 match (vars.get(name), default) {
                     (Some(v), _) => out.push_str(v),
@@ -330,23 +356,39 @@ mod tests {
     use crate::diag::SourceMap;
 
     fn vars() -> BTreeMap<String, String> {
-        [("HOST".to_string(), "kafka.local".to_string())].into_iter().collect()
+        [("HOST".to_string(), "kafka.local".to_string())]
+            .into_iter()
+            .collect()
     }
 
     #[test]
     fn expands_env_with_default() {
-        assert_eq!(expand("${env:HOST}:9092", &vars()).unwrap(), "kafka.local:9092");
+        assert_eq!(
+            expand("${env:HOST}:9092", &vars()).unwrap(),
+            "kafka.local:9092"
+        );
         assert_eq!(expand("${env:PORT:-9092}", &vars()).unwrap(), "9092");
-        assert_eq!(expand("x${secret:db_pw}y", &vars()).unwrap(), "x${secret:db_pw}y");
-        assert!(expand("${env:MISSING}", &vars()).unwrap_err().contains("`MISSING` is not set"));
-        assert!(expand("${vault:x}", &vars()).unwrap_err().contains("unknown interpolation"));
+        assert_eq!(
+            expand("x${secret:db_pw}y", &vars()).unwrap(),
+            "x${secret:db_pw}y"
+        );
+        assert!(expand("${env:MISSING}", &vars())
+            .unwrap_err()
+            .contains("`MISSING` is not set"));
+        assert!(expand("${vault:x}", &vars())
+            .unwrap_err()
+            .contains("unknown interpolation"));
     }
 
     #[test]
     fn splits_secret_parts() {
         assert_eq!(
             secret_parts("u:${secret:pw}@h"),
-            vec![Part::Lit("u:".into()), Part::Secret("pw".into()), Part::Lit("@h".into())]
+            vec![
+                Part::Lit("u:".into()),
+                Part::Secret("pw".into()),
+                Part::Lit("@h".into())
+            ]
         );
     }
 
@@ -358,7 +400,10 @@ mod tests {
         let over = parse("a:\n  c: 3\nd: [2, 3]\n", 1, &mut rep).unwrap();
         merge(&mut base, over);
         let a = base.get("a").unwrap();
-        assert_eq!(a.get("b").unwrap().value, YNode::scalar(Pos::default(), "1").value);
+        assert_eq!(
+            a.get("b").unwrap().value,
+            YNode::scalar(Pos::default(), "1").value
+        );
         let c = a.get("c").unwrap();
         assert_eq!(c.pos.source, 1);
         assert!(matches!(&base.get("d").unwrap().value, YValue::Seq(v) if v.len() == 2));

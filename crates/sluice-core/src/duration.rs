@@ -30,7 +30,17 @@ pub enum DurationParseError {
 }
 
 const UNITS: &[(&[&str], u64)] = &[
-    (&["ms", "msec", "msecs", "millis", "millisecond", "milliseconds"], 1),
+    (
+        &[
+            "ms",
+            "msec",
+            "msecs",
+            "millis",
+            "millisecond",
+            "milliseconds",
+        ],
+        1,
+    ),
     (&["s", "sec", "secs", "second", "seconds"], 1_000),
     (&["m", "min", "mins", "minute", "minutes"], 60_000),
     (&["h", "hr", "hrs", "hour", "hours"], 3_600_000),

@@ -92,11 +92,36 @@ impl RecordLayout {
             doc: Some(doc.to_string()),
         };
         vec![
-            f(EVENT_ID, FieldType::String, false, "Unique id of this event"),
-            f(EVENT_TYPE, FieldType::String, false, "Name of the event type"),
-            f(entity_key, FieldType::String, false, "Key of the entity the event is about"),
-            f(EVENT_TIME, FieldType::Timestamp, false, "When the event happened (UTC)"),
-            f(SESSION_ID, FieldType::String, true, "Session the event belongs to, if any"),
+            f(
+                EVENT_ID,
+                FieldType::String,
+                false,
+                "Unique id of this event",
+            ),
+            f(
+                EVENT_TYPE,
+                FieldType::String,
+                false,
+                "Name of the event type",
+            ),
+            f(
+                entity_key,
+                FieldType::String,
+                false,
+                "Key of the entity the event is about",
+            ),
+            f(
+                EVENT_TIME,
+                FieldType::Timestamp,
+                false,
+                "When the event happened (UTC)",
+            ),
+            f(
+                SESSION_ID,
+                FieldType::String,
+                true,
+                "Session the event belongs to, if any",
+            ),
         ]
     }
 }

@@ -18,7 +18,9 @@ pub fn init(format: LogFormat, default_directives: &str) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(default_directives))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let result = match format {
         LogFormat::Pretty => builder.with_target(false).compact().try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

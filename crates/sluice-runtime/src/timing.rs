@@ -26,7 +26,11 @@ impl Timed {
 
 impl Drop for Timed {
     fn drop(&mut self) {
-        tracing::debug!(stage = self.name, elapsed_ms = self.start.elapsed().as_secs_f64() * 1e3, "stage finished");
+        tracing::debug!(
+            stage = self.name,
+            elapsed_ms = self.start.elapsed().as_secs_f64() * 1e3,
+            "stage finished"
+        );
     }
 }
 

@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 use sluice_core::layout::record_name;
-use sluice_core::{check_identifier, FieldLayout, FieldRole, FieldType, MoneyEncoding, RecordLayout};
+use sluice_core::{
+    check_identifier, FieldLayout, FieldRole, FieldType, MoneyEncoding, RecordLayout,
+};
 
 use crate::SchemaError;
 
@@ -123,7 +125,9 @@ pub fn check_layout(layout: &RecordLayout) -> Result<(), SchemaError> {
     check_identifier(&layout.event_type).map_err(|e| bad(e.to_string()))?;
     let name = record_name(&layout.event_type);
     if !is_avro_name(&name) {
-        return Err(bad(format!("record name `{name}` is not a valid Avro name")));
+        return Err(bad(format!(
+            "record name `{name}` is not a valid Avro name"
+        )));
     }
     if !layout.namespace.is_empty() && !layout.namespace.split('.').all(is_avro_name) {
         return Err(bad(format!(
@@ -147,7 +151,10 @@ pub fn check_layout(layout: &RecordLayout) -> Result<(), SchemaError> {
             )));
         }
         if !field_names.insert(field.name.as_str()) {
-            return Err(bad(format!("field `{}` appears more than once", field.name)));
+            return Err(bad(format!(
+                "field `{}` appears more than once",
+                field.name
+            )));
         }
         match &field.ty {
             FieldType::Enum { symbols } => {
@@ -240,7 +247,7 @@ fn field_schema(layout: &RecordLayout, record: &str, field: &FieldLayout) -> Val
             let note = format!("money in `{currency}`, {how}, scale {scale}");
             Some(match &field.doc {
                 Some(d) => format!("{d} ({note})"),
-                None => format!("Amount of {note}"),
+                None => format!("M{}", &note[1..]),
             })
         }
         _ => field.doc.clone(),

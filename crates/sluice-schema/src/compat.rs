@@ -118,7 +118,9 @@ impl Incompatibility {
                 let (old, new) = old_new(writer, reader);
                 let mut s = format!("type changed from `{old}` to `{new}`");
                 if unreadable != writer {
-                    s.push_str(&format!("; `{unreadable}` values cannot be read as `{reader}`"));
+                    s.push_str(&format!(
+                        "; `{unreadable}` values cannot be read as `{reader}`"
+                    ));
                 }
                 s
             }
@@ -174,15 +176,20 @@ impl fmt::Display for Incompatibility {
 
 /// Checks whether data written with `writer` can be read with `reader`,
 /// returning every incompatibility found (not just the first).
+///
+/// Paths start at the reader's top-level name (or type label when unnamed).
 pub fn can_read(reader: &Schema, writer: &Schema) -> Result<(), Vec<Incompatibility>> {
+    can_read_at(reader, writer, &root_path(reader))
+}
+
+fn can_read_at(reader: &Schema, writer: &Schema, path: &str) -> Result<(), Vec<Incompatibility>> {
     let mut checker = Checker {
         reader,
         writer,
         seen: HashSet::new(),
         found: Vec::new(),
     };
-    let path = root_path(writer);
-    checker.check(reader.root(), writer.root(), &path);
+    checker.check(reader.root(), writer.root(), path);
     if checker.found.is_empty() {
         Ok(())
     } else {
@@ -331,9 +338,7 @@ impl Checker<'_> {
                         for rf in &rr.fields {
                             let fpath = format!("{path}.{}", rf.name);
                             let wf = wr.fields.iter().find(|wf| wf.name == rf.name).or_else(|| {
-                                wr.fields
-                                    .iter()
-                                    .find(|wf| rf.aliases.iter().any(|a| *a == wf.name))
+                                wr.fields.iter().find(|wf| rf.aliases.contains(&wf.name))
                             });
                             match wf {
                                 Some(wf) => {
@@ -360,15 +365,14 @@ impl Checker<'_> {
                             }
                         }
                     }
-                    (Named::Enum(re), Named::Enum(we)) => {
-                        if re.default.is_none() {
-                            for s in &we.symbols {
-                                if !re.symbols.contains(s) {
-                                    self.push(
-                                        path,
-                                        IncompatibilityKind::MissingSymbol { symbol: s.clone() },
-                                    );
-                                }
+                    // With an enum default, unknown writer symbols read as the default.
+                    (Named::Enum(re), Named::Enum(we)) if re.default.is_none() => {
+                        for s in &we.symbols {
+                            if !re.symbols.contains(s) {
+                                self.push(
+                                    path,
+                                    IncompatibilityKind::MissingSymbol { symbol: s.clone() },
+                                );
                             }
                         }
                     }
@@ -420,9 +424,10 @@ impl Checker<'_> {
 /// the reader's aliases.
 fn names_match(reader: &Named, writer: &Named) -> bool {
     short_name(reader.full_name()) == short_name(writer.full_name())
-        || reader.aliases().iter().any(|a| {
-            a == writer.full_name() || short_name(a) == short_name(writer.full_name())
-        })
+        || reader
+            .aliases()
+            .iter()
+            .any(|a| a == writer.full_name() || short_name(a) == short_name(writer.full_name()))
 }
 
 /// How an old and a new version of a schema relate.
@@ -491,10 +496,12 @@ pub struct CompatReport {
     pub forward: Vec<Incompatibility>,
 }
 
-/// Compares an old and a new version of a schema in both directions.
+/// Compares an old and a new version of a schema in both directions. Paths
+/// in both directions start at the new schema's top-level name.
 pub fn compare(old: &Schema, new: &Schema) -> CompatReport {
-    let backward = can_read(new, old).err().unwrap_or_default();
-    let forward = can_read(old, new).err().unwrap_or_default();
+    let root = root_path(new);
+    let backward = can_read_at(new, old, &root).err().unwrap_or_default();
+    let forward = can_read_at(old, new, &root).err().unwrap_or_default();
     CompatReport {
         compatibility: Compatibility::from_directions(backward.is_empty(), forward.is_empty()),
         backward,
@@ -502,7 +509,11 @@ pub fn compare(old: &Schema, new: &Schema) -> CompatReport {
     }
 }
 
-fn write_reasons(f: &mut fmt::Formatter<'_>, list: &[Incompatibility], direction: Direction) -> fmt::Result {
+fn write_reasons(
+    f: &mut fmt::Formatter<'_>,
+    list: &[Incompatibility],
+    direction: Direction,
+) -> fmt::Result {
     for (i, inc) in list.iter().enumerate() {
         if i > 0 {
             f.write_str("; ")?;
@@ -576,9 +587,9 @@ pub struct DiffReport {
 impl DiffReport {
     /// What holds for every schema present in both directories (`Full` when none are).
     pub fn compatibility(&self) -> Compatibility {
-        self.compared
-            .iter()
-            .fold(Compatibility::Full, |acc, d| acc.meet(d.report.compatibility))
+        self.compared.iter().fold(Compatibility::Full, |acc, d| {
+            acc.meet(d.report.compatibility)
+        })
     }
 }
 
@@ -638,14 +649,17 @@ fn load_dir(dir: &Path) -> Result<Vec<Loaded>, SchemaError> {
             path: path.clone(),
             source,
         })?;
-        let json: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| SchemaError::Json(e).in_file(&path))?;
+        let json: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| SchemaError::Json(e).in_file(&path))?;
         let schema = Schema::parse(&json).map_err(|e| e.in_file(&path))?;
         let label = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let full_name = schema.full_name().map(str::to_string).unwrap_or_else(|| label.clone());
+        let full_name = schema
+            .full_name()
+            .map(str::to_string)
+            .unwrap_or_else(|| label.clone());
         if let Some(first) = loaded.iter().find(|l| l.file.full_name == full_name) {
             return Err(SchemaError::DuplicateSchema {
                 name: full_name,

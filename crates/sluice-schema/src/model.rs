@@ -272,9 +272,7 @@ impl Schema {
             Node::Primitive(p, _) => match p {
                 Primitive::Null => value.is_null(),
                 Primitive::Boolean => value.is_boolean(),
-                Primitive::Int => value
-                    .as_i64()
-                    .is_some_and(|v| i32::try_from(v).is_ok()),
+                Primitive::Int => value.as_i64().is_some_and(|v| i32::try_from(v).is_ok()),
                 Primitive::Long => value.is_i64(),
                 Primitive::Float | Primitive::Double => value.is_number(),
                 Primitive::Bytes | Primitive::String => value.is_string(),
@@ -372,13 +370,21 @@ impl Parser {
         Err(SchemaError::invalid(path, format!("unknown type `{name}`")))
     }
 
-    fn union(&mut self, branches: &[Value], namespace: &str, path: &str) -> Result<Node, SchemaError> {
+    fn union(
+        &mut self,
+        branches: &[Value],
+        namespace: &str,
+        path: &str,
+    ) -> Result<Node, SchemaError> {
         let mut nodes: Vec<Node> = Vec::with_capacity(branches.len());
         for b in branches {
             let node = self.node(b, namespace, path)?;
             let key = union_key(&node);
             if matches!(node, Node::Union(_)) {
-                return Err(SchemaError::invalid(path, "a union may not directly contain a union"));
+                return Err(SchemaError::invalid(
+                    path,
+                    "a union may not directly contain a union",
+                ));
             }
             if nodes.iter().any(|n| union_key(n) == key) {
                 return Err(SchemaError::invalid(
@@ -391,7 +397,12 @@ impl Parser {
         Ok(Node::Union(nodes))
     }
 
-    fn object(&mut self, obj: &Map<String, Value>, namespace: &str, path: &str) -> Result<Node, SchemaError> {
+    fn object(
+        &mut self,
+        obj: &Map<String, Value>,
+        namespace: &str,
+        path: &str,
+    ) -> Result<Node, SchemaError> {
         let ty = match obj.get("type") {
             Some(Value::String(t)) => t.as_str(),
             Some(nested) => return self.node(nested, namespace, path),
@@ -405,13 +416,21 @@ impl Parser {
                 let items = obj
                     .get("items")
                     .ok_or_else(|| SchemaError::invalid(path, "array has no `items`"))?;
-                Ok(Node::Array(Box::new(self.node(items, namespace, &format!("{path}[]"))?)))
+                Ok(Node::Array(Box::new(self.node(
+                    items,
+                    namespace,
+                    &format!("{path}[]"),
+                )?)))
             }
             "map" => {
                 let values = obj
                     .get("values")
                     .ok_or_else(|| SchemaError::invalid(path, "map has no `values`"))?;
-                Ok(Node::Map(Box::new(self.node(values, namespace, &format!("{path}{{}}"))?)))
+                Ok(Node::Map(Box::new(self.node(
+                    values,
+                    namespace,
+                    &format!("{path}{{}}"),
+                )?)))
             }
             other => match Primitive::from_name(other) {
                 Some(p) => Ok(Node::Primitive(p, logical(obj, path)?)),
@@ -422,7 +441,12 @@ impl Parser {
     }
 
     /// Registers a named type's full name, checking the name and uniqueness.
-    fn define(&mut self, obj: &Map<String, Value>, namespace: &str, path: &str) -> Result<(String, Vec<String>), SchemaError> {
+    fn define(
+        &mut self,
+        obj: &Map<String, Value>,
+        namespace: &str,
+        path: &str,
+    ) -> Result<(String, Vec<String>), SchemaError> {
         let name = obj
             .get("name")
             .and_then(Value::as_str)
@@ -431,16 +455,25 @@ impl Parser {
             Some(Value::String(ns)) => ns.as_str(),
             Some(Value::Null) | None => namespace,
             Some(other) => {
-                return Err(SchemaError::invalid(path, format!("namespace `{other}` is not a string")))
+                return Err(SchemaError::invalid(
+                    path,
+                    format!("namespace `{other}` is not a string"),
+                ))
             }
         };
         let full = full_name(name, ns);
         check_full_name(&full, path)?;
         if Primitive::from_name(short_name(&full)).is_some() {
-            return Err(SchemaError::invalid(path, format!("`{name}` redefines a primitive type")));
+            return Err(SchemaError::invalid(
+                path,
+                format!("`{name}` redefines a primitive type"),
+            ));
         }
         if self.named.contains_key(&full) || self.pending.contains(&full) {
-            return Err(SchemaError::invalid(path, format!("type `{full}` is defined more than once")));
+            return Err(SchemaError::invalid(
+                path,
+                format!("type `{full}` is defined more than once"),
+            ));
         }
         let own_ns = namespace_of(&full);
         let aliases = string_list(obj, "aliases", path)?
@@ -453,7 +486,12 @@ impl Parser {
         Ok((full, aliases))
     }
 
-    fn record(&mut self, obj: &Map<String, Value>, namespace: &str, path: &str) -> Result<Node, SchemaError> {
+    fn record(
+        &mut self,
+        obj: &Map<String, Value>,
+        namespace: &str,
+        path: &str,
+    ) -> Result<Node, SchemaError> {
         let (full, aliases) = self.define(obj, namespace, path)?;
         let own_ns = namespace_of(&full).to_string();
         let rec_path = short_name(&full).to_string();
@@ -465,7 +503,10 @@ impl Parser {
         let mut fields: Vec<FieldDef> = Vec::with_capacity(fields_json.len());
         for f in fields_json {
             let Some(fobj) = f.as_object() else {
-                return Err(SchemaError::invalid(&rec_path, format!("field `{f}` is not an object")));
+                return Err(SchemaError::invalid(
+                    &rec_path,
+                    format!("field `{f}` is not an object"),
+                ));
             };
             let name = fobj
                 .get("name")
@@ -473,10 +514,16 @@ impl Parser {
                 .ok_or_else(|| SchemaError::invalid(&rec_path, "field has no `name`"))?;
             let fpath = format!("{rec_path}.{name}");
             if !is_avro_name(name) {
-                return Err(SchemaError::invalid(&fpath, format!("`{name}` is not a valid Avro name")));
+                return Err(SchemaError::invalid(
+                    &fpath,
+                    format!("`{name}` is not a valid Avro name"),
+                ));
             }
             if fields.iter().any(|x| x.name == name) {
-                return Err(SchemaError::invalid(&fpath, format!("field `{name}` appears more than once")));
+                return Err(SchemaError::invalid(
+                    &fpath,
+                    format!("field `{name}` appears more than once"),
+                ));
             }
             let ty_json = fobj
                 .get("type")
@@ -502,25 +549,42 @@ impl Parser {
         Ok(Node::Named(full))
     }
 
-    fn enumeration(&mut self, obj: &Map<String, Value>, namespace: &str, path: &str) -> Result<Node, SchemaError> {
+    fn enumeration(
+        &mut self,
+        obj: &Map<String, Value>,
+        namespace: &str,
+        path: &str,
+    ) -> Result<Node, SchemaError> {
         let (full, aliases) = self.define(obj, namespace, path)?;
         let symbols = string_list(obj, "symbols", path)?;
         if !obj.contains_key("symbols") {
-            return Err(SchemaError::invalid(path, format!("enum `{full}` has no `symbols`")));
+            return Err(SchemaError::invalid(
+                path,
+                format!("enum `{full}` has no `symbols`"),
+            ));
         }
         for (i, s) in symbols.iter().enumerate() {
             if !is_avro_name(s) {
-                return Err(SchemaError::invalid(path, format!("enum symbol `{s}` is not a valid Avro name")));
+                return Err(SchemaError::invalid(
+                    path,
+                    format!("enum symbol `{s}` is not a valid Avro name"),
+                ));
             }
             if symbols[..i].contains(s) {
-                return Err(SchemaError::invalid(path, format!("enum symbol `{s}` appears more than once")));
+                return Err(SchemaError::invalid(
+                    path,
+                    format!("enum symbol `{s}` appears more than once"),
+                ));
             }
         }
         let default = match obj.get("default") {
             None | Some(Value::Null) => None,
             Some(Value::String(d)) if symbols.contains(d) => Some(d.clone()),
             Some(other) => {
-                return Err(SchemaError::invalid(path, format!("enum default `{other}` is not one of its symbols")))
+                return Err(SchemaError::invalid(
+                    path,
+                    format!("enum default `{other}` is not one of its symbols"),
+                ))
             }
         };
         self.named.insert(
@@ -535,12 +599,16 @@ impl Parser {
         Ok(Node::Named(full))
     }
 
-    fn fixed(&mut self, obj: &Map<String, Value>, namespace: &str, path: &str) -> Result<Node, SchemaError> {
+    fn fixed(
+        &mut self,
+        obj: &Map<String, Value>,
+        namespace: &str,
+        path: &str,
+    ) -> Result<Node, SchemaError> {
         let (full, aliases) = self.define(obj, namespace, path)?;
-        let size = obj
-            .get("size")
-            .and_then(Value::as_u64)
-            .ok_or_else(|| SchemaError::invalid(path, format!("fixed `{full}` has no valid `size`")))?;
+        let size = obj.get("size").and_then(Value::as_u64).ok_or_else(|| {
+            SchemaError::invalid(path, format!("fixed `{full}` has no valid `size`"))
+        })?;
         let logical = logical(obj, path)?;
         self.named.insert(
             full.clone(),
@@ -573,18 +641,25 @@ fn logical(obj: &Map<String, Value>, path: &str) -> Result<Option<Logical>, Sche
     }
 }
 
-fn string_list(obj: &Map<String, Value>, key: &str, path: &str) -> Result<Vec<String>, SchemaError> {
+fn string_list(
+    obj: &Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<Vec<String>, SchemaError> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => items
             .iter()
             .map(|v| {
-                v.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| SchemaError::invalid(path, format!("`{key}` entry `{v}` is not a string")))
+                v.as_str().map(str::to_string).ok_or_else(|| {
+                    SchemaError::invalid(path, format!("`{key}` entry `{v}` is not a string"))
+                })
             })
             .collect(),
-        Some(other) => Err(SchemaError::invalid(path, format!("`{key}` is `{other}`, not an array"))),
+        Some(other) => Err(SchemaError::invalid(
+            path,
+            format!("`{key}` is `{other}`, not an array"),
+        )),
     }
 }
 
@@ -604,7 +679,10 @@ fn check_full_name(full: &str, path: &str) -> Result<(), SchemaError> {
     if full.split('.').all(is_avro_name) {
         Ok(())
     } else {
-        Err(SchemaError::invalid(path, format!("`{full}` is not a valid Avro name")))
+        Err(SchemaError::invalid(
+            path,
+            format!("`{full}` is not a valid Avro name"),
+        ))
     }
 }
 

@@ -11,19 +11,36 @@ use crate::{Secret, SecretBackend, SecretError};
 pub const BACKENDS: &[&str] = &["env", "dotenv", "file"];
 
 /// Builds a backend from its configuration: the one registry of backends.
-pub fn build_backend(cfg: &SecretBackendConfig, base_dir: &std::path::Path) -> Result<Box<dyn SecretBackend>, SecretError> {
+pub fn build_backend(
+    cfg: &SecretBackendConfig,
+    base_dir: &std::path::Path,
+) -> Result<Box<dyn SecretBackend>, SecretError> {
     let opt = |k: &str| cfg.options.get(k).cloned();
     match cfg.kind.value.as_str() {
-        "env" => Ok(Box::new(EnvBackend::new(opt("prefix").unwrap_or_default(), std::env::vars().collect()))),
+        "env" => Ok(Box::new(EnvBackend::new(
+            opt("prefix").unwrap_or_default(),
+            std::env::vars().collect(),
+        ))),
         "dotenv" => {
             let p = PathBuf::from(opt("path").unwrap_or_else(|| ".env".into()));
-            Ok(Box::new(DotenvBackend::new(if p.is_absolute() { p } else { base_dir.join(p) })))
+            Ok(Box::new(DotenvBackend::new(if p.is_absolute() {
+                p
+            } else {
+                base_dir.join(p)
+            })))
         }
         "file" => {
             let d = PathBuf::from(opt("dir").unwrap_or_else(|| "/run/secrets".into()));
-            Ok(Box::new(FileBackend::new(if d.is_absolute() { d } else { base_dir.join(d) })))
+            Ok(Box::new(FileBackend::new(if d.is_absolute() {
+                d
+            } else {
+                base_dir.join(d)
+            })))
         }
-        other => Err(SecretError::Config(format!("unknown backend `{other}` (expected one of {})", BACKENDS.join(", ")))),
+        other => Err(SecretError::Config(format!(
+            "unknown backend `{other}` (expected one of {})",
+            BACKENDS.join(", ")
+        ))),
     }
 }
 
@@ -44,7 +61,13 @@ impl EnvBackend {
     fn key(&self, name: &str) -> String {
         let up: String = name
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_uppercase()
+                } else {
+                    '_'
+                }
+            })
             .collect();
         format!("{}{}", self.prefix, up)
     }
@@ -57,10 +80,13 @@ impl SecretBackend for EnvBackend {
     }
 
     async fn get(&self, name: &str) -> Result<Option<Secret<String>>, SecretError> {
-        let v = self
-            .vars
-            .get(&self.key(name))
-            .or_else(|| if self.prefix.is_empty() { self.vars.get(name) } else { None });
+        let v = self.vars.get(&self.key(name)).or_else(|| {
+            if self.prefix.is_empty() {
+                self.vars.get(name)
+            } else {
+                None
+            }
+        });
         Ok(v.map(|v| Secret::new(v.clone())))
     }
 }
@@ -92,7 +118,10 @@ pub fn parse_dotenv(text: &str) -> Result<BTreeMap<String, String>, String> {
             return Err(format!("line {} is not `name=value`", i + 1));
         };
         let v = v.trim();
-        let v = if v.len() >= 2 && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\''))) {
+        let v = if v.len() >= 2
+            && ((v.starts_with('"') && v.ends_with('"'))
+                || (v.starts_with('\'') && v.ends_with('\'')))
+        {
             &v[1..v.len() - 1]
         } else {
             v
@@ -149,7 +178,9 @@ impl SecretBackend for FileBackend {
 
     async fn get(&self, name: &str) -> Result<Option<Secret<String>>, SecretError> {
         if name.contains("..") || name.starts_with('/') {
-            return Err(SecretError::Config(format!("secret name `{name}` may not leave the secrets directory")));
+            return Err(SecretError::Config(format!(
+                "secret name `{name}` may not leave the secrets directory"
+            )));
         }
         match std::fs::read_to_string(self.dir.join(name)) {
             Ok(mut v) => {
@@ -176,7 +207,9 @@ mod tests {
 
     #[tokio::test]
     async fn env_backend_maps_names() {
-        let vars = [("SLUICE_SECRET_DB_PASSWORD".to_string(), "pw".to_string())].into_iter().collect();
+        let vars = [("SLUICE_SECRET_DB_PASSWORD".to_string(), "pw".to_string())]
+            .into_iter()
+            .collect();
         let b = EnvBackend::new("SLUICE_SECRET_".into(), vars);
         assert_eq!(b.get("db_password").await.unwrap().unwrap().expose(), "pw");
         assert_eq!(b.get("db.password").await.unwrap().unwrap().expose(), "pw");
@@ -186,7 +219,11 @@ mod tests {
     #[tokio::test]
     async fn dotenv_and_file_backends() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(".env"), "# c\nexport a=1\nb=\"two words\"\n").unwrap();
+        std::fs::write(
+            dir.path().join(".env"),
+            "# c\nexport a=1\nb=\"two words\"\n",
+        )
+        .unwrap();
         let d = DotenvBackend::new(dir.path().join(".env"));
         assert_eq!(d.get("a").await.unwrap().unwrap().expose(), "1");
         assert_eq!(d.get("b").await.unwrap().unwrap().expose(), "two words");

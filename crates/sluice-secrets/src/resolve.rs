@@ -76,7 +76,13 @@ pub struct ResolvedSecrets {
 
 fn settings(cfg: &Config) -> Vec<&Setting> {
     let p = &cfg.platform;
-    let mut v = vec![&p.kafka.bootstrap_servers, &p.kafka.schema_registry.url, &p.sinks.clickhouse.url, &p.sinks.clickhouse.user, &p.sinks.clickhouse.password];
+    let mut v = vec![
+        &p.kafka.bootstrap_servers,
+        &p.kafka.schema_registry.url,
+        &p.sinks.clickhouse.url,
+        &p.sinks.clickhouse.user,
+        &p.sinks.clickhouse.password,
+    ];
     v.extend(p.kafka.schema_registry.username.iter());
     v.extend(p.kafka.schema_registry.password.iter());
     v.extend(p.kafka.properties.values());
@@ -86,7 +92,10 @@ fn settings(cfg: &Config) -> Vec<&Setting> {
 /// Resolves every referenced secret; each missing one becomes a diagnostic at
 /// the place it is referenced, naming the backends tried. Backend failures
 /// are reported the same way.
-pub async fn resolve_config(cfg: &Config, resolver: &Resolver) -> Result<ResolvedSecrets, Diagnostics> {
+pub async fn resolve_config(
+    cfg: &Config,
+    resolver: &Resolver,
+) -> Result<ResolvedSecrets, Diagnostics> {
     let mut out = ResolvedSecrets::default();
     let mut diags = Vec::new();
     for s in settings(cfg) {
@@ -105,7 +114,10 @@ pub async fn resolve_config(cfg: &Config, resolver: &Resolver) -> Result<Resolve
                     path: String::new(),
                     message: e.to_string(),
                     expected: None,
-                    suggestion: Some(format!("set it in one of the secret backends, e.g. `SLUICE_SECRET_{}`", name.to_ascii_uppercase())),
+                    suggestion: Some(format!(
+                        "set it in one of the secret backends, e.g. `SLUICE_SECRET_{}`",
+                        name.to_ascii_uppercase()
+                    )),
                 }),
             }
         }

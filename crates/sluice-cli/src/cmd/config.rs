@@ -23,7 +23,10 @@ pub enum ConfigCommand {
 /// Runs the command.
 pub fn run(cli: &Cli, cmd: &ConfigCommand) -> anyhow::Result<()> {
     match cmd {
-        ConfigCommand::Show { domains, no_secrets } => {
+        ConfigCommand::Show {
+            domains,
+            no_secrets,
+        } => {
             let cfg = super::load(cli, domains)?;
             if !no_secrets {
                 super::check_secrets(cli, &cfg)?;

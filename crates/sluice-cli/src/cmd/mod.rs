@@ -19,7 +19,11 @@ pub fn load(cli: &Cli, domains: &[String]) -> anyhow::Result<Config> {
         Ok(cfg) => Ok(cfg),
         Err(diags) => {
             eprintln!("{diags}");
-            eprintln!("{} problem{} found", diags.len(), if diags.len() == 1 { "" } else { "s" });
+            eprintln!(
+                "{} problem{} found",
+                diags.len(),
+                if diags.len() == 1 { "" } else { "s" }
+            );
             Err(Exit(2).into())
         }
     }
@@ -27,7 +31,9 @@ pub fn load(cli: &Cli, domains: &[String]) -> anyhow::Result<Config> {
 
 /// A small runtime for the async parts (secret backends).
 pub fn block_on<F: std::future::Future>(f: F) -> anyhow::Result<F::Output> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     Ok(rt.block_on(f))
 }
 

@@ -39,7 +39,8 @@ pub enum SchemaCommand {
 /// Runs the command.
 pub fn run(cli: &Cli, args: &SchemaArgs) -> anyhow::Result<()> {
     if let Some(SchemaCommand::Diff { old, new }) = &args.command {
-        let report = sluice_schema::diff_dirs(old, new).context("cannot compare schema directories")?;
+        let report =
+            sluice_schema::diff_dirs(old, new).context("cannot compare schema directories")?;
         println!("{report}");
         // Exit 1 when neither old readers nor new readers can cope: a breaking change.
         return if report.compatibility() == sluice_schema::Compatibility::None {
@@ -57,8 +58,15 @@ pub fn run(cli: &Cli, args: &SchemaArgs) -> anyhow::Result<()> {
     if let Some(e) = &args.event {
         layouts.retain(|l| &l.event_type == e);
         if layouts.is_empty() {
-            let names: Vec<&str> = d.event_types.iter().map(|e| e.name.value.as_str()).collect();
-            anyhow::bail!("unknown event type `{e}` in domain `{domain}` (expected one of {})", names.join(", "));
+            let names: Vec<&str> = d
+                .event_types
+                .iter()
+                .map(|e| e.name.value.as_str())
+                .collect();
+            anyhow::bail!(
+                "unknown event type `{e}` in domain `{domain}` (expected one of {})",
+                names.join(", ")
+            );
         }
     }
     match &args.out {

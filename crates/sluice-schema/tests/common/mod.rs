@@ -34,7 +34,13 @@ fn money(currency: &str, scale: u32) -> FieldType {
     }
 }
 
-fn layout(domain: &str, event_type: &str, key: &str, money: MoneyEncoding, extra: Vec<FieldLayout>) -> RecordLayout {
+fn layout(
+    domain: &str,
+    event_type: &str,
+    key: &str,
+    money: MoneyEncoding,
+    extra: Vec<FieldLayout>,
+) -> RecordLayout {
     let mut fields = RecordLayout::envelope(key);
     fields.extend(extra);
     RecordLayout {
@@ -56,14 +62,22 @@ pub fn page_view() -> RecordLayout {
         "user_id",
         MoneyEncoding::Long,
         vec![
-            with_doc(field("url", FieldType::String, false, Attribute), "Page address"),
+            with_doc(
+                field("url", FieldType::String, false, Attribute),
+                "Page address",
+            ),
             field("referrer", FieldType::String, true, Attribute),
             field("item_count", FieldType::Int, false, Attribute),
             field("duration_ms", FieldType::Long, false, Attribute),
             field("scroll_depth", FieldType::Double, false, Attribute),
             field("is_bot", FieldType::Boolean, false, Dimension),
             with_doc(
-                field("device", symbols(&["desktop", "mobile", "tablet"]), false, Dimension),
+                field(
+                    "device",
+                    symbols(&["desktop", "mobile", "tablet"]),
+                    false,
+                    Dimension,
+                ),
                 "Device class",
             ),
         ],
@@ -79,12 +93,25 @@ pub fn purchase() -> RecordLayout {
         "user_id",
         MoneyEncoding::Long,
         vec![
-            with_doc(field("amount", money("USD", 2), false, Attribute), "Order total"),
+            with_doc(
+                field("amount", money("USD", 2), false, Attribute),
+                "Order total",
+            ),
             field("discount", money("USD", 2), true, Attribute),
-            field("channel", symbols(&["web", "app", "store"]), false, Dimension),
+            field(
+                "channel",
+                symbols(&["web", "app", "store"]),
+                false,
+                Dimension,
+            ),
             field("quantity", FieldType::Int, false, Attribute),
             field("shipped_at", FieldType::Timestamp, true, Attribute),
-            field("gift_wrap", symbols(&["none", "paper", "box"]), true, Dimension),
+            field(
+                "gift_wrap",
+                symbols(&["none", "paper", "box"]),
+                true,
+                Dimension,
+            ),
         ],
     )
 }
@@ -98,7 +125,10 @@ pub fn payout() -> RecordLayout {
         "account_id",
         MoneyEncoding::Decimal,
         vec![
-            with_doc(field("amount", money("EUR", 2), false, Attribute), "Paid amount"),
+            with_doc(
+                field("amount", money("EUR", 2), false, Attribute),
+                "Paid amount",
+            ),
             field("fee", money("JPY", 0), true, Attribute),
             field("rate", FieldType::Double, false, Attribute),
             field("country", FieldType::String, false, Dimension),
@@ -111,7 +141,9 @@ pub fn all_layouts() -> Vec<RecordLayout> {
 }
 
 pub fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("golden")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("golden")
 }
 
 /// Compares `actual` with `tests/golden/<name>`; with `UPDATE_GOLDEN=1`,

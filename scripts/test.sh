@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what the tests need and runs every test: the one command in the
+# README and the one CI runs. Safe to run on a fresh machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Build cache outside the clone, so CI and repeated runs do not rebuild everything.
+export SLUICE_CACHE_DIR="${SLUICE_CACHE_DIR:-$HOME/.cache/sluice}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$SLUICE_CACHE_DIR/target}"
+mkdir -p "$CARGO_TARGET_DIR"
+
+scripts/bootstrap.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== cargo test"
+# Bounded property-test budget for CI; raise PROPTEST_CASES locally for longer runs.
+export PROPTEST_CASES="${PROPTEST_CASES:-64}"
+cargo test --workspace --locked
