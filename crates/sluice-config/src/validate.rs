@@ -105,7 +105,7 @@ pub fn field_type<'a>(
         .map(|f| Cow::Borrowed(&f.ty))
 }
 
-fn all_field_names<'a>(d: &'a DomainConfig) -> BTreeSet<&'a str> {
+fn all_field_names(d: &DomainConfig) -> BTreeSet<&str> {
     let mut s: BTreeSet<&str> = d
         .event_types
         .iter()
