@@ -15,3 +15,22 @@ for comp in rustfmt clippy; do
   fi
 done
 cargo --version
+
+# DuckDB: link against the official prebuilt libduckdb (DuckDB's own npm
+# package ships it) instead of compiling the bundled C++ sources, which takes
+# ~24 minutes per cargo profile on two cores. The version must match the
+# `duckdb` crate (1.10506.x = DuckDB 1.5.6).
+DUCKDB_VERSION=1.5.6
+DUCKDB_NPM="@duckdb/node-bindings-linux-x64@${DUCKDB_VERSION}-r.1"
+cache="${SLUICE_CACHE_DIR:-$HOME/.cache/sluice}/duckdb/${DUCKDB_VERSION}"
+if [ ! -f "$cache/libduckdb.so" ]; then
+  echo "fetching libduckdb ${DUCKDB_VERSION} (npm ${DUCKDB_NPM})"
+  command -v npm >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq npm; }
+  tmp="$(mktemp -d)"
+  (cd "$tmp" && npm pack --silent "$DUCKDB_NPM" >/dev/null && tar xzf ./*.tgz)
+  mkdir -p "$cache"
+  cp "$tmp/package/libduckdb.so" "$cache/libduckdb.so.tmp" && mv "$cache/libduckdb.so.tmp" "$cache/libduckdb.so"
+  rm -rf "$tmp"
+fi
+# .cargo/config.toml points DUCKDB_LIB_DIR at ./.duckdb
+ln -sfn "$cache" "$(dirname "$0")/../.duckdb"

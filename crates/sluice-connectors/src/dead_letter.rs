@@ -1,0 +1,47 @@
+//! Dead-letter records: every input the pipeline could not aggregate, with
+//! why, where it came from and its original bytes untouched.
+
+/// Why a record is a dead letter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeadLetterKind {
+    /// Could not be parsed or decoded (malformed JSON, bad Avro, wrong type, missing field).
+    Malformed,
+    /// Later than its windows' allowed lateness.
+    Late,
+    /// Too far ahead of the other events (broken clock).
+    FutureOutlier,
+}
+
+impl DeadLetterKind {
+    /// Stable name used in stores and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeadLetterKind::Malformed => "malformed",
+            DeadLetterKind::Late => "late",
+            DeadLetterKind::FutureOutlier => "future_outlier",
+        }
+    }
+}
+
+/// One dead letter.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeadLetterRecord {
+    /// Kind.
+    pub kind: DeadLetterKind,
+    /// Human-readable reason.
+    pub reason: String,
+    /// Source description (file path, `generator`, topic).
+    pub source: String,
+    /// Source partition.
+    pub partition: u32,
+    /// Offset within the partition (line number for JSON lines files, 0-based record index otherwise).
+    pub offset: i64,
+    /// Event type, when known.
+    pub event_type: Option<String>,
+    /// Aggregation it was late for, if any.
+    pub aggregation: Option<String>,
+    /// Event time, when known (ms).
+    pub event_time: Option<i64>,
+    /// The original bytes.
+    pub payload: Vec<u8>,
+}

@@ -1,0 +1,64 @@
+//! Connector errors, classified so the runtime decides retry, dead-letter or
+//! stop in one place.
+
+use sluice_core::{ErrorDomain, RetryHint};
+
+/// What went wrong in a source or sink.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    /// Reading input failed.
+    #[error("cannot read `{path}`: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Writing output failed.
+    #[error("cannot write `{path}`: {source}")]
+    Write {
+        /// The file.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Input that cannot be used at all (not a single record).
+    #[error("bad input `{path}`: {message}")]
+    BadInput {
+        /// The file.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// The embedded database failed.
+    #[error("database error: {0}")]
+    Database(String),
+    /// Bad connector options.
+    #[error("bad {connector} options: {message}")]
+    Config {
+        /// Connector name.
+        connector: &'static str,
+        /// Why.
+        message: String,
+    },
+}
+
+impl ConnectorError {
+    /// Whose fault it is.
+    pub fn domain(&self) -> ErrorDomain {
+        match self {
+            ConnectorError::BadInput { .. } | ConnectorError::Config { .. } => ErrorDomain::User,
+            ConnectorError::Read { .. }
+            | ConnectorError::Write { .. }
+            | ConnectorError::Database(_) => ErrorDomain::External,
+        }
+    }
+
+    /// Whether retrying may help.
+    pub fn retry_hint(&self) -> RetryHint {
+        match self {
+            ConnectorError::Database(_) | ConnectorError::Write { .. } => RetryHint::Retry,
+            _ => RetryHint::NoRetry,
+        }
+    }
+}

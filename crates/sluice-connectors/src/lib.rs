@@ -1,0 +1,19 @@
+//! Sources and sinks of sluice, each behind a small trait and registered by
+//! name in one function ([`source::SOURCES`], [`sink::SINKS`]).
+//!
+//! Sources turn external input (files, the in-process generator, later Kafka)
+//! into the engine's [`RawBatch`](sluice_engine::RawBatch)es plus rejected
+//! records; sinks store result rows and dead letters. Neither knows about the
+//! runtime that drives them.
+
+pub mod dead_letter;
+pub mod error;
+pub mod sink;
+pub mod source;
+pub mod table;
+
+pub use dead_letter::{DeadLetterKind, DeadLetterRecord};
+pub use error::ConnectorError;
+pub use sink::Sink;
+pub use source::{Source, SourceOutput, SourceStatus};
+pub use table::{Cell, Column, ResultRow, SqlType, TableSpec};

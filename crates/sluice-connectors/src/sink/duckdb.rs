@@ -1,0 +1,283 @@
+//! The `duckdb` sink, the embedded default: one table per aggregation in a
+//! database file, rows upserted by `(window_start, window_end, group_key)`
+//! so re-runs do not duplicate and a higher revision replaces a lower one;
+//! dead letters in `_sluice_dead_letters`. Each `write` is one transaction.
+
+use duckdb::types::{TimeUnit, Value};
+use duckdb::{appender_params_from_iter, params_from_iter, Connection};
+
+use super::{last_per_key, Sink};
+use crate::table::{group_key, Cell, SqlType, FIXED_COLUMNS};
+use crate::{ConnectorError, DeadLetterRecord, ResultRow, TableSpec};
+
+/// Table holding dead letters.
+pub const DEAD_LETTER_TABLE: &str = "_sluice_dead_letters";
+
+/// A DuckDB database file.
+pub struct DuckDbSink {
+    path: String,
+    conn: Connection,
+    tables: Vec<TableSpec>,
+}
+
+impl std::fmt::Debug for DuckDbSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DuckDbSink")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+fn db(e: duckdb::Error) -> ConnectorError {
+    ConnectorError::Database(e.to_string())
+}
+
+/// The DuckDB type of a column.
+pub fn sql_type(t: SqlType) -> &'static str {
+    match t {
+        SqlType::Text => "VARCHAR",
+        SqlType::BigInt => "BIGINT",
+        SqlType::HugeInt => "HUGEINT",
+        SqlType::Double => "DOUBLE",
+        SqlType::Boolean => "BOOLEAN",
+        SqlType::Timestamp => "TIMESTAMP",
+    }
+}
+
+/// `CREATE TABLE` for a result table (names are validated identifiers).
+pub fn create_table_sql(t: &TableSpec, name: &str, with_key: bool) -> String {
+    let mut cols = vec![
+        "window_start TIMESTAMP NOT NULL".to_string(),
+        "window_end TIMESTAMP NOT NULL".to_string(),
+    ];
+    cols.extend(
+        t.dims
+            .iter()
+            .map(|c| format!("{} {}", c.name, sql_type(c.ty))),
+    );
+    cols.extend(
+        t.values
+            .iter()
+            .map(|c| format!("{} {}", c.name, sql_type(c.ty))),
+    );
+    cols.extend([
+        "revision INTEGER NOT NULL".to_string(),
+        "provisional BOOLEAN NOT NULL".to_string(),
+        "emitted_at TIMESTAMP NOT NULL".to_string(),
+        "group_key VARCHAR NOT NULL".to_string(),
+    ]);
+    if with_key {
+        cols.push("PRIMARY KEY (window_start, window_end, group_key)".into());
+    }
+    format!("CREATE TABLE IF NOT EXISTS {name} ({})", cols.join(", "))
+}
+
+fn column_names(t: &TableSpec) -> Vec<String> {
+    let mut v = vec!["window_start".to_string(), "window_end".to_string()];
+    v.extend(t.dims.iter().map(|c| c.name.clone()));
+    v.extend(t.values.iter().map(|c| c.name.clone()));
+    v.extend(FIXED_COLUMNS[2..].iter().map(|s| s.to_string()));
+    v
+}
+
+fn cell(c: &Cell) -> Value {
+    match c {
+        Cell::Null => Value::Null,
+        Cell::Bool(b) => Value::Boolean(*b),
+        Cell::Int(i) => Value::BigInt(*i),
+        Cell::HugeInt(i) => Value::HugeInt(*i),
+        Cell::Float(f) => Value::Double(*f),
+        Cell::Text(s) => Value::Text(s.clone()),
+        Cell::Timestamp(ms) => Value::Timestamp(TimeUnit::Millisecond, *ms),
+    }
+}
+
+impl DuckDbSink {
+    /// Opens (or creates) the database file; `:memory:` for tests.
+    pub fn open(path: &str) -> Result<Self, ConnectorError> {
+        if path != ":memory:" {
+            if let Some(dir) = std::path::Path::new(path)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(dir).map_err(|e| ConnectorError::Write {
+                    path: path.into(),
+                    source: e,
+                })?;
+            }
+        }
+        let conn = if path == ":memory:" {
+            Connection::open_in_memory()
+        } else {
+            Connection::open(path)
+        }
+        .map_err(db)?;
+        Ok(Self {
+            path: path.to_string(),
+            conn,
+            tables: Vec::new(),
+        })
+    }
+
+    /// The connection (tests and `sluice query` reuse it).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    fn existing_columns(&self, table: &str) -> Result<Option<Vec<String>>, ConnectorError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position")
+            .map_err(db)?;
+        let cols: Vec<String> = st
+            .query_map([table], |r| r.get(0))
+            .map_err(db)?
+            .collect::<Result<_, _>>()
+            .map_err(db)?;
+        Ok((!cols.is_empty()).then_some(cols))
+    }
+}
+
+impl Sink for DuckDbSink {
+    fn describe(&self) -> String {
+        format!("duckdb ({})", self.path)
+    }
+
+    fn prepare(&mut self, tables: &[TableSpec]) -> Result<(), ConnectorError> {
+        for t in tables {
+            let want = column_names(t);
+            if let Some(have) = self.existing_columns(&t.name)? {
+                if have != want {
+                    return Err(ConnectorError::Config {
+                        connector: "duckdb",
+                        message: format!(
+                            "table `{}` exists with columns [{}] but the configuration needs [{}]; drop it (`sluice query \"DROP TABLE {}\"`) or set another `sink_table`",
+                            t.name,
+                            have.join(", "),
+                            want.join(", "),
+                            t.name
+                        ),
+                    });
+                }
+            }
+            self.conn
+                .execute_batch(&create_table_sql(t, &t.name, true))
+                .map_err(db)?;
+            let stage = format!("_sluice_stage_{}", t.name);
+            self.conn
+                .execute_batch(&format!(
+                    "DROP TABLE IF EXISTS {stage}; {}",
+                    create_table_sql(t, &stage, false)
+                ))
+                .map_err(db)?;
+            for c in t.dims.iter().chain(&t.values) {
+                if let Some(comment) = &c.comment {
+                    let text = comment.replace('\'', "''");
+                    self.conn
+                        .execute_batch(&format!(
+                            "COMMENT ON COLUMN {}.{} IS '{text}'",
+                            t.name, c.name
+                        ))
+                        .map_err(db)?;
+                }
+            }
+        }
+        self.conn
+            .execute_batch(&format!(
+                "CREATE TABLE IF NOT EXISTS {DEAD_LETTER_TABLE} (kind VARCHAR NOT NULL, reason VARCHAR NOT NULL, source VARCHAR NOT NULL, \
+                 partition INTEGER NOT NULL, \"offset\" BIGINT NOT NULL, event_type VARCHAR, aggregation VARCHAR NOT NULL, \
+                 event_time TIMESTAMP, payload BLOB NOT NULL, recorded_at TIMESTAMP NOT NULL DEFAULT current_timestamp, \
+                 PRIMARY KEY (source, partition, \"offset\", kind, aggregation))"
+            ))
+            .map_err(db)?;
+        self.tables = tables.to_vec();
+        Ok(())
+    }
+
+    fn write(
+        &mut self,
+        rows: &[ResultRow],
+        dead: &[DeadLetterRecord],
+    ) -> Result<(), ConnectorError> {
+        if rows.is_empty() && dead.is_empty() {
+            return Ok(());
+        }
+        let rows = last_per_key(rows);
+        let tx = self.conn.transaction().map_err(db)?;
+        for (ti, t) in self.tables.iter().enumerate() {
+            let mine: Vec<&&ResultRow> = rows.iter().filter(|r| r.table == ti).collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let stage = format!("_sluice_stage_{}", t.name);
+            {
+                let mut app = tx.appender(&stage).map_err(db)?;
+                for r in &mine {
+                    let mut vals = Vec::with_capacity(6 + r.dims.len() + r.values.len());
+                    vals.push(Value::Timestamp(TimeUnit::Millisecond, r.window_start));
+                    vals.push(Value::Timestamp(TimeUnit::Millisecond, r.window_end));
+                    vals.extend(r.dims.iter().map(cell));
+                    vals.extend(r.values.iter().map(cell));
+                    vals.push(Value::Int(i32::try_from(r.revision).unwrap_or(i32::MAX)));
+                    vals.push(Value::Boolean(r.provisional));
+                    vals.push(Value::Timestamp(TimeUnit::Millisecond, r.emitted_at));
+                    vals.push(Value::Text(group_key(&r.dims)));
+                    app.append_row(appender_params_from_iter(vals))
+                        .map_err(db)?;
+                }
+                app.flush().map_err(db)?;
+            }
+            if t.session {
+                // a grown session supersedes the rows of the same group it overlaps
+                tx.execute_batch(&format!(
+                    "DELETE FROM {n} AS t USING {stage} AS s WHERE t.group_key = s.group_key \
+                     AND t.window_start < s.window_end AND t.window_end > s.window_start \
+                     AND NOT (t.window_start = s.window_start AND t.window_end = s.window_end) AND t.revision <= s.revision",
+                    n = t.name
+                ))
+                .map_err(db)?;
+            }
+            let cols = column_names(t);
+            let set: Vec<String> = cols
+                .iter()
+                .filter(|c| !matches!(c.as_str(), "window_start" | "window_end" | "group_key"))
+                .map(|c| format!("{c} = excluded.{c}"))
+                .collect();
+            tx.execute_batch(&format!(
+                "INSERT INTO {n} SELECT * FROM {stage} ON CONFLICT (window_start, window_end, group_key) DO UPDATE SET {set} WHERE excluded.revision >= {n}.revision; DELETE FROM {stage};",
+                n = t.name,
+                set = set.join(", ")
+            ))
+            .map_err(db)?;
+        }
+        if !dead.is_empty() {
+            let mut st = tx
+                .prepare(&format!(
+                    "INSERT INTO {DEAD_LETTER_TABLE} (kind, reason, source, partition, \"offset\", event_type, aggregation, event_time, payload) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+                ))
+                .map_err(db)?;
+            for d in dead {
+                st.execute(params_from_iter([
+                    Value::Text(d.kind.as_str().into()),
+                    Value::Text(d.reason.clone()),
+                    Value::Text(d.source.clone()),
+                    Value::Int(i32::try_from(d.partition).unwrap_or(i32::MAX)),
+                    Value::BigInt(d.offset),
+                    d.event_type.clone().map(Value::Text).unwrap_or(Value::Null),
+                    Value::Text(d.aggregation.clone().unwrap_or_default()),
+                    d.event_time
+                        .map(|t| Value::Timestamp(TimeUnit::Millisecond, t))
+                        .unwrap_or(Value::Null),
+                    Value::Blob(d.payload.clone()),
+                ]))
+                .map_err(db)?;
+            }
+        }
+        tx.commit().map_err(db)
+    }
+
+    fn close(&mut self) -> Result<(), ConnectorError> {
+        self.conn.execute_batch("CHECKPOINT").map_err(db)
+    }
+}

@@ -1,0 +1,56 @@
+//! Sinks: where results and dead letters land. One small trait and a
+//! registry by name.
+
+#[cfg(feature = "duckdb")]
+pub mod duckdb;
+pub mod jsonl;
+
+use crate::{ConnectorError, DeadLetterRecord, ResultRow, TableSpec};
+
+/// Names of the built-in sinks.
+pub const SINKS: &[&str] = &["duckdb", "jsonl"];
+
+/// A store for result rows and dead letters.
+///
+/// `write` is all-or-nothing where the store allows (DuckDB: one
+/// transaction) and idempotent: rows are keyed by table, window and group, a
+/// higher revision replaces a lower one, and writing the same rows again
+/// changes nothing.
+pub trait Sink: Send {
+    /// Short description for logs.
+    fn describe(&self) -> String;
+
+    /// Creates the tables when missing; fails when an existing table has
+    /// different columns.
+    fn prepare(&mut self, tables: &[TableSpec]) -> Result<(), ConnectorError>;
+
+    /// Writes rows (for the tables given to `prepare`) and dead letters durably.
+    fn write(
+        &mut self,
+        rows: &[ResultRow],
+        dead: &[DeadLetterRecord],
+    ) -> Result<(), ConnectorError>;
+
+    /// Flushes and releases the store.
+    fn close(&mut self) -> Result<(), ConnectorError>;
+}
+
+/// Keeps only the last row per (table, window, group): a batch may hold a
+/// window's first emission and its late revision; the latest wins.
+pub fn last_per_key(rows: &[ResultRow]) -> Vec<&ResultRow> {
+    let mut seen = std::collections::HashMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        seen.insert(
+            (
+                r.table,
+                r.window_start,
+                r.window_end,
+                crate::table::group_key(&r.dims),
+            ),
+            i,
+        );
+    }
+    let mut idx: Vec<usize> = seen.into_values().collect();
+    idx.sort_unstable();
+    idx.into_iter().map(|i| &rows[i]).collect()
+}

@@ -1,0 +1,163 @@
+//! The DuckDB sink against a real DuckDB database file.
+
+use sluice_connectors::sink::duckdb::DuckDbSink;
+use sluice_connectors::{
+    Cell, Column, DeadLetterKind, DeadLetterRecord, ResultRow, Sink, SqlType, TableSpec,
+};
+use sluice_core::AggregateKind;
+
+fn spec(name: &str, session: bool) -> TableSpec {
+    TableSpec {
+        name: name.into(),
+        aggregation: name.into(),
+        kind: AggregateKind::Count,
+        session,
+        dims: vec![Column {
+            name: "device_type".into(),
+            ty: SqlType::Text,
+            comment: None,
+        }],
+        values: vec![Column {
+            name: "value".into(),
+            ty: SqlType::BigInt,
+            comment: Some("events".into()),
+        }],
+    }
+}
+
+fn row(start: i64, end: i64, dim: Option<&str>, v: i64, rev: u32) -> ResultRow {
+    ResultRow {
+        table: 0,
+        window_start: start,
+        window_end: end,
+        dims: vec![dim.map(|d| Cell::Text(d.into())).unwrap_or(Cell::Null)],
+        values: vec![Cell::Int(v)],
+        revision: rev,
+        provisional: false,
+        emitted_at: 1_700_000_000_000,
+    }
+}
+
+fn rows(sink: &DuckDbSink, sql: &str) -> Vec<(String, i64, i32)> {
+    let mut st = sink.connection().prepare(sql).unwrap();
+    st.query_map([], |r| {
+        Ok((
+            r.get::<_, Option<String>>(0)?
+                .unwrap_or_else(|| "NULL".into()),
+            r.get(1)?,
+            r.get(2)?,
+        ))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+#[test]
+fn upserts_are_idempotent_and_revisions_replace() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data/sluice.duckdb");
+    let path = path.to_str().unwrap();
+    let batch = vec![
+        row(0, 60_000, Some("mobile"), 3, 0),
+        row(0, 60_000, None, 1, 0),
+        row(60_000, 120_000, Some("mobile"), 2, 0),
+    ];
+    for _ in 0..2 {
+        let mut s = DuckDbSink::open(path).unwrap();
+        s.prepare(&[spec("views", false)]).unwrap();
+        s.write(&batch, &[]).unwrap();
+        s.close().unwrap();
+    }
+    let mut s = DuckDbSink::open(path).unwrap();
+    s.prepare(&[spec("views", false)]).unwrap();
+    let q = "SELECT device_type, value, revision FROM views ORDER BY window_start, device_type NULLS FIRST";
+    assert_eq!(
+        rows(&s, q),
+        vec![
+            ("NULL".into(), 1, 0),
+            ("mobile".into(), 3, 0),
+            ("mobile".into(), 2, 0)
+        ]
+    );
+    // a late revision replaces the row; an older revision arriving later does not
+    s.write(&[row(0, 60_000, Some("mobile"), 4, 1)], &[])
+        .unwrap();
+    s.write(&[row(0, 60_000, Some("mobile"), 3, 0)], &[])
+        .unwrap();
+    assert_eq!(rows(&s, q)[1], ("mobile".into(), 4, 1));
+    // two emissions of one window in one batch: the last wins
+    s.write(
+        &[
+            row(60_000, 120_000, Some("mobile"), 5, 1),
+            row(60_000, 120_000, Some("mobile"), 6, 2),
+        ],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(rows(&s, q)[2], ("mobile".into(), 6, 2));
+    let n: i64 = s
+        .connection()
+        .query_row("SELECT count(*) FROM views", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 3);
+}
+
+#[test]
+fn grown_sessions_supersede_overlapping_rows() {
+    let mut s = DuckDbSink::open(":memory:").unwrap();
+    s.prepare(&[spec("sessions", true)]).unwrap();
+    s.write(
+        &[
+            row(0, 10_000, Some("u1"), 2, 0),
+            row(50_000, 60_000, Some("u1"), 1, 0),
+        ],
+        &[],
+    )
+    .unwrap();
+    // a late event bridges into [0, 30000): supersedes [0, 10000) only
+    s.write(&[row(0, 30_000, Some("u1"), 3, 1)], &[]).unwrap();
+    let got = rows(
+        &s,
+        "SELECT device_type, value, revision FROM sessions ORDER BY window_start",
+    );
+    assert_eq!(got, vec![("u1".into(), 3, 1), ("u1".into(), 1, 0)]);
+}
+
+#[test]
+fn dead_letters_are_stored_once_with_their_bytes() {
+    let mut s = DuckDbSink::open(":memory:").unwrap();
+    s.prepare(&[spec("views", false)]).unwrap();
+    let d = DeadLetterRecord {
+        kind: DeadLetterKind::Malformed,
+        reason: "malformed JSON".into(),
+        source: "in.jsonl".into(),
+        partition: 0,
+        offset: 7,
+        event_type: None,
+        aggregation: None,
+        event_time: None,
+        payload: b"{oops".to_vec(),
+    };
+    s.write(&[], &[d.clone()]).unwrap();
+    s.write(&[], &[d]).unwrap();
+    let (n, payload): (i64, Vec<u8>) = s
+        .connection()
+        .query_row(
+            "SELECT count(*), any_value(payload) FROM _sluice_dead_letters",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((n, payload), (1, b"{oops".to_vec()));
+}
+
+#[test]
+fn a_table_with_other_columns_is_a_clear_error() {
+    let mut s = DuckDbSink::open(":memory:").unwrap();
+    s.connection()
+        .execute_batch("CREATE TABLE views (a INTEGER)")
+        .unwrap();
+    let e = s.prepare(&[spec("views", false)]).unwrap_err().to_string();
+    assert!(e.contains("table `views` exists with columns [a]"), "{e}");
+}
