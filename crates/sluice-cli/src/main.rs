@@ -51,6 +51,12 @@ pub enum Command {
     },
     /// Write Avro schemas for a domain, or compare two schema directories.
     Schema(cmd::schema::SchemaArgs),
+    /// Run a pipeline: generator or files → engine → DuckDB (embedded default).
+    Run(cmd::run::RunArgs),
+    /// Run SQL against the embedded store.
+    Query(cmd::query::QueryArgs),
+    /// List the tables of the embedded store with their row counts.
+    Tables(cmd::query::TablesArgs),
 }
 
 /// An error that already printed itself and maps to an exit code.
@@ -76,6 +82,9 @@ fn main() -> ExitCode {
         Command::Validate(a) => cmd::validate::run(&cli, a),
         Command::Config { command } => cmd::config::run(&cli, command),
         Command::Schema(a) => cmd::schema::run(&cli, a),
+        Command::Run(a) => cmd::run::run(&cli, a),
+        Command::Query(a) => cmd::query::run_query(&cli, a),
+        Command::Tables(a) => cmd::query::run_tables(&cli, a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

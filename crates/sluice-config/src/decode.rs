@@ -252,7 +252,7 @@ fn engine(node: Option<&YNode>, rep: &mut Reporter<'_>) -> EngineConfig {
         }
     }
     if let Some(n) = m.optional("late_events") {
-        let opts = [("dead_letter", "dead_letter"), ("late_table", "late_table")];
+        let opts = [("dead_letter", "dead_letter")];
         if let Some(v) = read::choice(n, "engine.late_events", &opts, rep) {
             e.late_events = v.to_string();
         }

@@ -157,7 +157,8 @@ pub struct EngineConfig {
     pub max_future_skew: HumanDuration,
     /// Emit provisional results every trigger interval (update mode).
     pub early_results: bool,
-    /// Where late events beyond allowed lateness go: `dead_letter` or `late_table`.
+    /// Where late events beyond allowed lateness go: `dead_letter` (the
+    /// dead-letter store, kind `late`, with the reason and original bytes).
     pub late_events: String,
 }
 

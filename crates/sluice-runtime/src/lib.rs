@@ -1,10 +1,39 @@
 //! The sluice runtime: turns a validated configuration into running work.
 //!
-//! Today it holds the cross-cutting helpers every stage uses: logging setup,
-//! the one retry-with-back-off policy and timing spans. Pipeline wiring
-//! (sources → engine → sinks, checkpoints, dead-letter queue, shutdown) grows
-//! here, never in the CLI.
+//! [`plan`] builds the engine plan and result tables from configuration;
+//! [`pipeline`] runs source → engine → sink on threads joined by bounded
+//! channels; [`live`] draws the terminal view. Also the cross-cutting helpers
+//! every stage uses: logging setup, the one retry-with-back-off policy, timing
+//! spans and shutdown signals.
 
+pub mod convert;
+pub mod live;
 pub mod logging;
+pub mod pipeline;
+pub mod plan;
 pub mod retry;
+pub mod shutdown;
 pub mod timing;
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The configuration cannot be turned into a plan.
+    #[error("{0}")]
+    Usage(String),
+    /// The engine rejected the plan (a bug if validation passed).
+    #[error("engine plan: {0}")]
+    Plan(sluice_engine::PlanError),
+    /// The source failed.
+    #[error("source: {0}")]
+    Source(sluice_connectors::ConnectorError),
+    /// The sink failed (after retries).
+    #[error("sink: {0}")]
+    Sink(sluice_connectors::ConnectorError),
+    /// A thread could not be started.
+    #[error("cannot start thread: {0}")]
+    Thread(std::io::Error),
+    /// A pipeline thread panicked.
+    #[error("the {0} thread panicked")]
+    Panic(&'static str),
+}

@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
 pub mod config;
+pub mod query;
+pub mod run;
 pub mod schema;
 pub mod validate;
 

@@ -281,3 +281,120 @@ impl Sink for DuckDbSink {
         self.conn.execute_batch("CHECKPOINT").map_err(db)
     }
 }
+
+/// A query result: column names and rows of cells.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueryResult {
+    /// Column names.
+    pub columns: Vec<String>,
+    /// Rows.
+    pub rows: Vec<Vec<QueryCell>>,
+}
+
+/// A cell of a query result, ready to print.
+#[derive(Clone, Debug, PartialEq)]
+pub enum QueryCell {
+    /// NULL.
+    Null,
+    /// A number (kept as text, exactly as DuckDB printed it).
+    Number(String),
+    /// Boolean.
+    Bool(bool),
+    /// Anything else, as text.
+    Text(String),
+}
+
+fn query_cell(v: Value) -> QueryCell {
+    match v {
+        Value::Null => QueryCell::Null,
+        Value::Boolean(b) => QueryCell::Bool(b),
+        Value::TinyInt(i) => QueryCell::Number(i.to_string()),
+        Value::SmallInt(i) => QueryCell::Number(i.to_string()),
+        Value::Int(i) => QueryCell::Number(i.to_string()),
+        Value::BigInt(i) => QueryCell::Number(i.to_string()),
+        Value::HugeInt(i) => QueryCell::Number(i.to_string()),
+        Value::UTinyInt(i) => QueryCell::Number(i.to_string()),
+        Value::USmallInt(i) => QueryCell::Number(i.to_string()),
+        Value::UInt(i) => QueryCell::Number(i.to_string()),
+        Value::UBigInt(i) => QueryCell::Number(i.to_string()),
+        Value::UHugeInt(i) => QueryCell::Number(i.to_string()),
+        Value::Float(f) => QueryCell::Number(f.to_string()),
+        Value::Double(f) => QueryCell::Number(f.to_string()),
+        Value::Text(s) => QueryCell::Text(s),
+        Value::Timestamp(unit, t) => {
+            let ms = match unit {
+                TimeUnit::Second => t.saturating_mul(1000),
+                TimeUnit::Millisecond => t,
+                TimeUnit::Microsecond => t / 1000,
+                TimeUnit::Nanosecond => t / 1_000_000,
+            };
+            QueryCell::Text(sluice_core::time::format_utc(ms))
+        }
+        Value::Blob(b) => QueryCell::Text(match std::str::from_utf8(&b) {
+            Ok(s) => s.to_string(),
+            Err(_) => b.iter().map(|x| format!("{x:02x}")).collect(),
+        }),
+        other => QueryCell::Text(format!("{other:?}")),
+    }
+}
+
+/// Runs one SQL statement against a database file and returns its rows.
+pub fn query(path: &str, sql: &str) -> Result<QueryResult, ConnectorError> {
+    if path != ":memory:" && !std::path::Path::new(path).exists() {
+        return Err(ConnectorError::Config {
+            connector: "duckdb",
+            message: format!("no database at `{path}`: run `sluice run --domain <domain>` first"),
+        });
+    }
+    let conn = Connection::open(path).map_err(db)?;
+    query_conn(&conn, sql)
+}
+
+/// Runs one SQL statement on an open connection.
+pub fn query_conn(conn: &Connection, sql: &str) -> Result<QueryResult, ConnectorError> {
+    let mut st = conn.prepare(sql).map_err(db)?;
+    let mut rows_out = Vec::new();
+    let mut rows = st.query([]).map_err(db)?;
+    let mut columns: Vec<String> = Vec::new();
+    while let Some(r) = rows.next().map_err(db)? {
+        if columns.is_empty() {
+            columns = r.as_ref().column_names();
+        }
+        let mut cells = Vec::with_capacity(columns.len());
+        for i in 0..columns.len() {
+            cells.push(query_cell(r.get::<_, Value>(i).map_err(db)?));
+        }
+        rows_out.push(cells);
+    }
+    drop(rows);
+    if columns.is_empty() {
+        columns = st
+            .column_names()
+            .into_iter()
+            .map(|s| s.to_string())
+            .collect();
+    }
+    Ok(QueryResult {
+        columns,
+        rows: rows_out,
+    })
+}
+
+/// User tables (not sluice's staging tables) with their row counts.
+pub fn tables(path: &str) -> Result<Vec<(String, i64)>, ConnectorError> {
+    let names = query(path, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' AND table_name NOT LIKE '\\_sluice\\_stage\\_%' ESCAPE '\\' ORDER BY table_name")?;
+    let conn = Connection::open(path).map_err(db)?;
+    let mut out = Vec::new();
+    for r in names.rows {
+        if let Some(QueryCell::Text(name)) = r.first() {
+            if sluice_core::check_identifier(name).is_err() {
+                continue;
+            }
+            let n: i64 = conn
+                .query_row(&format!("SELECT count(*) FROM {name}"), [], |r| r.get(0))
+                .map_err(db)?;
+            out.push((name.clone(), n));
+        }
+    }
+    Ok(out)
+}

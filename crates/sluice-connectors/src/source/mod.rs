@@ -2,6 +2,7 @@
 
 pub mod avro;
 pub mod file;
+pub mod generator;
 pub mod json;
 
 use sluice_core::RecordLayout;

@@ -1,0 +1,201 @@
+//! `sluice run`: the main job. Source → engine → sink from YAML.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use sluice_config::{Config, DomainConfig};
+use sluice_connectors::sink::duckdb::DuckDbSink;
+use sluice_connectors::sink::jsonl::JsonlSink;
+use sluice_connectors::source::file::FileSource;
+use sluice_connectors::source::generator::GeneratorSource;
+use sluice_connectors::{Sink, Source};
+use sluice_core::HumanDuration;
+use sluice_generator::{FaultOptions, Generator, GeneratorOptions, Limit, TimeMode};
+use sluice_runtime::pipeline::{self, PipelineOptions, RunSummary, Stats};
+
+use crate::Cli;
+
+/// Arguments of `sluice run`.
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Domain to run.
+    #[arg(long)]
+    pub domain: String,
+    /// Only these aggregations (default: all of the domain's).
+    #[arg(long = "aggregation")]
+    pub aggregations: Vec<String>,
+    /// `generator` (default) or `file:PATH` (a file, directory or `*.jsonl` pattern).
+    #[arg(long, default_value = "generator")]
+    pub source: String,
+    /// Generate this many events (simulated time, as fast as possible), then stop.
+    #[arg(long, conflicts_with = "duration")]
+    pub count: Option<u64>,
+    /// Generate this span of event time (simulated, as fast as possible), then stop.
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// Events per second of event time (generator).
+    #[arg(long)]
+    pub rate: Option<String>,
+    /// Random seed of the generator.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Follow the wall clock even when bounded (default: only when unbounded).
+    #[arg(long)]
+    pub realtime: bool,
+    /// Override the sink: duckdb or jsonl.
+    #[arg(long)]
+    pub sink: Option<String>,
+    /// DuckDB file (default from `sinks.duckdb.path`).
+    #[arg(long)]
+    pub db: Option<String>,
+    /// JSON lines output (default from `sinks.jsonl.path`; `-` = stdout).
+    #[arg(long)]
+    pub out: Option<String>,
+    /// Generator faults: share of malformed records (for dead-letter demos).
+    #[arg(long, default_value_t = 0.0)]
+    pub malformed_share: f64,
+    /// Generator faults: share of events later than the allowed lateness.
+    #[arg(long, default_value_t = 0.0)]
+    pub late_share: f64,
+    /// Generator faults: share of out-of-order events.
+    #[arg(long, default_value_t = 0.0)]
+    pub out_of_order_share: f64,
+    /// No live view; log lines only.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Parses `50000`, `50000/s`, `50k/s`, `2m/s`.
+pub fn parse_rate(s: &str) -> anyhow::Result<f64> {
+    let t = s
+        .trim()
+        .trim_end_matches("/s")
+        .trim_end_matches("/sec")
+        .to_ascii_lowercase();
+    let (num, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1e3),
+        Some('m') => (&t[..t.len() - 1], 1e6),
+        _ => (t.as_str(), 1.0),
+    };
+    let v: f64 = num
+        .parse()
+        .with_context(|| format!("bad rate `{s}` (expected e.g. `50000/s` or `50k/s`)"))?;
+    anyhow::ensure!(v > 0.0 && v.is_finite(), "rate must be positive");
+    Ok(v * mult)
+}
+
+fn make_source(
+    args: &RunArgs,
+    cfg: &Config,
+    d: &DomainConfig,
+) -> anyhow::Result<(Box<dyn Source>, Option<u64>)> {
+    if let Some(spec) = args.source.strip_prefix("file:") {
+        let s = FileSource::new(spec, d.layouts())?;
+        return Ok((Box::new(s), None));
+    }
+    anyhow::ensure!(
+        args.source == "generator",
+        "unknown source `{}` (expected `generator` or `file:PATH`)",
+        args.source
+    );
+    let duration_ms = match &args.duration {
+        Some(t) => Some(
+            HumanDuration::parse(t)
+                .map_err(|e| anyhow::anyhow!("bad --duration `{t}`: {e}"))?
+                .as_millis_i64(),
+        ),
+        None => None,
+    };
+    let bounded = args.count.is_some() || duration_ms.is_some();
+    let opts = GeneratorOptions {
+        seed: args.seed,
+        time: if args.realtime || !bounded {
+            TimeMode::RealTime
+        } else {
+            TimeMode::Simulated
+        },
+        rate: args.rate.as_deref().map(parse_rate).transpose()?,
+        limit: Limit {
+            events: args.count,
+            duration_ms,
+        },
+        faults: FaultOptions {
+            malformed: args.malformed_share,
+            late: args.late_share,
+            out_of_order: args.out_of_order_share,
+            ..FaultOptions::default()
+        },
+        ..GeneratorOptions::default()
+    };
+    let g = Generator::from_config(cfg, &d.domain.value, opts)?;
+    Ok((
+        Box::new(GeneratorSource::new(g, &d.domain.value)),
+        args.count,
+    ))
+}
+
+fn make_sink(args: &RunArgs, cfg: &Config) -> anyhow::Result<(Box<dyn Sink>, String)> {
+    let kind = args
+        .sink
+        .clone()
+        .unwrap_or_else(|| cfg.platform.sinks.default.clone());
+    match kind.as_str() {
+        "duckdb" => {
+            let path = args.db.clone().unwrap_or_else(|| cfg.platform.sinks.duckdb.path.clone());
+            Ok((Box::new(DuckDbSink::open(&path)?), format!("duckdb {path}")))
+        }
+        "jsonl" => {
+            let path = args.out.clone().unwrap_or_else(|| cfg.platform.sinks.jsonl.path.clone());
+            Ok((Box::new(JsonlSink::open(&path)?), format!("jsonl {path}")))
+        }
+        "clickhouse" => anyhow::bail!(
+            "the `clickhouse` sink is not available yet in this build; run with `--env dev` or `--sink duckdb`"
+        ),
+        other => anyhow::bail!("unknown sink `{other}` (expected duckdb or jsonl)"),
+    }
+}
+
+fn print_summary(s: &RunSummary, sink: &str) {
+    eprintln!(
+        "{} {} records in {:.2}s ({:.0} records/s): {} results, {} rows written to {sink}; dead letters: {} malformed, {} late, {} future outliers",
+        if s.interrupted { "stopped after" } else { "done:" },
+        s.records_in,
+        s.elapsed.as_secs_f64(),
+        s.records_per_sec(),
+        s.results,
+        s.rows_written,
+        s.malformed,
+        s.late,
+        s.outliers
+    );
+}
+
+/// Runs the command.
+pub fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<()> {
+    let cfg = super::load(cli, std::slice::from_ref(&args.domain))?;
+    let d = cfg.domain(&args.domain).context("domain not loaded")?;
+    let built = sluice_runtime::plan::build(d, &cfg.platform.engine, &args.aggregations)?;
+    let (source, limit) = make_source(args, &cfg, d)?;
+    let (sink, sink_desc) = make_sink(args, &cfg)?;
+    tracing::info!(domain = %args.domain, source = %source.describe(), sink = %sink_desc, aggregations = built.tables.len(), "starting");
+    let stats = Arc::new(Stats::default());
+    let opts = PipelineOptions {
+        trigger_interval: cfg.platform.engine.trigger_interval.0,
+        stop: sluice_runtime::shutdown::install(),
+        ..PipelineOptions::default()
+    };
+    let live = if args.quiet {
+        None
+    } else {
+        sluice_runtime::live::spawn(stats.clone(), built.tables.clone(), limit)
+    };
+    let result = pipeline::run(built, source, sink, opts, stats.clone());
+    stats.done.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some(h) = live {
+        let _ = h.join();
+    }
+    let summary = result?;
+    print_summary(&summary, &sink_desc);
+    Ok(())
+}

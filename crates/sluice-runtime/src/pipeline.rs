@@ -1,0 +1,383 @@
+//! Source → engine → sink, on three threads joined by bounded channels.
+//!
+//! * Back-pressure: the source blocks when the engine is behind, the engine
+//!   blocks when the sink is behind; memory is bounded by the channel depths
+//!   and the flush threshold, never by the input size.
+//! * Results are flushed to the sink every trigger interval (or sooner when
+//!   many rows are pending), so a window lands within one trigger interval of
+//!   the watermark passing its end.
+//! * Bounded input ends with a final watermark that closes every window.
+//! * A stop request (Ctrl-C, SIGTERM) stops reading; what the engine already
+//!   emitted is flushed; still-open windows are not emitted (they are not
+//!   complete).
+//! * A sink failure is retried with back-off; if it persists the run stops
+//!   with an error.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sluice_connectors::{
+    ConnectorError, DeadLetterRecord, ResultRow, Sink, Source, SourceOutput, SourceStatus,
+};
+use sluice_core::RetryHint;
+use sluice_engine::{Engine, Output};
+
+use crate::convert;
+use crate::plan::BuiltPlan;
+use crate::RuntimeError;
+
+/// Tuning knobs.
+#[derive(Clone, Debug)]
+pub struct PipelineOptions {
+    /// Records per source batch.
+    pub batch_size: usize,
+    /// Batches in flight between source and engine.
+    pub channel_depth: usize,
+    /// Flush results at least this often.
+    pub trigger_interval: Duration,
+    /// Flush early when this many rows are pending.
+    pub max_pending_rows: usize,
+    /// Set to stop reading (Ctrl-C).
+    pub stop: Arc<AtomicBool>,
+    /// Attempts per sink write before giving up.
+    pub sink_attempts: u32,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        Self {
+            batch_size: 8192,
+            channel_depth: 4,
+            trigger_interval: Duration::from_secs(1),
+            max_pending_rows: 50_000,
+            stop: Arc::new(AtomicBool::new(false)),
+            sink_attempts: 5,
+        }
+    }
+}
+
+/// Live counters, readable while the pipeline runs.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Records read by the source (good and rejected).
+    pub records_in: AtomicU64,
+    /// Records the source or the decoder rejected (dead-lettered as malformed).
+    pub malformed: AtomicU64,
+    /// Late events beyond allowed lateness (per aggregation).
+    pub late: AtomicU64,
+    /// Future outliers.
+    pub outliers: AtomicU64,
+    /// Window results emitted by the engine.
+    pub results: AtomicU64,
+    /// Rows durably written.
+    pub rows_written: AtomicU64,
+    /// Dead letters durably written.
+    pub dead_written: AtomicU64,
+    /// Open windows.
+    pub open_windows: AtomicU64,
+    /// Engine state, bytes.
+    pub state_bytes: AtomicU64,
+    /// Smallest aggregation watermark (ms), `i64::MIN` before any.
+    pub watermark_ms: AtomicI64,
+    /// Latest rows per table (for the live view).
+    pub latest: Mutex<Vec<Vec<ResultRow>>>,
+    /// Set when the run is over.
+    pub done: AtomicBool,
+}
+
+/// What a run did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSummary {
+    /// Records read.
+    pub records_in: u64,
+    /// Malformed records dead-lettered.
+    pub malformed: u64,
+    /// Late events dead-lettered.
+    pub late: u64,
+    /// Future outliers dead-lettered.
+    pub outliers: u64,
+    /// Window results emitted.
+    pub results: u64,
+    /// Rows written.
+    pub rows_written: u64,
+    /// Dead letters written.
+    pub dead_written: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// True when stopped by a stop request before the input ended.
+    pub interrupted: bool,
+    /// Engine state at the end, bytes.
+    pub state_bytes: u64,
+}
+
+impl RunSummary {
+    /// Records per second of wall time.
+    pub fn records_per_sec(&self) -> f64 {
+        self.records_in as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+enum FromSource {
+    Data(SourceOutput),
+    End,
+    Failed(ConnectorError),
+}
+
+struct ToSink {
+    rows: Vec<ResultRow>,
+    dead: Vec<DeadLetterRecord>,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn source_loop(
+    mut source: Box<dyn Source>,
+    opts: PipelineOptions,
+    tx: SyncSender<FromSource>,
+    recycle: Receiver<SourceOutput>,
+) {
+    loop {
+        if opts.stop.load(Ordering::Relaxed) {
+            return; // dropping tx tells the engine the input was cut short
+        }
+        let mut out = recycle.try_recv().unwrap_or_default();
+        match source.next_batch(opts.batch_size, &mut out) {
+            Ok(SourceStatus::More) => {
+                if tx.send(FromSource::Data(out)).is_err() {
+                    return;
+                }
+            }
+            Ok(SourceStatus::End) => {
+                if !out.is_empty() && tx.send(FromSource::Data(out)).is_err() {
+                    return;
+                }
+                let _ = tx.send(FromSource::End);
+                return;
+            }
+            Err(e) => {
+                let _ = tx.send(FromSource::Failed(e));
+                return;
+            }
+        }
+    }
+}
+
+fn sink_loop(
+    mut sink: Box<dyn Sink>,
+    rx: Receiver<ToSink>,
+    stats: Arc<Stats>,
+    opts: PipelineOptions,
+) -> Result<(), RuntimeError> {
+    for msg in rx {
+        let mut attempt = 0;
+        let mut delay = Duration::from_millis(100);
+        loop {
+            attempt += 1;
+            match sink.write(&msg.rows, &msg.dead) {
+                Ok(()) => break,
+                Err(e) if e.retry_hint() == RetryHint::Retry && attempt < opts.sink_attempts => {
+                    tracing::warn!(error = %e, attempt, "sink write failed; retrying");
+                    std::thread::sleep(delay);
+                    delay = (delay * 2).min(Duration::from_secs(10));
+                }
+                Err(e) => {
+                    opts.stop.store(true, Ordering::Relaxed);
+                    return Err(RuntimeError::Sink(e));
+                }
+            }
+        }
+        stats
+            .rows_written
+            .fetch_add(msg.rows.len() as u64, Ordering::Relaxed);
+        stats
+            .dead_written
+            .fetch_add(msg.dead.len() as u64, Ordering::Relaxed);
+    }
+    sink.close().map_err(RuntimeError::Sink)
+}
+
+/// Runs a pipeline to the end of its input (or a stop request).
+pub fn run(
+    built: BuiltPlan,
+    source: Box<dyn Source>,
+    mut sink: Box<dyn Sink>,
+    opts: PipelineOptions,
+    stats: Arc<Stats>,
+) -> Result<RunSummary, RuntimeError> {
+    let started = Instant::now();
+    let tables = built.tables.clone();
+    let event_types: Vec<String> = built
+        .plan
+        .layouts
+        .iter()
+        .map(|l| l.event_type.clone())
+        .collect();
+    let mut engine = Engine::new(built.plan).map_err(RuntimeError::Plan)?;
+    sink.prepare(&tables).map_err(RuntimeError::Sink)?;
+    if let Ok(mut l) = stats.latest.lock() {
+        *l = vec![Vec::new(); tables.len()];
+    }
+    stats.watermark_ms.store(i64::MIN, Ordering::Relaxed);
+
+    let (src_tx, src_rx) = sync_channel::<FromSource>(opts.channel_depth);
+    let (recycle_tx, recycle_rx) = sync_channel::<SourceOutput>(opts.channel_depth + 2);
+    let (sink_tx, sink_rx) = sync_channel::<ToSink>(2);
+    let source_thread = {
+        let opts = opts.clone();
+        std::thread::Builder::new()
+            .name("sluice-source".into())
+            .spawn(move || source_loop(source, opts, src_tx, recycle_rx))
+            .map_err(RuntimeError::Thread)?
+    };
+    let sink_thread = {
+        let stats = stats.clone();
+        let opts = opts.clone();
+        std::thread::Builder::new()
+            .name("sluice-sink".into())
+            .spawn(move || sink_loop(sink, sink_rx, stats, opts))
+            .map_err(RuntimeError::Thread)?
+    };
+
+    let mut out = Output::new();
+    let mut rows: Vec<ResultRow> = Vec::new();
+    let mut dead: Vec<DeadLetterRecord> = Vec::new();
+    let mut last_flush = Instant::now();
+    let mut interrupted = false;
+    let mut failure: Option<RuntimeError> = None;
+    let tick = opts.trigger_interval.min(Duration::from_millis(200));
+
+    let collect = |out: &mut Output,
+                   src: Option<&SourceOutput>,
+                   rows: &mut Vec<ResultRow>,
+                   dead: &mut Vec<DeadLetterRecord>| {
+        let now = now_ms();
+        stats
+            .results
+            .fetch_add(out.results.len() as u64, Ordering::Relaxed);
+        let first_new = rows.len();
+        rows.extend(out.results.iter().map(|r| convert::row(&tables, r, now)));
+        if rows.len() > first_new {
+            if let Ok(mut latest) = stats.latest.lock() {
+                for row in &rows[first_new..] {
+                    if let Some(l) = latest.get_mut(row.table) {
+                        l.push(row.clone());
+                        if l.len() > 8 {
+                            l.remove(0);
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(src) = src {
+            for d in &out.dead_letters {
+                dead.push(convert::dead_letter(src, &event_types, d));
+            }
+            for l in &out.late {
+                let rec = convert::late(src, &tables, &event_types, l);
+                if l.aggregation.is_some() {
+                    stats.late.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    stats.outliers.fetch_add(1, Ordering::Relaxed);
+                }
+                dead.push(rec);
+            }
+            stats
+                .malformed
+                .fetch_add(out.dead_letters.len() as u64, Ordering::Relaxed);
+        }
+        out.clear();
+    };
+
+    loop {
+        let msg = src_rx.recv_timeout(tick);
+        match msg {
+            Ok(FromSource::Data(mut o)) => {
+                stats
+                    .records_in
+                    .fetch_add(o.len() as u64, Ordering::Relaxed);
+                stats
+                    .malformed
+                    .fetch_add(o.rejects.len() as u64, Ordering::Relaxed);
+                dead.append(&mut o.rejects);
+                engine.process(&o.batch, &mut out);
+                collect(&mut out, Some(&o), &mut rows, &mut dead);
+                let _ = recycle_tx.try_send(o);
+            }
+            Ok(FromSource::End) => {
+                engine.finish(&mut out);
+                collect(&mut out, None, &mut rows, &mut dead);
+                break;
+            }
+            Ok(FromSource::Failed(e)) => {
+                failure = Some(RuntimeError::Source(e));
+                break;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                interrupted = true;
+                break;
+            }
+        }
+        engine.advance_processing_time(now_ms(), &mut out);
+        collect(&mut out, None, &mut rows, &mut dead);
+        let m = engine.metrics();
+        stats.open_windows.store(m.open_windows, Ordering::Relaxed);
+        stats.state_bytes.store(m.state_bytes, Ordering::Relaxed);
+        let wm = (0..tables.len())
+            .filter_map(|a| engine.watermark(a))
+            .map(|w| w.millis())
+            .min();
+        if let Some(wm) = wm {
+            stats.watermark_ms.store(wm, Ordering::Relaxed);
+        }
+        if (!rows.is_empty() || !dead.is_empty())
+            && (last_flush.elapsed() >= opts.trigger_interval
+                || rows.len() + dead.len() >= opts.max_pending_rows)
+        {
+            if sink_tx
+                .send(ToSink {
+                    rows: std::mem::take(&mut rows),
+                    dead: std::mem::take(&mut dead),
+                })
+                .is_err()
+            {
+                break; // the sink failed; its error is reported below
+            }
+            last_flush = Instant::now();
+        }
+    }
+    if failure.is_none() && (!rows.is_empty() || !dead.is_empty()) {
+        let _ = sink_tx.send(ToSink { rows, dead });
+    }
+    drop(sink_tx);
+    drop(src_rx);
+    let sink_result = sink_thread
+        .join()
+        .map_err(|_| RuntimeError::Panic("sink"))?;
+    let _ = source_thread.join();
+    stats.done.store(true, Ordering::Relaxed);
+    if let Some(f) = failure {
+        return Err(f);
+    }
+    sink_result?;
+    let m = engine.metrics();
+    Ok(RunSummary {
+        records_in: stats.records_in.load(Ordering::Relaxed),
+        malformed: stats.malformed.load(Ordering::Relaxed),
+        late: stats.late.load(Ordering::Relaxed),
+        outliers: stats.outliers.load(Ordering::Relaxed),
+        results: stats.results.load(Ordering::Relaxed),
+        rows_written: stats.rows_written.load(Ordering::Relaxed),
+        dead_written: stats.dead_written.load(Ordering::Relaxed),
+        elapsed: started.elapsed(),
+        interrupted: interrupted || opts.stop.load(Ordering::Relaxed),
+        state_bytes: m.state_bytes,
+    })
+}
