@@ -1,0 +1,334 @@
+//! Plan validation and compilation: per event type, the decoder and the list
+//! of aggregations it feeds with their compiled filters, key parts and value
+//! sources. Pure; every error names the aggregation, field and event type.
+
+use std::collections::HashMap;
+
+use sluice_core::{AggregateKind, FieldType};
+
+use crate::aggregate::{Columns, Input, NumClass};
+use crate::decode::{CompiledDecoder, FieldVal};
+use crate::error::PlanError;
+use crate::filter::CompiledPredicate;
+use crate::keys;
+use crate::plan::EnginePlan;
+use crate::window::{Windowing, MAX_SIZE_MS};
+
+/// One part of a group key, read from a slot.
+#[derive(Clone, Debug)]
+pub(crate) enum KeyPart {
+    /// Any scalar slot; enums need their symbols.
+    Slot { slot: u16, symbols: Vec<Box<[u8]>> },
+}
+
+impl KeyPart {
+    #[inline(always)]
+    pub(crate) fn push(&self, vals: &[FieldVal], rec: &[u8], buf: &mut Vec<u8>) {
+        let KeyPart::Slot { slot, symbols } = self;
+        match vals.get(usize::from(*slot)).copied().unwrap_or(FieldVal::Null) {
+            FieldVal::Null | FieldVal::Float(_) => keys::push_null(buf),
+            FieldVal::Int(i) => keys::push_int(buf, i),
+            FieldVal::Bool(b) => keys::push_bool(buf, b),
+            s @ FieldVal::Str { .. } => keys::push_str(buf, s.str_bytes(rec)),
+            FieldVal::Enum(i) => keys::push_str(buf, symbols.get(i as usize).map(|s| &s[..]).unwrap_or(&[])),
+        }
+    }
+}
+
+/// Where an aggregation's input comes from.
+#[derive(Clone, Debug)]
+pub(crate) enum ValueSrc {
+    /// `count` without a field.
+    Star,
+    /// Numeric value, or presence (`count(field)`).
+    Slot(u16),
+    /// Canonical bytes (distinct aggregates).
+    Bytes { slot: u16, symbols: Vec<Box<[u8]>> },
+}
+
+impl ValueSrc {
+    #[inline(always)]
+    pub(crate) fn input<'a>(&'a self, vals: &[FieldVal], rec: &'a [u8], buf: &'a mut [u8; 8]) -> Input<'a> {
+        match self {
+            ValueSrc::Star => Input::Null,
+            ValueSrc::Slot(slot) => match vals.get(usize::from(*slot)).copied().unwrap_or(FieldVal::Null) {
+                FieldVal::Null => Input::Null,
+                FieldVal::Int(i) => Input::Int(i),
+                FieldVal::Float(f) => Input::Float(f),
+                _ => Input::Int(1),
+            },
+            ValueSrc::Bytes { slot, symbols } => match vals.get(usize::from(*slot)).copied().unwrap_or(FieldVal::Null) {
+                FieldVal::Null => Input::Null,
+                FieldVal::Int(i) => {
+                    *buf = i.to_le_bytes();
+                    Input::Bytes(&buf[..])
+                }
+                FieldVal::Float(f) => {
+                    *buf = f.to_bits().to_le_bytes();
+                    Input::Bytes(&buf[..])
+                }
+                FieldVal::Bool(b) => {
+                    buf[0] = u8::from(b);
+                    Input::Bytes(&buf[..1])
+                }
+                s @ FieldVal::Str { .. } => Input::Bytes(s.str_bytes(rec)),
+                FieldVal::Enum(i) => Input::Bytes(symbols.get(i as usize).map(|s| &s[..]).unwrap_or(&[])),
+            },
+        }
+    }
+}
+
+/// One aggregation fed by one event type.
+#[derive(Clone, Debug)]
+pub(crate) struct Feed {
+    pub agg: usize,
+    pub preds: Vec<CompiledPredicate>,
+    pub key: Vec<KeyPart>,
+    pub value: ValueSrc,
+}
+
+/// Checked, per-aggregation settings.
+#[derive(Clone, Debug)]
+pub(crate) struct AggSetup {
+    pub windowing: Windowing,
+    pub delay: i64,
+    pub lateness: i64,
+    pub columns: Columns,
+}
+
+/// Everything compiled from a plan.
+#[derive(Debug)]
+pub(crate) struct Compiled {
+    pub decoders: Vec<CompiledDecoder>,
+    pub feeds: Vec<Vec<Feed>>,
+    pub aggs: Vec<AggSetup>,
+    pub slots: usize,
+}
+
+fn signature(ty: &FieldType) -> String {
+    match ty {
+        FieldType::Int | FieldType::Long => "integer".to_string(),
+        FieldType::String | FieldType::Enum { .. } => "string".to_string(),
+        FieldType::Money { currency, scale } => format!("money({currency}, scale {scale})"),
+        other => other.name().to_string(),
+    }
+}
+
+fn symbols_of(ty: &FieldType) -> Vec<Box<[u8]>> {
+    match ty {
+        FieldType::Enum { symbols } => symbols.iter().map(|s| s.as_bytes().into()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn duration_ms(d: &sluice_core::HumanDuration, agg: &str, what: &str) -> Result<i64, PlanError> {
+    let v = d.as_millis_i64();
+    if v > MAX_SIZE_MS {
+        return Err(PlanError::InvalidOption {
+            option: format!("{agg}.{what}"),
+            reason: format!("`{d}` is too large"),
+        });
+    }
+    Ok(v)
+}
+
+/// Validates and compiles a plan.
+pub(crate) fn compile(plan: &EnginePlan) -> Result<Compiled, PlanError> {
+    if plan.layouts.is_empty() {
+        return Err(PlanError::NoLayouts);
+    }
+    let o = &plan.options;
+    for (name, v, min) in [
+        ("idle_timeout_ms", o.idle_timeout_ms, 1),
+        ("max_future_skew_ms", o.max_future_skew_ms, 0),
+        ("early_emit_interval_ms", o.early_emit_interval_ms, 1),
+    ] {
+        if let Some(v) = v {
+            if v < min {
+                return Err(PlanError::InvalidOption {
+                    option: name.to_string(),
+                    reason: format!("`{v}` must be at least {min}"),
+                });
+            }
+        }
+    }
+
+    let mut slot_of: HashMap<String, u16> = HashMap::new();
+    let mut slot = |name: &str| -> u16 {
+        let n = slot_of.len() as u16;
+        *slot_of.entry(name.to_string()).or_insert(n)
+    };
+    let mut feeds: Vec<Vec<Feed>> = vec![Vec::new(); plan.layouts.len()];
+    let mut wanted: Vec<Vec<(String, u16)>> = vec![Vec::new(); plan.layouts.len()];
+    let mut aggs = Vec::with_capacity(plan.aggregations.len());
+
+    for (ai, a) in plan.aggregations.iter().enumerate() {
+        let name = a.name.as_str();
+        if plan.aggregations[..ai].iter().any(|b| b.name == a.name) {
+            return Err(PlanError::DuplicateAggregation(a.name.clone()));
+        }
+        let windowing = Windowing::new(&a.window).map_err(|reason| PlanError::InvalidWindow {
+            aggregation: a.name.clone(),
+            reason,
+        })?;
+        let delay = duration_ms(&a.watermark_delay, name, "watermark_delay")?;
+        let lateness = duration_ms(&a.allowed_lateness, name, "allowed_lateness")?;
+        if a.kind.needs_field() && a.field.is_none() {
+            return Err(PlanError::MissingField {
+                aggregation: a.name.clone(),
+                kind: a.kind.name().to_string(),
+            });
+        }
+        if a.kind == AggregateKind::Percentile {
+            if a.quantiles.is_empty() {
+                return Err(PlanError::InvalidQuantiles {
+                    aggregation: a.name.clone(),
+                    reason: "percentile needs at least one quantile".to_string(),
+                });
+            }
+            if let Some(q) = a.quantiles.iter().find(|q| !(0.0..=1.0).contains(*q)) {
+                return Err(PlanError::InvalidQuantiles {
+                    aggregation: a.name.clone(),
+                    reason: format!("`{q}` is not within [0, 1]"),
+                });
+            }
+        }
+        let types: Vec<usize> = if a.event_types.is_empty() {
+            (0..plan.layouts.len()).collect()
+        } else {
+            a.event_types
+                .iter()
+                .map(|et| {
+                    plan.layouts.iter().position(|l| &l.event_type == et).ok_or_else(|| PlanError::UnknownEventType {
+                        aggregation: a.name.clone(),
+                        event_type: et.clone(),
+                    })
+                })
+                .collect::<Result<_, _>>()?
+        };
+
+        // Field signatures must agree across the event types read.
+        let mut sigs: HashMap<String, String> = HashMap::new();
+        let mut num = NumClass::Int;
+        for &et in &types {
+            let layout = &plan.layouts[et];
+            let field_of = |f: &str| {
+                layout.field(f).ok_or_else(|| PlanError::UnknownField {
+                    aggregation: a.name.clone(),
+                    field: f.to_string(),
+                    event_type: layout.event_type.clone(),
+                })
+            };
+            let mut check_sig = |f: &str, ty: &FieldType| -> Result<(), PlanError> {
+                let sig = signature(ty);
+                match sigs.get(f) {
+                    Some(first) if *first != sig => Err(PlanError::ConflictingFieldTypes {
+                        aggregation: a.name.clone(),
+                        field: f.to_string(),
+                        first: first.clone(),
+                        second: sig,
+                        event_type: layout.event_type.clone(),
+                    }),
+                    Some(_) => Ok(()),
+                    None => {
+                        sigs.insert(f.to_string(), sig);
+                        Ok(())
+                    }
+                }
+            };
+
+            let value = match &a.field {
+                None => ValueSrc::Star,
+                Some(f) => {
+                    let fl = field_of(f)?;
+                    check_sig(f, &fl.ty)?;
+                    let unsupported = || PlanError::UnsupportedFieldType {
+                        aggregation: a.name.clone(),
+                        kind: a.kind.name().to_string(),
+                        field: f.clone(),
+                        ty: fl.ty.name().to_string(),
+                    };
+                    if a.kind.needs_numeric_field() && !fl.ty.is_numeric() {
+                        return Err(unsupported());
+                    }
+                    num = if matches!(fl.ty, FieldType::Double) { NumClass::Float } else { NumClass::Int };
+                    let s = slot(f);
+                    wanted[et].push((f.clone(), s));
+                    match a.kind {
+                        AggregateKind::CountDistinct | AggregateKind::ApproxCountDistinct => ValueSrc::Bytes {
+                            slot: s,
+                            symbols: symbols_of(&fl.ty),
+                        },
+                        _ => ValueSrc::Slot(s),
+                    }
+                }
+            };
+            let mut key = Vec::with_capacity(a.group_by.len());
+            for g in &a.group_by {
+                let fl = field_of(g)?;
+                check_sig(g, &fl.ty)?;
+                if matches!(fl.ty, FieldType::Double) {
+                    return Err(PlanError::UnsupportedFieldType {
+                        aggregation: a.name.clone(),
+                        kind: "group_by".to_string(),
+                        field: g.clone(),
+                        ty: fl.ty.name().to_string(),
+                    });
+                }
+                let s = slot(g);
+                wanted[et].push((g.clone(), s));
+                key.push(KeyPart::Slot {
+                    slot: s,
+                    symbols: symbols_of(&fl.ty),
+                });
+            }
+            let mut preds = Vec::with_capacity(a.filter.len());
+            for p in &a.filter {
+                let fl = field_of(&p.field)?;
+                check_sig(&p.field, &fl.ty)?;
+                let s = slot(&p.field);
+                wanted[et].push((p.field.clone(), s));
+                preds.push(CompiledPredicate::new(s, &fl.ty, p.op, &p.value).map_err(|reason| {
+                    PlanError::InvalidFilter {
+                        aggregation: a.name.clone(),
+                        field: p.field.clone(),
+                        reason,
+                    }
+                })?);
+            }
+            feeds[et].push(Feed {
+                agg: ai,
+                preds,
+                key,
+                value,
+            });
+        }
+        aggs.push(AggSetup {
+            windowing,
+            delay,
+            lateness,
+            columns: Columns::new(a.kind, a.field.is_none(), num, &a.quantiles),
+        });
+    }
+    if slot_of.len() >= usize::from(crate::decode::TIME) {
+        return Err(PlanError::InvalidOption {
+            option: "aggregations".to_string(),
+            reason: "too many distinct fields".to_string(),
+        });
+    }
+    let decoders = plan
+        .layouts
+        .iter()
+        .zip(&wanted)
+        .map(|(l, w)| {
+            let w: Vec<(&str, u16)> = w.iter().map(|(n, s)| (n.as_str(), *s)).collect();
+            CompiledDecoder::new(l, &w)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Compiled {
+        decoders,
+        feeds,
+        aggs,
+        slots: slot_of.len(),
+    })
+}

@@ -1,0 +1,386 @@
+//! The engine: decode once, feed every aggregation, move watermarks, emit.
+//!
+//! Per record: decode with the event type's compiled decoder (dead letter on
+//! failure), reject outliers, then for each aggregation the event type feeds:
+//! filter, build the canonical group key in a reused buffer, hash it once,
+//! and hand key, hash and value to the aggregation's window state, which
+//! decides on-time, late-but-allowed (immediate re-emission) or beyond
+//! lateness (late output). Then the partition's maximum event time is
+//! updated; if the frontier moved, aggregations whose watermark reached a
+//! window end emit it. Nothing here allocates per record once buffers and
+//! tables have grown, except for late events and dead letters (which copy
+//! the record bytes).
+
+mod compile;
+mod fixed;
+mod session;
+
+use sluice_core::EventTime;
+
+use crate::batch::RawBatch;
+use crate::decode::{CompiledDecoder, FieldVal};
+use crate::error::{DecodeError, EncodeError, PlanError};
+use crate::hash::hash_bytes;
+use crate::late::{DeadLetter, LateEvent, LateReason};
+use crate::metrics::EngineMetrics;
+use crate::output::{AggValue, KeyValue, Output, WindowResult};
+use crate::plan::EnginePlan;
+use crate::value::Value;
+use crate::watermark::WatermarkTracker;
+use crate::window::Windowing;
+
+use compile::Feed;
+use fixed::FixedWindows;
+use session::SessionWindows;
+
+/// Where window states send results.
+pub(crate) struct Sink<'a> {
+    agg: usize,
+    out: &'a mut Output,
+    pub(crate) m: &'a mut EngineMetrics,
+}
+
+impl Sink<'_> {
+    fn emit(&mut self, start: i64, end: i64, key: Vec<KeyValue>, value: AggValue, revision: u32, provisional: bool) {
+        self.m.results += 1;
+        if provisional {
+            self.m.provisional += 1;
+        } else if revision > 0 {
+            self.m.revisions += 1;
+        }
+        self.out.results.push(WindowResult {
+            aggregation: self.agg,
+            window_start: EventTime(start),
+            window_end: EventTime(end),
+            key,
+            value,
+            revision,
+            provisional,
+        });
+    }
+}
+
+#[derive(Clone, Debug)]
+enum State {
+    Fixed(FixedWindows),
+    Session(SessionWindows),
+}
+
+#[derive(Clone, Debug)]
+struct Agg {
+    delay: i64,
+    state: State,
+}
+
+impl Agg {
+    #[inline(always)]
+    fn watermark(&self, frontier: i64) -> i64 {
+        if frontier == i64::MAX {
+            i64::MAX
+        } else {
+            frontier.saturating_sub(self.delay)
+        }
+    }
+
+    #[inline(always)]
+    fn next_due(&self) -> i64 {
+        match &self.state {
+            State::Fixed(f) => f.next_due,
+            State::Session(s) => s.next_due,
+        }
+    }
+
+    fn fire(&mut self, wm: i64, sink: &mut Sink<'_>) {
+        match &mut self.state {
+            State::Fixed(f) => f.fire(wm, sink),
+            State::Session(s) => s.fire(wm, sink),
+        }
+    }
+}
+
+/// The streaming engine for one plan. Single-threaded and deterministic:
+/// the same records in the same order give the same output, however they
+/// are split into batches.
+#[derive(Debug)]
+pub struct Engine {
+    plan: EnginePlan,
+    decoders: Vec<CompiledDecoder>,
+    feeds: Vec<Vec<Feed>>,
+    aggs: Vec<Agg>,
+    wm: WatermarkTracker,
+    proc_now: i64,
+    last_early: Option<i64>,
+    vals: Vec<FieldVal>,
+    keybuf: Vec<u8>,
+    m: EngineMetrics,
+}
+
+impl Engine {
+    /// Validates `plan` against its layouts and compiles decoders, filters
+    /// and aggregate states.
+    pub fn new(plan: EnginePlan) -> Result<Engine, PlanError> {
+        let c = compile::compile(&plan)?;
+        let aggs = c
+            .aggs
+            .into_iter()
+            .map(|a| Agg {
+                delay: a.delay,
+                state: match a.windowing {
+                    Windowing::Session { gap } => State::Session(SessionWindows::new(gap, a.lateness, a.columns)),
+                    w => State::Fixed(FixedWindows::new(w, a.lateness, a.columns)),
+                },
+            })
+            .collect();
+        Ok(Engine {
+            wm: WatermarkTracker::new(plan.options.idle_timeout_ms),
+            plan,
+            decoders: c.decoders,
+            feeds: c.feeds,
+            aggs,
+            proc_now: 0,
+            last_early: None,
+            vals: vec![FieldVal::Null; c.slots.max(1)],
+            keybuf: Vec::with_capacity(64),
+            m: EngineMetrics::default(),
+        })
+    }
+
+    /// The plan the engine runs.
+    pub fn plan(&self) -> &EnginePlan {
+        &self.plan
+    }
+
+    /// Processes one batch, appending results, late events and dead letters
+    /// to `out`.
+    pub fn process(&mut self, batch: &RawBatch, out: &mut Output) {
+        if batch.is_empty() {
+            return;
+        }
+        let pidx = self.wm.partition_index(batch.partition);
+        if self.wm.touch(pidx, self.proc_now) {
+            self.on_frontier(out);
+        }
+        for i in 0..batch.len() {
+            let offset = batch.first_offset.saturating_add(i as i64);
+            let Some(rec) = batch.record(i) else {
+                self.m.events_in += 1;
+                self.m.dead_lettered += 1;
+                let start = if i == 0 { 0 } else { batch.ends[i - 1] as usize };
+                out.dead_letters.push(DeadLetter {
+                    partition: batch.partition,
+                    offset,
+                    reason: DecodeError::BadBounds {
+                        start,
+                        end: batch.ends[i] as usize,
+                        len: batch.data.len(),
+                    },
+                    bytes: Vec::new(),
+                });
+                continue;
+            };
+            self.process_record(batch.event_type_of(i), pidx, batch.partition, offset, rec, out);
+        }
+    }
+
+    /// Encodes already-decoded records (values in layout order) and processes
+    /// them exactly like Avro input.
+    pub fn process_values(
+        &mut self,
+        event_type: u32,
+        partition: u32,
+        first_offset: i64,
+        records: &[Vec<Value>],
+        out: &mut Output,
+    ) -> Result<(), EncodeError> {
+        let batch = RawBatch::from_values(&self.plan.layouts, event_type, partition, first_offset, records)?;
+        self.process(&batch, out);
+        Ok(())
+    }
+
+    #[inline]
+    fn process_record(&mut self, et: u32, pidx: usize, partition: u32, offset: i64, rec: &[u8], out: &mut Output) {
+        self.m.events_in += 1;
+        let dead = |reason| DeadLetter {
+            partition,
+            offset,
+            reason,
+            bytes: rec.to_vec(),
+        };
+        let Some(dec) = self.decoders.get(et as usize) else {
+            self.m.dead_lettered += 1;
+            out.dead_letters.push(dead(DecodeError::UnknownEventType(et)));
+            return;
+        };
+        let t = match dec.decode(rec, &mut self.vals) {
+            Ok(t) => t,
+            Err(e) => {
+                self.m.dead_lettered += 1;
+                out.dead_letters.push(dead(e));
+                return;
+            }
+        };
+        self.m.decoded += 1;
+        if let (Some(skew), Some(max)) = (self.plan.options.max_future_skew_ms, self.wm.max_seen()) {
+            if t > max.saturating_add(skew) {
+                self.m.outliers += 1;
+                out.late.push(LateEvent {
+                    aggregation: None,
+                    partition,
+                    offset,
+                    event_time: EventTime(t),
+                    reason: LateReason::TooFarInFuture { max_seen: EventTime(max) },
+                    bytes: rec.to_vec(),
+                });
+                return;
+            }
+        }
+        let frontier = self.wm.frontier();
+        let Self {
+            feeds,
+            aggs,
+            vals,
+            keybuf,
+            m,
+            ..
+        } = self;
+        if let Some(feeds) = feeds.get(et as usize) {
+            for feed in feeds {
+                if !feed.preds.iter().all(|p| p.eval(vals, rec)) {
+                    m.filtered += 1;
+                    continue;
+                }
+                keybuf.clear();
+                for part in &feed.key {
+                    part.push(vals, rec, keybuf);
+                }
+                let hash = hash_bytes(keybuf, 0);
+                let mut scratch = [0u8; 8];
+                let input = feed.value.input(vals, rec, &mut scratch);
+                let agg = &mut aggs[feed.agg];
+                let wm = agg.watermark(frontier);
+                let mut sink = Sink { agg: feed.agg, out, m };
+                let accepted = match &mut agg.state {
+                    State::Fixed(f) => f.ingest(t, wm, hash, keybuf, input, &mut sink),
+                    State::Session(s) => s.ingest(t, wm, hash, keybuf, input, &mut sink),
+                };
+                if !accepted {
+                    m.late += 1;
+                    out.late.push(LateEvent {
+                        aggregation: Some(feed.agg),
+                        partition,
+                        offset,
+                        event_time: EventTime(t),
+                        reason: LateReason::BeyondAllowedLateness { watermark: EventTime(wm) },
+                        bytes: rec.to_vec(),
+                    });
+                }
+            }
+        }
+        if self.wm.observe(pidx, t) {
+            self.on_frontier(out);
+        }
+    }
+
+    fn on_frontier(&mut self, out: &mut Output) {
+        let frontier = self.wm.frontier();
+        for (i, agg) in self.aggs.iter_mut().enumerate() {
+            let wm = agg.watermark(frontier);
+            if wm >= agg.next_due() {
+                let mut sink = Sink { agg: i, out, m: &mut self.m };
+                agg.fire(wm, &mut sink);
+            }
+        }
+    }
+
+    /// Tells the engine the current processing time (ms): partitions silent
+    /// for `idle_timeout_ms` become idle (which may move watermarks and close
+    /// windows), and in update mode changed open windows are emitted as
+    /// provisional results every `early_emit_interval_ms`. Processing time
+    /// never goes back; an earlier `now` is ignored.
+    pub fn advance_processing_time(&mut self, now_ms: i64, out: &mut Output) {
+        if now_ms < self.proc_now {
+            return;
+        }
+        self.proc_now = now_ms;
+        if self.wm.mark_idle(now_ms) {
+            self.on_frontier(out);
+        }
+        if let Some(iv) = self.plan.options.early_emit_interval_ms {
+            match self.last_early {
+                None => self.last_early = Some(now_ms),
+                Some(last) if now_ms.saturating_sub(last) >= iv => {
+                    self.last_early = Some(now_ms);
+                    for (i, agg) in self.aggs.iter_mut().enumerate() {
+                        let mut sink = Sink { agg: i, out, m: &mut self.m };
+                        match &mut agg.state {
+                            State::Fixed(f) => f.emit_provisional(&mut sink),
+                            State::Session(s) => s.emit_provisional(&mut sink),
+                        }
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+    }
+
+    /// Ends bounded input: the watermark jumps to +∞, every window is
+    /// emitted and all state is freed. Records processed afterwards are late.
+    pub fn finish(&mut self, out: &mut Output) {
+        self.wm.finish();
+        self.on_frontier(out);
+    }
+
+    /// Aggregation `agg`'s current watermark (`EventTime::MIN` before any
+    /// event).
+    pub fn watermark(&self, agg: usize) -> Option<EventTime> {
+        self.aggs.get(agg).map(|a| EventTime(a.watermark(self.wm.frontier())))
+    }
+
+    /// The watermark message for source partition `partition`.
+    pub fn partition_watermark(&self, partition: u32) -> Option<sluice_core::Watermark> {
+        self.wm.partition_watermark(partition)
+    }
+
+    /// Approximate bytes of window state held.
+    pub fn state_bytes(&self) -> usize {
+        self.usage().2 as usize
+    }
+
+    fn usage(&self) -> (u64, u64, u64) {
+        self.aggs.iter().fold((0, 0, 0), |(w, g, b), a| {
+            let (w2, g2, b2) = match &a.state {
+                State::Fixed(f) => f.usage(),
+                State::Session(s) => s.usage(),
+            };
+            (w + w2, g + g2, b + b2)
+        })
+    }
+
+    /// Counters and current gauges.
+    pub fn metrics(&self) -> EngineMetrics {
+        let (open_windows, open_groups, state_bytes) = self.usage();
+        EngineMetrics {
+            open_windows,
+            open_groups,
+            state_bytes,
+            ..self.m.clone()
+        }
+    }
+
+    /// Decodes every record of `batch` with the compiled decoders and
+    /// discards the result: the decode-only cost, for benchmarks. Returns
+    /// (decoded, failed).
+    pub fn decode_only(&mut self, batch: &RawBatch) -> (usize, usize) {
+        let mut ok = 0;
+        let mut failed = 0;
+        for i in 0..batch.len() {
+            let dec = self.decoders.get(batch.event_type_of(i) as usize);
+            match (dec, batch.record(i)) {
+                (Some(d), Some(rec)) if d.decode(rec, &mut self.vals).is_ok() => ok += 1,
+                _ => failed += 1,
+            }
+        }
+        (ok, failed)
+    }
+
+}

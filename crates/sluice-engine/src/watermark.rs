@@ -1,0 +1,143 @@
+//! The event-time frontier across source partitions.
+//!
+//! Each partition remembers the largest event time it delivered and when (in
+//! processing time) it last delivered anything. The frontier is the minimum
+//! of the maxima of *active* partitions (delivered at least one event and not
+//! idle); when every partition that delivered events is idle, it is the
+//! largest maximum, so a stalled stream still closes its windows. The
+//! frontier is monotonic. Aggregations subtract their own delay from it.
+
+use sluice_core::Watermark;
+
+#[derive(Clone, Debug)]
+struct Partition {
+    id: u32,
+    max: Option<i64>,
+    last_active: i64,
+    idle: bool,
+}
+
+/// Tracks partitions and the combined frontier.
+#[derive(Clone, Debug)]
+pub struct WatermarkTracker {
+    parts: Vec<Partition>,
+    frontier: i64,
+    max_seen: Option<i64>,
+    idle_timeout: Option<i64>,
+}
+
+impl WatermarkTracker {
+    /// A tracker; `idle_timeout` in processing-time milliseconds.
+    pub fn new(idle_timeout: Option<i64>) -> Self {
+        Self {
+            parts: Vec::new(),
+            frontier: i64::MIN,
+            max_seen: None,
+            idle_timeout,
+        }
+    }
+
+    /// The combined frontier (`i64::MIN` before any event).
+    #[inline]
+    pub fn frontier(&self) -> i64 {
+        self.frontier
+    }
+
+    /// Largest event time accepted from any partition.
+    #[inline]
+    pub fn max_seen(&self) -> Option<i64> {
+        self.max_seen
+    }
+
+    /// Index of partition `id`, registering it.
+    pub fn partition_index(&mut self, id: u32) -> usize {
+        if let Some(i) = self.parts.iter().position(|p| p.id == id) {
+            return i;
+        }
+        self.parts.push(Partition {
+            id,
+            max: None,
+            last_active: i64::MIN,
+            idle: false,
+        });
+        self.parts.len() - 1
+    }
+
+    /// Records activity (any record) on partition `idx` at processing time
+    /// `now`. Returns true when the frontier moved.
+    pub fn touch(&mut self, idx: usize, now: i64) -> bool {
+        let Some(p) = self.parts.get_mut(idx) else { return false };
+        p.last_active = now;
+        if p.idle {
+            p.idle = false;
+            return self.recompute();
+        }
+        false
+    }
+
+    /// Records an accepted event time on partition `idx`. Returns true when
+    /// the frontier moved.
+    #[inline]
+    pub fn observe(&mut self, idx: usize, t: i64) -> bool {
+        if self.max_seen.is_none_or(|m| t > m) {
+            self.max_seen = Some(t);
+        }
+        let Some(p) = self.parts.get_mut(idx) else { return false };
+        match p.max {
+            Some(m) if m >= t => false,
+            _ => {
+                p.max = Some(t);
+                // Only a partition at or below the frontier (or new) can move it.
+                if self.parts.len() == 1 {
+                    if t > self.frontier && !self.parts[0].idle {
+                        self.frontier = t;
+                        return true;
+                    }
+                    return false;
+                }
+                self.recompute()
+            }
+        }
+    }
+
+    /// Marks partitions silent for the idle timeout as idle at processing
+    /// time `now`. Returns true when the frontier moved.
+    pub fn mark_idle(&mut self, now: i64) -> bool {
+        let Some(timeout) = self.idle_timeout else { return false };
+        let mut changed = false;
+        for p in &mut self.parts {
+            if !p.idle && p.last_active != i64::MIN && now.saturating_sub(p.last_active) >= timeout {
+                p.idle = true;
+                changed = true;
+            }
+        }
+        changed && self.recompute()
+    }
+
+    fn recompute(&mut self) -> bool {
+        let active = self.parts.iter().filter(|p| !p.idle).filter_map(|p| p.max).min();
+        let candidate = active.or_else(|| self.parts.iter().filter_map(|p| p.max).max());
+        match candidate {
+            Some(c) if c > self.frontier => {
+                self.frontier = c;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The frontier as a watermark message for partition `id`: `Idle` when the
+    /// partition is idle.
+    pub fn partition_watermark(&self, id: u32) -> Option<Watermark> {
+        let p = self.parts.iter().find(|p| p.id == id)?;
+        if p.idle {
+            return Some(Watermark::Idle);
+        }
+        p.max.map(|m| Watermark::EventTime(sluice_core::EventTime(m)))
+    }
+
+    /// Forces the frontier to the end of time (bounded input finished).
+    pub fn finish(&mut self) {
+        self.frontier = i64::MAX;
+    }
+}

@@ -1,0 +1,447 @@
+//! Edge cases of windows, watermarks, lateness and emission, each checked
+//! against hand-computed expectations and against the reference model.
+
+mod common;
+
+use common::*;
+use sluice_core::{AggregateKind as K, CompareOp, EventTime, Literal, WindowSpec};
+use sluice_engine::reference::Op;
+use sluice_engine::{AggValue, Engine, EngineOptions, KeyValue, LateReason, Output};
+
+fn counts(out: &Output) -> Vec<(i64, i64, u64, u32)> {
+    out.results
+        .iter()
+        .map(|r| {
+            let AggValue::Count(c) = r.value else { panic!("not a count: {:?}", r.value) };
+            (r.window_start.0, r.window_end.0, c, r.revision)
+        })
+        .collect()
+}
+
+#[test]
+fn boundary_events_belong_to_the_next_window() {
+    let p = plan(vec![agg(K::Count, None, tumbling(1000))]);
+    let evs: Vec<Ev> = [0, 999, 1000, 1999, 2000].iter().map(|&t| Ev::at(t)).collect();
+    let out = check(&p, &ops(&evs, &[]));
+    assert_eq!(counts(&out), vec![(0, 1000, 2, 0), (1000, 2000, 2, 0), (2000, 3000, 1, 0)]);
+}
+
+#[test]
+fn window_is_emitted_when_watermark_reaches_its_end() {
+    let mut a = agg(K::Count, None, tumbling(1000));
+    a.watermark_delay = ms(200);
+    let mut e = Engine::new(plan(vec![a])).unwrap();
+    let mut out = Output::new();
+    e.process(&batches(&[Ev::at(100), Ev::at(1199)], &[])[0], &mut out);
+    assert!(out.results.is_empty(), "watermark 999 < 1000");
+    e.process(&batches(&[Ev::at(1200)], &[])[0], &mut out);
+    assert_eq!(counts(&out), vec![(0, 1000, 1, 0)]);
+    assert_eq!(e.watermark(0), Some(EventTime(1000)));
+}
+
+#[test]
+fn empty_windows_and_huge_gaps_emit_nothing_in_between() {
+    let p = plan(vec![agg(K::Count, None, tumbling(1000))]);
+    let evs = vec![Ev::at(10), Ev::at(86_400_000 * 365), Ev::at(86_400_000 * 365 + 5)];
+    let out = check(&p, &ops(&evs, &[]));
+    let y = 86_400_000 * 365;
+    assert_eq!(counts(&out), vec![(0, 1000, 1, 0), (y, y + 1000, 2, 0)]);
+}
+
+#[test]
+fn late_within_lateness_re_emits_with_next_revision() {
+    let mut a = agg(K::Count, None, tumbling(1000));
+    a.allowed_lateness = ms(5000);
+    let evs = vec![Ev::at(100), Ev::at(1500), Ev::at(200), Ev::at(300)];
+    let out = check(&plan(vec![a]), &ops(&evs, &[]));
+    assert_eq!(
+        counts(&out),
+        vec![(0, 1000, 1, 0), (0, 1000, 2, 1), (0, 1000, 3, 2), (1000, 2000, 1, 0)]
+    );
+    assert!(out.late.is_empty());
+}
+
+#[test]
+fn late_beyond_lateness_goes_to_late_output_once_per_aggregation() {
+    let mut a = agg(K::Count, None, tumbling(1000));
+    a.allowed_lateness = ms(500);
+    let mut b = agg(K::Sum, Some("n"), WindowSpec::Sliding { size: ms(2000), slide: ms(1000) });
+    b.allowed_lateness = ms(500);
+    let evs = vec![Ev::at(100), Ev::at(3000), Ev::at(200)];
+    let out = check(&plan(vec![a, b]), &ops(&evs, &[]));
+    let late: Vec<_> = out.late.iter().map(|l| (l.aggregation, l.offset, l.reason.clone())).collect();
+    assert_eq!(
+        late,
+        vec![
+            (Some(0), 2, LateReason::BeyondAllowedLateness { watermark: EventTime(3000) }),
+            (Some(1), 2, LateReason::BeyondAllowedLateness { watermark: EventTime(3000) }),
+        ]
+    );
+    // Nothing was silently dropped: bytes are kept for the late sink.
+    assert!(!out.late[0].bytes.is_empty());
+}
+
+#[test]
+fn sliding_partially_late_event_updates_open_windows_only() {
+    let mut a = agg(K::Count, None, WindowSpec::Sliding { size: ms(3000), slide: ms(1000) });
+    a.allowed_lateness = ms(0);
+    // Watermark reaches 2000: window [-1000,2000) closed; [0,3000), [1000,4000) open.
+    let evs = vec![Ev::at(2000), Ev::at(1500)];
+    let out = check(&plan(vec![a]), &ops(&evs, &[]));
+    assert!(out.late.is_empty());
+    assert_eq!(
+        counts(&out),
+        vec![(0, 3000, 2, 0), (1000, 4000, 2, 0), (2000, 5000, 1, 0)]
+    );
+}
+
+#[test]
+fn sliding_with_slide_equal_to_size_is_tumbling() {
+    let evs: Vec<Ev> = (0..50).map(|i| Ev::at(i * 137)).collect();
+    let s = check(
+        &plan(vec![agg(K::Count, None, WindowSpec::Sliding { size: ms(1000), slide: ms(1000) })]),
+        &ops(&evs, &[]),
+    );
+    let t = check(&plan(vec![agg(K::Count, None, tumbling(1000))]), &ops(&evs, &[]));
+    assert_eq!(counts(&s), counts(&t));
+}
+
+#[test]
+fn cumulative_windows_grow_within_the_period() {
+    let a = agg(K::Count, None, WindowSpec::Cumulative { step: ms(1000), max_size: ms(3000) });
+    let evs = vec![Ev::at(500), Ev::at(1500), Ev::at(2500), Ev::at(3100)];
+    let out = check(&plan(vec![a]), &ops(&evs, &[]));
+    assert_eq!(
+        counts(&out),
+        vec![(0, 1000, 1, 0), (0, 2000, 2, 0), (0, 3000, 3, 0), (3000, 4000, 1, 0), (3000, 5000, 1, 0), (3000, 6000, 1, 0)]
+    );
+}
+
+#[test]
+fn sessions_merge_when_an_event_bridges_them() {
+    let mut a = agg(K::Count, None, WindowSpec::Session { gap: ms(1000) });
+    a.watermark_delay = ms(5000);
+    // Two sessions [0,1000) and [1500,2500) are bridged by 900 -> [0,2500).
+    let evs = vec![Ev::at(0), Ev::at(1500), Ev::at(900), Ev::at(10_000)];
+    let out = check(&plan(vec![a]), &ops(&evs, &[]));
+    assert_eq!(counts(&out), vec![(0, 2500, 3, 0), (10_000, 11_000, 1, 0)]);
+}
+
+#[test]
+fn sessions_gap_exactly_starts_a_new_session() {
+    let a = agg(K::Count, None, WindowSpec::Session { gap: ms(1000) });
+    let evs = vec![Ev::at(0), Ev::at(1000)];
+    let out = check(&plan(vec![a]), &ops(&evs, &[]));
+    assert_eq!(counts(&out), vec![(0, 1000, 1, 0), (1000, 2000, 1, 0)]);
+}
+
+#[test]
+fn late_session_update_grows_and_re_emits() {
+    let mut a = agg(K::Count, None, WindowSpec::Session { gap: ms(1000) });
+    a.allowed_lateness = ms(10_000);
+    let evs = vec![Ev::at(0), Ev::at(5000), Ev::at(800)];
+    let out = check(&plan(vec![a]), &ops(&evs, &[]));
+    assert_eq!(counts(&out), vec![(0, 1000, 1, 0), (0, 1800, 2, 1), (5000, 6000, 1, 0)]);
+}
+
+#[test]
+fn sessions_are_per_key() {
+    let mut a = agg(K::Count, None, WindowSpec::Session { gap: ms(1000) });
+    a.group_by = vec!["user".into()];
+    let mut e1 = Ev::at(0);
+    e1.user = 1;
+    let mut e2 = Ev::at(500);
+    e2.user = 2;
+    let mut e3 = Ev::at(900);
+    e3.user = 1;
+    let out = check(&plan(vec![a]), &ops(&[e1, e2, e3], &[]));
+    let got: Vec<_> = out.results.iter().map(|r| (r.window_start.0, r.window_end.0, r.key.clone())).collect();
+    assert_eq!(
+        got,
+        vec![
+            (500, 1500, vec![KeyValue::Str("u2".into())]),
+            (0, 1900, vec![KeyValue::Str("u1".into())]),
+        ]
+    );
+}
+
+#[test]
+fn duplicates_are_counted_twice() {
+    let p = plan(vec![agg(K::Count, None, tumbling(1000))]);
+    let b = batches(&[Ev::at(5)], &[]).remove(0);
+    let mut e = Engine::new(p).unwrap();
+    let mut out = Output::new();
+    e.process(&b, &mut out);
+    e.process(&b, &mut out);
+    e.finish(&mut out);
+    assert_eq!(counts(&out), vec![(0, 1000, 2, 0)]);
+}
+
+#[test]
+fn slowest_partition_holds_the_watermark_until_idle() {
+    let mut p = plan(vec![agg(K::Count, None, tumbling(1000))]);
+    p.options = EngineOptions {
+        idle_timeout_ms: Some(1000),
+        ..EngineOptions::default()
+    };
+    let mut e = Engine::new(p.clone()).unwrap();
+    let mut out = Output::new();
+    let mut a = Ev::at(100);
+    a.partition = 0;
+    let mut b = Ev::at(5000);
+    b.partition = 1;
+    for batch in batches(&[a.clone(), b.clone()], &[]) {
+        e.process(&batch, &mut out);
+    }
+    assert!(out.results.is_empty(), "partition 0 holds the watermark at 100");
+    e.advance_processing_time(500, &mut out);
+    assert!(out.results.is_empty(), "not idle yet");
+    e.advance_processing_time(1000, &mut out);
+    assert_eq!(counts(&out), vec![(0, 1000, 1, 0)], "both idle: frontier is the largest max");
+
+    // Same with the reference, through Op::ProcessingTime.
+    let mut o = ops(&[a, b], &[]);
+    o.push(Op::ProcessingTime(1000));
+    check(&p, &o);
+}
+
+#[test]
+fn one_idle_partition_is_excluded() {
+    let mut p = plan(vec![agg(K::Count, None, tumbling(1000))]);
+    p.options.idle_timeout_ms = Some(1000);
+    let ev = |part: u32, t: i64| {
+        let mut e = Ev::at(t);
+        e.partition = part;
+        e
+    };
+    let mut e = Engine::new(p).unwrap();
+    let mut out = Output::new();
+    e.process(&batches(&[ev(0, 100)], &[])[0], &mut out);
+    e.process(&batches(&[ev(1, 200)], &[])[0], &mut out);
+    e.advance_processing_time(800, &mut out);
+    e.process(&batches(&[ev(1, 2500)], &[])[0], &mut out);
+    assert!(out.results.is_empty());
+    e.advance_processing_time(1500, &mut out);
+    // Partition 0 silent since 0: idle; partition 1 active since 800 with max 2500.
+    assert_eq!(counts(&out), vec![(0, 1000, 2, 0), (1000, 2000, 0, 0)][..1].to_vec());
+    assert_eq!(e.partition_watermark(0), Some(sluice_core::Watermark::Idle));
+}
+
+#[test]
+fn clock_jump_outliers_do_not_advance_the_watermark() {
+    let mut p = plan(vec![agg(K::Count, None, tumbling(1000))]);
+    p.options.max_future_skew_ms = Some(60_000);
+    let evs = vec![Ev::at(100), Ev::at(10_000_000), Ev::at(200), Ev::at(30_000)];
+    let out = check(&p, &ops(&evs, &[]));
+    assert_eq!(out.late.len(), 1);
+    assert_eq!(out.late[0].aggregation, None);
+    assert_eq!(out.late[0].reason, LateReason::TooFarInFuture { max_seen: EventTime(100) });
+    assert_eq!(counts(&out), vec![(0, 1000, 2, 0), (30_000, 31_000, 1, 0)]);
+}
+
+#[test]
+fn backward_clock_jump_is_late() {
+    let evs = vec![Ev::at(100_000), Ev::at(50)];
+    let out = check(&plan(vec![agg(K::Count, None, tumbling(1000))]), &ops(&evs, &[]));
+    assert_eq!(out.late.len(), 1);
+    assert_eq!(counts(&out), vec![(100_000, 101_000, 1, 0)]);
+}
+
+#[test]
+fn batch_boundaries_do_not_matter() {
+    let mut a = agg(K::Sum, Some("amt"), WindowSpec::Sliding { size: ms(3000), slide: ms(1000) });
+    a.allowed_lateness = ms(1000);
+    a.group_by = vec!["cat".into()];
+    let evs: Vec<Ev> = (0..200)
+        .map(|i| {
+            let mut e = Ev::at(i * 97 - (i % 7) * 400);
+            e.cat = (i % 3) as u8;
+            e.amt = i * 11;
+            e
+        })
+        .collect();
+    let p = plan(vec![a]);
+    let whole = check(&p, &ops(&evs, &[]));
+    let cuts: Vec<usize> = (0..200).filter(|i| i % 13 == 0 || i % 7 == 3).collect();
+    let split = check(&p, &ops(&evs, &cuts));
+    assert_eq!(whole, split);
+    let singles: Vec<usize> = (0..200).collect();
+    assert_eq!(whole, check(&p, &ops(&evs, &singles)));
+}
+
+#[test]
+fn filters_money_enum_and_null() {
+    let mut a = agg(K::Count, None, tumbling(1000));
+    a.filter = vec![
+        pred("amt", CompareOp::Ge, Literal::Decimal("1.50".into())),
+        pred("cat", CompareOp::In, Literal::List(vec![Literal::Str("a".into()), Literal::Str("c".into())])),
+        pred("dim", CompareOp::Ne, Literal::Str("d9".into())),
+    ];
+    let mk = |amt: i64, cat: u8, dim: Option<u8>| {
+        let mut e = Ev::at(10);
+        e.amt = amt;
+        e.cat = cat;
+        e.dim = dim;
+        e
+    };
+    let evs = vec![
+        mk(150, 0, Some(1)), // passes
+        mk(149, 0, Some(1)), // amount too small
+        mk(150, 1, Some(1)), // cat b
+        mk(150, 2, None),    // null dim fails `ne`
+        mk(200, 2, Some(2)), // passes
+    ];
+    let out = check(&plan(vec![a]), &ops(&evs, &[]));
+    assert_eq!(counts(&out), vec![(0, 1000, 2, 0)]);
+}
+
+#[test]
+fn decimal_and_long_money_sum_exactly() {
+    let mut a = agg(K::Sum, Some("amt"), tumbling(1000));
+    a.group_by = vec!["event_type".into()];
+    let mut evs = Vec::new();
+    for (i, amt) in [1i64, -129, 1 << 40, 99_999_999].iter().enumerate() {
+        let mut e = Ev::at(i as i64);
+        e.amt = *amt;
+        e.et = (i % 2) as u32;
+        evs.push(e);
+    }
+    let out = check(&plan(vec![a]), &ops(&evs, &[]));
+    let got: Vec<_> = out.results.iter().map(|r| (r.key.clone(), r.value.clone())).collect();
+    assert_eq!(
+        got,
+        vec![
+            (vec![KeyValue::Str("buy".into())], AggValue::Int(-129 + 99_999_999)),
+            (vec![KeyValue::Str("click".into())], AggValue::Int(1 + (1 << 40))),
+        ]
+    );
+}
+
+#[test]
+fn group_by_null_bool_enum_and_several_fields() {
+    let mut a = agg(K::Count, None, tumbling(1000));
+    a.group_by = vec!["dim".into(), "flag".into(), "cat".into()];
+    let mk = |dim: Option<u8>, flag: bool, cat: u8| {
+        let mut e = Ev::at(1);
+        e.dim = dim;
+        e.flag = flag;
+        e.cat = cat;
+        e
+    };
+    let evs = vec![mk(None, true, 1), mk(Some(1), false, 0), mk(None, true, 1), mk(None, false, 1)];
+    let out = check(&plan(vec![a]), &ops(&evs, &[]));
+    let got: Vec<_> = out.results.iter().map(|r| (r.key.clone(), r.value.clone())).collect();
+    use KeyValue::*;
+    assert_eq!(
+        got,
+        vec![
+            (vec![Null, Bool(false), Str("b".into())], AggValue::Count(1)),
+            (vec![Null, Bool(true), Str("b".into())], AggValue::Count(2)),
+            (vec![Str("d1".into()), Bool(false), Str("a".into())], AggValue::Count(1)),
+        ]
+    );
+}
+
+#[test]
+fn every_aggregate_kind_matches_the_reference() {
+    let w = || tumbling(2000);
+    let mut pct = agg(K::Percentile, Some("x"), w());
+    pct.quantiles = vec![0.0, 0.5, 0.99];
+    let aggs = vec![
+        agg(K::Count, Some("dim"), w()),
+        agg(K::Sum, Some("x"), w()),
+        agg(K::Avg, Some("n"), w()),
+        agg(K::Min, Some("amt"), w()),
+        agg(K::Max, Some("x"), w()),
+        agg(K::CountDistinct, Some("user"), w()),
+        agg(K::ApproxCountDistinct, Some("cat"), w()),
+        pct,
+    ];
+    let evs: Vec<Ev> = (0..300)
+        .map(|i| {
+            let mut e = Ev::at(i * 31);
+            e.user = (i % 17) as u8;
+            e.cat = (i % 3) as u8;
+            e.x = (i % 23) as i32 - 11;
+            e.n = (i % 5) as i32;
+            e.amt = i * 3 - 50;
+            e.dim = if i % 4 == 0 { None } else { Some((i % 4) as u8) };
+            e
+        })
+        .collect();
+    let out = check(&plan(aggs), &ops(&evs, &[]));
+    assert_eq!(out.results.len(), 8 * 5);
+    let first = |agg: usize| out.results.iter().find(|r| r.aggregation == agg).unwrap().value.clone();
+    // Window [0,2000): events 0..=64 (t = 0..1984).
+    assert_eq!(first(0), AggValue::Count(65 - 17)); // dim null for i % 4 == 0 (17 of 65)
+    assert_eq!(first(5), AggValue::Count(17));
+    assert_eq!(first(6), AggValue::Count(3));
+    assert_eq!(first(3), AggValue::Int(-50));
+}
+
+#[test]
+fn finish_closes_everything_and_frees_state() {
+    let mut a = agg(K::Count, None, tumbling(1000));
+    a.allowed_lateness = ms(60_000);
+    let mut e = Engine::new(plan(vec![a])).unwrap();
+    let mut out = Output::new();
+    for b in batches(&[Ev::at(1), Ev::at(5000)], &[]) {
+        e.process(&b, &mut out);
+    }
+    assert!(e.metrics().open_windows >= 1);
+    assert!(e.state_bytes() > 0);
+    e.finish(&mut out);
+    assert_eq!(counts(&out), vec![(0, 1000, 1, 0), (5000, 6000, 1, 0)]);
+    let m = e.metrics();
+    assert_eq!((m.open_windows, m.open_groups), (0, 0));
+    assert_eq!(m.events_in, 2);
+    assert_eq!(m.results, 2);
+}
+
+#[test]
+fn early_emission_is_provisional() {
+    let mut p = plan(vec![agg(K::Count, None, tumbling(10_000))]);
+    p.options.early_emit_interval_ms = Some(1000);
+    let mut e = Engine::new(p).unwrap();
+    let mut out = Output::new();
+    e.advance_processing_time(0, &mut out);
+    e.process(&batches(&[Ev::at(1), Ev::at(2)], &[])[0], &mut out);
+    e.advance_processing_time(500, &mut out);
+    assert!(out.results.is_empty());
+    e.advance_processing_time(1000, &mut out);
+    assert_eq!(out.results.len(), 1);
+    assert!(out.results[0].provisional);
+    assert_eq!(out.results[0].value, AggValue::Count(2));
+    e.advance_processing_time(2000, &mut out);
+    assert_eq!(out.results.len(), 1, "unchanged windows are not re-sent");
+    e.process(&batches(&[Ev::at(3)], &[])[0], &mut out);
+    e.advance_processing_time(3000, &mut out);
+    e.finish(&mut out);
+    let got: Vec<_> = out.results.iter().map(|r| (r.value.clone(), r.provisional, r.revision)).collect();
+    assert_eq!(
+        got,
+        vec![
+            (AggValue::Count(2), true, 0),
+            (AggValue::Count(3), true, 0),
+            (AggValue::Count(3), false, 0)
+        ]
+    );
+    assert_eq!(e.metrics().provisional, 2);
+}
+
+#[test]
+fn values_input_matches_avro_input() {
+    let p = plan(vec![agg(K::Sum, Some("amt"), tumbling(1000))]);
+    let evs: Vec<Ev> = (0..10).map(|i| Ev::at(i * 300)).collect();
+    let mut a = Engine::new(p.clone()).unwrap();
+    let mut b = Engine::new(p).unwrap();
+    let (mut oa, mut ob) = (Output::new(), Output::new());
+    let vals: Vec<_> = evs.iter().enumerate().map(|(i, e)| e.values(i)).collect();
+    a.process_values(CLICK, 0, 0, &vals, &mut oa).unwrap();
+    for bt in batches(&evs, &[]) {
+        b.process(&bt, &mut ob);
+    }
+    a.finish(&mut oa);
+    b.finish(&mut ob);
+    assert_eq!(oa, ob);
+}
