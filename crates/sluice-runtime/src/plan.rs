@@ -168,3 +168,45 @@ pub fn build(
         tables: chosen.iter().map(|a| table_spec(d, a)).collect(),
     })
 }
+
+/// The fields each event type must provide to the plan's aggregations (the
+/// engine always reads `event_time` too).
+pub fn needed_fields(plan: &sluice_engine::EnginePlan) -> Vec<Vec<String>> {
+    plan.layouts
+        .iter()
+        .map(|l| {
+            let mut need: Vec<String> = Vec::new();
+            for a in &plan.aggregations {
+                if !a.event_types.is_empty() && !a.event_types.contains(&l.event_type) {
+                    continue;
+                }
+                let names = a
+                    .field
+                    .iter()
+                    .chain(a.group_by.iter())
+                    .chain(a.filter.iter().map(|p| &p.field));
+                for n in names {
+                    if l.field(n).is_some() && !need.contains(n) {
+                        need.push(n.clone());
+                    }
+                }
+            }
+            need
+        })
+        .collect()
+}
+
+/// The same plan over layouts restricted to the fields it reads: for sources
+/// that project while parsing (JSON lines).
+pub fn projected(built: &BuiltPlan) -> BuiltPlan {
+    let need = needed_fields(&built.plan);
+    let mut b = built.clone();
+    b.plan.layouts = built
+        .plan
+        .layouts
+        .iter()
+        .zip(&need)
+        .map(|(l, n)| sluice_connectors::source::json_fast::project_layout(l, n))
+        .collect();
+    b
+}

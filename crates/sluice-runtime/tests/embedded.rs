@@ -375,3 +375,54 @@ fn malformed_file_records_go_to_dead_letters_with_reason_and_offset() {
     ));
     assert_tables_eq(&stored(db, &built), &expected(&built, &batches));
 }
+
+#[test]
+fn parallel_projected_json_gives_the_reference_results_and_dead_letters() {
+    use sluice_connectors::source::json_parallel::ParallelJsonSource;
+    let cfg = config();
+    for name in ["ecommerce", "fintech"] {
+        let d = cfg.domain(name).unwrap();
+        let built = plan::build(d, &cfg.platform.engine, &[]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut g = Generator::from_config(&cfg, name, gen_opts(30_000, 5)).unwrap();
+        let mut good = Vec::new();
+        g.write_to(sluice_generator::Format::Jsonl, &mut good, &mut |_| {})
+            .unwrap();
+        let good = String::from_utf8(good).unwrap();
+        // split over two files so chunks and file boundaries are exercised
+        let lines: Vec<&str> = good.lines().collect();
+        let (a, b) = lines.split_at(lines.len() / 3);
+        let mut first: Vec<String> = a.iter().map(|s| s.to_string()).collect();
+        first.insert(17, "{\"event_type\":".to_string());
+        std::fs::write(dir.path().join("part-1.jsonl"), first.join("\n") + "\n").unwrap();
+        std::fs::write(dir.path().join("part-2.jsonl"), b.join("\n")).unwrap();
+        let files = sluice_connectors::source::file::expand(
+            dir.path().join("part-*.jsonl").to_str().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(files.len(), 2);
+        let projected = plan::projected(&built);
+        assert!(projected
+            .plan
+            .layouts
+            .iter()
+            .zip(&built.plan.layouts)
+            .any(|(p, f)| p.fields.len() < f.fields.len()));
+        let src = ParallelJsonSource::new(files, projected.plan.layouts.clone(), 2);
+        let db = dir.path().join("s.duckdb");
+        let db = db.to_str().unwrap();
+        let s = run_into(&projected, Box::new(src), db);
+        assert_eq!(s.records_in, lines.len() as u64 + 1, "{name}");
+        assert_eq!(s.malformed, 1, "{name}");
+        let r = duckdb::query(db, "SELECT \"offset\", source FROM _sluice_dead_letters").unwrap();
+        assert_eq!(r.rows[0][0], QueryCell::Number("18".into()));
+        assert!(matches!(&r.rows[0][1], QueryCell::Text(t) if t.ends_with("part-1.jsonl")));
+        // same results as the full-record reference over the same events
+        let good_only = dir.path().join("all.jsonl");
+        std::fs::write(&good_only, &good).unwrap();
+        let batches = drain(Box::new(
+            FileSource::new(good_only.to_str().unwrap(), d.layouts()).unwrap(),
+        ));
+        assert_tables_eq(&stored(db, &built), &expected(&built, &batches));
+    }
+}

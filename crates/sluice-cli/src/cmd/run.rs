@@ -9,10 +9,12 @@ use sluice_connectors::sink::duckdb::DuckDbSink;
 use sluice_connectors::sink::jsonl::JsonlSink;
 use sluice_connectors::source::file::FileSource;
 use sluice_connectors::source::generator::GeneratorSource;
+use sluice_connectors::source::json_parallel::ParallelJsonSource;
 use sluice_connectors::{Sink, Source};
 use sluice_core::HumanDuration;
 use sluice_generator::{FaultOptions, Generator, GeneratorOptions, Limit, TimeMode};
 use sluice_runtime::pipeline::{self, PipelineOptions, RunSummary, Stats};
+use sluice_runtime::plan::BuiltPlan;
 
 use crate::Cli;
 
@@ -89,8 +91,22 @@ fn make_source(
     args: &RunArgs,
     cfg: &Config,
     d: &DomainConfig,
+    built: &mut BuiltPlan,
 ) -> anyhow::Result<(Box<dyn Source>, Option<u64>)> {
     if let Some(spec) = args.source.strip_prefix("file:") {
+        let files = sluice_connectors::source::file::expand(spec)?;
+        let all_json = files
+            .iter()
+            .all(|f| f.extension().is_some_and(|e| e != "avro"));
+        if all_json {
+            // parse on every core, reading only the fields the aggregations use
+            *built = sluice_runtime::plan::projected(built);
+            let threads = std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2);
+            let s = ParallelJsonSource::new(files, built.plan.layouts.clone(), threads);
+            return Ok((Box::new(s), None));
+        }
         let s = FileSource::new(spec, d.layouts())?;
         return Ok((Box::new(s), None));
     }
@@ -175,8 +191,8 @@ fn print_summary(s: &RunSummary, sink: &str) {
 pub fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<()> {
     let cfg = super::load(cli, std::slice::from_ref(&args.domain))?;
     let d = cfg.domain(&args.domain).context("domain not loaded")?;
-    let built = sluice_runtime::plan::build(d, &cfg.platform.engine, &args.aggregations)?;
-    let (source, limit) = make_source(args, &cfg, d)?;
+    let mut built = sluice_runtime::plan::build(d, &cfg.platform.engine, &args.aggregations)?;
+    let (source, limit) = make_source(args, &cfg, d, &mut built)?;
     let (sink, sink_desc) = make_sink(args, &cfg)?;
     tracing::info!(domain = %args.domain, source = %source.describe(), sink = %sink_desc, aggregations = built.tables.len(), "starting");
     let stats = Arc::new(Stats::default());

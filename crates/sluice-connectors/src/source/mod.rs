@@ -4,6 +4,8 @@ pub mod avro;
 pub mod file;
 pub mod generator;
 pub mod json;
+pub mod json_fast;
+pub mod json_parallel;
 
 use sluice_core::RecordLayout;
 use sluice_engine::RawBatch;
