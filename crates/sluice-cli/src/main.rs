@@ -57,6 +57,8 @@ pub enum Command {
     Query(cmd::query::QueryArgs),
     /// List the tables of the embedded store with their row counts.
     Tables(cmd::query::TablesArgs),
+    /// Measure throughput against a baseline measured in the same run.
+    Bench(cmd::bench::BenchArgs),
 }
 
 /// An error that already printed itself and maps to an exit code.
@@ -85,6 +87,7 @@ fn main() -> ExitCode {
         Command::Run(a) => cmd::run::run(&cli, a),
         Command::Query(a) => cmd::query::run_query(&cli, a),
         Command::Tables(a) => cmd::query::run_tables(&cli, a),
+        Command::Bench(a) => cmd::bench::run(&cli, a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
