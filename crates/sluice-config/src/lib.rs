@@ -19,5 +19,5 @@ pub mod validate;
 pub mod yaml;
 
 pub use diag::{Diagnostic, Diagnostics, Pos, Reporter, SourceMap};
-pub use load::{load, Config, LoadOptions};
+pub use load::{load, load_with, Config, LoadOptions};
 pub use model::*;

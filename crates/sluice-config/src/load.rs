@@ -118,6 +118,12 @@ fn find_yaml(dir: &Path, stem: &str) -> Option<PathBuf> {
 
 /// Loads, decodes and validates. Every problem in every file is returned at once.
 pub fn load(opts: &LoadOptions) -> Result<Config, Diagnostics> {
+    load_with(opts, &|_, _| {})
+}
+
+/// Like [`load`], with an extra check run on every decoded domain whose
+/// problems are reported together with the rest (the generator's hints).
+pub fn load_with(opts: &LoadOptions, extra: &dyn Fn(&DomainConfig, &mut Reporter<'_>)) -> Result<Config, Diagnostics> {
     let mut sources = SourceMap::default();
     let dir = &opts.config_dir;
     // Register every file first so the reporter can borrow the source map.
@@ -230,6 +236,7 @@ pub fn load(opts: &LoadOptions) -> Result<Config, Diagnostics> {
         if let Some(node) = parse(idx, &mut rep) {
             if let Some(mut d) = decode::domain(&node, &mut rep) {
                 validate::domain(&mut d, &mut rep);
+                extra(&d, &mut rep);
                 domains.push(d);
             }
         }

@@ -18,7 +18,7 @@ pub fn load(cli: &Cli, domains: &[String]) -> anyhow::Result<Config> {
     if !domains.is_empty() {
         opts.domains = Some(domains.to_vec());
     }
-    match sluice_config::load(&opts) {
+    match sluice_config::load_with(&opts, &sluice_generator::validate_hints) {
         Ok(cfg) => Ok(cfg),
         Err(diags) => {
             eprintln!("{diags}");

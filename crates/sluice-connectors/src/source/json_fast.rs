@@ -295,15 +295,15 @@ fn ws(b: &[u8], mut i: usize) -> usize {
 }
 
 fn skip_string(b: &[u8], i: usize) -> Result<usize, String> {
-    // b[i] == '"'
+    // b[i] == '"'; lines never contain a raw newline, the other control
+    // characters are checked on the fields that are read
     let mut j = i + 1;
-    while j < b.len() {
-        match b[j] {
-            b'"' => return Ok(j + 1),
-            b'\\' => j += 2,
-            c if c < 0x20 => return Err("malformed JSON: control character in string".into()),
-            _ => j += 1,
+    while let Some(k) = memchr::memchr2(b'"', b'\\', &b[j.min(b.len())..]) {
+        let at = j + k;
+        if b[at] == b'"' {
+            return Ok(at + 1);
         }
+        j = at + 2;
     }
     Err("malformed JSON: unterminated string".into())
 }

@@ -21,12 +21,19 @@ const CHUNK: usize = 4 << 20;
 struct Job {
     seq: u64,
     file: usize,
-    first_line: i64,
     bytes: Vec<u8>,
 }
 
+/// A parsed chunk: its offsets are line indexes within the chunk until
+/// `next_batch` adds the chunk's first line number.
+struct Parsed {
+    file: usize,
+    lines: i64,
+    out: SourceOutput,
+}
+
 enum Done {
-    Chunk(u64, SourceOutput),
+    Chunk(u64, Parsed),
     Failed(u64, ConnectorError),
     End(u64),
 }
@@ -37,6 +44,8 @@ pub struct ParallelJsonSource {
     rx: Receiver<Done>,
     pending: BTreeMap<u64, Done>,
     next_seq: u64,
+    file: usize,
+    line_base: i64,
     ended: bool,
     threads: usize,
 }
@@ -50,58 +59,47 @@ impl std::fmt::Debug for ParallelJsonSource {
     }
 }
 
+fn read_error(path: &std::path::Path, e: std::io::Error) -> ConnectorError {
+    ConnectorError::Read {
+        path: path.display().to_string(),
+        source: e,
+    }
+}
+
 fn reader(files: Vec<PathBuf>, jobs: SyncSender<Job>, done: SyncSender<Done>) {
     let mut seq = 0u64;
     for (fi, path) in files.iter().enumerate() {
         let mut f = match std::fs::File::open(path) {
             Ok(f) => f,
             Err(e) => {
-                let _ = done.send(Done::Failed(
-                    seq,
-                    ConnectorError::Read {
-                        path: path.display().to_string(),
-                        source: e,
-                    },
-                ));
+                let _ = done.send(Done::Failed(seq, read_error(path, e)));
                 return;
             }
         };
         let mut carry: Vec<u8> = Vec::new();
-        let mut line = 1i64;
         loop {
-            let mut buf = std::mem::take(&mut carry);
-            let start = buf.len();
-            buf.resize(start + CHUNK, 0);
-            let n = match read_full(&mut f, &mut buf[start..]) {
+            let mut buf = Vec::with_capacity(CHUNK + carry.len());
+            buf.extend_from_slice(&carry);
+            let n = match (&mut f).take(CHUNK as u64).read_to_end(&mut buf) {
                 Ok(n) => n,
                 Err(e) => {
-                    let _ = done.send(Done::Failed(
-                        seq,
-                        ConnectorError::Read {
-                            path: path.display().to_string(),
-                            source: e,
-                        },
-                    ));
+                    let _ = done.send(Done::Failed(seq, read_error(path, e)));
                     return;
                 }
             };
-            buf.truncate(start + n);
             let eof = n == 0;
             let cut = if eof {
                 buf.len()
             } else {
-                buf.iter().rposition(|&c| c == b'\n').map_or(0, |p| p + 1)
+                memchr::memrchr(b'\n', &buf).map_or(0, |p| p + 1)
             };
             carry = buf[cut..].to_vec();
             buf.truncate(cut);
             if !buf.is_empty() {
-                let lines = buf.iter().filter(|&&c| c == b'\n').count() as i64
-                    + i64::from(buf.last() != Some(&b'\n'));
                 if jobs
                     .send(Job {
                         seq,
                         file: fi,
-                        first_line: line,
                         bytes: buf,
                     })
                     .is_err()
@@ -109,7 +107,6 @@ fn reader(files: Vec<PathBuf>, jobs: SyncSender<Job>, done: SyncSender<Done>) {
                     return;
                 }
                 seq += 1;
-                line += lines;
             }
             if eof {
                 break;
@@ -119,15 +116,42 @@ fn reader(files: Vec<PathBuf>, jobs: SyncSender<Job>, done: SyncSender<Done>) {
     let _ = done.send(Done::End(seq));
 }
 
-fn read_full(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match f.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
+fn parse_chunk(p: &mut Projector, origin: &str, bytes: &[u8]) -> (SourceOutput, i64) {
+    let mut out = SourceOutput {
+        origin: origin.to_string(),
+        ..SourceOutput::default()
+    };
+    let mut start = 0usize;
+    let mut idx = 0i64;
+    while start < bytes.len() {
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |k| start + k);
+        let raw = &bytes[start..end];
+        start = end + 1;
+        let this = idx;
+        idx += 1;
+        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match p.line(line, &mut out.batch.data) {
+            Ok(et) => {
+                out.batch.push_typed(et, &[]);
+                out.offsets.push(this);
+            }
+            Err((reason, event_type)) => out.rejects.push(DeadLetterRecord {
+                kind: DeadLetterKind::Malformed,
+                reason,
+                source: origin.to_string(),
+                partition: 0,
+                offset: this,
+                event_type,
+                aggregation: None,
+                event_time: None,
+                payload: line.to_vec(),
+            }),
         }
     }
-    Ok(n)
+    (out, idx)
 }
 
 fn worker(
@@ -143,37 +167,18 @@ fn worker(
             Err(_) => return,
         };
         let Ok(job) = job else { return };
-        let mut out = SourceOutput {
-            origin: files[job.file].clone(),
-            ..SourceOutput::default()
-        };
-        let mut line_no = job.first_line;
-        for line in job.bytes.split(|&c| c == b'\n') {
-            let this = line_no;
-            line_no += 1;
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            match p.line(line, &mut out.batch.data) {
-                Ok(et) => {
-                    out.batch.push_typed(et, &[]);
-                    out.offsets.push(this);
-                }
-                Err((reason, event_type)) => out.rejects.push(DeadLetterRecord {
-                    kind: DeadLetterKind::Malformed,
-                    reason,
-                    source: out.origin.clone(),
-                    partition: 0,
-                    offset: this,
-                    event_type,
-                    aggregation: None,
-                    event_time: None,
-                    payload: line.to_vec(),
-                }),
-            }
-        }
-        if done.send(Done::Chunk(job.seq, out)).is_err() {
+        let (out, lines) = parse_chunk(&mut p, &files[job.file], &job.bytes);
+        if done
+            .send(Done::Chunk(
+                job.seq,
+                Parsed {
+                    file: job.file,
+                    lines,
+                    out,
+                },
+            ))
+            .is_err()
+        {
             return;
         }
     }
@@ -208,6 +213,8 @@ impl ParallelJsonSource {
             rx: done_rx,
             pending: BTreeMap::new(),
             next_seq: 0,
+            file: usize::MAX,
+            line_base: 1,
             ended: false,
             threads,
         }
@@ -235,9 +242,17 @@ impl Source for ParallelJsonSource {
         loop {
             if let Some(d) = self.pending.remove(&self.next_seq) {
                 match d {
-                    Done::Chunk(_, mut o) => {
+                    Done::Chunk(_, mut p) => {
                         self.next_seq += 1;
-                        std::mem::swap(out, &mut o);
+                        if p.file != self.file {
+                            self.file = p.file;
+                            self.line_base = 1;
+                        }
+                        let base = self.line_base;
+                        p.out.offsets.iter_mut().for_each(|o| *o += base);
+                        p.out.rejects.iter_mut().for_each(|r| r.offset += base);
+                        self.line_base += p.lines;
+                        std::mem::swap(out, &mut p.out);
                         return Ok(SourceStatus::More);
                     }
                     Done::Failed(_, e) => return Err(e),

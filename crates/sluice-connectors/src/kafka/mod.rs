@@ -1,0 +1,416 @@
+//! The Kafka path (cargo feature `kafka`): an idempotent producer of
+//! schema-registry-framed Avro datums ([`producer`]), a consumer-group
+//! [`Source`](crate::Source) that decodes them into the engine's batches
+//! ([`source`]), the dead-letter topic ([`dlq`]) and a produce/consume
+//! benchmark ([`bench`]).
+//!
+//! Everything is blocking and built on librdkafka's own threads (no tokio).
+//! Settings come resolved ([`KafkaSettings::from_config`] fills in
+//! `${secret:...}` references from already-resolved secrets); librdkafka
+//! properties from the configuration are passed through unchanged and an
+//! unknown one fails client creation with librdkafka's message.
+//!
+//! Wire format: magic byte 0, 4-byte big-endian schema id, plain Avro datum
+//! (see [`sluice_schema::registry::encode_wire`]); message key: the entity
+//! key of the event (UTF-8).
+
+pub mod avro;
+pub mod bench;
+pub mod dlq;
+pub mod producer;
+pub mod source;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::ClientConfig;
+use sluice_config::yaml::Part;
+use sluice_config::{KafkaConfig, Setting};
+use sluice_core::{ErrorDomain, RetryHint};
+use sluice_schema::registry::{RegistryError, RegistrySettings, SubjectStrategy};
+use sluice_secrets::ResolvedSecrets;
+
+use crate::ConnectorError;
+
+pub use bench::{run_bench, BenchReport};
+pub use dlq::{read_dlq, replay_dlq, DlqEntry, DlqWriter, ReplaySummary};
+pub use producer::{produce_generated, EventProducer, ProduceOptions, ProduceSummary, ProducerStats};
+pub use source::{KafkaSource, PartitionLag, RebalanceEvent, SourceOptions};
+
+/// Header: dead-letter kind (`malformed`, `late`, `future_outlier`).
+pub const H_ERROR_KIND: &str = "sluice.error.kind";
+/// Header: why the record is a dead letter.
+pub const H_ERROR_MESSAGE: &str = "sluice.error.message";
+/// Header: topic the record was read from.
+pub const H_SOURCE_TOPIC: &str = "sluice.source.topic";
+/// Header: partition the record was read from (decimal).
+pub const H_SOURCE_PARTITION: &str = "sluice.source.partition";
+/// Header: offset the record was read at (decimal).
+pub const H_SOURCE_OFFSET: &str = "sluice.source.offset";
+/// Header: timestamp of the original record, epoch ms (decimal), when known.
+pub const H_SOURCE_TIMESTAMP: &str = "sluice.source.timestamp";
+/// Header: event type, when known.
+pub const H_EVENT_TYPE: &str = "sluice.event_type";
+/// Header: aggregation a late record missed, when any.
+pub const H_AGGREGATION: &str = "sluice.aggregation";
+
+/// What went wrong on the Kafka path.
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaError {
+    /// Bad settings (unknown property, bad template, missing secret).
+    #[error("bad kafka settings: {0}")]
+    Config(String),
+    /// librdkafka reported an error.
+    #[error("kafka {op} failed: {source}")]
+    Client {
+        /// What was being done.
+        op: String,
+        /// librdkafka's error.
+        source: rdkafka::error::KafkaError,
+    },
+    /// The schema registry failed.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// A schema could not be generated or parsed.
+    #[error("schema problem: {0}")]
+    Schema(String),
+    /// Messages could not be delivered.
+    #[error("{failed} message(s) not delivered; first error: {first}")]
+    Delivery {
+        /// How many failed.
+        failed: u64,
+        /// The first delivery error.
+        first: String,
+    },
+    /// Waited too long.
+    #[error("timed out: {0}")]
+    Timeout(String),
+}
+
+impl KafkaError {
+    pub(crate) fn client(op: impl Into<String>, source: rdkafka::error::KafkaError) -> Self {
+        KafkaError::Client {
+            op: op.into(),
+            source,
+        }
+    }
+
+    /// Whose fault it is.
+    pub fn domain(&self) -> ErrorDomain {
+        match self {
+            KafkaError::Config(_) | KafkaError::Schema(_) => ErrorDomain::User,
+            KafkaError::Client {
+                source: rdkafka::error::KafkaError::ClientCreation(_),
+                ..
+            } => ErrorDomain::User,
+            KafkaError::Registry(e) => e.domain(),
+            KafkaError::Client { .. } | KafkaError::Delivery { .. } | KafkaError::Timeout(_) => {
+                ErrorDomain::External
+            }
+        }
+    }
+
+    /// Whether retrying may help.
+    pub fn retry_hint(&self) -> RetryHint {
+        match self {
+            KafkaError::Registry(e) => e.retry_hint(),
+            _ if self.domain() == ErrorDomain::External => RetryHint::Retry,
+            _ => RetryHint::NoRetry,
+        }
+    }
+}
+
+impl From<KafkaError> for ConnectorError {
+    fn from(e: KafkaError) -> Self {
+        // ConnectorError has no kafka variant yet: user errors become
+        // `Config` (no retry), external ones `Database` (retry)
+        match e.domain() {
+            ErrorDomain::User => ConnectorError::Config {
+                connector: "kafka",
+                message: e.to_string(),
+            },
+            _ => ConnectorError::Database(e.to_string()),
+        }
+    }
+}
+
+/// Kafka settings with every secret filled in.
+#[derive(Clone)]
+pub struct KafkaSettings {
+    /// `host:port` list.
+    pub bootstrap_servers: String,
+    /// librdkafka properties passed through (applied after sluice's defaults).
+    pub properties: BTreeMap<String, String>,
+    /// Schema registry client settings.
+    pub registry: RegistrySettings,
+    /// Topic per event type (`{domain}`, `{event_type}`).
+    pub topic_template: String,
+    /// Dead-letter topic (`{domain}`).
+    pub dlq_topic_template: String,
+    /// Partitions of created topics.
+    pub partitions: u32,
+    /// Replication factor of created topics.
+    pub replication_factor: u32,
+    /// Retention of created topics, ms.
+    pub retention_ms: i64,
+    /// Producer compression.
+    pub compression: String,
+    /// Consumer group.
+    pub group_id: String,
+}
+
+impl std::fmt::Debug for KafkaSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // property values may hold secrets (sasl.password)
+        f.debug_struct("KafkaSettings")
+            .field("bootstrap_servers", &self.bootstrap_servers)
+            .field("properties", &self.properties.keys().collect::<Vec<_>>())
+            .field("registry", &self.registry)
+            .field("topic_template", &self.topic_template)
+            .field("group_id", &self.group_id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn resolve(s: &Setting, secrets: &ResolvedSecrets, what: &str) -> Result<String, KafkaError> {
+    let mut out = String::new();
+    for p in &s.parts {
+        match p {
+            Part::Lit(l) => out.push_str(l),
+            Part::Secret(name) => match secrets.values.get(name) {
+                Some(v) => out.push_str(v.expose()),
+                None => {
+                    return Err(KafkaError::Config(format!(
+                        "secret `{name}` used by `{what}` was not resolved"
+                    )))
+                }
+            },
+        }
+    }
+    Ok(out)
+}
+
+impl KafkaSettings {
+    /// Resolves `k` with secrets the caller already fetched (the CLI's
+    /// `check_secrets`); a configuration without secrets can pass
+    /// `&ResolvedSecrets::default()`.
+    pub fn from_config(k: &KafkaConfig, secrets: &ResolvedSecrets) -> Result<Self, KafkaError> {
+        let r = &k.schema_registry;
+        let registry = RegistrySettings {
+            url: resolve(&r.url, secrets, "kafka.schema_registry.url")?,
+            strategy: SubjectStrategy::parse(&r.subject_strategy)?,
+            username: r
+                .username
+                .as_ref()
+                .map(|u| resolve(u, secrets, "kafka.schema_registry.username"))
+                .transpose()?,
+            password: r
+                .password
+                .as_ref()
+                .map(|p| resolve(p, secrets, "kafka.schema_registry.password"))
+                .transpose()?,
+            timeout: None,
+        };
+        let properties = k
+            .properties
+            .iter()
+            .map(|(key, v)| Ok((key.clone(), resolve(v, secrets, &format!("kafka.properties.{key}"))?)))
+            .collect::<Result<_, KafkaError>>()?;
+        Ok(Self {
+            bootstrap_servers: resolve(&k.bootstrap_servers, secrets, "kafka.bootstrap_servers")?,
+            properties,
+            registry,
+            topic_template: k.topic_template.clone(),
+            dlq_topic_template: k.dlq_topic_template.clone(),
+            partitions: k.partitions,
+            replication_factor: k.replication_factor,
+            retention_ms: k.retention.as_millis_i64(),
+            compression: k.compression.clone(),
+            group_id: k.group_id.clone(),
+        })
+    }
+
+    /// Topic of `event_type` in `domain`.
+    pub fn topic(&self, domain: &str, event_type: &str) -> String {
+        self.topic_template
+            .replace("{domain}", domain)
+            .replace("{event_type}", event_type)
+    }
+
+    /// Dead-letter topic of `domain`.
+    pub fn dlq_topic(&self, domain: &str) -> String {
+        self.dlq_topic_template.replace("{domain}", domain)
+    }
+
+    /// A librdkafka configuration: bootstrap servers, then `defaults`, then
+    /// the pass-through properties, then `forced` (which nothing overrides).
+    pub fn client_config(&self, defaults: &[(&str, &str)], forced: &[(&str, &str)]) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.bootstrap_servers);
+        for (k, v) in defaults {
+            c.set(*k, *v);
+        }
+        for (k, v) in &self.properties {
+            c.set(k, v);
+        }
+        for (k, v) in forced {
+            c.set(*k, *v);
+        }
+        c
+    }
+}
+
+struct ThreadWaker(std::thread::Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Runs a future to completion on this thread. Only for futures driven by
+/// another thread (rdkafka's admin client polls its queue itself).
+pub(crate) fn block_on<F: Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park_timeout(Duration::from_millis(50));
+    }
+}
+
+/// Creates the topics that do not exist yet with the configured partitions,
+/// replication and retention; existing topics are left alone. Returns the
+/// topics created.
+pub fn ensure_topics(settings: &KafkaSettings, topics: &[String]) -> Result<Vec<String>, KafkaError> {
+    let admin: AdminClient<DefaultClientContext> = settings
+        .client_config(&[], &[])
+        .create()
+        .map_err(|e| KafkaError::client("admin client creation", e))?;
+    let partitions = i32::try_from(settings.partitions.max(1))
+        .map_err(|_| KafkaError::Config(format!("partitions `{}` too large", settings.partitions)))?;
+    let rf = i32::try_from(settings.replication_factor.max(1)).map_err(|_| {
+        KafkaError::Config(format!("replication factor `{}` too large", settings.replication_factor))
+    })?;
+    let retention = settings.retention_ms.to_string();
+    let new: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|t| {
+            NewTopic::new(t, partitions, TopicReplication::Fixed(rf)).set("retention.ms", &retention)
+        })
+        .collect();
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let results = block_on(admin.create_topics(new.iter(), &opts))
+        .map_err(|e| KafkaError::client("create topics", e))?;
+    let mut created = Vec::new();
+    for r in results {
+        match r {
+            Ok(t) => created.push(t),
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((t, code)) => {
+                return Err(KafkaError::client(
+                    format!("create topic `{t}`"),
+                    rdkafka::error::KafkaError::AdminOp(code),
+                ))
+            }
+        }
+    }
+    Ok(created)
+}
+
+/// Deletes topics (tests and clean-up); missing topics are ignored.
+pub fn delete_topics(settings: &KafkaSettings, topics: &[String]) -> Result<(), KafkaError> {
+    let admin: AdminClient<DefaultClientContext> = settings
+        .client_config(&[], &[])
+        .create()
+        .map_err(|e| KafkaError::client("admin client creation", e))?;
+    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let results = block_on(admin.delete_topics(&names, &opts))
+        .map_err(|e| KafkaError::client("delete topics", e))?;
+    for r in results {
+        match r {
+            Ok(_) | Err((_, RDKafkaErrorCode::UnknownTopicOrPartition)) => {}
+            Err((t, code)) => {
+                return Err(KafkaError::client(
+                    format!("delete topic `{t}`"),
+                    rdkafka::error::KafkaError::AdminOp(code),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads a zigzag varint `long` from the front of `b`.
+pub(crate) fn read_long(b: &mut &[u8]) -> Option<i64> {
+    let mut v: u64 = 0;
+    let mut shift = 0;
+    loop {
+        let (&byte, rest) = b.split_first()?;
+        *b = rest;
+        if shift >= 64 {
+            return None;
+        }
+        v |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+    }
+    Some(((v >> 1) as i64) ^ -((v & 1) as i64))
+}
+
+/// Reads an Avro `string`/`bytes` from the front of `b`.
+pub(crate) fn read_bytes<'a>(b: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let len = usize::try_from(read_long(b)?).ok()?;
+    if len > b.len() {
+        return None;
+    }
+    let (s, rest) = b.split_at(len);
+    *b = rest;
+    Some(s)
+}
+
+/// The entity key of a plain datum in layout order (the third envelope
+/// field, after `event_id` and `event_type`), or `None` when the datum is
+/// too short to hold it.
+pub fn entity_key(datum: &[u8]) -> Option<&[u8]> {
+    let mut b = datum;
+    read_bytes(&mut b)?;
+    read_bytes(&mut b)?;
+    read_bytes(&mut b)
+}
+
+/// The event id of a plain datum in layout order (the first field).
+pub fn event_id(datum: &[u8]) -> Option<&[u8]> {
+    let mut b = datum;
+    read_bytes(&mut b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_reader_handles_short_input() {
+        // "e1", "view", "u42"
+        let d = [4, b'e', b'1', 8, b'v', b'i', b'e', b'w', 6, b'u', b'4', b'2', 9];
+        assert_eq!(entity_key(&d), Some(&b"u42"[..]));
+        assert_eq!(event_id(&d), Some(&b"e1"[..]));
+        for n in 0..12 {
+            assert_eq!(entity_key(&d[..n]), None, "{n}");
+        }
+        assert_eq!(entity_key(&[0xff; 20]), None);
+        assert_eq!(entity_key(&[1]), None); // negative length
+    }
+}
