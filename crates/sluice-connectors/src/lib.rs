@@ -8,6 +8,8 @@
 
 pub mod dead_letter;
 pub mod error;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod sink;
 pub mod source;
 pub mod table;

@@ -171,10 +171,16 @@ fn source_loop(
 
 fn sink_loop(
     mut sink: Box<dyn Sink>,
+    tables: Vec<sluice_connectors::TableSpec>,
     rx: Receiver<ToSink>,
     stats: Arc<Stats>,
     opts: PipelineOptions,
 ) -> Result<(), RuntimeError> {
+    // created here, in parallel with the first reads
+    if let Err(e) = sink.prepare(&tables) {
+        opts.stop.store(true, Ordering::Relaxed);
+        return Err(RuntimeError::Sink(e));
+    }
     for msg in rx {
         let mut attempt = 0;
         let mut delay = Duration::from_millis(100);
@@ -207,7 +213,7 @@ fn sink_loop(
 pub fn run(
     built: BuiltPlan,
     source: Box<dyn Source>,
-    mut sink: Box<dyn Sink>,
+    sink: Box<dyn Sink>,
     opts: PipelineOptions,
     stats: Arc<Stats>,
 ) -> Result<RunSummary, RuntimeError> {
@@ -220,7 +226,6 @@ pub fn run(
         .map(|l| l.event_type.clone())
         .collect();
     let mut engine = Engine::new(built.plan).map_err(RuntimeError::Plan)?;
-    sink.prepare(&tables).map_err(RuntimeError::Sink)?;
     if let Ok(mut l) = stats.latest.lock() {
         *l = vec![Vec::new(); tables.len()];
     }
@@ -238,10 +243,11 @@ pub fn run(
     };
     let sink_thread = {
         let stats = stats.clone();
+        let tables_for_sink = tables.clone();
         let opts = opts.clone();
         std::thread::Builder::new()
             .name("sluice-sink".into())
-            .spawn(move || sink_loop(sink, sink_rx, stats, opts))
+            .spawn(move || sink_loop(sink, tables_for_sink, sink_rx, stats, opts))
             .map_err(RuntimeError::Thread)?
     };
 

@@ -29,7 +29,10 @@ impl ReaderSchema {
     pub fn from_layout(layout: &RecordLayout) -> Result<Self, KafkaError> {
         let text = sluice_schema::record_schema_json(layout);
         let schema = AvroSchema::parse_str(&text).map_err(|e| {
-            KafkaError::Schema(format!("generated schema of `{}` does not parse: {e}", layout.event_type))
+            KafkaError::Schema(format!(
+                "generated schema of `{}` does not parse: {e}",
+                layout.event_type
+            ))
         })?;
         Ok(Self {
             canonical: schema.canonical_form(),
@@ -59,7 +62,9 @@ impl WriterPlan {
         }
         let writer = match AvroSchema::parse_str(writer_text) {
             Ok(w) => w,
-            Err(e) => return WriterPlan::Reject(format!("writer schema id {id} does not parse: {e}")),
+            Err(e) => {
+                return WriterPlan::Reject(format!("writer schema id {id} does not parse: {e}"))
+            }
         };
         if writer.canonical_form() == reader.canonical {
             return WriterPlan::Passthrough;
@@ -83,7 +88,9 @@ impl WriterPlan {
                 }
             }
             (_, Err(e)) => {
-                return WriterPlan::Reject(format!("writer schema id {id} is not a valid schema: {e}"))
+                return WriterPlan::Reject(format!(
+                    "writer schema id {id} is not a valid schema: {e}"
+                ))
             }
             (Err(_), _) => {}
         }
@@ -175,7 +182,9 @@ impl Validator {
             }
             S::Int | S::Date | S::TimeMillis => {
                 let v = read_long(b).ok_or_else(short)?;
-                i32::try_from(v).map(|_| ()).map_err(|_| format!("int `{v}` out of range"))
+                i32::try_from(v)
+                    .map(|_| ())
+                    .map_err(|_| format!("int `{v}` out of range"))
             }
             S::Long
             | S::TimeMicros
@@ -190,7 +199,9 @@ impl Validator {
             S::Bytes | S::BigDecimal => read_bytes(b).map(|_| ()).ok_or_else(short),
             S::String | S::Uuid => {
                 let s = read_bytes(b).ok_or_else(short)?;
-                std::str::from_utf8(s).map(|_| ()).map_err(|_| "string is not UTF-8".to_string())
+                std::str::from_utf8(s)
+                    .map(|_| ())
+                    .map_err(|_| "string is not UTF-8".to_string())
             }
             S::Fixed(f) => take(b, f.size),
             S::Duration => take(b, 12),
@@ -198,7 +209,10 @@ impl Validator {
             S::Enum(e) => {
                 let i = read_long(b).ok_or_else(short)?;
                 if i < 0 || i as u64 >= e.symbols.len() as u64 {
-                    return Err(format!("enum index `{i}` out of range for `{}`", e.name.name));
+                    return Err(format!(
+                        "enum index `{i}` out of range for `{}`",
+                        e.name.name
+                    ));
                 }
                 Ok(())
             }
@@ -212,8 +226,13 @@ impl Validator {
             }
             S::Record(r) => {
                 for f in &r.fields {
-                    self.skip(&f.schema, b, depth + 1)
-                        .map_err(|e| if e.starts_with("field `") { e } else { format!("field `{}`: {e}", f.name) })?;
+                    self.skip(&f.schema, b, depth + 1).map_err(|e| {
+                        if e.starts_with("field `") {
+                            e
+                        } else {
+                            format!("field `{}`: {e}", f.name)
+                        }
+                    })?;
                 }
                 Ok(())
             }

@@ -40,7 +40,9 @@ use crate::ConnectorError;
 
 pub use bench::{run_bench, BenchReport};
 pub use dlq::{read_dlq, replay_dlq, DlqEntry, DlqWriter, ReplaySummary};
-pub use producer::{produce_generated, EventProducer, ProduceOptions, ProduceSummary, ProducerStats};
+pub use producer::{
+    produce_generated, EventProducer, ProduceOptions, ProduceSummary, ProducerStats,
+};
 pub use source::{KafkaSource, PartitionLag, RebalanceEvent, SourceOptions};
 
 /// Header: dead-letter kind (`malformed`, `late`, `future_outlier`).
@@ -91,6 +93,15 @@ pub enum KafkaError {
     /// Waited too long.
     #[error("timed out: {0}")]
     Timeout(String),
+    /// A source or sink failed.
+    #[error(transparent)]
+    Connector(Box<ConnectorError>),
+}
+
+impl From<ConnectorError> for KafkaError {
+    fn from(e: ConnectorError) -> Self {
+        KafkaError::Connector(Box::new(e))
+    }
 }
 
 impl KafkaError {
@@ -110,6 +121,7 @@ impl KafkaError {
                 ..
             } => ErrorDomain::User,
             KafkaError::Registry(e) => e.domain(),
+            KafkaError::Connector(e) => e.domain(),
             KafkaError::Client { .. } | KafkaError::Delivery { .. } | KafkaError::Timeout(_) => {
                 ErrorDomain::External
             }
@@ -120,6 +132,7 @@ impl KafkaError {
     pub fn retry_hint(&self) -> RetryHint {
         match self {
             KafkaError::Registry(e) => e.retry_hint(),
+            KafkaError::Connector(e) => e.retry_hint(),
             _ if self.domain() == ErrorDomain::External => RetryHint::Retry,
             _ => RetryHint::NoRetry,
         }
@@ -130,6 +143,9 @@ impl From<KafkaError> for ConnectorError {
     fn from(e: KafkaError) -> Self {
         // ConnectorError has no kafka variant yet: user errors become
         // `Config` (no retry), external ones `Database` (retry)
+        if let KafkaError::Connector(inner) = e {
+            return *inner;
+        }
         match e.domain() {
             ErrorDomain::User => ConnectorError::Config {
                 connector: "kafka",
@@ -220,7 +236,12 @@ impl KafkaSettings {
         let properties = k
             .properties
             .iter()
-            .map(|(key, v)| Ok((key.clone(), resolve(v, secrets, &format!("kafka.properties.{key}"))?)))
+            .map(|(key, v)| {
+                Ok((
+                    key.clone(),
+                    resolve(v, secrets, &format!("kafka.properties.{key}"))?,
+                ))
+            })
             .collect::<Result<_, KafkaError>>()?;
         Ok(Self {
             bootstrap_servers: resolve(&k.bootstrap_servers, secrets, "kafka.bootstrap_servers")?,
@@ -250,7 +271,11 @@ impl KafkaSettings {
 
     /// A librdkafka configuration: bootstrap servers, then `defaults`, then
     /// the pass-through properties, then `forced` (which nothing overrides).
-    pub fn client_config(&self, defaults: &[(&str, &str)], forced: &[(&str, &str)]) -> ClientConfig {
+    pub fn client_config(
+        &self,
+        defaults: &[(&str, &str)],
+        forced: &[(&str, &str)],
+    ) -> ClientConfig {
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", &self.bootstrap_servers);
         for (k, v) in defaults {
@@ -291,21 +316,29 @@ pub(crate) fn block_on<F: Future>(f: F) -> F::Output {
 /// Creates the topics that do not exist yet with the configured partitions,
 /// replication and retention; existing topics are left alone. Returns the
 /// topics created.
-pub fn ensure_topics(settings: &KafkaSettings, topics: &[String]) -> Result<Vec<String>, KafkaError> {
+pub fn ensure_topics(
+    settings: &KafkaSettings,
+    topics: &[String],
+) -> Result<Vec<String>, KafkaError> {
     let admin: AdminClient<DefaultClientContext> = settings
         .client_config(&[], &[])
         .create()
         .map_err(|e| KafkaError::client("admin client creation", e))?;
-    let partitions = i32::try_from(settings.partitions.max(1))
-        .map_err(|_| KafkaError::Config(format!("partitions `{}` too large", settings.partitions)))?;
+    let partitions = i32::try_from(settings.partitions.max(1)).map_err(|_| {
+        KafkaError::Config(format!("partitions `{}` too large", settings.partitions))
+    })?;
     let rf = i32::try_from(settings.replication_factor.max(1)).map_err(|_| {
-        KafkaError::Config(format!("replication factor `{}` too large", settings.replication_factor))
+        KafkaError::Config(format!(
+            "replication factor `{}` too large",
+            settings.replication_factor
+        ))
     })?;
     let retention = settings.retention_ms.to_string();
     let new: Vec<NewTopic<'_>> = topics
         .iter()
         .map(|t| {
-            NewTopic::new(t, partitions, TopicReplication::Fixed(rf)).set("retention.ms", &retention)
+            NewTopic::new(t, partitions, TopicReplication::Fixed(rf))
+                .set("retention.ms", &retention)
         })
         .collect();
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
@@ -404,7 +437,9 @@ mod tests {
     #[test]
     fn envelope_reader_handles_short_input() {
         // "e1", "view", "u42"
-        let d = [4, b'e', b'1', 8, b'v', b'i', b'e', b'w', 6, b'u', b'4', b'2', 9];
+        let d = [
+            4, b'e', b'1', 8, b'v', b'i', b'e', b'w', 6, b'u', b'4', b'2', 9,
+        ];
         assert_eq!(entity_key(&d), Some(&b"u42"[..]));
         assert_eq!(event_id(&d), Some(&b"e1"[..]));
         for n in 0..12 {

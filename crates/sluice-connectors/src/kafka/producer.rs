@@ -72,7 +72,9 @@ pub struct RawProducer {
 
 impl std::fmt::Debug for RawProducer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RawProducer").field("queued", &self.queued).finish()
+        f.debug_struct("RawProducer")
+            .field("queued", &self.queued)
+            .finish()
     }
 }
 
@@ -102,7 +104,10 @@ impl RawProducer {
             )
             .create_with_context(DeliveryCounter::default())
             .map_err(|e| KafkaError::client("producer creation", e))?;
-        Ok(Self { producer, queued: 0 })
+        Ok(Self {
+            producer,
+            queued: 0,
+        })
     }
 
     /// Queues one message; waits (serving delivery reports) while the local
@@ -283,7 +288,9 @@ impl EventProducer {
     pub fn send(&mut self, event_type: u32, datum: &[u8]) -> Result<(), KafkaError> {
         let i = event_type as usize;
         let (Some(topic), Some(&id)) = (self.topics.get(i), self.schema_ids.get(i)) else {
-            return Err(KafkaError::Config(format!("unknown event type id `{event_type}`")));
+            return Err(KafkaError::Config(format!(
+                "unknown event type id `{event_type}`"
+            )));
         };
         self.scratch.clear();
         encode_wire(id, datum, &mut self.scratch);
@@ -295,7 +302,12 @@ impl EventProducer {
     }
 
     /// Sends a message as is to the topic of `event_type` (tests, replays).
-    pub fn send_raw(&mut self, event_type: u32, key: Option<&[u8]>, payload: &[u8]) -> Result<(), KafkaError> {
+    pub fn send_raw(
+        &mut self,
+        event_type: u32,
+        key: Option<&[u8]>,
+        payload: &[u8],
+    ) -> Result<(), KafkaError> {
         let topic = self
             .topics
             .get(event_type as usize)
@@ -381,7 +393,11 @@ pub fn produce_generated(
             break;
         }
         for i in 0..batch.len() {
-            let et = batch.event_types.get(i).copied().unwrap_or(batch.event_type as u32);
+            let et = batch
+                .event_types
+                .get(i)
+                .copied()
+                .unwrap_or(batch.event_type as u32);
             if let Some(d) = batch.record(i) {
                 p.send(et, d)?;
                 records += 1;
@@ -394,7 +410,9 @@ pub fn produce_generated(
     if stats.errors > 0 || stats.sent < records {
         return Err(KafkaError::Delivery {
             failed: records - stats.sent.min(records),
-            first: stats.first_error.unwrap_or_else(|| "flush timed out".into()),
+            first: stats
+                .first_error
+                .unwrap_or_else(|| "flush timed out".into()),
         });
     }
     Ok(ProduceSummary {

@@ -138,12 +138,8 @@ impl DuckDbSink {
     }
 }
 
-impl Sink for DuckDbSink {
-    fn describe(&self) -> String {
-        format!("duckdb ({})", self.path)
-    }
-
-    fn prepare(&mut self, tables: &[TableSpec]) -> Result<(), ConnectorError> {
+impl DuckDbSink {
+    fn prepare_tables(&mut self, tables: &[TableSpec]) -> Result<(), ConnectorError> {
         for t in tables {
             let want = column_names(t);
             if let Some(have) = self.existing_columns(&t.name)? {
@@ -190,6 +186,22 @@ impl Sink for DuckDbSink {
                  PRIMARY KEY (source, partition, \"offset\", kind, aggregation))"
             ))
             .map_err(db)?;
+        Ok(())
+    }
+}
+
+impl Sink for DuckDbSink {
+    fn describe(&self) -> String {
+        format!("duckdb ({})", self.path)
+    }
+
+    fn prepare(&mut self, tables: &[TableSpec]) -> Result<(), ConnectorError> {
+        // one transaction: one commit (and fsync) instead of one per statement
+        self.conn.execute_batch("BEGIN TRANSACTION").map_err(db)?;
+        let r = self.prepare_tables(tables);
+        let end = if r.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        self.conn.execute_batch(end).map_err(db)?;
+        r?;
         self.tables = tables.to_vec();
         Ok(())
     }

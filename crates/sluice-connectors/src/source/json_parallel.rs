@@ -1,11 +1,13 @@
-//! JSON lines parsed on every core: a reader thread cuts files into
-//! line-aligned chunks, worker threads project them
+//! JSON lines parsed on every core. Files are cut into fixed byte ranges;
+//! each worker reads its range itself (positional reads into a reused
+//! buffer), takes the lines that *start* in the range (reading past its end
+//! to finish the last one), projects them
 //! ([`Projector`](super::json_fast::Projector)), and `next_batch` hands the
 //! chunks back in file order, so results are exactly those of a sequential
-//! read. Channels are bounded: a slow engine slows the reader.
+//! read. Channels are bounded: a slow engine slows the workers.
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -21,7 +23,8 @@ const CHUNK: usize = 4 << 20;
 struct Job {
     seq: u64,
     file: usize,
-    bytes: Vec<u8>,
+    start: u64,
+    end: u64,
 }
 
 /// A parsed chunk: its offsets are line indexes within the chunk until
@@ -66,64 +69,97 @@ fn read_error(path: &std::path::Path, e: std::io::Error) -> ConnectorError {
     }
 }
 
-fn reader(files: Vec<PathBuf>, jobs: SyncSender<Job>, done: SyncSender<Done>) {
+/// Enumerates byte ranges (no I/O beyond file sizes).
+fn dispatcher(files: Vec<PathBuf>, chunk: u64, jobs: SyncSender<Job>, done: SyncSender<Done>) {
     let mut seq = 0u64;
     for (fi, path) in files.iter().enumerate() {
-        let mut f = match std::fs::File::open(path) {
-            Ok(f) => f,
+        let len = match std::fs::metadata(path) {
+            Ok(m) => m.len(),
             Err(e) => {
                 let _ = done.send(Done::Failed(seq, read_error(path, e)));
                 return;
             }
         };
-        let mut carry: Vec<u8> = Vec::new();
-        loop {
-            let mut buf = Vec::with_capacity(CHUNK + carry.len());
-            buf.extend_from_slice(&carry);
-            let n = match (&mut f).take(CHUNK as u64).read_to_end(&mut buf) {
-                Ok(n) => n,
-                Err(e) => {
-                    let _ = done.send(Done::Failed(seq, read_error(path, e)));
-                    return;
-                }
-            };
-            let eof = n == 0;
-            let cut = if eof {
-                buf.len()
-            } else {
-                memchr::memrchr(b'\n', &buf).map_or(0, |p| p + 1)
-            };
-            carry = buf[cut..].to_vec();
-            buf.truncate(cut);
-            if !buf.is_empty() {
-                if jobs
-                    .send(Job {
-                        seq,
-                        file: fi,
-                        bytes: buf,
-                    })
-                    .is_err()
-                {
-                    return;
-                }
-                seq += 1;
+        let mut start = 0u64;
+        while start < len {
+            let end = (start + chunk).min(len);
+            if jobs
+                .send(Job {
+                    seq,
+                    file: fi,
+                    start,
+                    end,
+                })
+                .is_err()
+            {
+                return;
             }
-            if eof {
-                break;
-            }
+            seq += 1;
+            start = end;
         }
     }
     let _ = done.send(Done::End(seq));
 }
 
-fn parse_chunk(p: &mut Projector, origin: &str, bytes: &[u8]) -> (SourceOutput, i64) {
+/// Reads the lines starting in `[start, end)` (and the rest of the last one)
+/// into `buf`; returns the offset in `buf` where the first such line starts.
+fn read_range(
+    f: &std::fs::File,
+    start: u64,
+    end: u64,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<usize> {
+    // one byte before the range tells whether a line starts at `start`
+    let from = start.saturating_sub(1);
+    buf.clear();
+    let mut want = (end - from) as usize + 64 * 1024;
+    loop {
+        let have = buf.len();
+        buf.resize(want, 0);
+        let mut n = have;
+        while n < want {
+            match f.read_at(&mut buf[n..want], from + n as u64)? {
+                0 => break,
+                k => n += k,
+            }
+        }
+        buf.truncate(n);
+        let eof = n < want;
+        let in_range = (end - from) as usize;
+        // the last line starting before `end` must be complete
+        let last_start =
+            memchr::memrchr(b'\n', &buf[..in_range.min(buf.len())]).map_or(0, |p| p + 1);
+        let complete = last_start >= in_range
+            || memchr::memchr(b'\n', &buf[last_start.min(buf.len())..]).is_some();
+        if eof || complete {
+            break;
+        }
+        want *= 2;
+    }
+    let first = if start == 0 {
+        0
+    } else {
+        match memchr::memchr(b'\n', buf) {
+            Some(p) => p + 1,
+            None => buf.len(),
+        }
+    };
+    Ok(first)
+}
+
+fn parse_chunk(
+    p: &mut Projector,
+    origin: &str,
+    bytes: &[u8],
+    mut start: usize,
+    limit: usize,
+) -> (SourceOutput, i64) {
     let mut out = SourceOutput {
         origin: origin.to_string(),
         ..SourceOutput::default()
     };
-    let mut start = 0usize;
     let mut idx = 0i64;
-    while start < bytes.len() {
+    while start < bytes.len() && start < limit {
         let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |k| start + k);
         let raw = &bytes[start..end];
         start = end + 1;
@@ -156,18 +192,40 @@ fn parse_chunk(p: &mut Projector, origin: &str, bytes: &[u8]) -> (SourceOutput, 
 
 fn worker(
     projected: Vec<RecordLayout>,
-    files: Arc<Vec<String>>,
+    paths: Vec<PathBuf>,
     jobs: Arc<Mutex<Receiver<Job>>>,
     done: SyncSender<Done>,
 ) {
     let mut p = Projector::new(&projected);
+    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    let mut open: Option<(usize, std::fs::File)> = None;
+    let mut buf = Vec::new();
     loop {
         let job = match jobs.lock() {
             Ok(rx) => rx.recv(),
             Err(_) => return,
         };
         let Ok(job) = job else { return };
-        let (out, lines) = parse_chunk(&mut p, &files[job.file], &job.bytes);
+        if open.as_ref().is_none_or(|(i, _)| *i != job.file) {
+            match std::fs::File::open(&paths[job.file]) {
+                Ok(f) => open = Some((job.file, f)),
+                Err(e) => {
+                    let _ = done.send(Done::Failed(job.seq, read_error(&paths[job.file], e)));
+                    return;
+                }
+            }
+        }
+        let Some((_, f)) = open.as_ref() else { return };
+        let first = match read_range(f, job.start, job.end, &mut buf) {
+            Ok(first) => first,
+            Err(e) => {
+                let _ = done.send(Done::Failed(job.seq, read_error(&paths[job.file], e)));
+                return;
+            }
+        };
+        // lines starting at buffer offsets below `limit` are this job's
+        let limit = (job.end - job.start.saturating_sub(1)) as usize;
+        let (out, lines) = parse_chunk(&mut p, &names[job.file], &buf, first, limit);
         if done
             .send(Done::Chunk(
                 job.seq,
@@ -187,16 +245,25 @@ fn worker(
 impl ParallelJsonSource {
     /// Reads `files` (JSON lines) into records of the `projected` layouts.
     pub fn new(files: Vec<PathBuf>, projected: Vec<RecordLayout>, threads: usize) -> Self {
+        Self::with_chunk(files, projected, threads, CHUNK as u64)
+    }
+
+    /// Like [`ParallelJsonSource::new`] with a chunk size in bytes (tests use tiny ones).
+    pub fn with_chunk(
+        files: Vec<PathBuf>,
+        projected: Vec<RecordLayout>,
+        threads: usize,
+        chunk: u64,
+    ) -> Self {
         let threads = threads.max(1);
+        let chunk = chunk.max(1);
         let (job_tx, job_rx) = sync_channel::<Job>(threads * 2);
         let (done_tx, done_rx) = sync_channel::<Done>(threads * 2);
-        let names: Arc<Vec<String>> =
-            Arc::new(files.iter().map(|p| p.display().to_string()).collect());
         let job_rx = Arc::new(Mutex::new(job_rx));
         for i in 0..threads {
             let (p, n, j, d) = (
                 projected.clone(),
-                names.clone(),
+                files.clone(),
                 job_rx.clone(),
                 done_tx.clone(),
             );
@@ -206,8 +273,8 @@ impl ParallelJsonSource {
         }
         let f = files.clone();
         let _ = std::thread::Builder::new()
-            .name("sluice-json-reader".into())
-            .spawn(move || reader(f, job_tx, done_tx));
+            .name("sluice-json-ranges".into())
+            .spawn(move || dispatcher(f, chunk, job_tx, done_tx));
         Self {
             files,
             rx: done_rx,
@@ -274,6 +341,74 @@ impl Source for ParallelJsonSource {
                 Done::Chunk(s, _) | Done::Failed(s, _) | Done::End(s) => *s,
             };
             self.pending.insert(seq, d);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_core::{MoneyEncoding, RecordLayout};
+    use sluice_engine::value::{decode_record, Value};
+
+    #[test]
+    fn every_line_exactly_once_in_order_whatever_the_chunk_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut expect = Vec::new();
+        let mut files = Vec::new();
+        for f in 0..2 {
+            let mut text = String::new();
+            for i in 1..=60i64 {
+                let pad = "x".repeat(((i * 37 + f * 11) % 90) as usize);
+                if i % 13 == 0 {
+                    text.push('\n'); // blank line: skipped, but counted
+                    continue;
+                }
+                text.push_str(&format!(
+                    "{{\"event_type\":\"e\",\"event_time\":{},\"pad\":\"{pad}\"}}\n",
+                    f * 1000 + i
+                ));
+                expect.push((f as usize, i, f * 1000 + i));
+            }
+            if f == 1 {
+                text.pop(); // no final newline
+            }
+            let p = dir.path().join(format!("{f}.jsonl"));
+            std::fs::write(&p, text).unwrap();
+            files.push(p);
+        }
+        let mut fields = RecordLayout::envelope("id");
+        fields.retain(|x| x.name == "event_time");
+        let layout = RecordLayout {
+            namespace: "n".into(),
+            domain: "d".into(),
+            event_type: "e".into(),
+            entity_key: "id".into(),
+            money: MoneyEncoding::Long,
+            fields,
+        };
+        for chunk in [1u64, 2, 7, 50, 97, 300, 1 << 20] {
+            let mut src =
+                ParallelJsonSource::with_chunk(files.clone(), vec![layout.clone()], 3, chunk);
+            let mut got = Vec::new();
+            loop {
+                let mut out = SourceOutput::default();
+                let st = src.next_batch(0, &mut out).unwrap();
+                assert!(out.rejects.is_empty(), "{:?}", out.rejects);
+                for i in 0..out.batch.len() {
+                    let v = decode_record(&layout, out.batch.record(i).unwrap()).unwrap();
+                    let Value::Int(t) = v[0] else { panic!() };
+                    let file = files
+                        .iter()
+                        .position(|f| f.display().to_string() == out.origin)
+                        .unwrap();
+                    got.push((file, out.offsets[i], t));
+                }
+                if st == SourceStatus::End {
+                    break;
+                }
+            }
+            assert_eq!(got, expect, "chunk {chunk}");
         }
     }
 }

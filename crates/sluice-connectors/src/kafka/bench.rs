@@ -1,0 +1,147 @@
+//! `sluice bench kafka`: produce N generated events through the registry
+//! and broker, then consume them with [`KafkaSource`] and aggregate them
+//! with the engine. Uses fresh topics (`bench.<stamp>.<template>`) and a
+//! fresh consumer group, deleted/abandoned afterwards.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use sluice_config::Config;
+use sluice_engine::{Engine, EnginePlan, Output};
+use sluice_generator::{Generator, GeneratorOptions, Limit};
+
+use super::producer::{produce_generated, ProduceOptions};
+use super::source::{KafkaSource, SourceOptions};
+use super::{delete_topics, KafkaError, KafkaSettings};
+use crate::source::{Source, SourceOutput, SourceStatus};
+
+/// Figures of one benchmark run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BenchReport {
+    /// Events produced (and delivered).
+    pub events: u64,
+    /// Delivered events per second (registration and topic creation included).
+    pub produce_events_per_sec: f64,
+    /// Consumed and aggregated events per second, from the first record to
+    /// the last (group join excluded).
+    pub consume_aggregate_events_per_sec: f64,
+    /// Events consumed.
+    pub consumed: u64,
+    /// Records the source rejected.
+    pub rejected: u64,
+    /// Window results the engine emitted.
+    pub results: u64,
+    /// Seconds from subscribing to the first record (group join).
+    pub join_seconds: f64,
+}
+
+impl BenchReport {
+    /// The one-line JSON the CLI prints.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "events": self.events,
+            "produce_events_per_sec": self.produce_events_per_sec.round(),
+            "consume_aggregate_events_per_sec": self.consume_aggregate_events_per_sec.round(),
+        })
+    }
+}
+
+/// Runs the benchmark for `domain` with `events` base events (generator
+/// faults off, seed 1) aggregated by `plan` (the CLI builds it with
+/// `sluice_runtime::plan::build`).
+pub fn run_bench(
+    cfg: &Config,
+    settings: &KafkaSettings,
+    domain: &str,
+    plan: EnginePlan,
+    events: u64,
+    timeout: Duration,
+) -> Result<BenchReport, KafkaError> {
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
+    let mut s = settings.clone();
+    s.topic_template = format!("bench.{stamp}.{}", settings.topic_template);
+    s.group_id = format!("sluice-bench-{stamp}");
+    let opts = GeneratorOptions {
+        seed: 1,
+        limit: Limit {
+            events: Some(events),
+            duration_ms: None,
+        },
+        ..GeneratorOptions::default()
+    };
+    let mut generator = Generator::from_config(cfg, domain, opts)
+        .map_err(|e| KafkaError::Config(format!("generator: {e}")))?;
+    let layouts: Vec<_> = generator.layouts().cloned().collect();
+    let topics: Vec<String> = layouts
+        .iter()
+        .map(|l| s.topic(domain, &l.event_type))
+        .collect();
+    let result = (|| {
+        let produced = produce_generated(
+            cfg,
+            &s,
+            domain,
+            &mut generator,
+            &ProduceOptions::default(),
+            &mut |_| {},
+        )?;
+        let mut engine =
+            Engine::new(plan).map_err(|e| KafkaError::Config(format!("engine plan: {e}")))?;
+        let mut output = Output::new();
+        let mut source = KafkaSource::new(
+            &s,
+            domain,
+            &layouts,
+            SourceOptions {
+                stop_at_end: true,
+                create_topics: false,
+                ..SourceOptions::default()
+            },
+        )?;
+        let mut out = SourceOutput::default();
+        let subscribed = Instant::now();
+        let mut first: Option<Instant> = None;
+        let (mut consumed, mut rejected, mut results) = (0u64, 0u64, 0u64);
+        let deadline = subscribed + timeout;
+        while consumed + rejected < produced.records {
+            if Instant::now() > deadline {
+                return Err(KafkaError::Timeout(format!(
+                    "consumed {} of {} events",
+                    consumed + rejected,
+                    produced.records
+                )));
+            }
+            let status = source.next_batch(8192, &mut out)?;
+            if !out.is_empty() {
+                first.get_or_insert_with(Instant::now);
+            }
+            consumed += out.batch.len() as u64;
+            rejected += out.rejects.len() as u64;
+            engine.process(&out.batch, &mut output);
+            results += output.results.len() as u64;
+            output.clear();
+            if status == SourceStatus::End {
+                break;
+            }
+        }
+        engine.finish(&mut output);
+        results += output.results.len() as u64;
+        let first = first.unwrap_or(subscribed);
+        let secs = first.elapsed().as_secs_f64().max(1e-9);
+        Ok(BenchReport {
+            events: produced.delivered,
+            produce_events_per_sec: produced.events_per_sec(),
+            consume_aggregate_events_per_sec: (consumed + rejected) as f64 / secs,
+            consumed,
+            rejected,
+            results,
+            join_seconds: (first - subscribed).as_secs_f64(),
+        })
+    })();
+    if let Err(e) = delete_topics(&s, &topics) {
+        tracing::warn!("cannot delete benchmark topics: {e}");
+    }
+    result
+}

@@ -1,0 +1,481 @@
+//! The dead-letter topic (`dlq_topic_template`, e.g. `{domain}.dlq`): every
+//! dead letter is written with its ORIGINAL bytes as the value, the original
+//! key as the key, and why/where in headers ([`H_ERROR_KIND`],
+//! [`H_ERROR_MESSAGE`], [`H_SOURCE_TOPIC`], [`H_SOURCE_PARTITION`],
+//! [`H_SOURCE_OFFSET`], [`H_SOURCE_TIMESTAMP`], plus event type and
+//! aggregation when known). [`read_dlq`] lists them; [`replay_dlq`]
+//! re-injects them into their source topics, remembering (as a consumer
+//! group) how far it got so a second replay does not repeat the first.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use sluice_schema::registry::decode_wire;
+
+use super::producer::{ProducerStats, RawProducer};
+use super::source::RejectMeta;
+use super::{
+    ensure_topics, entity_key, KafkaError, KafkaSettings, H_AGGREGATION, H_ERROR_KIND,
+    H_ERROR_MESSAGE, H_EVENT_TYPE, H_SOURCE_OFFSET, H_SOURCE_PARTITION, H_SOURCE_TIMESTAMP,
+    H_SOURCE_TOPIC,
+};
+use crate::{DeadLetterKind, DeadLetterRecord};
+
+/// Writes dead letters to a domain's dead-letter topic.
+#[derive(Debug)]
+pub struct DlqWriter {
+    raw: RawProducer,
+    topic: String,
+}
+
+fn derived_key(rec: &DeadLetterRecord) -> Option<&[u8]> {
+    match decode_wire(&rec.payload) {
+        Ok((_, datum)) => entity_key(datum),
+        // late events and outliers carry the plain datum
+        Err(_) if rec.kind != DeadLetterKind::Malformed => entity_key(&rec.payload),
+        Err(_) => None,
+    }
+}
+
+impl DlqWriter {
+    /// A writer for `domain`'s dead-letter topic, created if missing when
+    /// `create_topic`.
+    pub fn new(
+        settings: &KafkaSettings,
+        domain: &str,
+        create_topic: bool,
+    ) -> Result<Self, KafkaError> {
+        let topic = settings.dlq_topic(domain);
+        if create_topic {
+            ensure_topics(settings, std::slice::from_ref(&topic))?;
+        }
+        Ok(Self {
+            raw: RawProducer::new(settings)?,
+            topic,
+        })
+    }
+
+    /// The dead-letter topic.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Queues one dead letter. `meta` gives the original key and timestamp
+    /// (from [`KafkaSource::reject_meta`](super::KafkaSource::reject_meta));
+    /// without it the key is read from the payload when it is a datum.
+    pub fn write(
+        &mut self,
+        rec: &DeadLetterRecord,
+        meta: Option<&RejectMeta>,
+    ) -> Result<(), KafkaError> {
+        let partition = rec.partition.to_string();
+        let offset = rec.offset.to_string();
+        let timestamp = meta.and_then(|m| m.timestamp).map(|t| t.to_string());
+        let mut h = OwnedHeaders::new()
+            .insert(Header {
+                key: H_ERROR_KIND,
+                value: Some(rec.kind.as_str()),
+            })
+            .insert(Header {
+                key: H_ERROR_MESSAGE,
+                value: Some(rec.reason.as_str()),
+            })
+            .insert(Header {
+                key: H_SOURCE_TOPIC,
+                value: Some(rec.source.as_str()),
+            })
+            .insert(Header {
+                key: H_SOURCE_PARTITION,
+                value: Some(partition.as_str()),
+            })
+            .insert(Header {
+                key: H_SOURCE_OFFSET,
+                value: Some(offset.as_str()),
+            });
+        if let Some(t) = &timestamp {
+            h = h.insert(Header {
+                key: H_SOURCE_TIMESTAMP,
+                value: Some(t.as_str()),
+            });
+        }
+        if let Some(e) = &rec.event_type {
+            h = h.insert(Header {
+                key: H_EVENT_TYPE,
+                value: Some(e.as_str()),
+            });
+        }
+        if let Some(a) = &rec.aggregation {
+            h = h.insert(Header {
+                key: H_AGGREGATION,
+                value: Some(a.as_str()),
+            });
+        }
+        let key = match meta.and_then(|m| m.key.as_deref()) {
+            Some(k) => Some(k),
+            None => derived_key(rec),
+        };
+        let topic = self.topic.clone();
+        self.raw.send(&topic, key, &rec.payload, Some(h), None)
+    }
+
+    /// Queues every dead letter; `metas` is parallel to `recs` (may be
+    /// shorter or empty).
+    pub fn write_all(
+        &mut self,
+        recs: &[DeadLetterRecord],
+        metas: &[RejectMeta],
+    ) -> Result<usize, KafkaError> {
+        for (i, r) in recs.iter().enumerate() {
+            self.write(r, metas.get(i))?;
+        }
+        Ok(recs.len())
+    }
+
+    /// Waits until everything queued is delivered; fails if any was not.
+    pub fn flush(&mut self, timeout: Duration) -> Result<ProducerStats, KafkaError> {
+        let stats = self.raw.flush(timeout)?;
+        if stats.errors > 0 {
+            return Err(KafkaError::Delivery {
+                failed: stats.errors,
+                first: stats.first_error.clone().unwrap_or_default(),
+            });
+        }
+        Ok(stats)
+    }
+}
+
+/// One record of the dead-letter topic.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DlqEntry {
+    /// Partition of the dead-letter topic.
+    pub partition: i32,
+    /// Offset in the dead-letter topic.
+    pub offset: i64,
+    /// Original key.
+    pub key: Option<Vec<u8>>,
+    /// Original bytes.
+    pub payload: Vec<u8>,
+    /// `sluice.error.kind`.
+    pub kind: String,
+    /// `sluice.error.message`.
+    pub message: String,
+    /// `sluice.source.topic`.
+    pub source_topic: Option<String>,
+    /// `sluice.source.partition`.
+    pub source_partition: Option<i32>,
+    /// `sluice.source.offset`.
+    pub source_offset: Option<i64>,
+    /// `sluice.source.timestamp` (epoch ms).
+    pub source_timestamp: Option<i64>,
+    /// `sluice.event_type`.
+    pub event_type: Option<String>,
+    /// `sluice.aggregation`.
+    pub aggregation: Option<String>,
+    /// Every header as received.
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+impl DlqEntry {
+    /// A header's value as text.
+    pub fn header(&self, key: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+    }
+
+    /// JSON for `sluice dlq inspect --format json` (payload as hex and, when
+    /// it is text, as text).
+    pub fn to_json(&self) -> serde_json::Value {
+        let hex: String = self.payload.iter().map(|b| format!("{b:02x}")).collect();
+        serde_json::json!({
+            "partition": self.partition,
+            "offset": self.offset,
+            "kind": self.kind,
+            "message": self.message,
+            "source_topic": self.source_topic,
+            "source_partition": self.source_partition,
+            "source_offset": self.source_offset,
+            "source_timestamp": self.source_timestamp,
+            "event_type": self.event_type,
+            "aggregation": self.aggregation,
+            "key": self.key.as_ref().map(|k| String::from_utf8_lossy(k).into_owned()),
+            "payload_len": self.payload.len(),
+            "payload_hex": hex,
+        })
+    }
+}
+
+/// Where [`read_dlq`] starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DlqStart {
+    /// From the first record (inspect).
+    Beginning,
+    /// From the offsets committed by this consumer group (replay).
+    Committed(String),
+}
+
+/// Records read by [`read_dlq`] and where each partition's reading stopped.
+#[derive(Debug, Default)]
+pub struct DlqRead {
+    /// Records, by partition then offset.
+    pub entries: Vec<DlqEntry>,
+    /// (partition, next offset) after the last record returned per partition.
+    pub next: Vec<(i32, i64)>,
+}
+
+fn reader(settings: &KafkaSettings, group: &str) -> Result<BaseConsumer, KafkaError> {
+    settings
+        .client_config(
+            &[("fetch.wait.max.ms", "50")],
+            &[
+                ("group.id", group),
+                ("enable.auto.commit", "false"),
+                ("enable.auto.offset.store", "false"),
+                ("enable.partition.eof", "false"),
+            ],
+        )
+        .create()
+        .map_err(|e| KafkaError::client("consumer creation", e))
+}
+
+/// Reads up to `limit` records of `domain`'s dead-letter topic (all when
+/// `None`), up to the high watermarks seen at the start. A missing topic
+/// reads as empty.
+pub fn read_dlq(
+    settings: &KafkaSettings,
+    domain: &str,
+    start: &DlqStart,
+    limit: Option<usize>,
+    timeout: Duration,
+) -> Result<DlqRead, KafkaError> {
+    let topic = settings.dlq_topic(domain);
+    let group = match start {
+        DlqStart::Beginning => format!("{}-dlq-inspect", settings.group_id),
+        DlqStart::Committed(g) => g.clone(),
+    };
+    let consumer = reader(settings, &group)?;
+    read_with(&consumer, &topic, start, limit, timeout)
+}
+
+fn read_with(
+    consumer: &BaseConsumer,
+    topic: &str,
+    start: &DlqStart,
+    limit: Option<usize>,
+    timeout: Duration,
+) -> Result<DlqRead, KafkaError> {
+    let md = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .map_err(|e| KafkaError::client(format!("metadata of `{topic}`"), e))?;
+    let partitions: Vec<i32> = md
+        .topics()
+        .iter()
+        .filter(|t| t.name() == topic && t.error().is_none())
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect();
+    let mut out = DlqRead::default();
+    if partitions.is_empty() {
+        return Ok(out);
+    }
+    let committed: BTreeMap<i32, i64> = match start {
+        DlqStart::Beginning => BTreeMap::new(),
+        DlqStart::Committed(_) => {
+            let mut tpl = TopicPartitionList::new();
+            for p in &partitions {
+                tpl.add_partition(topic, *p);
+            }
+            let c = consumer
+                .committed_offsets(tpl, Duration::from_secs(10))
+                .map_err(|e| KafkaError::client("read committed offsets", e))?;
+            c.elements()
+                .iter()
+                .filter_map(|e| match e.offset() {
+                    Offset::Offset(o) => Some((e.partition(), o)),
+                    _ => None,
+                })
+                .collect()
+        }
+    };
+    // (partition, start, end) with end = high watermark now
+    let mut todo: BTreeMap<i32, (i64, i64)> = BTreeMap::new();
+    for p in &partitions {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, *p, Duration::from_secs(10))
+            .map_err(|e| KafkaError::client(format!("watermarks of `{topic}` [{p}]"), e))?;
+        let from = committed.get(p).copied().unwrap_or(low).max(low);
+        out.next.push((*p, from));
+        if from < high {
+            todo.insert(*p, (from, high));
+        }
+    }
+    if todo.is_empty() {
+        return Ok(out);
+    }
+    let mut tpl = TopicPartitionList::new();
+    for (p, (from, _)) in &todo {
+        tpl.add_partition_offset(topic, *p, Offset::Offset(*from))
+            .map_err(|e| KafkaError::client("build assignment", e))?;
+    }
+    consumer
+        .assign(&tpl)
+        .map_err(|e| KafkaError::client("assign", e))?;
+    let deadline = Instant::now() + timeout;
+    let mut per_part: BTreeMap<i32, Vec<DlqEntry>> = BTreeMap::new();
+    let mut remaining: BTreeMap<i32, i64> = todo.iter().map(|(p, (_, end))| (*p, *end)).collect();
+    while !remaining.is_empty() {
+        if Instant::now() > deadline {
+            return Err(KafkaError::Timeout(format!(
+                "reading `{topic}` did not reach its end within {timeout:?}"
+            )));
+        }
+        let Some(m) = consumer.poll(Duration::from_millis(100)) else {
+            continue;
+        };
+        let m = m.map_err(|e| KafkaError::client(format!("read `{topic}`"), e))?;
+        let p = m.partition();
+        let Some(&end) = remaining.get(&p) else {
+            continue;
+        };
+        if m.offset() >= end {
+            remaining.remove(&p);
+            continue;
+        }
+        let mut e = DlqEntry {
+            partition: p,
+            offset: m.offset(),
+            key: m.key().map(<[u8]>::to_vec),
+            payload: m.payload().unwrap_or(&[]).to_vec(),
+            ..DlqEntry::default()
+        };
+        if let Some(h) = m.headers() {
+            for hd in h.iter() {
+                e.headers
+                    .push((hd.key.to_string(), hd.value.unwrap_or(&[]).to_vec()));
+            }
+        }
+        let text = |k: &str| e.header(k).map(str::to_string);
+        let kind = text(H_ERROR_KIND).unwrap_or_default();
+        let message = text(H_ERROR_MESSAGE).unwrap_or_default();
+        let source_topic = text(H_SOURCE_TOPIC);
+        let source_partition = text(H_SOURCE_PARTITION).and_then(|v| v.parse().ok());
+        let source_offset = text(H_SOURCE_OFFSET).and_then(|v| v.parse().ok());
+        let source_timestamp = text(H_SOURCE_TIMESTAMP).and_then(|v| v.parse().ok());
+        let event_type = text(H_EVENT_TYPE);
+        let aggregation = text(H_AGGREGATION);
+        e = DlqEntry {
+            kind,
+            message,
+            source_topic,
+            source_partition,
+            source_offset,
+            source_timestamp,
+            event_type,
+            aggregation,
+            ..e
+        };
+        if m.offset() + 1 >= end {
+            remaining.remove(&p);
+        }
+        per_part.entry(p).or_default().push(e);
+    }
+    let mut all: Vec<DlqEntry> = per_part.into_values().flatten().collect();
+    all.sort_by_key(|e| (e.partition, e.offset));
+    if let Some(l) = limit {
+        all.truncate(l);
+    }
+    for (p, next) in &mut out.next {
+        if let Some(last) = all
+            .iter()
+            .filter(|e| e.partition == *p)
+            .map(|e| e.offset)
+            .max()
+        {
+            *next = last + 1;
+        }
+    }
+    out.entries = all;
+    Ok(out)
+}
+
+/// What [`replay_dlq`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplaySummary {
+    /// Records re-injected.
+    pub replayed: u64,
+    /// Records skipped because they name no source topic.
+    pub skipped: u64,
+    /// Re-injected records per source topic.
+    pub by_topic: BTreeMap<String, u64>,
+}
+
+/// `sluice dlq replay`: re-injects up to `limit` dead letters not replayed
+/// before (consumer group `<group_id>-dlq-replay`) into their source topics,
+/// original bytes and key, waits for delivery, then records progress.
+pub fn replay_dlq(
+    settings: &KafkaSettings,
+    domain: &str,
+    limit: Option<usize>,
+    timeout: Duration,
+) -> Result<ReplaySummary, KafkaError> {
+    let group = format!("{}-dlq-replay", settings.group_id);
+    let topic = settings.dlq_topic(domain);
+    let consumer = reader(settings, &group)?;
+    let read = read_with(
+        &consumer,
+        &topic,
+        &DlqStart::Committed(group),
+        limit,
+        timeout,
+    )?;
+    // a missing source topic would be auto-created with broker defaults
+    let mut sources: Vec<String> = read
+        .entries
+        .iter()
+        .filter_map(|e| e.source_topic.clone())
+        .collect();
+    sources.sort();
+    sources.dedup();
+    if !sources.is_empty() {
+        ensure_topics(settings, &sources)?;
+    }
+    let mut producer = RawProducer::new(settings)?;
+    let mut summary = ReplaySummary::default();
+    for e in &read.entries {
+        let Some(t) = &e.source_topic else {
+            summary.skipped += 1;
+            continue;
+        };
+        let dlq_offset = format!("{}:{}", e.partition, e.offset);
+        let h = OwnedHeaders::new().insert(Header {
+            key: "sluice.replayed.from",
+            value: Some(dlq_offset.as_str()),
+        });
+        producer.send(t, e.key.as_deref(), &e.payload, Some(h), None)?;
+        summary.replayed += 1;
+        *summary.by_topic.entry(t.clone()).or_default() += 1;
+    }
+    let stats = producer.flush(timeout)?;
+    if stats.errors > 0 || stats.sent < summary.replayed {
+        return Err(KafkaError::Delivery {
+            failed: summary.replayed - stats.sent.min(summary.replayed),
+            first: stats
+                .first_error
+                .unwrap_or_else(|| "flush timed out".into()),
+        });
+    }
+    let mut tpl = TopicPartitionList::new();
+    for (p, next) in &read.next {
+        tpl.add_partition_offset(&topic, *p, Offset::Offset(*next))
+            .map_err(|e| KafkaError::client("build commit list", e))?;
+    }
+    if tpl.count() > 0 {
+        consumer
+            .commit(&tpl, CommitMode::Sync)
+            .map_err(|e| KafkaError::client("commit replay progress", e))?;
+    }
+    Ok(summary)
+}

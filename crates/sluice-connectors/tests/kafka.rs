@@ -1,0 +1,572 @@
+//! The Kafka path against a real broker and a real schema registry
+//! (`scripts/services.sh start kafka registry`): every shipped domain round
+//! trips, malformed records become dead letters with their original bytes,
+//! the dead-letter topic keeps them with headers, and old writer schemas
+//! are read as the current layout.
+//!
+//! Each test uses fresh topics and a fresh consumer group. Tests skip with
+//! a message when the services are not running, unless
+//! `SLUICE_REQUIRE_SERVICES` is set, in which case they fail.
+#![cfg(feature = "kafka")]
+
+use std::collections::BTreeMap;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use apache_avro::types::Value as AvroValue;
+use sluice_config::Config;
+use sluice_connectors::kafka::avro::ReaderSchema;
+use sluice_connectors::kafka::dlq::{read_dlq, replay_dlq, DlqStart, DlqWriter};
+use sluice_connectors::kafka::producer::{
+    produce_generated, subject_of, ProduceOptions, RawProducer,
+};
+use sluice_connectors::kafka::source::{KafkaSource, RejectMeta, SourceOptions};
+use sluice_connectors::kafka::{self, KafkaSettings};
+use sluice_connectors::{DeadLetterRecord, Source, SourceOutput, SourceStatus};
+use sluice_core::RecordLayout;
+use sluice_generator::{EncodedBatch, Generator, GeneratorOptions, Limit};
+use sluice_schema::registry::{encode_wire, RegistryClient};
+use sluice_secrets::ResolvedSecrets;
+
+const TEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn config() -> Config {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../config");
+    let opts = sluice_config::LoadOptions::new(dir, "dev");
+    sluice_config::load_with(&opts, &sluice_generator::validate_hints)
+        .unwrap_or_else(|d| panic!("shipped config does not load: {d}"))
+}
+
+fn cleanup<E: std::fmt::Display>(r: Result<(), E>) {
+    if let Err(e) = r {
+        eprintln!("cleanup failed: {e}");
+    }
+}
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// Settings with fresh topic names (`t<stamp>-<n>.{domain}.{event_type}`)
+/// and a fresh group, or `None` (skip) when the services are down.
+fn settings(cfg: &Config) -> Option<KafkaSettings> {
+    let mut s =
+        KafkaSettings::from_config(&cfg.platform.kafka, &ResolvedSecrets::default()).unwrap();
+    let broker_up = s
+        .bootstrap_servers
+        .split(',')
+        .filter_map(|a| a.trim().to_socket_addrs().ok()?.next())
+        .any(|a| TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok());
+    let registry = RegistryClient::new(&s.registry).and_then(|c| c.subjects());
+    if !broker_up || registry.is_err() {
+        let why = format!(
+            "kafka at `{}` {}, schema registry at `{}` {}",
+            s.bootstrap_servers,
+            if broker_up { "up" } else { "DOWN" },
+            s.registry.url,
+            match &registry {
+                Ok(_) => "up".to_string(),
+                Err(e) => format!("DOWN ({e})"),
+            }
+        );
+        if std::env::var_os("SLUICE_REQUIRE_SERVICES").is_some() {
+            panic!("services required (SLUICE_REQUIRE_SERVICES is set) but not running: {why}");
+        }
+        eprintln!("skipping: {why}; start them with `scripts/services.sh start kafka` and `... start registry`");
+        return None;
+    }
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let n = SEQ.fetch_add(1, Ordering::Relaxed);
+    s.topic_template = format!("t{stamp}-{n}.{{domain}}.{{event_type}}");
+    s.dlq_topic_template = format!("t{stamp}-{n}.{{domain}}.dlq");
+    s.group_id = format!("sluice-test-{stamp}-{n}");
+    s.partitions = 3;
+    s.retention_ms = 3_600_000;
+    Some(s)
+}
+
+fn generator(cfg: &Config, domain: &str, events: u64, seed: u64) -> Generator {
+    let opts = GeneratorOptions {
+        seed,
+        limit: Limit {
+            events: Some(events),
+            duration_ms: None,
+        },
+        ..GeneratorOptions::default()
+    };
+    Generator::from_config(cfg, domain, opts).unwrap()
+}
+
+/// Every datum the generator makes, by event id: (event type id, datum).
+fn expected(
+    cfg: &Config,
+    domain: &str,
+    events: u64,
+    seed: u64,
+) -> BTreeMap<Vec<u8>, (u32, Vec<u8>)> {
+    let mut g = generator(cfg, domain, events, seed);
+    let mut b = EncodedBatch::default();
+    let mut out = BTreeMap::new();
+    while g.fill_mixed(4096, &mut b) > 0 {
+        for i in 0..b.len() {
+            let d = b.record(i).unwrap();
+            let id = kafka::event_id(d).unwrap().to_vec();
+            out.insert(id, (b.event_types[i], d.to_vec()));
+        }
+    }
+    out
+}
+
+/// Reads until `want` records (good + rejected) arrived or the source ends.
+fn consume(source: &mut KafkaSource, want: usize) -> (Vec<SourceOutput>, Vec<Vec<RejectMeta>>) {
+    let deadline = Instant::now() + TEST_TIMEOUT;
+    let (mut got, mut outs, mut metas) = (0, Vec::new(), Vec::new());
+    while got < want {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {got} of {want} records"
+        );
+        let mut out = SourceOutput::default();
+        let status = source.next_batch(1000, &mut out).unwrap();
+        if !out.is_empty() {
+            got += out.len();
+            metas.push(source.reject_meta().to_vec());
+            outs.push(out);
+        }
+        if status == SourceStatus::End {
+            break;
+        }
+    }
+    (outs, metas)
+}
+
+fn round_trip(cfg: &Config, s: &KafkaSettings, domain: &str) {
+    const N: u64 = 2000;
+    let want = expected(cfg, domain, N, 7);
+    let mut g = generator(cfg, domain, N, 7);
+    let summary = produce_generated(
+        cfg,
+        s,
+        domain,
+        &mut g,
+        &ProduceOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(summary.records as usize, want.len(), "{domain}");
+    assert_eq!(
+        summary.delivered, summary.records,
+        "{domain}: all delivered"
+    );
+
+    let layouts = cfg.domain(domain).unwrap().layouts();
+    let mut source = KafkaSource::new(
+        s,
+        domain,
+        &layouts,
+        SourceOptions {
+            stop_at_end: true,
+            ..SourceOptions::default()
+        },
+    )
+    .unwrap();
+    let (outs, _) = consume(&mut source, want.len());
+    let mut got = BTreeMap::new();
+    for out in &outs {
+        assert!(
+            out.rejects.is_empty(),
+            "{domain}: unexpected rejects {:?}",
+            out.rejects
+        );
+        let (topic, _) = source.topic_partition(out.batch.partition).unwrap();
+        assert_eq!(topic, out.origin);
+        assert_eq!(out.offsets.len(), out.batch.len());
+        for i in 0..out.batch.len() {
+            let d = out.batch.record(i).unwrap();
+            let et = out.batch.event_type_of(i);
+            assert_eq!(
+                source.topics()[et as usize],
+                topic,
+                "event type follows the topic"
+            );
+            let id = kafka::event_id(d).unwrap().to_vec();
+            assert!(
+                got.insert(id, (et, d.to_vec())).is_none(),
+                "{domain}: duplicate record"
+            );
+        }
+    }
+    assert_eq!(got.len(), want.len(), "{domain}: every record arrives once");
+    assert!(
+        got == want,
+        "{domain}: consumed datums differ from produced ones"
+    );
+    let lag = source.lag().unwrap();
+    assert!(
+        lag.iter().all(|l| l.lag == 0),
+        "{domain}: lag after reading all {lag:?}"
+    );
+    cleanup(kafka::delete_topics(s, source.topics()));
+}
+
+#[test]
+fn every_domain_round_trips_through_kafka() {
+    let cfg = config();
+    let Some(base) = settings(&cfg) else { return };
+    let started = Instant::now();
+    std::thread::scope(|sc| {
+        for d in &cfg.domains {
+            let name = d.domain.value.clone();
+            let cfg = &cfg;
+            let mut s = base.clone();
+            s.group_id = format!("{}-{name}", base.group_id);
+            sc.spawn(move || round_trip(cfg, &s, &name));
+        }
+    });
+    assert!(
+        cfg.domains.len() >= 4,
+        "shipped domains: {}",
+        cfg.domains.len()
+    );
+    eprintln!(
+        "{} domains round-tripped in {:?}",
+        cfg.domains.len(),
+        started.elapsed()
+    );
+}
+
+#[test]
+fn malformed_records_become_dead_letters_and_survive_the_dlq() {
+    let cfg = config();
+    let Some(s) = settings(&cfg) else { return };
+    let domain = "ecommerce";
+    // 10 good events so the topics and subjects exist
+    let mut g = generator(&cfg, domain, 10, 3);
+    let summary = produce_generated(
+        &cfg,
+        &s,
+        domain,
+        &mut g,
+        &ProduceOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    let good = expected(&cfg, domain, 10, 3);
+    let (et, datum) = good.values().next().cloned().unwrap();
+    let (topic, _, schema_id, _) = summary.topics[et as usize].clone();
+
+    let no_magic = br#"{"event_id": "json, not avro"}"#.to_vec();
+    let mut unknown_id = Vec::new();
+    encode_wire(u32::MAX - 11, &datum, &mut unknown_id);
+    let mut truncated = Vec::new();
+    encode_wire(schema_id, &datum[..datum.len() / 2], &mut truncated);
+    let short = vec![0u8, 0, 1];
+    let bad: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("k-no-magic", no_magic, "bad magic byte"),
+        ("k-unknown", unknown_id, "unknown schema id"),
+        ("k-truncated", truncated, "truncated"),
+        ("k-short", short, "shorter than the 5-byte"),
+    ];
+    let mut p = RawProducer::new(&s).unwrap();
+    for (k, v, _) in &bad {
+        // partition 0 so the order (and so offsets) is known
+        p.send(&topic, Some(k.as_bytes()), v, None, Some(0))
+            .unwrap();
+    }
+    assert_eq!(p.flush(Duration::from_secs(30)).unwrap().errors, 0);
+
+    let layouts = cfg.domain(domain).unwrap().layouts();
+    let mut source = KafkaSource::new(
+        &s,
+        domain,
+        &layouts,
+        SourceOptions {
+            stop_at_end: true,
+            ..SourceOptions::default()
+        },
+    )
+    .unwrap();
+    let (outs, metas) = consume(&mut source, good.len() + bad.len());
+    let good_n: usize = outs.iter().map(|o| o.batch.len()).sum();
+    assert_eq!(good_n, good.len());
+    let mut rejects: Vec<(DeadLetterRecord, RejectMeta)> = Vec::new();
+    for (o, m) in outs.iter().zip(&metas) {
+        assert_eq!(o.rejects.len(), m.len());
+        rejects.extend(o.rejects.iter().cloned().zip(m.iter().cloned()));
+    }
+    assert_eq!(rejects.len(), bad.len(), "{rejects:?}");
+    rejects.sort_by_key(|(r, _)| r.offset);
+    for ((r, m), (k, bytes, why)) in rejects.iter().zip(&bad) {
+        assert_eq!(&r.payload, bytes, "original bytes kept");
+        assert!(
+            r.reason.contains(why),
+            "reason `{}` should mention `{why}`",
+            r.reason
+        );
+        assert_eq!(r.source, topic);
+        assert_eq!(r.partition, 0);
+        assert_eq!(m.key.as_deref(), Some(k.as_bytes()));
+        assert!(m.timestamp.is_some());
+    }
+    // offsets on partition 0 are consecutive and after the good ones there
+    let offs: Vec<i64> = rejects.iter().map(|(r, _)| r.offset).collect();
+    assert!(offs.windows(2).all(|w| w[1] == w[0] + 1), "{offs:?}");
+
+    // dead-letter topic round trip
+    let mut dlq = DlqWriter::new(&s, domain, true).unwrap();
+    let (recs, ms): (Vec<_>, Vec<_>) = rejects.iter().cloned().unzip();
+    dlq.write_all(&recs, &ms).unwrap();
+    assert_eq!(
+        dlq.flush(Duration::from_secs(30)).unwrap().sent,
+        bad.len() as u64
+    );
+    let read = read_dlq(
+        &s,
+        domain,
+        &DlqStart::Beginning,
+        None,
+        Duration::from_secs(30),
+    )
+    .unwrap();
+    assert_eq!(read.entries.len(), bad.len());
+    let mut entries = read.entries.clone();
+    entries.sort_by_key(|e| e.source_offset);
+    for (e, (r, m)) in entries.iter().zip(&rejects) {
+        assert_eq!(e.payload, r.payload);
+        assert_eq!(e.key, m.key);
+        assert_eq!(e.kind, "malformed");
+        assert_eq!(e.message, r.reason);
+        assert_eq!(e.source_topic.as_deref(), Some(topic.as_str()));
+        assert_eq!(e.source_partition, Some(0));
+        assert_eq!(e.source_offset, Some(r.offset));
+        assert_eq!(e.source_timestamp, m.timestamp);
+        assert_eq!(
+            e.event_type.as_deref(),
+            Some(layouts[et as usize].event_type.as_str())
+        );
+        for h in [
+            "sluice.error.kind",
+            "sluice.error.message",
+            "sluice.source.topic",
+            "sluice.source.partition",
+            "sluice.source.offset",
+            "sluice.source.timestamp",
+        ] {
+            assert!(e.header(h).is_some(), "header `{h}` missing");
+        }
+    }
+    let limited = read_dlq(
+        &s,
+        domain,
+        &DlqStart::Beginning,
+        Some(2),
+        Duration::from_secs(30),
+    )
+    .unwrap();
+    assert_eq!(limited.entries.len(), 2);
+
+    // replay re-injects each once, original bytes and key
+    let r = replay_dlq(&s, domain, None, Duration::from_secs(30)).unwrap();
+    assert_eq!(r.replayed, bad.len() as u64);
+    assert_eq!(r.by_topic.get(&topic).copied(), Some(bad.len() as u64));
+    let again = replay_dlq(&s, domain, None, Duration::from_secs(30)).unwrap();
+    assert_eq!(again.replayed, 0, "progress is remembered");
+    let (more, _) = consume(&mut source, bad.len());
+    let replayed: Vec<&DeadLetterRecord> = more.iter().flat_map(|o| &o.rejects).collect();
+    assert_eq!(replayed.len(), bad.len());
+    let mut payloads: Vec<&Vec<u8>> = replayed.iter().map(|r| &r.payload).collect();
+    let mut want: Vec<&Vec<u8>> = bad.iter().map(|(_, b, _)| b).collect();
+    payloads.sort();
+    want.sort();
+    assert_eq!(payloads, want);
+
+    let mut all = source.topics().to_vec();
+    all.push(s.dlq_topic(domain));
+    cleanup(kafka::delete_topics(&s, &all));
+}
+
+/// The layout without `session_id` (an optional envelope field): what an
+/// older producer would have written.
+fn older(layout: &RecordLayout) -> RecordLayout {
+    let mut l = layout.clone();
+    l.fields
+        .retain(|f| f.name != sluice_core::layout::SESSION_ID);
+    l
+}
+
+#[test]
+fn older_compatible_writer_schema_is_read_as_the_current_layout() {
+    let cfg = config();
+    let Some(s) = settings(&cfg) else { return };
+    let domain = "ecommerce";
+    let layouts = cfg.domain(domain).unwrap().layouts();
+    let layout = &layouts[0];
+    let topic = s.topic(domain, &layout.event_type);
+    kafka::ensure_topics(&s, &[topic.clone()]).unwrap();
+    let registry = RegistryClient::new(&s.registry).unwrap();
+    let subject = subject_of(&registry, &topic, layout);
+    let old_layout = older(layout);
+    let old_text = sluice_schema::record_schema_json(&old_layout);
+    let old_id = registry.register_checked(&subject, &old_text).unwrap();
+    let old_schema = apache_avro::Schema::parse_str(&old_text).unwrap();
+    let current = ReaderSchema::from_layout(layout).unwrap();
+    // the current schema is a compatible evolution of the old one
+    let new_id = registry.register_checked(&subject, &current.text).unwrap();
+    assert_ne!(old_id, new_id);
+
+    // events of type 0, re-encoded without session_id
+    let all = expected(&cfg, domain, 400, 11);
+    let mine: Vec<&Vec<u8>> = all
+        .values()
+        .filter(|(et, _)| *et == 0)
+        .map(|(_, d)| d)
+        .collect();
+    assert!(mine.len() >= 5, "{}", mine.len());
+    let mut p = RawProducer::new(&s).unwrap();
+    let mut want = BTreeMap::new();
+    for (i, d) in mine.iter().enumerate() {
+        let v = apache_avro::from_avro_datum(&current.schema, &mut d.as_slice(), None).unwrap();
+        let AvroValue::Record(fields) = v else {
+            panic!("not a record")
+        };
+        let old_fields: Vec<(String, AvroValue)> = fields
+            .iter()
+            .filter(|(n, _)| n != "session_id")
+            .cloned()
+            .collect();
+        let old_datum =
+            apache_avro::to_avro_datum(&old_schema, AvroValue::Record(old_fields)).unwrap();
+        // what the current layout should read: session_id null
+        let expect: Vec<(String, AvroValue)> = fields
+            .into_iter()
+            .map(|(n, v)| {
+                if n == "session_id" {
+                    (n, AvroValue::Union(0, Box::new(AvroValue::Null)))
+                } else {
+                    (n, v)
+                }
+            })
+            .collect();
+        let expect_bytes =
+            apache_avro::to_avro_datum(&current.schema, AvroValue::Record(expect)).unwrap();
+        let mut msg = Vec::new();
+        // alternate old and new writers on the same topic
+        if i % 2 == 0 {
+            encode_wire(old_id, &old_datum, &mut msg);
+            want.insert(kafka::event_id(d).unwrap().to_vec(), expect_bytes);
+        } else {
+            encode_wire(new_id, d, &mut msg);
+            want.insert(kafka::event_id(d).unwrap().to_vec(), d.to_vec());
+        }
+        p.send(&topic, kafka::entity_key(d), &msg, None, None)
+            .unwrap();
+    }
+    assert_eq!(p.flush(Duration::from_secs(30)).unwrap().errors, 0);
+
+    let mut source = KafkaSource::new(
+        &s,
+        domain,
+        &layouts,
+        SourceOptions {
+            stop_at_end: true,
+            ..SourceOptions::default()
+        },
+    )
+    .unwrap();
+    let (outs, _) = consume(&mut source, want.len());
+    let mut got = BTreeMap::new();
+    for o in &outs {
+        assert!(o.rejects.is_empty(), "{:?}", o.rejects);
+        for i in 0..o.batch.len() {
+            let d = o.batch.record(i).unwrap();
+            // every record decodes with the current reader schema, nothing left over
+            let mut rest = d;
+            apache_avro::from_avro_datum(&current.schema, &mut rest, None).unwrap();
+            assert!(rest.is_empty());
+            got.insert(kafka::event_id(d).unwrap().to_vec(), d.to_vec());
+        }
+    }
+    assert_eq!(got, want);
+    cleanup(kafka::delete_topics(&s, source.topics()));
+    cleanup(
+        registry
+            .delete_subject(&subject, true)
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+    );
+}
+
+#[test]
+fn commit_and_restart_resumes_after_the_committed_offset() {
+    let cfg = config();
+    let Some(s) = settings(&cfg) else { return };
+    let domain = "iot";
+    let mut g = generator(&cfg, domain, 300, 5);
+    let produced = produce_generated(
+        &cfg,
+        &s,
+        domain,
+        &mut g,
+        &ProduceOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    let layouts = cfg.domain(domain).unwrap().layouts();
+    let opts = SourceOptions {
+        stop_at_end: true,
+        ..SourceOptions::default()
+    };
+    let mut first = KafkaSource::new(&s, domain, &layouts, opts.clone()).unwrap();
+    // read everything, commit only the first batch
+    let (outs, _) = consume(&mut first, produced.records as usize);
+    let total: usize = outs.iter().map(|o| o.len()).sum();
+    assert_eq!(total as u64, produced.records);
+    let point = first.commit_point(&outs[0]).unwrap();
+    first.commit(&[point.clone()]).unwrap();
+    let assigned = first.assignment().unwrap();
+    let committed = first
+        .committer()
+        .committed(&[(point.0.clone(), point.1)], Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(committed, vec![Some(point.2)]);
+    assert!(!assigned.is_empty());
+    drop(first);
+
+    let mut second = KafkaSource::new(&s, domain, &layouts, opts).unwrap();
+    let (again, _) = consume(&mut second, total - outs[0].len());
+    let n: usize = again.iter().map(|o| o.len()).sum();
+    assert_eq!(
+        n,
+        total - outs[0].len(),
+        "only what was not committed is read again"
+    );
+    let events = second.take_rebalance_events();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, kafka::RebalanceEvent::Assigned(_))),
+        "{events:?}"
+    );
+    cleanup(kafka::delete_topics(&s, second.topics()));
+}
+
+#[test]
+fn bench_produces_and_aggregates() {
+    let cfg = config();
+    let Some(s) = settings(&cfg) else { return };
+    let d = cfg.domain("ecommerce").unwrap();
+    // the runtime's plan builder lives above connectors; a count per event type is enough here
+    let plan = sluice_engine::EnginePlan {
+        layouts: d.layouts(),
+        aggregations: Vec::new(),
+        options: sluice_engine::EngineOptions::default(),
+    };
+    let r = kafka::run_bench(&cfg, &s, "ecommerce", plan, 5000, TEST_TIMEOUT).unwrap();
+    assert_eq!(r.events, r.consumed + r.rejected);
+    assert!(r.events >= 5000);
+    assert!(r.produce_events_per_sec > 0.0 && r.consume_aggregate_events_per_sec > 0.0);
+    eprintln!("{}", r.to_json());
+}
