@@ -21,8 +21,9 @@ pub struct BenchReport {
     pub events: u64,
     /// Delivered events per second (registration and topic creation included).
     pub produce_events_per_sec: f64,
-    /// Consumed and aggregated events per second, from the first record to
-    /// the last (group join excluded).
+    /// Consumed and aggregated events per second, from the start of the
+    /// `next_batch` call that brought the first records to the last one
+    /// (joining the group excluded).
     pub consume_aggregate_events_per_sec: f64,
     /// Events consumed.
     pub consumed: u64,
@@ -113,9 +114,11 @@ pub fn run_bench(
                     produced.records
                 )));
             }
+            let call = Instant::now();
             let status = source.next_batch(8192, &mut out)?;
             if !out.is_empty() {
-                first.get_or_insert_with(Instant::now);
+                // from the start of the call that brought the first records
+                first.get_or_insert(call);
             }
             consumed += out.batch.len() as u64;
             rejected += out.rejects.len() as u64;

@@ -295,9 +295,18 @@ fn ws(b: &[u8], mut i: usize) -> usize {
 }
 
 fn skip_string(b: &[u8], i: usize) -> Result<usize, String> {
-    // b[i] == '"'; lines never contain a raw newline, the other control
-    // characters are checked on the fields that are read
+    // b[i] == '"'. Most values are short: a plain loop beats a vectorised
+    // search's set-up; long ones switch to memchr. Lines never contain a raw
+    // newline; other control characters are checked on the fields read.
     let mut j = i + 1;
+    let short_end = (j + 24).min(b.len());
+    while j < short_end {
+        match b[j] {
+            b'"' => return Ok(j + 1),
+            b'\\' => j += 2,
+            _ => j += 1,
+        }
+    }
     while let Some(k) = memchr::memchr2(b'"', b'\\', &b[j.min(b.len())..]) {
         let at = j + k;
         if b[at] == b'"' {
@@ -384,7 +393,9 @@ fn scan_object(
         }
         i = ws(b, i + 1);
         let v_end = skip_value(b, i, 0)?;
-        if let Some(k) = slots.iter().position(|s| s.name == key) {
+        if let Some(k) = slots.iter().position(|s| {
+            s.name.len() == key.len() && s.name.first() == key.first() && s.name == key
+        }) {
             spans[k] = Some((i, v_end));
         }
         i = ws(b, v_end);
