@@ -207,7 +207,7 @@ fn every_shipped_domain_stores_exactly_the_reference_results() {
         let name = &d.domain.value;
         let built = plan::build(d, &cfg.platform.engine, &[]).unwrap();
         let batches = drain(Box::new(GeneratorSource::new(
-            Generator::from_config(&cfg, name, gen_opts(20_000, 7)).unwrap(),
+            Generator::from_config(&cfg, name, gen_opts(8_000, 7)).unwrap(),
             name,
         )));
         let want = expected(&built, &batches);
@@ -215,7 +215,7 @@ fn every_shipped_domain_stores_exactly_the_reference_results() {
         let db = dir.path().join("s.duckdb");
         let db = db.to_str().unwrap();
         let src = GeneratorSource::new(
-            Generator::from_config(&cfg, name, gen_opts(20_000, 7)).unwrap(),
+            Generator::from_config(&cfg, name, gen_opts(8_000, 7)).unwrap(),
             name,
         );
         let s = run_into(&built, Box::new(src), db);
