@@ -59,6 +59,10 @@ pub enum Command {
     Tables(cmd::query::TablesArgs),
     /// Measure throughput against a baseline measured in the same run.
     Bench(cmd::bench::BenchArgs),
+    /// Generate synthetic events for a domain (files, stdout or Kafka).
+    Generate(cmd::generate::GenerateArgs),
+    /// Inspect or replay the dead-letter topic.
+    Dlq(cmd::dlq::DlqArgs),
 }
 
 /// An error that already printed itself and maps to an exit code.
@@ -88,6 +92,10 @@ fn main() -> ExitCode {
         Command::Query(a) => cmd::query::run_query(&cli, a),
         Command::Tables(a) => cmd::query::run_tables(&cli, a),
         Command::Bench(a) => cmd::bench::run(&cli, a),
+        Command::Generate(a) => {
+            cmd::load(&cli, std::slice::from_ref(&a.domain)).and_then(|cfg| cmd::generate::run(a, &cfg))
+        }
+        Command::Dlq(a) => cmd::dlq::run(&cli, a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -45,6 +45,13 @@ fn cleanup<E: std::fmt::Display>(r: Result<(), E>) {
     }
 }
 
+fn delete_subjects(s: &KafkaSettings, subjects: impl IntoIterator<Item = String>) {
+    let registry = RegistryClient::new(&s.registry).unwrap();
+    for subject in subjects {
+        cleanup(registry.delete_subject(&subject, true).map(|_| ()));
+    }
+}
+
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
 /// Settings with fresh topic names (`t<stamp>-<n>.{domain}.{event_type}`)
@@ -210,6 +217,7 @@ fn round_trip(cfg: &Config, s: &KafkaSettings, domain: &str) {
         "{domain}: lag after reading all {lag:?}"
     );
     cleanup(kafka::delete_topics(s, source.topics()));
+    delete_subjects(s, summary.topics.iter().map(|t| t.1.clone()));
 }
 
 #[test]
@@ -386,6 +394,7 @@ fn malformed_records_become_dead_letters_and_survive_the_dlq() {
     let mut all = source.topics().to_vec();
     all.push(s.dlq_topic(domain));
     cleanup(kafka::delete_topics(&s, &all));
+    delete_subjects(&s, summary.topics.iter().map(|t| t.1.clone()));
 }
 
 /// The layout without `session_id` (an optional envelope field): what an
@@ -405,7 +414,7 @@ fn older_compatible_writer_schema_is_read_as_the_current_layout() {
     let layouts = cfg.domain(domain).unwrap().layouts();
     let layout = &layouts[0];
     let topic = s.topic(domain, &layout.event_type);
-    kafka::ensure_topics(&s, &[topic.clone()]).unwrap();
+    kafka::ensure_topics(&s, std::slice::from_ref(&topic)).unwrap();
     let registry = RegistryClient::new(&s.registry).unwrap();
     let subject = subject_of(&registry, &topic, layout);
     let old_layout = older(layout);
@@ -491,12 +500,7 @@ fn older_compatible_writer_schema_is_read_as_the_current_layout() {
     }
     assert_eq!(got, want);
     cleanup(kafka::delete_topics(&s, source.topics()));
-    cleanup(
-        registry
-            .delete_subject(&subject, true)
-            .map(|_| ())
-            .map_err(|e| e.to_string()),
-    );
+    delete_subjects(&s, [subject]);
 }
 
 #[test]
@@ -525,7 +529,7 @@ fn commit_and_restart_resumes_after_the_committed_offset() {
     let total: usize = outs.iter().map(|o| o.len()).sum();
     assert_eq!(total as u64, produced.records);
     let point = first.commit_point(&outs[0]).unwrap();
-    first.commit(&[point.clone()]).unwrap();
+    first.commit(std::slice::from_ref(&point)).unwrap();
     let assigned = first.assignment().unwrap();
     let committed = first
         .committer()
@@ -551,6 +555,7 @@ fn commit_and_restart_resumes_after_the_committed_offset() {
         "{events:?}"
     );
     cleanup(kafka::delete_topics(&s, second.topics()));
+    delete_subjects(&s, produced.topics.iter().map(|t| t.1.clone()));
 }
 
 #[test]
@@ -569,4 +574,54 @@ fn bench_produces_and_aggregates() {
     assert!(r.events >= 5000);
     assert!(r.produce_events_per_sec > 0.0 && r.consume_aggregate_events_per_sec > 0.0);
     eprintln!("{}", r.to_json());
+}
+
+#[test]
+fn a_second_member_triggers_revocation_and_the_hook() {
+    use std::sync::{Arc, Mutex};
+    let cfg = config();
+    let Some(s) = settings(&cfg) else { return };
+    let domain = "fintech";
+    let layouts = cfg.domain(domain).unwrap().layouts();
+    let revoked: Arc<Mutex<Vec<(String, i32)>>> = Arc::default();
+    let seen = revoked.clone();
+    let opts = SourceOptions {
+        poll_timeout: Duration::from_millis(50),
+        on_revoke: Some(Arc::new(move |p: &[(String, i32)]| {
+            seen.lock().unwrap().extend_from_slice(p)
+        })),
+        ..SourceOptions::default()
+    };
+    let mut a = KafkaSource::new(&s, domain, &layouts, opts.clone()).unwrap();
+    let mut out = SourceOutput::default();
+    let deadline = Instant::now() + TEST_TIMEOUT;
+    while a.assignment().unwrap().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "first member never got partitions"
+        );
+        a.next_batch(100, &mut out).unwrap();
+    }
+    let all = a.assignment().unwrap().len();
+    assert_eq!(all, layouts.len() * s.partitions as usize);
+    let mut b = KafkaSource::new(&s, domain, &layouts, opts).unwrap();
+    loop {
+        assert!(Instant::now() < deadline, "rebalance did not finish");
+        a.next_batch(100, &mut out).unwrap();
+        b.next_batch(100, &mut out).unwrap();
+        let (na, nb) = (a.assignment().unwrap(), b.assignment().unwrap());
+        if !na.is_empty() && !nb.is_empty() && na.len() + nb.len() == all {
+            assert!(na.iter().all(|p| !nb.contains(p)), "assignments overlap");
+            break;
+        }
+    }
+    let events = a.take_rebalance_events();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, kafka::RebalanceEvent::Revoked(p) if !p.is_empty())),
+        "{events:?}"
+    );
+    assert!(!revoked.lock().unwrap().is_empty(), "on_revoke hook ran");
+    cleanup(kafka::delete_topics(&s, a.topics()));
 }

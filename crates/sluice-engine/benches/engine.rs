@@ -11,7 +11,10 @@ use sluice_engine::bench::{ecommerce_fixture, standard_cases};
 use sluice_engine::{Engine, Output};
 
 fn engine(c: &mut Criterion) {
-    let n: usize = std::env::var("SLUICE_BENCH_EVENTS").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    let n: usize = std::env::var("SLUICE_BENCH_EVENTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
     let (layouts, batches) = ecommerce_fixture(n, 42);
     let mut g = c.benchmark_group("engine");
     g.throughput(Throughput::Elements(n as u64));
@@ -31,7 +34,12 @@ fn engine(c: &mut Criterion) {
         });
         g.bench_function(format!("process/{name}"), |b| {
             b.iter_batched(
-                || (Engine::new(plan.clone()).expect("standard plans are valid"), Output::new()),
+                || {
+                    (
+                        Engine::new(plan.clone()).expect("standard plans are valid"),
+                        Output::new(),
+                    )
+                },
                 |(mut e, mut out)| {
                     for batch in &batches {
                         e.process(batch, &mut out);

@@ -7,7 +7,10 @@ use sluice_engine::{Engine, Output};
 fn main() {
     let mut args = std::env::args().skip(1);
     let case: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(0);
-    let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(2_000_000);
+    let n: usize = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(2_000_000);
     let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
     let (layouts, batches) = ecommerce_fixture(n, 42);
     let Some((name, plan)) = standard_cases(&layouts).into_iter().nth(case) else {

@@ -98,7 +98,11 @@ impl RawBatch {
 
     /// Bytes of record `i`, or `None` when the offsets are inconsistent.
     pub fn record(&self, i: usize) -> Option<&[u8]> {
-        let start = if i == 0 { 0 } else { *self.ends.get(i - 1)? as usize };
+        let start = if i == 0 {
+            0
+        } else {
+            *self.ends.get(i - 1)? as usize
+        };
         let end = *self.ends.get(i)? as usize;
         self.data.get(start..end)
     }

@@ -49,7 +49,9 @@ impl FieldVal {
     #[inline]
     pub fn str_bytes<'a>(&self, record: &'a [u8]) -> &'a [u8] {
         match *self {
-            FieldVal::Str { start, len } => record.get(start as usize..(start + len) as usize).unwrap_or(&[]),
+            FieldVal::Str { start, len } => record
+                .get(start as usize..(start + len) as usize)
+                .unwrap_or(&[]),
             _ => &[],
         }
     }
@@ -97,7 +99,13 @@ enum Op {
 impl Op {
     fn slot(self) -> Option<u16> {
         match self {
-            Op::Str(s) | Op::Long(s) | Op::Int32(s) | Op::Double(s) | Op::Bool(s) | Op::Enum(s, _) | Op::Decimal(s) => Some(s),
+            Op::Str(s)
+            | Op::Long(s)
+            | Op::Int32(s)
+            | Op::Double(s)
+            | Op::Bool(s)
+            | Op::Enum(s, _)
+            | Op::Decimal(s) => Some(s),
             _ => None,
         }
     }
@@ -205,7 +213,8 @@ impl CompiledDecoder {
                 (FieldType::Double, _) => Wire::Double,
                 (FieldType::Boolean, _) => Wire::Bool,
                 (FieldType::Enum { symbols }, _) => {
-                    let n = u32::try_from(symbols.len()).map_err(|_| bad(format!("enum `{}` has too many symbols", f.name)))?;
+                    let n = u32::try_from(symbols.len())
+                        .map_err(|_| bad(format!("enum `{}` has too many symbols", f.name)))?;
                     Wire::Enum(n)
                 }
             };
@@ -216,7 +225,11 @@ impl CompiledDecoder {
                 saw_time = true;
                 TIME
             } else {
-                wanted.iter().find(|(n, _)| *n == f.name).map(|(_, s)| *s).unwrap_or(SKIP)
+                wanted
+                    .iter()
+                    .find(|(n, _)| *n == f.name)
+                    .map(|(_, s)| *s)
+                    .unwrap_or(SKIP)
             };
             steps.push(Step {
                 wire,
@@ -401,7 +414,11 @@ impl CompiledDecoder {
                     if b.len() > 8 {
                         return Err(fail(FailKind::Decimal(b.len())));
                     }
-                    let mut v: i64 = if b.first().is_some_and(|x| x & 0x80 != 0) { -1 } else { 0 };
+                    let mut v: i64 = if b.first().is_some_and(|x| x & 0x80 != 0) {
+                        -1
+                    } else {
+                        0
+                    };
                     for &x in b {
                         v = (v << 8) | i64::from(x);
                     }

@@ -32,7 +32,9 @@ pub enum PlanError {
         event_type: String,
     },
     /// A referenced field is missing from an event type the aggregation reads.
-    #[error("aggregation `{aggregation}`: field `{field}` does not exist in event type `{event_type}`")]
+    #[error(
+        "aggregation `{aggregation}`: field `{field}` does not exist in event type `{event_type}`"
+    )]
     UnknownField {
         /// Aggregation name.
         aggregation: String,

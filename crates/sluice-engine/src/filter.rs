@@ -3,7 +3,7 @@
 //!
 //! Literals are converted once: money literals are major units (`100.50`)
 //! turned into exact minor units with
-//! [`decimal_to_minor`](sluice_core::filter::decimal_to_minor); enum literals
+//! [`sluice_core::filter::decimal_to_minor`]; enum literals
 //! are symbol names turned into symbol indexes (an unknown symbol is a plan
 //! error); `in`/`not_in` take a list (a single literal is a one-element
 //! list). Enums and booleans support only `eq`, `ne`, `in`, `not_in`. A null
@@ -26,7 +26,10 @@ pub fn literal_values(ty: &FieldType, op: CompareOp, lit: &Literal) -> Result<Ve
         (_, l) => vec![l],
     };
     if matches!(ty, FieldType::Enum { .. } | FieldType::Boolean)
-        && matches!(op, CompareOp::Lt | CompareOp::Le | CompareOp::Gt | CompareOp::Ge)
+        && matches!(
+            op,
+            CompareOp::Lt | CompareOp::Le | CompareOp::Gt | CompareOp::Ge
+        )
     {
         return Err(format!("`{op}` is not defined on {} fields", ty.name()));
     }
@@ -39,11 +42,16 @@ fn one(ty: &FieldType, lit: &Literal) -> Result<Value, String> {
         (FieldType::String, Literal::Str(s)) => Value::Str(s.clone()),
         (FieldType::Enum { symbols }, Literal::Str(s)) => {
             if !symbols.contains(s) {
-                return Err(format!("`{s}` is not a symbol of the enum (symbols: {})", symbols.join(", ")));
+                return Err(format!(
+                    "`{s}` is not a symbol of the enum (symbols: {})",
+                    symbols.join(", ")
+                ));
             }
             Value::Str(s.clone())
         }
-        (FieldType::Int | FieldType::Long | FieldType::Timestamp, Literal::Int(i)) => Value::Int(*i),
+        (FieldType::Int | FieldType::Long | FieldType::Timestamp, Literal::Int(i)) => {
+            Value::Int(*i)
+        }
         (FieldType::Int | FieldType::Long | FieldType::Timestamp, Literal::Decimal(d)) => {
             Value::Int(decimal_to_minor(d, 0).ok_or_else(wrong)?)
         }
@@ -52,7 +60,8 @@ fn one(ty: &FieldType, lit: &Literal) -> Result<Value, String> {
             Value::Int(i.checked_mul(f).ok_or_else(wrong)?)
         }
         (FieldType::Money { scale, .. }, Literal::Decimal(d)) => Value::Int(
-            decimal_to_minor(d, *scale).ok_or_else(|| format!("`{d}` is not an amount with at most {scale} decimals"))?,
+            decimal_to_minor(d, *scale)
+                .ok_or_else(|| format!("`{d}` is not an amount with at most {scale} decimals"))?,
         ),
         (FieldType::Double, Literal::Int(i)) => Value::Double(*i as f64),
         (FieldType::Double, Literal::Decimal(d)) => Value::Double(d.parse().map_err(|_| wrong())?),
@@ -80,7 +89,12 @@ pub(crate) struct CompiledPredicate {
 
 impl CompiledPredicate {
     /// Compiles `op lit` for the field in `slot` of type `ty`.
-    pub(crate) fn new(slot: u16, ty: &FieldType, op: CompareOp, lit: &Literal) -> Result<Self, String> {
+    pub(crate) fn new(
+        slot: u16,
+        ty: &FieldType,
+        op: CompareOp,
+        lit: &Literal,
+    ) -> Result<Self, String> {
         let vals = literal_values(ty, op, lit)?;
         let lits = match ty {
             FieldType::Enum { symbols } => Lits::Enum(
@@ -99,9 +113,27 @@ impl CompiledPredicate {
                     })
                     .collect(),
             ),
-            FieldType::Double => Lits::Float(vals.iter().map(|v| if let Value::Double(d) = v { *d } else { f64::NAN }).collect()),
-            FieldType::Boolean => Lits::Bool(vals.iter().map(|v| matches!(v, Value::Bool(true))).collect()),
-            _ => Lits::Int(vals.iter().map(|v| if let Value::Int(i) = v { *i } else { 0 }).collect()),
+            FieldType::Double => Lits::Float(
+                vals.iter()
+                    .map(|v| {
+                        if let Value::Double(d) = v {
+                            *d
+                        } else {
+                            f64::NAN
+                        }
+                    })
+                    .collect(),
+            ),
+            FieldType::Boolean => Lits::Bool(
+                vals.iter()
+                    .map(|v| matches!(v, Value::Bool(true)))
+                    .collect(),
+            ),
+            _ => Lits::Int(
+                vals.iter()
+                    .map(|v| if let Value::Int(i) = v { *i } else { 0 })
+                    .collect(),
+            ),
         };
         Ok(Self { slot, op, lits })
     }
@@ -109,7 +141,9 @@ impl CompiledPredicate {
     /// Evaluates against the decoded fields of one record.
     #[inline]
     pub(crate) fn eval(&self, vals: &[FieldVal], record: &[u8]) -> bool {
-        let Some(v) = vals.get(usize::from(self.slot)) else { return false };
+        let Some(v) = vals.get(usize::from(self.slot)) else {
+            return false;
+        };
         let cmp_first = |o: Option<Ordering>| -> bool {
             match (self.op, o) {
                 (_, None) => false,

@@ -26,27 +26,80 @@ fn read_u64(b: &[u8]) -> u64 {
     u64::from_le_bytes(w)
 }
 
-/// Hashes `bytes` with `seed`.
+#[inline(always)]
+fn read_u32(b: &[u8]) -> u32 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&b[..4]);
+    u32::from_le_bytes(w)
+}
+
+/// Hashes `bytes` with `seed`. Lengths of 17 to 32 bytes (typical group
+/// keys) take one fixed path.
 #[inline]
 pub fn hash_bytes(bytes: &[u8], seed: u64) -> u64 {
-    let len = bytes.len() as u64;
-    let mut h = seed ^ P0 ^ fold_mul(len ^ P1, P2);
-    let mut chunks = bytes.chunks_exact(16);
-    for c in &mut chunks {
-        h = fold_mul(read_u64(&c[..8]) ^ P1 ^ h, read_u64(&c[8..16]) ^ P2);
+    let len = bytes.len();
+    if (16..=32).contains(&len) {
+        // Two independent lanes over the first and last 16 bytes (they
+        // overlap below 32): a short multiply chain for typical group keys.
+        let x = fold_mul(read_u64(bytes) ^ P1 ^ seed, read_u64(&bytes[8..]) ^ P2);
+        let y = fold_mul(
+            read_u64(&bytes[len - 16..]) ^ P3 ^ len as u64,
+            read_u64(&bytes[len - 8..]) ^ P0 ^ seed,
+        );
+        return fold_mul(x ^ P0 ^ y.rotate_left(29), y ^ P3 ^ len as u64);
     }
-    let rest = chunks.remainder();
-    let (a, b) = if rest.len() >= 8 {
-        let mut tail = [0u8; 8];
-        tail[..rest.len() - 8].copy_from_slice(&rest[8..]);
-        (read_u64(rest), u64::from_le_bytes(tail))
+    let mut h = seed ^ P0 ^ fold_mul(len as u64 ^ P1, P2);
+    // Overlapping fixed-size reads cover every byte without variable-length
+    // copies (the length is mixed in, so overlaps are unambiguous).
+    let (a, b) = if len >= 16 {
+        let mut i = 0;
+        while len - i > 16 {
+            h = fold_mul(
+                read_u64(&bytes[i..]) ^ P1 ^ h,
+                read_u64(&bytes[i + 8..]) ^ P2,
+            );
+            i += 16;
+        }
+        (read_u64(&bytes[len - 16..]), read_u64(&bytes[len - 8..]))
+    } else if len >= 8 {
+        (read_u64(bytes), read_u64(&bytes[len - 8..]))
+    } else if len >= 4 {
+        (
+            (u64::from(read_u32(bytes)) << 32) | u64::from(read_u32(&bytes[len - 4..])),
+            0,
+        )
+    } else if len > 0 {
+        (
+            (u64::from(bytes[0]) << 16)
+                | (u64::from(bytes[len / 2]) << 8)
+                | u64::from(bytes[len - 1]),
+            0,
+        )
     } else {
-        let mut tail = [0u8; 8];
-        tail[..rest.len()].copy_from_slice(rest);
-        (u64::from_le_bytes(tail), 0)
+        (0, 0)
     };
     h = fold_mul(a ^ P1 ^ h, b ^ P3);
-    fold_mul(h ^ P0, len ^ P3)
+    fold_mul(h ^ P0, len as u64 ^ P3)
+}
+
+/// Hashes a group key for the engine's key tables. Keys of 8 to 32 bytes
+/// take one multiply over overlapping words (tables compare the bytes on
+/// every hit, so this hash needs spread, not collision resistance); others
+/// use [`hash_bytes`].
+#[inline(always)]
+pub fn hash_key(bytes: &[u8]) -> u64 {
+    let len = bytes.len();
+    if (8..=32).contains(&len) {
+        let a = read_u64(bytes);
+        let b = read_u64(&bytes[(len / 2).min(len - 8)..]);
+        let c = read_u64(&bytes[len - 8..]);
+        let d = read_u64(&bytes[len.saturating_sub(16)..]);
+        return fold_mul(
+            a ^ P1 ^ c.rotate_left(23),
+            b ^ P2 ^ d.rotate_left(41) ^ len as u64,
+        );
+    }
+    hash_bytes(bytes, 0)
 }
 
 /// Hashes one integer (for window ids and group ids).

@@ -38,8 +38,8 @@ pub fn push_int(buf: &mut Vec<u8>, v: i64) {
 /// Appends a string key part.
 #[inline]
 pub fn push_str(buf: &mut Vec<u8>, s: &[u8]) {
-    buf.push(TAG_STR);
-    buf.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    let l = (s.len() as u32).to_le_bytes();
+    buf.extend_from_slice(&[TAG_STR, l[0], l[1], l[2], l[3]]);
     buf.extend_from_slice(s);
 }
 
@@ -53,6 +53,110 @@ pub fn push_value(buf: &mut Vec<u8>, v: &KeyValue) {
     }
 }
 
+/// A reusable key buffer for the hot path: plain indexed writes into a
+/// buffer that only grows, so building a key does no capacity bookkeeping
+/// and no libc copies for short strings.
+#[derive(Clone, Debug)]
+pub struct KeyBuf {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+impl Default for KeyBuf {
+    fn default() -> Self {
+        Self {
+            buf: vec![0; 256],
+            len: 0,
+        }
+    }
+}
+
+impl KeyBuf {
+    /// Empties the key.
+    #[inline(always)]
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// The key built so far.
+    #[inline(always)]
+    pub fn as_slice(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    #[inline(always)]
+    fn room(&mut self, extra: usize) {
+        if self.len + extra > self.buf.len() {
+            self.grow(self.len + extra);
+        }
+    }
+
+    #[inline(never)]
+    fn grow(&mut self, need: usize) {
+        let n = need.max(self.buf.len() * 2);
+        self.buf.resize(n, 0);
+    }
+
+    #[inline(always)]
+    fn put(&mut self, bytes: &[u8]) {
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    /// Appends a null part.
+    #[inline(always)]
+    pub fn null(&mut self) {
+        self.room(1);
+        self.put(&[TAG_NULL]);
+    }
+
+    /// Appends a boolean part.
+    #[inline(always)]
+    pub fn bool(&mut self, b: bool) {
+        self.room(2);
+        self.put(&[TAG_BOOL, u8::from(b)]);
+    }
+
+    /// Appends an integer part.
+    #[inline(always)]
+    pub fn int(&mut self, v: i64) {
+        self.room(9);
+        let b = v.to_le_bytes();
+        self.put(&[TAG_INT, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+    }
+
+    /// Appends a string part whose bytes are `src[start..start + len]`.
+    #[inline(always)]
+    pub fn str_in(&mut self, src: &[u8], start: usize, len: usize) {
+        if len <= 16 {
+            if let Some(block) = src.get(start..start + 16) {
+                // Header and a fixed 16-byte block in one copy; only `len`
+                // bytes of the block count.
+                self.room(21);
+                let mut tmp = [0u8; 21];
+                tmp[0] = TAG_STR;
+                tmp[1..5].copy_from_slice(&(len as u32).to_le_bytes());
+                tmp[5..].copy_from_slice(block);
+                self.buf[self.len..self.len + 21].copy_from_slice(&tmp);
+                self.len += 5 + len;
+                return;
+            }
+        }
+        let bytes = src.get(start..start + len).unwrap_or(&[]);
+        self.room(5 + bytes.len());
+        let l = (bytes.len() as u32).to_le_bytes();
+        self.put(&[TAG_STR, l[0], l[1], l[2], l[3]]);
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    /// Appends a string part.
+    #[inline(always)]
+    pub fn str(&mut self, s: &[u8]) {
+        self.str_in(s, 0, s.len());
+    }
+}
+
 /// Decodes a canonical key back into values. Keys are only ever built by the
 /// engine, so a malformed one cannot occur; it would decode to the parts read
 /// so far.
@@ -63,7 +167,9 @@ pub fn decode_key(mut bytes: &[u8]) -> Vec<KeyValue> {
         match tag {
             TAG_NULL => out.push(KeyValue::Null),
             TAG_BOOL => {
-                let Some((&b, rest)) = bytes.split_first() else { break };
+                let Some((&b, rest)) = bytes.split_first() else {
+                    break;
+                };
                 bytes = rest;
                 out.push(KeyValue::Bool(b != 0));
             }
@@ -79,7 +185,9 @@ pub fn decode_key(mut bytes: &[u8]) -> Vec<KeyValue> {
                 let mut a = [0u8; 4];
                 a.copy_from_slice(head);
                 let len = u32::from_le_bytes(a) as usize;
-                let Some(s) = bytes.get(4..4 + len) else { break };
+                let Some(s) = bytes.get(4..4 + len) else {
+                    break;
+                };
                 out.push(KeyValue::Str(String::from_utf8_lossy(s).into_owned()));
                 bytes = &bytes[4 + len..];
             }
@@ -108,27 +216,32 @@ fn word(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(w)
 }
 
-/// Byte equality without a libc call for the short keys typical of groups.
+/// Byte equality with few data-dependent branches: keys of 8 to 32 bytes
+/// (the common case) compare as four overlapping words.
 #[inline(always)]
 fn same(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     if n != b.len() {
         return false;
     }
-    let mut i = 0;
-    while i + 8 <= n {
-        if word(a, i) != word(b, i) {
-            return false;
-        }
-        i += 8;
+    if (8..=32).contains(&n) {
+        let o1 = 8.min(n - 8);
+        let o2 = 16.min(n - 8);
+        let o3 = n - 8;
+        let d = (word(a, 0) ^ word(b, 0))
+            | (word(a, o1) ^ word(b, o1))
+            | (word(a, o2) ^ word(b, o2))
+            | (word(a, o3) ^ word(b, o3));
+        return d == 0;
     }
-    while i < n {
-        if a[i] != b[i] {
-            return false;
+    if n < 8 {
+        let mut d = 0u8;
+        for i in 0..n {
+            d |= a[i] ^ b[i];
         }
-        i += 1;
+        return d == 0;
     }
-    true
+    a == b
 }
 
 impl KeyTable {
@@ -151,20 +264,51 @@ impl KeyTable {
     /// Bytes of key `id`.
     pub fn key(&self, id: u32) -> &[u8] {
         let (start, len) = self.spans.get(id as usize).copied().unwrap_or((0, 0));
-        self.arena.get(start as usize..(start + len) as usize).unwrap_or(&[])
+        self.arena
+            .get(start as usize..(start + len) as usize)
+            .unwrap_or(&[])
     }
 
     /// Heap bytes held.
     pub fn heap_bytes(&self) -> usize {
-        self.slots.capacity() * 4 + self.hashes.capacity() * 8 + self.spans.capacity() * 8 + self.arena.capacity()
+        self.slots.capacity() * 4
+            + self.hashes.capacity() * 8
+            + self.spans.capacity() * 8
+            + self.arena.capacity()
+    }
+
+    /// Stored hash of key `id`.
+    pub fn hash_of(&self, id: u32) -> u64 {
+        self.hashes.get(id as usize).copied().unwrap_or(0)
+    }
+
+    /// Finds `key` (whose hash is `hash`) without inserting.
+    #[inline]
+    pub fn find(&self, hash: u64, key: &[u8]) -> Option<u32> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = (hash as usize) & mask;
+        loop {
+            let s = self.slots[i];
+            if s == 0 {
+                return None;
+            }
+            let id = s - 1;
+            if self.hashes[id as usize] == hash && same(self.key(id), key) {
+                return Some(id);
+            }
+            i = (i + 1) & mask;
+        }
     }
 
     /// Finds `key` (whose hash is `hash`) or inserts it; returns its id and
     /// whether it was inserted.
-    #[inline]
+    #[inline(always)]
     pub fn intern(&mut self, hash: u64, key: &[u8]) -> (u32, bool) {
         if self.slots.is_empty() {
-            self.slots = vec![0; 8];
+            self.slots = vec![0; 64];
         }
         let mask = self.slots.len() - 1;
         let mut i = (hash as usize) & mask;
@@ -212,7 +356,12 @@ mod tests {
 
     #[test]
     fn keys_round_trip_and_intern() {
-        let vals = vec![KeyValue::Null, KeyValue::Bool(true), KeyValue::Int(-5), KeyValue::Str("é".into())];
+        let vals = vec![
+            KeyValue::Null,
+            KeyValue::Bool(true),
+            KeyValue::Int(-5),
+            KeyValue::Str("é".into()),
+        ];
         let mut buf = Vec::new();
         for v in &vals {
             push_value(&mut buf, v);

@@ -10,7 +10,7 @@
 //! to an [`Output`].
 //!
 //! Semantics in one paragraph (each point is pinned by a test, and
-//! [`reference`] re-implements them in the most direct way):
+//! [`reference`](mod@reference) re-implements them in the most direct way):
 //!
 //! * **Event time** is the `event_time` field. Times outside ±2^53 ms are
 //!   dead-lettered ([`DecodeError::TimeOutOfRange`]).

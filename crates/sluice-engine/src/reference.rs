@@ -1,7 +1,7 @@
 //! A brute-force reference model of the engine's semantics, for tests.
 //!
 //! It shares nothing with the engine's hot path: records are decoded with the
-//! plain [`decode_record`](crate::value::decode_record) into [`Value`]s;
+//! plain [`crate::value::decode_record`] into [`Value`]s;
 //! windows are found by enumerating candidates; every group keeps the list of
 //! its input values, and aggregates are computed from scratch at emission
 //! (sketches are rebuilt from all values with the same [`Hll`] and
@@ -61,7 +61,11 @@ pub fn run_reference(plan: &EnginePlan, ops: &[Op]) -> Result<Output, PlanError>
         parts: Vec::new(),
         frontier: i64::MIN,
         proc_now: 0,
-        aggs: plan.aggregations.iter().map(|_| RefAgg::default()).collect(),
+        aggs: plan
+            .aggregations
+            .iter()
+            .map(|_| RefAgg::default())
+            .collect(),
         out: Output::new(),
     };
     for op in ops {
@@ -161,7 +165,10 @@ fn windows_of(spec: &WindowSpec, t: i64) -> Vec<(i64, i64)> {
         WindowSpec::Cumulative { step, max_size } => {
             let (step, max) = (ms(step), ms(max_size));
             let p = t.div_euclid(max) * max;
-            (1..=max / step).map(|k| (p, p + k * step)).filter(|&(_, e)| e > t).collect()
+            (1..=max / step)
+                .map(|k| (p, p + k * step))
+                .filter(|&(_, e)| e > t)
+                .collect()
         }
         WindowSpec::Session { gap } => vec![(t, t + ms(gap))],
     }
@@ -186,7 +193,9 @@ fn compare(v: &Value, op: CompareOp, lits: &[Value]) -> bool {
         CompareOp::In => lits.iter().any(eq),
         CompareOp::NotIn => !lits.iter().any(eq),
         _ => {
-            let Some(o) = lits.first().and_then(|l| ord(v, l)) else { return false };
+            let Some(o) = lits.first().and_then(|l| ord(v, l)) else {
+                return false;
+            };
             match op {
                 CompareOp::Eq => o == Ordering::Equal,
                 CompareOp::Ne => o != Ordering::Equal,
@@ -219,16 +228,37 @@ fn canonical(v: &Value) -> RVal {
 }
 
 fn compute(kind: AggregateKind, star: bool, quantiles: &[f64], vals: &[RVal]) -> AggValue {
-    let ints: Vec<i64> = vals.iter().filter_map(|v| if let RVal::Int(i) = v { Some(*i) } else { None }).collect();
-    let floats: Vec<f64> = vals.iter().filter_map(|v| if let RVal::Float(f) = v { Some(*f) } else { None }).collect();
+    let ints: Vec<i64> = vals
+        .iter()
+        .filter_map(|v| if let RVal::Int(i) = v { Some(*i) } else { None })
+        .collect();
+    let floats: Vec<f64> = vals
+        .iter()
+        .filter_map(|v| {
+            if let RVal::Float(f) = v {
+                Some(*f)
+            } else {
+                None
+            }
+        })
+        .collect();
     let non_null = vals.iter().filter(|v| **v != RVal::Null).count();
     let nums = ints.len() + floats.len();
     match kind {
         AggregateKind::Count => AggValue::Count(if star { vals.len() } else { non_null } as u64),
-        _ if nums == 0 && !matches!(kind, AggregateKind::CountDistinct | AggregateKind::ApproxCountDistinct) => AggValue::Null,
+        _ if nums == 0
+            && !matches!(
+                kind,
+                AggregateKind::CountDistinct | AggregateKind::ApproxCountDistinct
+            ) =>
+        {
+            AggValue::Null
+        }
         AggregateKind::Sum if !ints.is_empty() => {
             let s: i128 = ints.iter().map(|&i| i128::from(i)).sum();
-            i64::try_from(s).map(AggValue::Int).unwrap_or(AggValue::BigInt(s))
+            i64::try_from(s)
+                .map(AggValue::Int)
+                .unwrap_or(AggValue::BigInt(s))
         }
         AggregateKind::Sum => AggValue::Float(floats.iter().fold(0.0, |a, b| a + b)),
         AggregateKind::Avg => {
@@ -239,15 +269,34 @@ fn compute(kind: AggregateKind, star: bool, quantiles: &[f64], vals: &[RVal]) ->
         AggregateKind::Min | AggregateKind::Max => {
             let max = kind == AggregateKind::Max;
             if !ints.is_empty() {
-                let v = if max { ints.iter().max() } else { ints.iter().min() };
+                let v = if max {
+                    ints.iter().max()
+                } else {
+                    ints.iter().min()
+                };
                 AggValue::Int(v.copied().unwrap_or(0))
             } else {
                 let first = floats[0];
-                AggValue::Float(floats[1..].iter().fold(first, |a, &b| if max { a.max(b) } else { a.min(b) }))
+                AggValue::Float(floats[1..].iter().fold(first, |a, &b| {
+                    if max {
+                        a.max(b)
+                    } else {
+                        a.min(b)
+                    }
+                }))
             }
         }
         AggregateKind::CountDistinct => {
-            let set: BTreeSet<&Vec<u8>> = vals.iter().filter_map(|v| if let RVal::Bytes(b) = v { Some(b) } else { None }).collect();
+            let set: BTreeSet<&Vec<u8>> = vals
+                .iter()
+                .filter_map(|v| {
+                    if let RVal::Bytes(b) = v {
+                        Some(b)
+                    } else {
+                        None
+                    }
+                })
+                .collect();
             AggValue::Count(set.len() as u64)
         }
         AggregateKind::ApproxCountDistinct => {
@@ -266,7 +315,12 @@ fn compute(kind: AggregateKind, star: bool, quantiles: &[f64], vals: &[RVal]) ->
             if s.count() == 0 {
                 return AggValue::Null;
             }
-            AggValue::Quantiles(quantiles.iter().map(|&q| (q, s.quantile(q).unwrap_or(f64::NAN))).collect())
+            AggValue::Quantiles(
+                quantiles
+                    .iter()
+                    .map(|&q| (q, s.quantile(q).unwrap_or(f64::NAN)))
+                    .collect(),
+            )
         }
     }
 }
@@ -276,12 +330,18 @@ impl Reference<'_> {
         if self.frontier == i64::MAX {
             i64::MAX
         } else {
-            self.frontier.saturating_sub(ms(&self.plan.aggregations[a].watermark_delay))
+            self.frontier
+                .saturating_sub(ms(&self.plan.aggregations[a].watermark_delay))
         }
     }
 
     fn recompute(&mut self) {
-        let active = self.parts.iter().filter(|p| !p.idle).filter_map(|p| p.max).min();
+        let active = self
+            .parts
+            .iter()
+            .filter(|p| !p.idle)
+            .filter_map(|p| p.max)
+            .min();
         let c = active.or_else(|| self.parts.iter().filter_map(|p| p.max).max());
         if let Some(c) = c {
             self.frontier = self.frontier.max(c);
@@ -304,7 +364,15 @@ impl Reference<'_> {
         self.fire_all();
     }
 
-    fn emit(&mut self, agg: usize, start: i64, end: i64, key: Vec<KeyValue>, vals: &[RVal], revision: u32) {
+    fn emit(
+        &mut self,
+        agg: usize,
+        start: i64,
+        end: i64,
+        key: Vec<KeyValue>,
+        vals: &[RVal],
+        revision: u32,
+    ) {
         let a = &self.plan.aggregations[agg];
         let value = compute(a.kind, a.field.is_none(), &a.quantiles, vals);
         self.out.results.push(WindowResult {
@@ -342,11 +410,18 @@ impl Reference<'_> {
         };
         let et = b.event_type_of(i);
         let Some(layout) = self.plan.layouts.get(et as usize) else {
-            self.out.dead_letters.push(dead(DecodeError::UnknownEventType(et)));
+            self.out
+                .dead_letters
+                .push(dead(DecodeError::UnknownEventType(et)));
             return;
         };
         let Some(bytes) = b.record(i) else {
-            self.out.dead_letters.push(dead(DecodeError::UnknownEventType(et)));
+            let start = if i == 0 { 0 } else { b.ends[i - 1] as usize };
+            self.out.dead_letters.push(dead(DecodeError::BadBounds {
+                start,
+                end: b.ends[i] as usize,
+                len: b.data.len(),
+            }));
             return;
         };
         let values = match decode_record(layout, bytes) {
@@ -356,10 +431,19 @@ impl Reference<'_> {
                 return;
             }
         };
-        let get = |name: &str| layout.index_of(name).map(|i| values[i].clone()).unwrap_or(Value::Null);
-        let Value::Int(t) = get(sluice_core::layout::EVENT_TIME) else { return };
+        let get = |name: &str| {
+            layout
+                .index_of(name)
+                .map(|i| values[i].clone())
+                .unwrap_or(Value::Null)
+        };
+        let Value::Int(t) = get(sluice_core::layout::EVENT_TIME) else {
+            return;
+        };
         if !(-TIME_LIMIT..=TIME_LIMIT).contains(&t) {
-            self.out.dead_letters.push(dead(DecodeError::TimeOutOfRange(t)));
+            self.out
+                .dead_letters
+                .push(dead(DecodeError::TimeOutOfRange(t)));
             return;
         }
         let max_seen = self.parts.iter().filter_map(|p| p.max).max();
@@ -370,7 +454,9 @@ impl Reference<'_> {
                     partition: b.partition,
                     offset,
                     event_time: EventTime(t),
-                    reason: LateReason::TooFarInFuture { max_seen: EventTime(max) },
+                    reason: LateReason::TooFarInFuture {
+                        max_seen: EventTime(max),
+                    },
                     bytes: bytes.to_vec(),
                 });
                 return;
@@ -382,7 +468,10 @@ impl Reference<'_> {
                 continue;
             }
             let pass = a.filter.iter().all(|pr| {
-                let ty: &FieldType = &layout.field(&pr.field).map(|f| f.ty.clone()).unwrap_or(FieldType::String);
+                let ty: &FieldType = &layout
+                    .field(&pr.field)
+                    .map(|f| f.ty.clone())
+                    .unwrap_or(FieldType::String);
                 let lits = literal_values(ty, pr.op, &pr.value).unwrap_or_default();
                 compare(&get(&pr.field), pr.op, &lits)
             });
@@ -392,7 +481,9 @@ impl Reference<'_> {
             let key: Vec<KeyValue> = a.group_by.iter().map(|g| key_value(&get(g))).collect();
             let input = match (&a.field, a.kind) {
                 (None, _) => RVal::Null,
-                (Some(f), AggregateKind::CountDistinct | AggregateKind::ApproxCountDistinct) => canonical(&get(f)),
+                (Some(f), AggregateKind::CountDistinct | AggregateKind::ApproxCountDistinct) => {
+                    canonical(&get(f))
+                }
                 (Some(f), _) => match get(f) {
                     Value::Null => RVal::Null,
                     Value::Int(i) => RVal::Int(i),
@@ -405,8 +496,9 @@ impl Reference<'_> {
             let accepted = if let WindowSpec::Session { gap } = a.window {
                 let proto = (t, t + ms(&gap));
                 let list = self.aggs[ai].sessions.entry(key.clone()).or_default();
-                let (over, keep): (Vec<RefSession>, Vec<RefSession>) =
-                    std::mem::take(list).into_iter().partition(|s| s.start < proto.1 && proto.0 < s.end);
+                let (over, keep): (Vec<RefSession>, Vec<RefSession>) = std::mem::take(list)
+                    .into_iter()
+                    .partition(|s| s.start < proto.1 && proto.0 < s.end);
                 *list = keep;
                 if over.is_empty() && wm >= proto.1 + lateness {
                     false
@@ -430,7 +522,11 @@ impl Reference<'_> {
                         let (start, end, rev) = (s.start, s.end, s.emissions);
                         s.emissions += 1;
                         let vals = s.vals.clone();
-                        self.aggs[ai].sessions.entry(key.clone()).or_default().push(s);
+                        self.aggs[ai]
+                            .sessions
+                            .entry(key.clone())
+                            .or_default()
+                            .push(s);
                         self.emit(ai, start, end, key, &vals, rev);
                     } else {
                         self.aggs[ai].sessions.entry(key).or_default().push(s);
@@ -444,10 +540,13 @@ impl Reference<'_> {
                         continue;
                     }
                     applied = true;
-                    let w = self.aggs[ai].windows.entry((s, e)).or_insert_with(|| RefWindow {
-                        fired: e <= wm,
-                        groups: BTreeMap::new(),
-                    });
+                    let w = self.aggs[ai]
+                        .windows
+                        .entry((s, e))
+                        .or_insert_with(|| RefWindow {
+                            fired: e <= wm,
+                            groups: BTreeMap::new(),
+                        });
                     let g = w.groups.entry(key.clone()).or_default();
                     g.vals.push(input.clone());
                     if e <= wm {
@@ -465,7 +564,9 @@ impl Reference<'_> {
                     partition: b.partition,
                     offset,
                     event_time: EventTime(t),
-                    reason: LateReason::BeyondAllowedLateness { watermark: EventTime(wm) },
+                    reason: LateReason::BeyondAllowedLateness {
+                        watermark: EventTime(wm),
+                    },
                     bytes: bytes.to_vec(),
                 });
             }

@@ -66,7 +66,11 @@ fn mismatch(f: &FieldLayout, v: &Value) -> EncodeError {
 }
 
 /// Encodes one record, values in layout order, as plain Avro binary.
-pub fn encode_record(layout: &RecordLayout, values: &[Value], out: &mut Vec<u8>) -> Result<(), EncodeError> {
+pub fn encode_record(
+    layout: &RecordLayout,
+    values: &[Value],
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
     if values.len() != layout.fields.len() {
         return Err(EncodeError::FieldCount {
             event_type: layout.event_type.clone(),
@@ -89,7 +93,10 @@ pub fn encode_record(layout: &RecordLayout, values: &[Value], out: &mut Vec<u8>)
             (FieldType::Double, Value::Double(d)) => out.extend_from_slice(&d.to_le_bytes()),
             (FieldType::Boolean, Value::Bool(b)) => out.push(u8::from(*b)),
             (FieldType::Enum { symbols }, Value::Str(s)) => {
-                let idx = symbols.iter().position(|x| x == s).ok_or_else(|| mismatch(f, v))?;
+                let idx = symbols
+                    .iter()
+                    .position(|x| x == s)
+                    .ok_or_else(|| mismatch(f, v))?;
                 write_long(out, idx as i64);
             }
             (FieldType::Money { .. }, Value::Int(i)) => match layout.money {
@@ -182,7 +189,9 @@ pub fn decode_record(layout: &RecordLayout, bytes: &[u8]) -> Result<Vec<Value>, 
         let v = match &f.ty {
             FieldType::String => {
                 let b = r.bytes(name)?;
-                let s = std::str::from_utf8(b).map_err(|_| DecodeError::InvalidUtf8 { field: name.to_string() })?;
+                let s = std::str::from_utf8(b).map_err(|_| DecodeError::InvalidUtf8 {
+                    field: name.to_string(),
+                })?;
                 Value::Str(s.to_string())
             }
             FieldType::Int => {
@@ -235,7 +244,11 @@ pub fn decode_record(layout: &RecordLayout, bytes: &[u8]) -> Result<Vec<Value>, 
                             len: b.len(),
                         });
                     }
-                    let mut v: i64 = if b.first().is_some_and(|x| x & 0x80 != 0) { -1 } else { 0 };
+                    let mut v: i64 = if b.first().is_some_and(|x| x & 0x80 != 0) {
+                        -1
+                    } else {
+                        0
+                    };
                     for &x in b {
                         v = (v << 8) | i64::from(x);
                     }
@@ -260,7 +273,13 @@ mod tests {
     #[test]
     fn varints_match_the_avro_spec() {
         let mut out = Vec::new();
-        for (v, expect) in [(0i64, vec![0u8]), (-1, vec![1]), (1, vec![2]), (-64, vec![0x7f]), (64, vec![0x80, 1])] {
+        for (v, expect) in [
+            (0i64, vec![0u8]),
+            (-1, vec![1]),
+            (1, vec![2]),
+            (-64, vec![0x7f]),
+            (64, vec![0x80, 1]),
+        ] {
             out.clear();
             write_long(&mut out, v);
             assert_eq!(out, expect, "{v}");

@@ -66,7 +66,9 @@ impl WatermarkTracker {
     /// Records activity (any record) on partition `idx` at processing time
     /// `now`. Returns true when the frontier moved.
     pub fn touch(&mut self, idx: usize, now: i64) -> bool {
-        let Some(p) = self.parts.get_mut(idx) else { return false };
+        let Some(p) = self.parts.get_mut(idx) else {
+            return false;
+        };
         p.last_active = now;
         if p.idle {
             p.idle = false;
@@ -79,6 +81,19 @@ impl WatermarkTracker {
     /// the frontier moved.
     #[inline]
     pub fn observe(&mut self, idx: usize, t: i64) -> bool {
+        if self.parts.len() == 1 {
+            // One partition: its maximum, the largest time seen and the
+            // frontier are the same number, so one comparison decides.
+            if t > self.frontier {
+                self.frontier = t;
+                self.max_seen = Some(t);
+                if let Some(p) = self.parts.get_mut(0) {
+                    p.max = Some(t);
+                }
+                return true;
+            }
+            return false;
+        }
         if self.max_seen.is_none_or(|m| t > m) {
             self.max_seen = Some(t);
         }
@@ -87,14 +102,6 @@ impl WatermarkTracker {
             Some(m) if m >= t => false,
             _ => {
                 p.max = Some(t);
-                // Only a partition at or below the frontier (or new) can move it.
-                if self.parts.len() == 1 {
-                    if t > self.frontier && !self.parts[0].idle {
-                        self.frontier = t;
-                        return true;
-                    }
-                    return false;
-                }
                 self.recompute()
             }
         }
@@ -103,10 +110,13 @@ impl WatermarkTracker {
     /// Marks partitions silent for the idle timeout as idle at processing
     /// time `now`. Returns true when the frontier moved.
     pub fn mark_idle(&mut self, now: i64) -> bool {
-        let Some(timeout) = self.idle_timeout else { return false };
+        let Some(timeout) = self.idle_timeout else {
+            return false;
+        };
         let mut changed = false;
         for p in &mut self.parts {
-            if !p.idle && p.last_active != i64::MIN && now.saturating_sub(p.last_active) >= timeout {
+            if !p.idle && p.last_active != i64::MIN && now.saturating_sub(p.last_active) >= timeout
+            {
                 p.idle = true;
                 changed = true;
             }
@@ -115,7 +125,12 @@ impl WatermarkTracker {
     }
 
     fn recompute(&mut self) -> bool {
-        let active = self.parts.iter().filter(|p| !p.idle).filter_map(|p| p.max).min();
+        let active = self
+            .parts
+            .iter()
+            .filter(|p| !p.idle)
+            .filter_map(|p| p.max)
+            .min();
         let candidate = active.or_else(|| self.parts.iter().filter_map(|p| p.max).max());
         match candidate {
             Some(c) if c > self.frontier => {
@@ -133,7 +148,8 @@ impl WatermarkTracker {
         if p.idle {
             return Some(Watermark::Idle);
         }
-        p.max.map(|m| Watermark::EventTime(sluice_core::EventTime(m)))
+        p.max
+            .map(|m| Watermark::EventTime(sluice_core::EventTime(m)))
     }
 
     /// Forces the frontier to the end of time (bounded input finished).

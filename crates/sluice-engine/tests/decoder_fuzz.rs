@@ -14,13 +14,22 @@ use sluice_engine::value::decode_record;
 use sluice_engine::{DecodeError, Engine, Output, RawBatch};
 
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(256)
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(256)
 }
 
 /// A plan reading every field, so the decoder checks as much as it can.
 fn full_engine() -> Engine {
     let mut a = agg(K::Sum, Some("amt"), tumbling(1000));
-    a.group_by = vec!["cat".into(), "dim".into(), "flag".into(), "user".into(), "event_type".into()];
+    a.group_by = vec![
+        "cat".into(),
+        "dim".into(),
+        "flag".into(),
+        "user".into(),
+        "event_type".into(),
+    ];
     let mut b = agg(K::Max, Some("x"), tumbling(1000));
     b.group_by = vec!["n".into(), "session_id".into(), "event_id".into()];
     Engine::new(plan(vec![a, b])).unwrap()
@@ -30,7 +39,11 @@ fn valid_record(et: u32, seed: u64) -> Vec<u8> {
     let mut e = Ev::at((seed % 1_000_000_000) as i64);
     e.et = et;
     e.user = (seed % 7) as u8;
-    e.dim = if seed % 3 == 0 { None } else { Some((seed % 5) as u8) };
+    e.dim = if seed % 3 == 0 {
+        None
+    } else {
+        Some((seed % 5) as u8)
+    };
     e.amt = (seed as i64).wrapping_mul(7919) % 10_000_000 - 5_000_000;
     e.x = (seed % 100) as i32;
     batches(&[e], &[]).remove(0).data
@@ -45,9 +58,27 @@ fn run_one(engine: &mut Engine, et: u32, bytes: &[u8]) -> Output {
 }
 
 fn decoders() -> Vec<CompiledDecoder> {
-    let names = ["event_id", "event_type", "user", "session_id", "cat", "dim", "flag", "n", "x", "amt"];
-    let wanted: Vec<(&str, u16)> = names.iter().enumerate().map(|(i, n)| (*n, i as u16)).collect();
-    layouts().iter().map(|l| CompiledDecoder::new(l, &wanted).unwrap()).collect()
+    let names = [
+        "event_id",
+        "event_type",
+        "user",
+        "session_id",
+        "cat",
+        "dim",
+        "flag",
+        "n",
+        "x",
+        "amt",
+    ];
+    let wanted: Vec<(&str, u16)> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (*n, i as u16))
+        .collect();
+    layouts()
+        .iter()
+        .map(|l| CompiledDecoder::new(l, &wanted).unwrap())
+        .collect()
 }
 
 /// The compiled decoder accepts exactly what the plain decoder accepts,
@@ -146,7 +177,10 @@ fn bad_batch_bounds_and_unknown_types_are_dead_letters() {
     e.process(&b, &mut out);
     let offsets: Vec<i64> = out.dead_letters.iter().map(|d| d.offset).collect();
     assert_eq!(offsets, vec![10, 11, 12]);
-    assert!(matches!(out.dead_letters[1].reason, DecodeError::BadBounds { .. }));
+    assert!(matches!(
+        out.dead_letters[1].reason,
+        DecodeError::BadBounds { .. }
+    ));
     let out = run_one(&mut e, 9, &valid_record(0, 1));
     assert_eq!(out.dead_letters[0].reason, DecodeError::UnknownEventType(9));
 }
@@ -158,10 +192,19 @@ fn specific_malformations_have_specific_reasons() {
     // Trailing garbage.
     let mut long = rec.clone();
     long.push(0);
-    assert_eq!(run_one(&mut e, 0, &long).dead_letters[0].reason, DecodeError::TrailingBytes { extra: 1 });
+    assert_eq!(
+        run_one(&mut e, 0, &long).dead_letters[0].reason,
+        DecodeError::TrailingBytes { extra: 1 }
+    );
     // Overlong varint in the first string length.
     let bad = vec![0xff; 12];
-    assert!(matches!(run_one(&mut e, 0, &bad).dead_letters[0].reason, DecodeError::BadVarint { .. }));
+    assert!(matches!(
+        run_one(&mut e, 0, &bad).dead_letters[0].reason,
+        DecodeError::BadVarint { .. }
+    ));
     // Negative string length.
-    assert!(matches!(run_one(&mut e, 0, &[1]).dead_letters[0].reason, DecodeError::BadLength { len: -1, .. }));
+    assert!(matches!(
+        run_one(&mut e, 0, &[1]).dead_letters[0].reason,
+        DecodeError::BadLength { len: -1, .. }
+    ));
 }

@@ -13,28 +13,58 @@ fn err(p: sluice_engine::EnginePlan) -> PlanError {
 #[test]
 fn field_errors() {
     let e = err(plan(vec![agg(K::Sum, Some("nope"), tumbling(1000))]));
-    assert!(matches!(e, PlanError::UnknownField { ref field, .. } if field == "nope"), "{e}");
+    assert!(
+        matches!(e, PlanError::UnknownField { ref field, .. } if field == "nope"),
+        "{e}"
+    );
     assert_eq!(e.domain(), ErrorDomain::User);
-    assert!(matches!(err(plan(vec![agg(K::Sum, Some("user"), tumbling(1000))])), PlanError::UnsupportedFieldType { .. }));
-    assert!(matches!(err(plan(vec![agg(K::Avg, None, tumbling(1000))])), PlanError::MissingField { .. }));
+    assert!(matches!(
+        err(plan(vec![agg(K::Sum, Some("user"), tumbling(1000))])),
+        PlanError::UnsupportedFieldType { .. }
+    ));
+    assert!(matches!(
+        err(plan(vec![agg(K::Avg, None, tumbling(1000))])),
+        PlanError::MissingField { .. }
+    ));
     let mut a = agg(K::Count, None, tumbling(1000));
     a.group_by = vec!["x".into()];
-    assert!(matches!(err(plan(vec![a])), PlanError::UnsupportedFieldType { .. }));
+    assert!(matches!(
+        err(plan(vec![a])),
+        PlanError::UnsupportedFieldType { .. }
+    ));
     let mut a = agg(K::Count, None, tumbling(1000));
     a.event_types = vec!["view".into()];
-    assert!(matches!(err(plan(vec![a])), PlanError::UnknownEventType { .. }));
+    assert!(matches!(
+        err(plan(vec![a])),
+        PlanError::UnknownEventType { .. }
+    ));
 }
 
 #[test]
 fn window_errors() {
     for w in [
         tumbling(0),
-        WindowSpec::Sliding { size: ms(1000), slide: ms(2000) },
-        WindowSpec::Sliding { size: ms(100_000), slide: ms(1) },
-        WindowSpec::Cumulative { step: ms(300), max_size: ms(1000) },
+        WindowSpec::Sliding {
+            size: ms(1000),
+            slide: ms(2000),
+        },
+        WindowSpec::Sliding {
+            size: ms(100_000),
+            slide: ms(1),
+        },
+        WindowSpec::Cumulative {
+            step: ms(300),
+            max_size: ms(1000),
+        },
         WindowSpec::Session { gap: ms(0) },
     ] {
-        assert!(matches!(err(plan(vec![agg(K::Count, None, w)])), PlanError::InvalidWindow { .. }), "{w:?}");
+        assert!(
+            matches!(
+                err(plan(vec![agg(K::Count, None, w)])),
+                PlanError::InvalidWindow { .. }
+            ),
+            "{w:?}"
+        );
     }
 }
 
@@ -56,13 +86,22 @@ fn filter_errors() {
 
 #[test]
 fn other_errors() {
-    let mut p = plan(vec![agg(K::Count, None, tumbling(1000)), agg(K::Count, None, tumbling(1000))]);
+    let mut p = plan(vec![
+        agg(K::Count, None, tumbling(1000)),
+        agg(K::Count, None, tumbling(1000)),
+    ]);
     p.aggregations[1].name = p.aggregations[0].name.clone();
     assert!(matches!(err(p), PlanError::DuplicateAggregation(_)));
     let mut a = agg(K::Percentile, Some("x"), tumbling(1000));
-    assert!(matches!(err(plan(vec![a.clone()])), PlanError::InvalidQuantiles { .. }));
+    assert!(matches!(
+        err(plan(vec![a.clone()])),
+        PlanError::InvalidQuantiles { .. }
+    ));
     a.quantiles = vec![1.5];
-    assert!(matches!(err(plan(vec![a])), PlanError::InvalidQuantiles { .. }));
+    assert!(matches!(
+        err(plan(vec![a])),
+        PlanError::InvalidQuantiles { .. }
+    ));
     let mut p = plan(vec![]);
     p.options.idle_timeout_ms = Some(0);
     assert!(matches!(err(p), PlanError::InvalidOption { .. }));
@@ -74,7 +113,11 @@ fn other_errors() {
 #[test]
 fn conflicting_types_across_event_types() {
     let mut p = plan(vec![agg(K::Sum, Some("n"), tumbling(1000))]);
-    let f = p.layouts[1].fields.iter_mut().find(|f| f.name == "n").unwrap();
+    let f = p.layouts[1]
+        .fields
+        .iter_mut()
+        .find(|f| f.name == "n")
+        .unwrap();
     f.ty = FieldType::Double;
     assert!(matches!(err(p), PlanError::ConflictingFieldTypes { .. }));
 }

@@ -4,7 +4,7 @@
 //! splits, the engine's output equals the brute-force reference model
 //! exactly, and does not depend on batch boundaries.
 //!
-//! Case count: `PROPTEST_CASES` (default 96, a few seconds in debug).
+//! Case count: `PROPTEST_CASES` (default 128, well under a second in debug).
 
 mod common;
 
@@ -15,7 +15,10 @@ use sluice_engine::reference::{run_engine, Op};
 use sluice_engine::{AggregationPlan, EngineOptions, EnginePlan};
 
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(96)
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(128)
 }
 
 fn window() -> impl Strategy<Value = WindowSpec> {
@@ -41,8 +44,10 @@ fn kind_field() -> impl Strategy<Value = (K, Option<&'static str>)> {
         prop::sample::select(vec!["n", "x", "amt"]).prop_map(|f| (K::Avg, Some(f))),
         prop::sample::select(vec!["n", "x", "amt"]).prop_map(|f| (K::Min, Some(f))),
         prop::sample::select(vec!["n", "x", "amt"]).prop_map(|f| (K::Max, Some(f))),
-        prop::sample::select(vec!["user", "cat", "dim", "flag", "n", "x"]).prop_map(|f| (K::CountDistinct, Some(f))),
-        prop::sample::select(vec!["user", "cat", "dim", "amt"]).prop_map(|f| (K::ApproxCountDistinct, Some(f))),
+        prop::sample::select(vec!["user", "cat", "dim", "flag", "n", "x"])
+            .prop_map(|f| (K::CountDistinct, Some(f))),
+        prop::sample::select(vec!["user", "cat", "dim", "amt"])
+            .prop_map(|f| (K::ApproxCountDistinct, Some(f))),
         prop::sample::select(vec!["n", "x", "amt"]).prop_map(|f| (K::Percentile, Some(f))),
     ]
 }
@@ -68,16 +73,18 @@ fn aggregation() -> impl Strategy<Value = AggregationPlan> {
         prop_oneof![Just(0u64), (1u64..60).prop_map(|l| l * 100)],
         prop::sample::select(vec![vec![], vec!["click"], vec!["buy"]]),
     )
-        .prop_map(|((kind, field), window, group_by, filter, delay, lateness, types)| {
-            let mut a = agg(kind, field, window);
-            a.quantiles = vec![0.0, 0.25, 0.5, 0.9, 1.0];
-            a.group_by = group_by.into_iter().map(String::from).collect();
-            a.filter = filter;
-            a.watermark_delay = ms(delay);
-            a.allowed_lateness = ms(lateness);
-            a.event_types = types.into_iter().map(String::from).collect();
-            a
-        })
+        .prop_map(
+            |((kind, field), window, group_by, filter, delay, lateness, types)| {
+                let mut a = agg(kind, field, window);
+                a.quantiles = vec![0.0, 0.25, 0.5, 0.9, 1.0];
+                a.group_by = group_by.into_iter().map(String::from).collect();
+                a.filter = filter;
+                a.watermark_delay = ms(delay);
+                a.allowed_lateness = ms(lateness);
+                a.event_types = types.into_iter().map(String::from).collect();
+                a
+            },
+        )
 }
 
 fn events() -> impl Strategy<Value = Vec<Ev>> {
@@ -86,24 +93,31 @@ fn events() -> impl Strategy<Value = Vec<Ev>> {
         0u32..2,
         -40i64..8,
         prop::bool::weighted(0.02),
-        (0u8..5, 0u8..3, prop::option::weighted(0.7, 0u8..3), any::<bool>()),
+        (
+            0u8..5,
+            0u8..3,
+            prop::option::weighted(0.7, 0u8..3),
+            any::<bool>(),
+        ),
         (-20i32..20, -20i32..20, -1000i64..100_000),
     );
     prop::collection::vec(ev, 0..160).prop_map(|raw| {
         raw.into_iter()
             .enumerate()
-            .map(|(i, (partition, et, jitter, outlier, (user, cat, dim, flag), (n, x, amt)))| Ev {
-                partition,
-                et,
-                t: 1_000_000 + (i as i64 + jitter) * 100 + if outlier { 50_000_000 } else { 0 },
-                user,
-                cat,
-                dim,
-                flag,
-                n,
-                x,
-                amt,
-            })
+            .map(
+                |(i, (partition, et, jitter, outlier, (user, cat, dim, flag), (n, x, amt)))| Ev {
+                    partition,
+                    et,
+                    t: 1_000_000 + (i as i64 + jitter) * 100 + if outlier { 50_000_000 } else { 0 },
+                    user,
+                    cat,
+                    dim,
+                    flag,
+                    n,
+                    x,
+                    amt,
+                },
+            )
             .collect()
     })
 }

@@ -12,7 +12,9 @@ fn counts(out: &Output) -> Vec<(i64, i64, u64, u32)> {
     out.results
         .iter()
         .map(|r| {
-            let AggValue::Count(c) = r.value else { panic!("not a count: {:?}", r.value) };
+            let AggValue::Count(c) = r.value else {
+                panic!("not a count: {:?}", r.value)
+            };
             (r.window_start.0, r.window_end.0, c, r.revision)
         })
         .collect()
@@ -21,9 +23,15 @@ fn counts(out: &Output) -> Vec<(i64, i64, u64, u32)> {
 #[test]
 fn boundary_events_belong_to_the_next_window() {
     let p = plan(vec![agg(K::Count, None, tumbling(1000))]);
-    let evs: Vec<Ev> = [0, 999, 1000, 1999, 2000].iter().map(|&t| Ev::at(t)).collect();
+    let evs: Vec<Ev> = [0, 999, 1000, 1999, 2000]
+        .iter()
+        .map(|&t| Ev::at(t))
+        .collect();
     let out = check(&p, &ops(&evs, &[]));
-    assert_eq!(counts(&out), vec![(0, 1000, 2, 0), (1000, 2000, 2, 0), (2000, 3000, 1, 0)]);
+    assert_eq!(
+        counts(&out),
+        vec![(0, 1000, 2, 0), (1000, 2000, 2, 0), (2000, 3000, 1, 0)]
+    );
 }
 
 #[test]
@@ -42,7 +50,11 @@ fn window_is_emitted_when_watermark_reaches_its_end() {
 #[test]
 fn empty_windows_and_huge_gaps_emit_nothing_in_between() {
     let p = plan(vec![agg(K::Count, None, tumbling(1000))]);
-    let evs = vec![Ev::at(10), Ev::at(86_400_000 * 365), Ev::at(86_400_000 * 365 + 5)];
+    let evs = vec![
+        Ev::at(10),
+        Ev::at(86_400_000 * 365),
+        Ev::at(86_400_000 * 365 + 5),
+    ];
     let out = check(&p, &ops(&evs, &[]));
     let y = 86_400_000 * 365;
     assert_eq!(counts(&out), vec![(0, 1000, 1, 0), (y, y + 1000, 2, 0)]);
@@ -56,7 +68,12 @@ fn late_within_lateness_re_emits_with_next_revision() {
     let out = check(&plan(vec![a]), &ops(&evs, &[]));
     assert_eq!(
         counts(&out),
-        vec![(0, 1000, 1, 0), (0, 1000, 2, 1), (0, 1000, 3, 2), (1000, 2000, 1, 0)]
+        vec![
+            (0, 1000, 1, 0),
+            (0, 1000, 2, 1),
+            (0, 1000, 3, 2),
+            (1000, 2000, 1, 0)
+        ]
     );
     assert!(out.late.is_empty());
 }
@@ -65,16 +82,39 @@ fn late_within_lateness_re_emits_with_next_revision() {
 fn late_beyond_lateness_goes_to_late_output_once_per_aggregation() {
     let mut a = agg(K::Count, None, tumbling(1000));
     a.allowed_lateness = ms(500);
-    let mut b = agg(K::Sum, Some("n"), WindowSpec::Sliding { size: ms(2000), slide: ms(1000) });
+    let mut b = agg(
+        K::Sum,
+        Some("n"),
+        WindowSpec::Sliding {
+            size: ms(2000),
+            slide: ms(1000),
+        },
+    );
     b.allowed_lateness = ms(500);
     let evs = vec![Ev::at(100), Ev::at(3000), Ev::at(200)];
     let out = check(&plan(vec![a, b]), &ops(&evs, &[]));
-    let late: Vec<_> = out.late.iter().map(|l| (l.aggregation, l.offset, l.reason.clone())).collect();
+    let late: Vec<_> = out
+        .late
+        .iter()
+        .map(|l| (l.aggregation, l.offset, l.reason.clone()))
+        .collect();
     assert_eq!(
         late,
         vec![
-            (Some(0), 2, LateReason::BeyondAllowedLateness { watermark: EventTime(3000) }),
-            (Some(1), 2, LateReason::BeyondAllowedLateness { watermark: EventTime(3000) }),
+            (
+                Some(0),
+                2,
+                LateReason::BeyondAllowedLateness {
+                    watermark: EventTime(3000)
+                }
+            ),
+            (
+                Some(1),
+                2,
+                LateReason::BeyondAllowedLateness {
+                    watermark: EventTime(3000)
+                }
+            ),
         ]
     );
     // Nothing was silently dropped: bytes are kept for the late sink.
@@ -83,7 +123,14 @@ fn late_beyond_lateness_goes_to_late_output_once_per_aggregation() {
 
 #[test]
 fn sliding_partially_late_event_updates_open_windows_only() {
-    let mut a = agg(K::Count, None, WindowSpec::Sliding { size: ms(3000), slide: ms(1000) });
+    let mut a = agg(
+        K::Count,
+        None,
+        WindowSpec::Sliding {
+            size: ms(3000),
+            slide: ms(1000),
+        },
+    );
     a.allowed_lateness = ms(0);
     // Watermark reaches 2000: window [-1000,2000) closed; [0,3000), [1000,4000) open.
     let evs = vec![Ev::at(2000), Ev::at(1500)];
@@ -99,21 +146,45 @@ fn sliding_partially_late_event_updates_open_windows_only() {
 fn sliding_with_slide_equal_to_size_is_tumbling() {
     let evs: Vec<Ev> = (0..50).map(|i| Ev::at(i * 137)).collect();
     let s = check(
-        &plan(vec![agg(K::Count, None, WindowSpec::Sliding { size: ms(1000), slide: ms(1000) })]),
+        &plan(vec![agg(
+            K::Count,
+            None,
+            WindowSpec::Sliding {
+                size: ms(1000),
+                slide: ms(1000),
+            },
+        )]),
         &ops(&evs, &[]),
     );
-    let t = check(&plan(vec![agg(K::Count, None, tumbling(1000))]), &ops(&evs, &[]));
+    let t = check(
+        &plan(vec![agg(K::Count, None, tumbling(1000))]),
+        &ops(&evs, &[]),
+    );
     assert_eq!(counts(&s), counts(&t));
 }
 
 #[test]
 fn cumulative_windows_grow_within_the_period() {
-    let a = agg(K::Count, None, WindowSpec::Cumulative { step: ms(1000), max_size: ms(3000) });
+    let a = agg(
+        K::Count,
+        None,
+        WindowSpec::Cumulative {
+            step: ms(1000),
+            max_size: ms(3000),
+        },
+    );
     let evs = vec![Ev::at(500), Ev::at(1500), Ev::at(2500), Ev::at(3100)];
     let out = check(&plan(vec![a]), &ops(&evs, &[]));
     assert_eq!(
         counts(&out),
-        vec![(0, 1000, 1, 0), (0, 2000, 2, 0), (0, 3000, 3, 0), (3000, 4000, 1, 0), (3000, 5000, 1, 0), (3000, 6000, 1, 0)]
+        vec![
+            (0, 1000, 1, 0),
+            (0, 2000, 2, 0),
+            (0, 3000, 3, 0),
+            (3000, 4000, 1, 0),
+            (3000, 5000, 1, 0),
+            (3000, 6000, 1, 0)
+        ]
     );
 }
 
@@ -141,7 +212,10 @@ fn late_session_update_grows_and_re_emits() {
     a.allowed_lateness = ms(10_000);
     let evs = vec![Ev::at(0), Ev::at(5000), Ev::at(800)];
     let out = check(&plan(vec![a]), &ops(&evs, &[]));
-    assert_eq!(counts(&out), vec![(0, 1000, 1, 0), (0, 1800, 2, 1), (5000, 6000, 1, 0)]);
+    assert_eq!(
+        counts(&out),
+        vec![(0, 1000, 1, 0), (0, 1800, 2, 1), (5000, 6000, 1, 0)]
+    );
 }
 
 #[test]
@@ -155,7 +229,11 @@ fn sessions_are_per_key() {
     let mut e3 = Ev::at(900);
     e3.user = 1;
     let out = check(&plan(vec![a]), &ops(&[e1, e2, e3], &[]));
-    let got: Vec<_> = out.results.iter().map(|r| (r.window_start.0, r.window_end.0, r.key.clone())).collect();
+    let got: Vec<_> = out
+        .results
+        .iter()
+        .map(|r| (r.window_start.0, r.window_end.0, r.key.clone()))
+        .collect();
     assert_eq!(
         got,
         vec![
@@ -193,11 +271,18 @@ fn slowest_partition_holds_the_watermark_until_idle() {
     for batch in batches(&[a.clone(), b.clone()], &[]) {
         e.process(&batch, &mut out);
     }
-    assert!(out.results.is_empty(), "partition 0 holds the watermark at 100");
+    assert!(
+        out.results.is_empty(),
+        "partition 0 holds the watermark at 100"
+    );
     e.advance_processing_time(500, &mut out);
     assert!(out.results.is_empty(), "not idle yet");
     e.advance_processing_time(1000, &mut out);
-    assert_eq!(counts(&out), vec![(0, 1000, 1, 0)], "both idle: frontier is the largest max");
+    assert_eq!(
+        counts(&out),
+        vec![(0, 1000, 1, 0)],
+        "both idle: frontier is the largest max"
+    );
 
     // Same with the reference, through Op::ProcessingTime.
     let mut o = ops(&[a, b], &[]);
@@ -223,7 +308,10 @@ fn one_idle_partition_is_excluded() {
     assert!(out.results.is_empty());
     e.advance_processing_time(1500, &mut out);
     // Partition 0 silent since 0: idle; partition 1 active since 800 with max 2500.
-    assert_eq!(counts(&out), vec![(0, 1000, 2, 0), (1000, 2000, 0, 0)][..1].to_vec());
+    assert_eq!(
+        counts(&out),
+        vec![(0, 1000, 2, 0), (1000, 2000, 0, 0)][..1].to_vec()
+    );
     assert_eq!(e.partition_watermark(0), Some(sluice_core::Watermark::Idle));
 }
 
@@ -235,21 +323,36 @@ fn clock_jump_outliers_do_not_advance_the_watermark() {
     let out = check(&p, &ops(&evs, &[]));
     assert_eq!(out.late.len(), 1);
     assert_eq!(out.late[0].aggregation, None);
-    assert_eq!(out.late[0].reason, LateReason::TooFarInFuture { max_seen: EventTime(100) });
+    assert_eq!(
+        out.late[0].reason,
+        LateReason::TooFarInFuture {
+            max_seen: EventTime(100)
+        }
+    );
     assert_eq!(counts(&out), vec![(0, 1000, 2, 0), (30_000, 31_000, 1, 0)]);
 }
 
 #[test]
 fn backward_clock_jump_is_late() {
     let evs = vec![Ev::at(100_000), Ev::at(50)];
-    let out = check(&plan(vec![agg(K::Count, None, tumbling(1000))]), &ops(&evs, &[]));
+    let out = check(
+        &plan(vec![agg(K::Count, None, tumbling(1000))]),
+        &ops(&evs, &[]),
+    );
     assert_eq!(out.late.len(), 1);
     assert_eq!(counts(&out), vec![(100_000, 101_000, 1, 0)]);
 }
 
 #[test]
 fn batch_boundaries_do_not_matter() {
-    let mut a = agg(K::Sum, Some("amt"), WindowSpec::Sliding { size: ms(3000), slide: ms(1000) });
+    let mut a = agg(
+        K::Sum,
+        Some("amt"),
+        WindowSpec::Sliding {
+            size: ms(3000),
+            slide: ms(1000),
+        },
+    );
     a.allowed_lateness = ms(1000);
     a.group_by = vec!["cat".into()];
     let evs: Vec<Ev> = (0..200)
@@ -274,7 +377,11 @@ fn filters_money_enum_and_null() {
     let mut a = agg(K::Count, None, tumbling(1000));
     a.filter = vec![
         pred("amt", CompareOp::Ge, Literal::Decimal("1.50".into())),
-        pred("cat", CompareOp::In, Literal::List(vec![Literal::Str("a".into()), Literal::Str("c".into())])),
+        pred(
+            "cat",
+            CompareOp::In,
+            Literal::List(vec![Literal::Str("a".into()), Literal::Str("c".into())]),
+        ),
         pred("dim", CompareOp::Ne, Literal::Str("d9".into())),
     ];
     let mk = |amt: i64, cat: u8, dim: Option<u8>| {
@@ -307,12 +414,22 @@ fn decimal_and_long_money_sum_exactly() {
         evs.push(e);
     }
     let out = check(&plan(vec![a]), &ops(&evs, &[]));
-    let got: Vec<_> = out.results.iter().map(|r| (r.key.clone(), r.value.clone())).collect();
+    let got: Vec<_> = out
+        .results
+        .iter()
+        .map(|r| (r.key.clone(), r.value.clone()))
+        .collect();
     assert_eq!(
         got,
         vec![
-            (vec![KeyValue::Str("buy".into())], AggValue::Int(-129 + 99_999_999)),
-            (vec![KeyValue::Str("click".into())], AggValue::Int(1 + (1 << 40))),
+            (
+                vec![KeyValue::Str("buy".into())],
+                AggValue::Int(-129 + 99_999_999)
+            ),
+            (
+                vec![KeyValue::Str("click".into())],
+                AggValue::Int(1 + (1 << 40))
+            ),
         ]
     );
 }
@@ -328,16 +445,28 @@ fn group_by_null_bool_enum_and_several_fields() {
         e.cat = cat;
         e
     };
-    let evs = vec![mk(None, true, 1), mk(Some(1), false, 0), mk(None, true, 1), mk(None, false, 1)];
+    let evs = vec![
+        mk(None, true, 1),
+        mk(Some(1), false, 0),
+        mk(None, true, 1),
+        mk(None, false, 1),
+    ];
     let out = check(&plan(vec![a]), &ops(&evs, &[]));
-    let got: Vec<_> = out.results.iter().map(|r| (r.key.clone(), r.value.clone())).collect();
+    let got: Vec<_> = out
+        .results
+        .iter()
+        .map(|r| (r.key.clone(), r.value.clone()))
+        .collect();
     use KeyValue::*;
     assert_eq!(
         got,
         vec![
             (vec![Null, Bool(false), Str("b".into())], AggValue::Count(1)),
             (vec![Null, Bool(true), Str("b".into())], AggValue::Count(2)),
-            (vec![Str("d1".into()), Bool(false), Str("a".into())], AggValue::Count(1)),
+            (
+                vec![Str("d1".into()), Bool(false), Str("a".into())],
+                AggValue::Count(1)
+            ),
         ]
     );
 }
@@ -365,13 +494,24 @@ fn every_aggregate_kind_matches_the_reference() {
             e.x = (i % 23) as i32 - 11;
             e.n = (i % 5) as i32;
             e.amt = i * 3 - 50;
-            e.dim = if i % 4 == 0 { None } else { Some((i % 4) as u8) };
+            e.dim = if i % 4 == 0 {
+                None
+            } else {
+                Some((i % 4) as u8)
+            };
             e
         })
         .collect();
     let out = check(&plan(aggs), &ops(&evs, &[]));
     assert_eq!(out.results.len(), 8 * 5);
-    let first = |agg: usize| out.results.iter().find(|r| r.aggregation == agg).unwrap().value.clone();
+    let first = |agg: usize| {
+        out.results
+            .iter()
+            .find(|r| r.aggregation == agg)
+            .unwrap()
+            .value
+            .clone()
+    };
     // Window [0,2000): events 0..=64 (t = 0..1984).
     assert_eq!(first(0), AggValue::Count(65 - 17)); // dim null for i % 4 == 0 (17 of 65)
     assert_eq!(first(5), AggValue::Count(17));
@@ -417,7 +557,11 @@ fn early_emission_is_provisional() {
     e.process(&batches(&[Ev::at(3)], &[])[0], &mut out);
     e.advance_processing_time(3000, &mut out);
     e.finish(&mut out);
-    let got: Vec<_> = out.results.iter().map(|r| (r.value.clone(), r.provisional, r.revision)).collect();
+    let got: Vec<_> = out
+        .results
+        .iter()
+        .map(|r| (r.value.clone(), r.provisional, r.revision))
+        .collect();
     assert_eq!(
         got,
         vec![
@@ -444,4 +588,69 @@ fn values_input_matches_avro_input() {
     a.finish(&mut oa);
     b.finish(&mut ob);
     assert_eq!(oa, ob);
+}
+
+#[test]
+fn provisional_results_equal_final_ones_when_nothing_changes() {
+    for w in [
+        tumbling(1000),
+        WindowSpec::Sliding {
+            size: ms(3000),
+            slide: ms(1000),
+        },
+        WindowSpec::Sliding {
+            size: ms(2500),
+            slide: ms(1000),
+        },
+        WindowSpec::Session { gap: ms(700) },
+        WindowSpec::Cumulative {
+            step: ms(1000),
+            max_size: ms(3000),
+        },
+    ] {
+        let mut a = agg(K::Sum, Some("n"), w);
+        a.group_by = vec!["cat".into()];
+        let mut p = plan(vec![a]);
+        p.options.early_emit_interval_ms = Some(100);
+        let mut e = Engine::new(p).unwrap();
+        let mut out = Output::new();
+        e.advance_processing_time(0, &mut out);
+        let evs: Vec<Ev> = (0..40)
+            .map(|i| {
+                let mut ev = Ev::at(i * 173);
+                ev.cat = (i % 3) as u8;
+                ev.n = i as i32;
+                ev
+            })
+            .collect();
+        for b in batches(&evs, &[]) {
+            e.process(&b, &mut out);
+        }
+        let finals_before = out.results.len();
+        e.advance_processing_time(100, &mut out);
+        let provisional: Vec<_> = out.results[finals_before..].to_vec();
+        assert!(!provisional.is_empty(), "{w:?}");
+        assert!(provisional.iter().all(|r| r.provisional));
+        e.advance_processing_time(200, &mut out);
+        assert_eq!(
+            out.results.len(),
+            finals_before + provisional.len(),
+            "nothing changed: no new provisional results"
+        );
+        e.finish(&mut out);
+        for p in &provisional {
+            let fin = out
+                .results
+                .iter()
+                .find(|r| {
+                    !r.provisional
+                        && r.window_start == p.window_start
+                        && r.window_end == p.window_end
+                        && r.key == p.key
+                })
+                .unwrap_or_else(|| panic!("{w:?}: no final result for {p:?}"));
+            assert_eq!(fin.value, p.value, "{w:?}");
+            assert_eq!(fin.revision, p.revision, "{w:?}");
+        }
+    }
 }

@@ -7,12 +7,13 @@
 use crate::rng::Rand;
 
 /// Walker/Vose alias table: O(1) weighted choice among `n` outcomes.
+///
+/// Each column is one `u64`: the alternative outcome in the high 32 bits and
+/// the keep threshold (32-bit fixed point) in the low 32, so a draw touches
+/// one cache line.
 #[derive(Clone, Debug)]
 pub struct Alias {
-    /// Probability (scaled to `u32::MAX`-ish fixed point) of keeping column i.
-    keep: Vec<u64>,
-    /// Alternative outcome of column i.
-    alias: Vec<u32>,
+    cols: Vec<u64>,
 }
 
 impl Alias {
@@ -54,36 +55,45 @@ impl Alias {
         for i in large.into_iter().chain(small) {
             prob[i] = 1.0;
         }
-        // Fixed point with 32 fractional bits: compare to the low 32 bits of a draw.
-        let keep = prob
+        // Keep threshold with 32 fractional bits, compared to the low 32 bits
+        // of a draw; a column kept with certainty is its own alias.
+        let cols = prob
             .iter()
-            .map(|p| ((p.clamp(0.0, 1.0)) * 4_294_967_296.0) as u64)
+            .zip(&alias)
+            .enumerate()
+            .map(|(i, (p, a))| {
+                let t = (p.clamp(0.0, 1.0) * 4_294_967_296.0) as u64;
+                if t >= 1 << 32 {
+                    ((i as u64) << 32) | 0xFFFF_FFFF
+                } else {
+                    ((*a as u64) << 32) | t
+                }
+            })
             .collect();
-        Some(Self { keep, alias })
+        Some(Self { cols })
     }
 
     /// Number of outcomes.
     pub fn len(&self) -> usize {
-        self.keep.len()
+        self.cols.len()
     }
 
     /// True when there are no outcomes (never, for a built table).
     pub fn is_empty(&self) -> bool {
-        self.keep.is_empty()
+        self.cols.is_empty()
     }
 
     /// Draws an outcome index.
     #[inline]
     pub fn sample<R: Rand>(&self, rng: &mut R) -> usize {
         let x = rng.next_u64();
-        let n = self.keep.len() as u64;
-        let col = ((x >> 32) * n) >> 32;
-        let col = col as usize;
-        let frac = x & 0xFFFF_FFFF;
-        if frac < self.keep[col] {
+        let n = self.cols.len() as u64;
+        let col = (((x >> 32) * n) >> 32) as usize;
+        let c = self.cols[col];
+        if (x & 0xFFFF_FFFF) < (c & 0xFFFF_FFFF) {
             col
         } else {
-            self.alias[col] as usize
+            (c >> 32) as usize
         }
     }
 }
@@ -294,16 +304,25 @@ mod tests {
         let h: f64 = (1..=1_000_000u64).map(|k| (k as f64).powf(-1.1)).sum();
         let expected = 1.0 / h;
         let got = ones as f64 / draws as f64;
-        assert!((got - expected).abs() < 0.01, "got {got}, expected {expected}");
+        assert!(
+            (got - expected).abs() < 0.01,
+            "got {got}, expected {expected}"
+        );
     }
 
     #[test]
     fn continuous_means() {
         let mut r = SplitMix(11);
         for d in [
-            Continuous::Normal { mean: 5.0, stddev: 2.0 },
+            Continuous::Normal {
+                mean: 5.0,
+                stddev: 2.0,
+            },
             Continuous::Exponential { mean: 3.0 },
-            Continuous::LogNormal { mu: 1.0, sigma: 0.5 },
+            Continuous::LogNormal {
+                mu: 1.0,
+                sigma: 0.5,
+            },
             Continuous::Uniform { min: 2.0, max: 4.0 },
         ] {
             let n = 200_000;

@@ -15,6 +15,21 @@ use sluice_core::{FieldType, MoneyEncoding, RecordLayout};
 use crate::faults::MalformedKind;
 use crate::sim::{Scratch, Val};
 
+/// Appends `src[i..i + len]`. When at least 16 bytes are readable from `i`
+/// and `len <= 16`, copies a fixed 16 bytes and truncates: one vector move
+/// instead of a call to `memcpy` (most strings here are short).
+#[inline(always)]
+pub fn copy_small(out: &mut Vec<u8>, src: &[u8], i: usize, len: usize) {
+    let n = out.len();
+    match src.get(i..i + 16) {
+        Some(chunk) if len <= 16 => {
+            out.extend_from_slice(chunk);
+            out.truncate(n + len);
+        }
+        _ => out.extend_from_slice(src.get(i..i + len).unwrap_or_default()),
+    }
+}
+
 /// Appends a zigzag varint.
 #[inline]
 pub fn put_long(out: &mut Vec<u8>, v: i64) {
@@ -139,7 +154,8 @@ impl Codec {
             })
             .collect();
         let last_required = layout.fields.iter().rposition(|f| !f.optional).unwrap_or(0);
-        let first_attr = (layout.fields.len() > crate::plan::ENVELOPE).then_some(crate::plan::ENVELOPE);
+        let first_attr =
+            (layout.fields.len() > crate::plan::ENVELOPE).then_some(crate::plan::ENVELOPE);
         Self {
             wire,
             json_keys,
@@ -169,7 +185,10 @@ impl Codec {
                 out.push(2);
             }
             match (wire, *val) {
-                (Wire::Str, Val::Str(a, b)) => put_str(out, &s.bytes[a as usize..b as usize]),
+                (Wire::Str, Val::Str(a, b)) => {
+                    put_long(out, (b - a) as i64);
+                    copy_small(out, &s.bytes, a as usize, (b - a) as usize);
+                }
                 (Wire::Long, Val::Int(v)) => put_long(out, v),
                 (Wire::Double, Val::Double(v)) => put_double(out, v),
                 (Wire::Bool, Val::Bool(v)) => out.push(v as u8),
@@ -244,7 +263,12 @@ pub fn json_f64(out: &mut Vec<u8>, v: f64) {
     use std::io::Write as _;
     if v.is_finite() {
         let start = out.len();
-        let _ = write!(out, "{v}");
+        // Writing into a Vec cannot fail; keep the output valid JSON anyway.
+        if write!(out, "{v}").is_err() {
+            out.truncate(start);
+            out.extend_from_slice(b"null");
+            return;
+        }
         // Keep doubles recognisable as such: `45` → `45.0`.
         if !out[start..].iter().any(|b| matches!(b, b'.' | b'e' | b'E')) {
             out.extend_from_slice(b".0");

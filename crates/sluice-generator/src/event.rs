@@ -51,7 +51,9 @@ impl Value {
             Value::String(s) => Json::String(s.clone()),
             Value::Int(v) => Json::from(*v),
             Value::Long(v) | Value::Timestamp(v) => Json::from(*v),
-            Value::Double(v) => serde_json::Number::from_f64(*v).map(Json::Number).unwrap_or(Json::Null),
+            Value::Double(v) => serde_json::Number::from_f64(*v)
+                .map(Json::Number)
+                .unwrap_or(Json::Null),
             Value::Boolean(b) => Json::Bool(*b),
             Value::Enum { symbol, .. } => Json::String(symbol.clone()),
             Value::Money { minor, .. } => Json::from(*minor),
@@ -107,7 +109,9 @@ impl Event {
             .map(|(f, v)| {
                 let value = match (*v, &f.ty) {
                     (Val::Null, _) => Value::Null,
-                    (Val::Str(..), _) => Value::String(String::from_utf8_lossy(s.text(*v)).into_owned()),
+                    (Val::Str(..), _) => {
+                        Value::String(String::from_utf8_lossy(s.text(*v)).into_owned())
+                    }
                     (Val::Int(x), FieldType::Int) => Value::Int(x as i32),
                     (Val::Int(x), FieldType::Timestamp) => Value::Timestamp(x),
                     (Val::Int(x), FieldType::Money { currency, scale }) => Value::Money {
@@ -141,17 +145,22 @@ impl Event {
 
     /// `event_time` in epoch milliseconds.
     pub fn event_time(&self) -> i64 {
-        self.get(sluice_core::layout::EVENT_TIME).and_then(Value::as_i64).unwrap_or(0)
+        self.get(sluice_core::layout::EVENT_TIME)
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
     }
 
     /// `event_id`.
     pub fn event_id(&self) -> &str {
-        self.get(sluice_core::layout::EVENT_ID).and_then(Value::as_str).unwrap_or("")
+        self.get(sluice_core::layout::EVENT_ID)
+            .and_then(Value::as_str)
+            .unwrap_or("")
     }
 
     /// `session_id`, if any.
     pub fn session_id(&self) -> Option<&str> {
-        self.get(sluice_core::layout::SESSION_ID).and_then(Value::as_str)
+        self.get(sluice_core::layout::SESSION_ID)
+            .and_then(Value::as_str)
     }
 
     /// As a JSON object with fields in schema order.

@@ -39,7 +39,11 @@ pub enum MalformedKind {
 
 impl MalformedKind {
     /// Every kind, in the order they are cycled through.
-    pub const ALL: [MalformedKind; 3] = [MalformedKind::WrongType, MalformedKind::Truncated, MalformedKind::MissingField];
+    pub const ALL: [MalformedKind; 3] = [
+        MalformedKind::WrongType,
+        MalformedKind::Truncated,
+        MalformedKind::MissingField,
+    ];
 
     /// Parses `wrong_type`, `truncated` or `missing_field`.
     pub fn parse(s: &str) -> Option<Self> {
@@ -94,7 +98,10 @@ impl Default for FaultOptions {
 impl FaultOptions {
     /// True when nothing is injected.
     pub fn is_none(&self) -> bool {
-        self.out_of_order == 0.0 && self.late == 0.0 && self.duplicate == 0.0 && self.malformed == 0.0
+        self.out_of_order == 0.0
+            && self.late == 0.0
+            && self.duplicate == 0.0
+            && self.malformed == 0.0
     }
 
     /// Checks ranges; the error text names the offending option.
@@ -109,12 +116,19 @@ impl FaultOptions {
                 return Err(format!("share `{name}` = {v} is not between 0 and 1"));
             }
         }
-        let total: u64 = [self.out_of_order, self.late, self.duplicate, self.malformed].iter().map(|r| ppb(*r)).sum();
+        let total: u64 = [self.out_of_order, self.late, self.duplicate, self.malformed]
+            .iter()
+            .map(|r| ppb(*r))
+            .sum();
         if total > 1_000_000_000 {
-            return Err("fault shares add up to more than 1; each event gets at most one fault".into());
+            return Err(
+                "fault shares add up to more than 1; each event gets at most one fault".into(),
+            );
         }
         if self.max_disorder_ms < 1 || self.late_extra_ms < 1 || self.lateness_ms < 0 {
-            return Err("`max_disorder_ms` and `late_extra_ms` must be ≥ 1 and `lateness_ms` ≥ 0".into());
+            return Err(
+                "`max_disorder_ms` and `late_extra_ms` must be ≥ 1 and `lateness_ms` ≥ 0".into(),
+            );
         }
         Ok(())
     }
@@ -188,9 +202,18 @@ impl Selector {
     /// A selector for `opts`, seeded by `seed`; `limit` is the number of base
     /// events when known (so the last window ends exactly there).
     pub fn new(opts: &FaultOptions, seed: u64, limit: Option<u64>) -> Self {
-        let kinds = if opts.malformed_kinds.is_empty() { MalformedKind::ALL.to_vec() } else { opts.malformed_kinds.clone() };
+        let kinds = if opts.malformed_kinds.is_empty() {
+            MalformedKind::ALL.to_vec()
+        } else {
+            opts.malformed_kinds.clone()
+        };
         Self {
-            ppb: [ppb(opts.out_of_order), ppb(opts.late), ppb(opts.duplicate), ppb(opts.malformed)],
+            ppb: [
+                ppb(opts.out_of_order),
+                ppb(opts.late),
+                ppb(opts.duplicate),
+                ppb(opts.malformed),
+            ],
             kinds,
             key: combine(seed, 0xFA17),
             limit,
@@ -293,7 +316,11 @@ mod tests {
 
     #[test]
     fn rejects_overfull_shares() {
-        let o = FaultOptions { late: 0.6, duplicate: 0.5, ..Default::default() };
+        let o = FaultOptions {
+            late: 0.6,
+            duplicate: 0.5,
+            ..Default::default()
+        };
         assert!(o.check().is_err());
         assert!(FaultOptions::default().check().is_ok());
     }

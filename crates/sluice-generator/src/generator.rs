@@ -23,7 +23,7 @@ use crate::hints;
 use crate::ocf::OcfWriter;
 use crate::plan::{Plan, END};
 use crate::rng::{MainRng, Rand};
-use crate::sim::{fill, Scratch, Session, Sim};
+use crate::sim::{fill, kept_store, Scratch, Session, Sim};
 
 /// How event time advances.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -199,6 +199,9 @@ pub struct Generator {
     seed: u64,
 }
 
+/// Most concurrent sessions (32 bytes of state each, plus 16 in the scheduler).
+pub const MAX_CONCURRENT: u64 = 1_000_000;
+
 /// First session number of the convenience API (keeps ids apart from the stream's).
 const ADHOC_SESSIONS: u64 = 1 << 62;
 
@@ -211,9 +214,17 @@ impl Generator {
     }
 
     /// A generator for domain `name` of a loaded configuration.
-    pub fn from_config(cfg: &sluice_config::Config, name: &str, opts: GeneratorOptions) -> Result<Self, GeneratorError> {
+    pub fn from_config(
+        cfg: &sluice_config::Config,
+        name: &str,
+        opts: GeneratorOptions,
+    ) -> Result<Self, GeneratorError> {
         let Some(d) = cfg.domain(name) else {
-            let names: Vec<&str> = cfg.domains.iter().map(|d| d.domain.value.as_str()).collect();
+            let names: Vec<&str> = cfg
+                .domains
+                .iter()
+                .map(|d| d.domain.value.as_str())
+                .collect();
             return Err(GeneratorError::UnknownDomain {
                 name: name.to_string(),
                 hint: hint(suggest(name, names.iter().copied())),
@@ -223,7 +234,11 @@ impl Generator {
     }
 
     /// A generator resolving hint positions through `sources`.
-    pub fn with_sources(domain: &DomainConfig, sources: &SourceMap, opts: GeneratorOptions) -> Result<Self, GeneratorError> {
+    pub fn with_sources(
+        domain: &DomainConfig,
+        sources: &SourceMap,
+        opts: GeneratorOptions,
+    ) -> Result<Self, GeneratorError> {
         opts.faults.check().map_err(GeneratorError::Options)?;
         let plan = hints::compile_with_sources(domain, sources).map_err(GeneratorError::Hints)?;
         let only = match &opts.only_event_type {
@@ -231,27 +246,47 @@ impl Generator {
             None => None,
         };
         let seed = opts.seed;
-        let (mean_events, cycle_ms, shares) = pilot_shares(&plan, seed);
+        let (mean_events, cycle_ms, span_ms, shares) = pilot_shares(&plan, seed);
         let share = only.map_or(1.0, |o| shares[o]);
         if share <= 0.0 {
-            return Err(GeneratorError::Unreachable(opts.only_event_type.clone().unwrap_or_default()));
+            return Err(GeneratorError::Unreachable(
+                opts.only_event_type.clone().unwrap_or_default(),
+            ));
         }
-        let concurrent = match (opts.concurrent_sessions, opts.rate) {
-            (Some(c), _) => c,
+        // Events per second of event time from one slot, for a gap scale.
+        let per_slot = |scale: f64| {
+            mean_events * share / (span_ms + (cycle_ms - span_ms) * scale).max(1.0) * 1000.0
+        };
+        let (concurrent, gap_scale) = match (opts.concurrent_sessions, opts.rate) {
+            (Some(c), _) => (c.clamp(1, MAX_CONCURRENT), 1.0),
             (None, Some(r)) if r > 0.0 && r.is_finite() => {
-                let per_slot = mean_events * share / cycle_ms * 1000.0;
-                (r / per_slot).ceil().clamp(1.0, 10_000_000.0) as u64
+                let needed = (r / per_slot(1.0)).ceil();
+                if needed <= MAX_CONCURRENT as f64 {
+                    (needed.max(1.0) as u64, 1.0)
+                } else {
+                    // Too many slots: keep the cap and shorten the idle gaps
+                    // between sessions (sessions themselves are unchanged).
+                    let cycle_needed = mean_events * share * 1000.0 * MAX_CONCURRENT as f64 / r;
+                    let gap_mean = (cycle_ms - span_ms).max(1.0);
+                    (
+                        MAX_CONCURRENT,
+                        ((cycle_needed - span_ms) / gap_mean).clamp(0.0, 1.0),
+                    )
+                }
             }
-            (None, Some(r)) => return Err(GeneratorError::Options(format!("rate `{r}` must be a positive number of events per second"))),
-            _ => plan.sessions.concurrent,
-        }
-        .clamp(1, 10_000_000);
-        let natural_rate = concurrent as f64 * mean_events * share / cycle_ms * 1000.0;
+            (None, Some(r)) => {
+                return Err(GeneratorError::Options(format!(
+                    "rate `{r}` must be a positive number of events per second"
+                )))
+            }
+            _ => (plan.sessions.concurrent.clamp(1, MAX_CONCURRENT), 1.0),
+        };
+        let natural_rate = concurrent as f64 * per_slot(gap_scale);
         let start_ms = match opts.time {
             TimeMode::RealTime => crate::time::wall_clock_millis(),
             TimeMode::Simulated => opts.start_time_ms.unwrap_or(plan.start_time),
         };
-        let sim = Sim::new(&plan, seed, concurrent, start_ms);
+        let sim = Sim::new(&plan, seed, concurrent, start_ms, gap_scale);
         let codecs = plan.events.iter().map(|e| Codec::new(&e.layout)).collect();
         let by_type = plan.events.iter().map(|e| (e.name.clone(), 0)).collect();
         Ok(Self {
@@ -314,15 +349,30 @@ impl Generator {
         let gap = -self.adhoc_gap_ms * self.adhoc_rng.unit_open0().ln();
         self.adhoc_clock += gap as i64;
         let t = self.adhoc_clock;
-        let mut s = self.adhoc_session(t);
+        let s = self.adhoc_session(t);
         let no = self.sim.take_event_number();
         let mut scratch = Scratch::default();
-        fill(&self.plan, self.sim.keys(), &mut self.adhoc_rng, e, t, no, &mut s, &mut scratch);
+        let mut kept = kept_store(&self.plan);
+        fill(
+            &self.plan,
+            self.sim.keys(),
+            &mut self.adhoc_rng,
+            e,
+            t,
+            no,
+            &s,
+            &mut kept,
+            &mut scratch,
+        );
         Ok(Event::from_scratch(&self.plan.events[e].layout, &scratch))
     }
 
     /// `n` events of type `name` (see [`Generator::generate_event`]).
-    pub fn generate_events<'a>(&'a mut self, name: &str, n: usize) -> Result<impl Iterator<Item = Event> + 'a, GeneratorError> {
+    pub fn generate_events<'a>(
+        &'a mut self,
+        name: &str,
+        n: usize,
+    ) -> Result<impl Iterator<Item = Event> + 'a, GeneratorError> {
         let e = event_index(&self.plan, name)?;
         let name = self.plan.events[e].name.clone();
         Ok((0..n).filter_map(move |_| self.generate_event(&name).ok()))
@@ -339,9 +389,20 @@ impl Generator {
         let mut e = j.start_targets[j.start.sample(&mut self.adhoc_rng)] as usize;
         let mut out = Vec::new();
         let mut scratch = Scratch::default();
+        let mut kept = kept_store(&self.plan);
         loop {
             let no = self.sim.take_event_number();
-            fill(&self.plan, self.sim.keys(), &mut self.adhoc_rng, e, t, no, &mut s, &mut scratch);
+            fill(
+                &self.plan,
+                self.sim.keys(),
+                &mut self.adhoc_rng,
+                e,
+                t,
+                no,
+                &s,
+                &mut kept,
+                &mut scratch,
+            );
             s.events += 1;
             out.push(Event::from_scratch(&self.plan.events[e].layout, &scratch));
             let (table, outs) = &self.plan.journey.next[e];
@@ -350,7 +411,10 @@ impl Generator {
                 break;
             }
             e = next as usize;
-            t += self.plan.events[e].think_time.sample(&mut self.adhoc_rng).max(0.0) as i64;
+            t += self.plan.events[e]
+                .think_time
+                .sample(&mut self.adhoc_rng)
+                .max(0.0) as i64;
         }
         self.adhoc_clock = self.adhoc_clock.max(t);
         out
@@ -363,7 +427,7 @@ impl Generator {
             Some(z) => z.sample(&mut self.adhoc_rng) - 1,
             None => self.adhoc_rng.below(self.plan.entity.population),
         };
-        Session::start(&self.plan, self.sim.keys(), number, entity, t)
+        Session::start(number, entity, t)
     }
 
     // --------------------------------------------------------------- stream
@@ -372,10 +436,19 @@ impl Generator {
     /// fault; `None` when the limit is reached.
     #[inline]
     fn advance(&mut self) -> Option<Fault> {
-        if self.opts.limit.events.is_some_and(|n| self.summary.base_events >= n) {
+        if self
+            .opts
+            .limit
+            .events
+            .is_some_and(|n| self.summary.base_events >= n)
+        {
             return None;
         }
-        let end = self.opts.limit.duration_ms.map(|d| self.start_ms.saturating_add(d));
+        let end = self
+            .opts
+            .limit
+            .duration_ms
+            .map(|d| self.start_ms.saturating_add(d));
         loop {
             let t = self.sim.peek_time()?;
             if end.is_some_and(|end| t >= end) {
@@ -425,7 +498,10 @@ impl Generator {
     /// and are not represented). `None` at the limit.
     pub fn next_event(&mut self) -> Option<Event> {
         self.advance()?;
-        Some(Event::from_scratch(&self.plan.events[self.scratch.event_type].layout, &self.scratch))
+        Some(Event::from_scratch(
+            &self.plan.events[self.scratch.event_type].layout,
+            &self.scratch,
+        ))
     }
 
     /// Fills one batch per event type with up to `max_events` base events of
@@ -522,9 +598,17 @@ impl Generator {
     /// writes: one record schema, or the union of all.
     pub fn output_schema_json(&self) -> String {
         if let Some(o) = self.only {
-            return serde_json::to_string(&sluice_schema::record_schema(&self.plan.events[o].layout)).unwrap_or_default();
+            return serde_json::to_string(&sluice_schema::record_schema(
+                &self.plan.events[o].layout,
+            ))
+            .unwrap_or_default();
         }
-        let all: Vec<serde_json::Value> = self.plan.events.iter().map(|e| sluice_schema::record_schema(&e.layout)).collect();
+        let all: Vec<serde_json::Value> = self
+            .plan
+            .events
+            .iter()
+            .map(|e| sluice_schema::record_schema(&e.layout))
+            .collect();
         if all.len() == 1 {
             serde_json::to_string(&all[0]).unwrap_or_default()
         } else {
@@ -535,7 +619,12 @@ impl Generator {
     /// Writes the stream until the limit (which must be set unless you want
     /// to run forever) in `format` to `out`. `progress` is called about every
     /// 65 536 events with the running summary. Returns the final summary.
-    pub fn write_to<W: Write + ?Sized>(&mut self, format: Format, out: &mut W, progress: &mut dyn FnMut(&Summary)) -> Result<Summary, GeneratorError> {
+    pub fn write_to<W: Write + ?Sized>(
+        &mut self,
+        format: Format,
+        out: &mut W,
+        progress: &mut dyn FnMut(&Summary),
+    ) -> Result<Summary, GeneratorError> {
         if format == Format::AvroOcf && self.opts.faults.malformed > 0.0 {
             return Err(GeneratorError::Options("malformed records cannot go into an Avro container file (they would corrupt whole blocks); use `avro` or `jsonl`".into()));
         }
@@ -555,7 +644,11 @@ impl Generator {
                 _ => None,
             };
             let copies = if fault == Fault::Duplicate { 2 } else { 1 };
-            let target: &mut Vec<u8> = if format == Format::AvroOcf { ocf.buffer() } else { &mut buf };
+            let target: &mut Vec<u8> = if format == Format::AvroOcf {
+                ocf.buffer()
+            } else {
+                &mut buf
+            };
             let start = target.len();
             if union && format != Format::Jsonl {
                 put_long(target, e as i64);
@@ -607,16 +700,19 @@ fn hint(s: Option<String>) -> String {
 }
 
 fn event_index(plan: &Plan, name: &str) -> Result<usize, GeneratorError> {
-    plan.events.iter().position(|e| e.name == name).ok_or_else(|| GeneratorError::UnknownEventType {
-        name: name.to_string(),
-        hint: hint(suggest(name, plan.events.iter().map(|e| e.name.as_str()))),
-    })
+    plan.events
+        .iter()
+        .position(|e| e.name == name)
+        .ok_or_else(|| GeneratorError::UnknownEventType {
+            name: name.to_string(),
+            hint: hint(suggest(name, plan.events.iter().map(|e| e.name.as_str()))),
+        })
 }
 
-/// Mean events per session, mean cycle (ms) and each event type's share of
-/// events, from a pilot run.
-fn pilot_shares(plan: &Plan, seed: u64) -> (f64, f64, Vec<f64>) {
-    let (e, c) = crate::sim::pilot(plan, seed);
+/// Mean events per session, mean cycle (ms), mean session span (ms) and
+/// each event type's share of events, from a pilot run.
+fn pilot_shares(plan: &Plan, seed: u64) -> (f64, f64, f64, Vec<f64>) {
+    let (e, c, span) = crate::sim::pilot(plan, seed);
     let mut counts = vec![0u64; plan.events.len()];
     let mut r = MainRng::new(seed, 8);
     let mut total = 0u64;
@@ -635,14 +731,21 @@ fn pilot_shares(plan: &Plan, seed: u64) -> (f64, f64, Vec<f64>) {
             x = next;
         }
     }
-    let shares = counts.iter().map(|c| *c as f64 / total.max(1) as f64).collect();
-    (e, c, shares)
+    let shares = counts
+        .iter()
+        .map(|c| *c as f64 / total.max(1) as f64)
+        .collect();
+    (e, c, span, shares)
 }
 
 /// Throughput of the Avro batch path: generates `events` base events of
 /// `domain` into reused batches and returns events per second (one thread).
 /// The CLI and the benchmark use this for their figures.
-pub fn measure_avro_throughput(domain: &DomainConfig, seed: u64, events: u64) -> Result<f64, GeneratorError> {
+pub fn measure_avro_throughput(
+    domain: &DomainConfig,
+    seed: u64,
+    events: u64,
+) -> Result<f64, GeneratorError> {
     let mut g = Generator::new(
         domain,
         GeneratorOptions {

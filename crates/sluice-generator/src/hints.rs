@@ -48,7 +48,11 @@ pub fn compile(domain: &DomainConfig, rep: &mut Reporter<'_>) -> Option<Plan> {
         .flat_map(|e| e.fields().map(|f| (f.name.value.as_str(), &f.ty)))
         .collect();
     let field_names: Vec<&str> = all_fields.keys().copied().collect();
-    let type_names: Vec<&str> = domain.event_types.iter().map(|e| e.name.value.as_str()).collect();
+    let type_names: Vec<&str> = domain
+        .event_types
+        .iter()
+        .map(|e| e.name.value.as_str())
+        .collect();
 
     // ---- domain level
     let mut start_time = DEFAULT_START_MS;
@@ -73,9 +77,17 @@ pub fn compile(domain: &DomainConfig, rep: &mut Reporter<'_>) -> Option<Plan> {
             if let Some(n) = m.optional("sessions") {
                 let p = m.key_path("sessions");
                 if let Some(mut s) = MapReader::new(n, &p, rep) {
-                    if let Some(v) = s.optional("concurrent").and_then(|v| read::uint(v, &s.key_path("concurrent"), rep)) {
-                        if v == 0 || v > 10_000_000 {
-                            rep.expected(s.pos, &s.key_path("concurrent"), format!("`{v}` concurrent sessions"), "1 to 10000000");
+                    if let Some(v) = s
+                        .optional("concurrent")
+                        .and_then(|v| read::uint(v, &s.key_path("concurrent"), rep))
+                    {
+                        if v == 0 || v > crate::generator::MAX_CONCURRENT {
+                            rep.expected(
+                                s.pos,
+                                &s.key_path("concurrent"),
+                                format!("`{v}` concurrent sessions"),
+                                "1 to 1000000",
+                            );
                         } else {
                             concurrent = v;
                         }
@@ -85,16 +97,32 @@ pub fn compile(domain: &DomainConfig, rep: &mut Reporter<'_>) -> Option<Plan> {
                             gap = d;
                         }
                     }
-                    if let Some(v) = s.optional("max_events").and_then(|v| read::uint(v, &s.key_path("max_events"), rep)) {
+                    if let Some(v) = s
+                        .optional("max_events")
+                        .and_then(|v| read::uint(v, &s.key_path("max_events"), rep))
+                    {
                         if v == 0 || v > u32::MAX as u64 {
-                            rep.expected(s.pos, &s.key_path("max_events"), format!("`{v}` events"), "at least 1");
+                            rep.expected(
+                                s.pos,
+                                &s.key_path("max_events"),
+                                format!("`{v}` events"),
+                                "at least 1",
+                            );
                         } else {
                             max_events = v as u32;
                         }
                     }
-                    if let Some(v) = s.optional("mean_events").and_then(|v| read::float(v, &s.key_path("mean_events"), rep)) {
+                    if let Some(v) = s
+                        .optional("mean_events")
+                        .and_then(|v| read::float(v, &s.key_path("mean_events"), rep))
+                    {
                         if v < 1.0 {
-                            rep.expected(s.pos, &s.key_path("mean_events"), format!("`{v}` events"), "a mean of at least 1 event per session");
+                            rep.expected(
+                                s.pos,
+                                &s.key_path("mean_events"),
+                                format!("`{v}` events"),
+                                "a mean of at least 1 event per session",
+                            );
                         } else {
                             mean_events = v;
                         }
@@ -124,9 +152,17 @@ pub fn compile(domain: &DomainConfig, rep: &mut Reporter<'_>) -> Option<Plan> {
     if let Some(g) = &domain.entity.generator {
         let path = "entity.generator";
         if let Some(mut m) = MapReader::new(g, path, rep) {
-            if let Some(v) = m.optional("population").and_then(|n| read::uint(n, &m.key_path("population"), rep)) {
+            if let Some(v) = m
+                .optional("population")
+                .and_then(|n| read::uint(n, &m.key_path("population"), rep))
+            {
                 if v == 0 || v > u32::MAX as u64 {
-                    rep.expected(m.pos, &m.key_path("population"), format!("population `{v}`"), "1 to 4294967295 entities");
+                    rep.expected(
+                        m.pos,
+                        &m.key_path("population"),
+                        format!("population `{v}`"),
+                        "1 to 4294967295 entities",
+                    );
                 } else {
                     population = v;
                 }
@@ -136,7 +172,12 @@ pub fn compile(domain: &DomainConfig, rep: &mut Reporter<'_>) -> Option<Plan> {
                 if let Some(t) = read::text(n, &p, "a template", rep) {
                     match Template::parse(t) {
                         Ok(tp) if t.contains("{seq") || t.contains("{entity}") => key_template = tp,
-                        Ok(_) => rep.expected(n.pos, &p, format!("key template `{t}` does not make unique keys"), "a template containing `{seq}` or `{entity}`, e.g. `user_{seq:06}`"),
+                        Ok(_) => rep.expected(
+                            n.pos,
+                            &p,
+                            format!("key template `{t}` does not make unique keys"),
+                            "a template containing `{seq}` or `{entity}`, e.g. `user_{seq:06}`",
+                        ),
                         Err(e) => rep.error(n.pos, &p, e).suggestion = None,
                     }
                 }
@@ -171,9 +212,17 @@ pub fn compile(domain: &DomainConfig, rep: &mut Reporter<'_>) -> Option<Plan> {
                 if let Some(n) = m.optional("think_time") {
                     ev_think = duration_dist(n, &m.key_path("think_time"), rep);
                 }
-                if let Some(w) = m.optional("weight").and_then(|n| read::float(n, &m.key_path("weight"), rep)) {
+                if let Some(w) = m
+                    .optional("weight")
+                    .and_then(|n| read::float(n, &m.key_path("weight"), rep))
+                {
                     if w < 0.0 {
-                        rep.expected(m.pos, &m.key_path("weight"), format!("weight `{w}`"), "a weight of 0 or more");
+                        rep.expected(
+                            m.pos,
+                            &m.key_path("weight"),
+                            format!("weight `{w}`"),
+                            "a weight of 0 or more",
+                        );
                     } else {
                         weight = w;
                     }
@@ -191,7 +240,12 @@ pub fn compile(domain: &DomainConfig, rep: &mut Reporter<'_>) -> Option<Plan> {
             .iter()
             .enumerate()
             .map(|(j, _)| format!("event_types[{i}].attributes[{j}].generator"))
-            .chain(et.dimensions.iter().enumerate().map(|(j, _)| format!("event_types[{i}].dimensions[{j}].generator")))
+            .chain(
+                et.dimensions
+                    .iter()
+                    .enumerate()
+                    .map(|(j, _)| format!("event_types[{i}].dimensions[{j}].generator")),
+            )
             .collect();
         for (j, f) in et.fields().enumerate() {
             let name = f.name.value.as_str();
@@ -202,7 +256,11 @@ pub fn compile(domain: &DomainConfig, rep: &mut Reporter<'_>) -> Option<Plan> {
             } else if let Some(n) = domain_fields.get(name) {
                 (Some(*n), format!("generator.fields.{name}"), Scope::Event)
             } else if let Some(n) = entity_fields.get(name) {
-                (Some(*n), format!("entity.generator.fields.{name}"), Scope::Entity)
+                (
+                    Some(*n),
+                    format!("entity.generator.fields.{name}"),
+                    Scope::Entity,
+                )
             } else {
                 (None, String::new(), Scope::Event)
             };
@@ -240,6 +298,7 @@ pub fn compile(domain: &DomainConfig, rep: &mut Reporter<'_>) -> Option<Plan> {
             think_time,
             weight,
             type_bytes,
+            name_padded: crate::template::padded(et.name.value.as_bytes()),
         });
         choice_texts.push(texts);
     }
@@ -249,7 +308,14 @@ pub fn compile(domain: &DomainConfig, rep: &mut Reporter<'_>) -> Option<Plan> {
         let ev = &events[i];
         let Some(parent) = ev.fields.iter().position(|f| f.name == dep.parent) else {
             let names: Vec<&str> = ev.fields.iter().map(|f| f.name.as_str()).collect();
-            let d = rep.error(dep.parent_pos, &dep.path, format!("`depends_on: {}`: event type `{}` has no such field", dep.parent, ev.name));
+            let d = rep.error(
+                dep.parent_pos,
+                &dep.path,
+                format!(
+                    "`depends_on: {}`: event type `{}` has no such field",
+                    dep.parent, ev.name
+                ),
+            );
             d.suggestion = suggest(&dep.parent, names.iter().copied());
             continue;
         };
@@ -258,7 +324,15 @@ pub fn compile(domain: &DomainConfig, rep: &mut Reporter<'_>) -> Option<Plan> {
             continue;
         }
         let Some(ptexts) = choice_texts[i][parent].clone() else {
-            rep.expected(dep.parent_pos, &dep.path, format!("`depends_on: {}`: that field is not generated from `values`", dep.parent), "a parent field with a `values` list (or an enum)");
+            rep.expected(
+                dep.parent_pos,
+                &dep.path,
+                format!(
+                    "`depends_on: {}`: that field is not generated from `values`",
+                    dep.parent
+                ),
+                "a parent field with a `values` list (or an enum)",
+            );
             continue;
         };
         let fty = ev.fields[j].ty.clone();
@@ -267,12 +341,20 @@ pub fn compile(domain: &DomainConfig, rep: &mut Reporter<'_>) -> Option<Plan> {
         for (key, kpos, node) in &dep.cases {
             let cpath = format!("{}.cases.{key}", dep.path);
             let Some(idx) = ptexts.iter().position(|t| t == key) else {
-                let d = rep.error(*kpos, &cpath, format!("`{key}` is not a value of `{}`", dep.parent));
+                let d = rep.error(
+                    *kpos,
+                    &cpath,
+                    format!("`{key}` is not a value of `{}`", dep.parent),
+                );
                 d.suggestion = suggest(key, ptexts.iter().map(String::as_str));
-                d.expected = Some(one_of(&ptexts.iter().map(String::as_str).collect::<Vec<_>>()));
+                d.expected = Some(one_of(
+                    &ptexts.iter().map(String::as_str).collect::<Vec<_>>(),
+                ));
                 continue;
             };
-            let Some(mut m) = MapReader::new(node, &cpath, rep) else { continue };
+            let Some(mut m) = MapReader::new(node, &cpath, rep) else {
+                continue;
+            };
             let v = decode_value(&mut m, &cpath, &fname, &fty, rep);
             m.finish(rep);
             if let Some((g, _)) = v {
@@ -290,13 +372,31 @@ pub fn compile(domain: &DomainConfig, rep: &mut Reporter<'_>) -> Option<Plan> {
             }
             None => None,
         };
-        let missing: Vec<&str> = ptexts.iter().zip(&cases).filter(|(_, c)| c.is_none()).map(|(t, _)| t.as_str()).collect();
+        let missing: Vec<&str> = ptexts
+            .iter()
+            .zip(&cases)
+            .filter(|(_, c)| c.is_none())
+            .map(|(t, _)| t.as_str())
+            .collect();
         if fallback.is_none() && dep.default.is_none() && !missing.is_empty() {
-            rep.expected(dep.pos, &dep.path, format!("no case for {}", one_of(&missing).trim_start_matches("one of ")), "a case for every value of the parent, or a `default`");
+            rep.expected(
+                dep.pos,
+                &dep.path,
+                format!(
+                    "no case for {}",
+                    one_of(&missing).trim_start_matches("one of ")
+                ),
+                "a case for every value of the parent, or a `default`",
+            );
             continue;
         }
-        let Some(fallback) = fallback.or_else(|| cases.iter().flatten().next().cloned()) else { continue };
-        let cases: Vec<ValueGen> = cases.into_iter().map(|c| c.unwrap_or_else(|| fallback.clone())).collect();
+        let Some(fallback) = fallback.or_else(|| cases.iter().flatten().next().cloned()) else {
+            continue;
+        };
+        let cases: Vec<ValueGen> = cases
+            .into_iter()
+            .map(|c| c.unwrap_or_else(|| fallback.clone()))
+            .collect();
         let ev = &mut events[i];
         ev.fields[j].gen = ValueGen::Depends {
             parent,
@@ -308,7 +408,11 @@ pub fn compile(domain: &DomainConfig, rep: &mut Reporter<'_>) -> Option<Plan> {
         match generation_order(&ev.fields) {
             Some(o) => ev.order = o,
             None => {
-                rep.error(domain.event_types[i].pos, &format!("event_types[{i}]"), "`depends_on` forms a cycle");
+                rep.error(
+                    domain.event_types[i].pos,
+                    &format!("event_types[{i}]"),
+                    "`depends_on` forms a cycle",
+                );
             }
         }
     }
@@ -373,7 +477,10 @@ pub fn compile_standalone(domain: &DomainConfig) -> Result<Plan, sluice_config::
 }
 
 /// Compiles, resolving positions through the configuration's source map.
-pub fn compile_with_sources(domain: &DomainConfig, sources: &SourceMap) -> Result<Plan, sluice_config::Diagnostics> {
+pub fn compile_with_sources(
+    domain: &DomainConfig,
+    sources: &SourceMap,
+) -> Result<Plan, sluice_config::Diagnostics> {
     let mut rep = Reporter::new(sources);
     let plan = compile(domain, &mut rep);
     let diags = rep.finish();
@@ -385,12 +492,18 @@ pub fn compile_with_sources(domain: &DomainConfig, sources: &SourceMap) -> Resul
 
 fn entity_stem(domain: &DomainConfig) -> String {
     if let Some(n) = &domain.entity.name {
-        if !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        if !n.is_empty()
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
             return n.clone();
         }
     }
     let pk = domain.entity.primary_key.value.as_str();
-    pk.strip_suffix("_id").or_else(|| pk.strip_suffix("_name")).unwrap_or(pk).to_string()
+    pk.strip_suffix("_id")
+        .or_else(|| pk.strip_suffix("_name"))
+        .unwrap_or(pk)
+        .to_string()
 }
 
 fn placeholder_field(name: &str, ty: &FieldType) -> FieldGen {
@@ -431,17 +544,31 @@ fn generation_order(fields: &[FieldGen]) -> Option<Vec<usize>> {
 }
 
 /// A `fields:` mapping of field name → hint, checking the names.
-fn fields_map<'a>(node: &'a YNode, path: &str, known: &[&str], rep: &mut Reporter<'_>) -> BTreeMap<String, &'a YNode> {
+fn fields_map<'a>(
+    node: &'a YNode,
+    path: &str,
+    known: &[&str],
+    rep: &mut Reporter<'_>,
+) -> BTreeMap<String, &'a YNode> {
     let mut out = BTreeMap::new();
     let YValue::Map(entries) = &node.value else {
-        rep.expected(node.pos, path, format!("found {}", node.kind()), "a mapping of field name to hint");
+        rep.expected(
+            node.pos,
+            path,
+            format!("found {}", node.kind()),
+            "a mapping of field name to hint",
+        );
         return out;
     };
     for (k, v) in entries {
         if known.contains(&k.name.as_str()) {
             out.insert(k.name.clone(), v);
         } else {
-            let d = rep.error(k.pos, &format!("{path}.{}", k.name), format!("unknown field `{}`", k.name));
+            let d = rep.error(
+                k.pos,
+                &format!("{path}.{}", k.name),
+                format!("unknown field `{}`", k.name),
+            );
             d.suggestion = suggest(&k.name, known.iter().copied());
             d.expected = Some(one_of(known));
         }
@@ -457,8 +584,17 @@ fn activity_hint(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<f64
         };
     }
     let mut m = MapReader::new(node, path, rep)?;
-    let kind = m.required("distribution", rep).and_then(|n| read::choice(n, &join(path, "distribution"), &[("uniform", 0u8), ("zipf", 1u8)], rep));
-    let exponent = m.optional("exponent").and_then(|n| positive(n, &join(path, "exponent"), rep));
+    let kind = m.required("distribution", rep).and_then(|n| {
+        read::choice(
+            n,
+            &join(path, "distribution"),
+            &[("uniform", 0u8), ("zipf", 1u8)],
+            rep,
+        )
+    });
+    let exponent = m
+        .optional("exponent")
+        .and_then(|n| positive(n, &join(path, "exponent"), rep));
     m.finish(rep);
     match kind? {
         0 => None,
@@ -475,7 +611,12 @@ fn positive(n: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<f64> {
     if v > 0.0 {
         Some(v)
     } else {
-        rep.expected(n.pos, path, format!("`{v}` is not positive"), "a number greater than 0");
+        rep.expected(
+            n.pos,
+            path,
+            format!("`{v}` is not positive"),
+            "a number greater than 0",
+        );
         None
     }
 }
@@ -485,7 +626,12 @@ fn rate(n: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<f64> {
     if (0.0..=1.0).contains(&v) {
         Some(v)
     } else {
-        rep.expected(n.pos, path, format!("`{v}` is not a probability"), "a number from 0 to 1");
+        rep.expected(
+            n.pos,
+            path,
+            format!("`{v}` is not a probability"),
+            "a number from 0 to 1",
+        );
         None
     }
 }
@@ -495,7 +641,12 @@ fn rate(n: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<f64> {
 fn journey(node: &YNode, types: &[&str], rep: &mut Reporter<'_>) -> Option<JourneyPlan> {
     let path = "generator.journey";
     let YValue::Map(entries) = &node.value else {
-        rep.expected(node.pos, path, format!("found {}", node.kind()), "a mapping of state (`start` or an event type) to `{next_event: probability}`");
+        rep.expected(
+            node.pos,
+            path,
+            format!("found {}", node.kind()),
+            "a mapping of state (`start` or an event type) to `{next_event: probability}`",
+        );
         return None;
     };
     let mut states: Vec<&str> = vec!["start"];
@@ -513,7 +664,12 @@ fn journey(node: &YNode, types: &[&str], rep: &mut Reporter<'_>) -> Option<Journ
             continue;
         };
         let YValue::Map(targets) = &v.value else {
-            rep.expected(v.pos, &kpath, format!("found {}", v.kind()), "a mapping of next event type (or `end`) to probability");
+            rep.expected(
+                v.pos,
+                &kpath,
+                format!("found {}", v.kind()),
+                "a mapping of next event type (or `end`) to probability",
+            );
             ok = false;
             continue;
         };
@@ -538,7 +694,11 @@ fn journey(node: &YNode, types: &[&str], rep: &mut Reporter<'_>) -> Option<Journ
                 ok = false;
                 continue;
             };
-            let Some(p) = (if si == 0 { read::float(tv, &tpath, rep).filter(|p| *p >= 0.0) } else { rate(tv, &tpath, rep) }) else {
+            let Some(p) = (if si == 0 {
+                read::float(tv, &tpath, rep).filter(|p| *p >= 0.0)
+            } else {
+                rate(tv, &tpath, rep)
+            }) else {
                 ok = false;
                 continue;
             };
@@ -550,13 +710,23 @@ fn journey(node: &YNode, types: &[&str], rep: &mut Reporter<'_>) -> Option<Journ
             match Alias::new(&weights) {
                 Some(a) => start = Some((a, outs)),
                 None => {
-                    rep.expected(v.pos, &kpath, "the start weights add up to 0", "at least one event type with a positive weight");
+                    rep.expected(
+                        v.pos,
+                        &kpath,
+                        "the start weights add up to 0",
+                        "at least one event type with a positive weight",
+                    );
                     ok = false;
                 }
             }
         } else {
             if total > 1.0 + 1e-9 {
-                rep.expected(v.pos, &kpath, format!("transition probabilities add up to {total}"), "probabilities adding up to at most 1 (the rest ends the session)");
+                rep.expected(
+                    v.pos,
+                    &kpath,
+                    format!("transition probabilities add up to {total}"),
+                    "probabilities adding up to at most 1 (the rest ends the session)",
+                );
                 ok = false;
                 continue;
             }
@@ -572,7 +742,12 @@ fn journey(node: &YNode, types: &[&str], rep: &mut Reporter<'_>) -> Option<Journ
     }
     let Some((start, start_targets)) = start else {
         if ok {
-            rep.expected(node.pos, path, "the journey has no `start` state", "`start: { <event type>: weight, ... }`");
+            rep.expected(
+                node.pos,
+                path,
+                "the journey has no `start` state",
+                "`start: { <event type>: weight, ... }`",
+            );
         }
         return None;
     };
@@ -583,7 +758,10 @@ fn journey(node: &YNode, types: &[&str], rep: &mut Reporter<'_>) -> Option<Journ
     Some(JourneyPlan {
         start,
         start_targets,
-        next: next.into_iter().map(|n| n.unwrap_or_else(end_only)).collect(),
+        next: next
+            .into_iter()
+            .map(|n| n.unwrap_or_else(end_only))
+            .collect(),
     })
 }
 
@@ -607,16 +785,25 @@ fn default_journey(events: &[EventPlan], mean_events: f64) -> Option<JourneyPlan
 
 // ------------------------------------------------------------ distributions
 
-const DISTRIBUTIONS: &[(&str, u8)] = &[("uniform", 0), ("normal", 1), ("lognormal", 2), ("exponential", 3), ("zipf", 4)];
+const DISTRIBUTIONS: &[(&str, u8)] = &[
+    ("uniform", 0),
+    ("normal", 1),
+    ("lognormal", 2),
+    ("exponential", 3),
+    ("zipf", 4),
+];
 
 /// A duration distribution in milliseconds: `10s` (constant) or a mapping
 /// with `distribution` and duration-valued parameters.
 fn duration_dist(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<Continuous> {
     if let YValue::Scalar { .. } = node.value {
-        return read::duration(node, path, rep).map(|d| Continuous::Constant(d.as_millis_i64() as f64));
+        return read::duration(node, path, rep)
+            .map(|d| Continuous::Constant(d.as_millis_i64() as f64));
     }
     let mut m = MapReader::new(node, path, rep)?;
-    let ms = |n: &YNode, p: &str, rep: &mut Reporter<'_>| read::duration(n, p, rep).map(|d| d.as_millis_i64() as f64);
+    let ms = |n: &YNode, p: &str, rep: &mut Reporter<'_>| {
+        read::duration(n, p, rep).map(|d| d.as_millis_i64() as f64)
+    };
     let d = dist_params(&mut m, path, &ms, rep);
     m.finish(rep);
     d
@@ -634,7 +821,9 @@ fn dist_params(
     let kind_node = m.optional("distribution");
     let mut p = BTreeMap::new();
     let mut pos = BTreeMap::new();
-    for key in ["min", "max", "mean", "stddev", "median", "mu", "sigma", "n", "exponent"] {
+    for key in [
+        "min", "max", "mean", "stddev", "median", "mu", "sigma", "n", "exponent",
+    ] {
         if let Some(n) = m.optional(key) {
             pos.insert(key, n.pos);
             // `mu`, `sigma`, `n` and `exponent` are plain numbers whatever the unit.
@@ -652,7 +841,12 @@ fn dist_params(
         Some(n) => read::choice(n, &join(path, "distribution"), DISTRIBUTIONS, rep)?,
         None if p.contains_key("min") && p.contains_key("max") => 0,
         None => {
-            rep.expected(m.pos, path, "missing `distribution`", one_of(&DISTRIBUTIONS.iter().map(|(n, _)| *n).collect::<Vec<_>>()));
+            rep.expected(
+                m.pos,
+                path,
+                "missing `distribution`",
+                one_of(&DISTRIBUTIONS.iter().map(|(n, _)| *n).collect::<Vec<_>>()),
+            );
             return None;
         }
     };
@@ -665,7 +859,12 @@ fn dist_params(
         v
     };
     let bad = |rep: &mut Reporter<'_>, key: &str, msg: &str| {
-        rep.expected(m.pos, &join(path, key), msg.to_string(), format!("valid parameters for `{name}`"));
+        rep.expected(
+            m.pos,
+            &join(path, key),
+            msg.to_string(),
+            format!("valid parameters for `{name}`"),
+        );
     };
     match kind {
         0 => {
@@ -693,7 +892,11 @@ fn dist_params(
                 }
                 (None, Some(mu)) => *mu,
                 (None, None) => {
-                    rep.error(m.pos, path, "distribution `lognormal` needs `median` (or `mu`)");
+                    rep.error(
+                        m.pos,
+                        path,
+                        "distribution `lognormal` needs `median` (or `mu`)",
+                    );
                     return None;
                 }
             };
@@ -716,7 +919,11 @@ fn dist_params(
             let n = need("n", rep)?;
             let s = p.get("exponent").copied().unwrap_or(1.1);
             if n < 1.0 || n.fract() != 0.0 || s <= 0.0 {
-                bad(rep, "n", "`n` must be a whole number ≥ 1 and `exponent` positive");
+                bad(
+                    rep,
+                    "n",
+                    "`n` must be a whole number ≥ 1 and `exponent` positive",
+                );
                 return None;
             }
             Zipf::new(n as u64, s).map(Continuous::Zipf)
@@ -746,7 +953,15 @@ struct Decoded<'a> {
     depends: Option<Depends<'a>>,
 }
 
-fn decode_field<'a>(node: &'a YNode, path: &str, name: &str, ty: &FieldType, optional: bool, default_scope: Scope, rep: &mut Reporter<'_>) -> Option<Decoded<'a>> {
+fn decode_field<'a>(
+    node: &'a YNode,
+    path: &str,
+    name: &str,
+    ty: &FieldType,
+    optional: bool,
+    default_scope: Scope,
+    rep: &mut Reporter<'_>,
+) -> Option<Decoded<'a>> {
     let before = rep.count();
     let mut m = MapReader::new(node, path, rep)?;
     let scope = m
@@ -770,8 +985,15 @@ fn decode_field<'a>(node: &'a YNode, path: &str, name: &str, ty: &FieldType, opt
             let mut cases = Vec::new();
             match m.optional("cases") {
                 Some(c) => match &c.value {
-                    YValue::Map(entries) => cases.extend(entries.iter().map(|(k, v)| (k.name.clone(), k.pos, v))),
-                    _ => rep.expected(c.pos, &join(path, "cases"), format!("found {}", c.kind()), "a mapping of parent value to hint"),
+                    YValue::Map(entries) => {
+                        cases.extend(entries.iter().map(|(k, v)| (k.name.clone(), k.pos, v)))
+                    }
+                    _ => rep.expected(
+                        c.pos,
+                        &join(path, "cases"),
+                        format!("found {}", c.kind()),
+                        "a mapping of parent value to hint",
+                    ),
                 },
                 None => {
                     rep.error(n.pos, path, "`depends_on` needs `cases`");
@@ -817,35 +1039,79 @@ fn decode_field<'a>(node: &'a YNode, path: &str, name: &str, ty: &FieldType, opt
 }
 
 /// The value part of a hint (everything except scope, null rate and depends).
-fn decode_value(m: &mut MapReader<'_>, path: &str, name: &str, ty: &FieldType, rep: &mut Reporter<'_>) -> Option<(ValueGen, Option<Vec<String>>)> {
+fn decode_value(
+    m: &mut MapReader<'_>,
+    path: &str,
+    name: &str,
+    ty: &FieldType,
+    rep: &mut Reporter<'_>,
+) -> Option<(ValueGen, Option<Vec<String>>)> {
     let values = m.optional("values");
     let weights = m.optional("weights");
     let template = m.optional("template");
     let true_rate = m.optional("true_rate");
     let has_dist = m.has_key("distribution") || (m.has_key("min") && m.has_key("max"));
-    let num_keys = ["distribution", "min", "max", "mean", "stddev", "median", "mu", "sigma", "n", "exponent", "decimals", "drift_per_hour", "anomaly", "offset"];
-    let kinds = [values.is_some(), template.is_some(), true_rate.is_some(), has_dist];
+    let num_keys = [
+        "distribution",
+        "min",
+        "max",
+        "mean",
+        "stddev",
+        "median",
+        "mu",
+        "sigma",
+        "n",
+        "exponent",
+        "decimals",
+        "drift_per_hour",
+        "anomaly",
+        "offset",
+    ];
+    let kinds = [
+        values.is_some(),
+        template.is_some(),
+        true_rate.is_some(),
+        has_dist,
+    ];
     if kinds.iter().filter(|k| **k).count() > 1 {
-        rep.expected(m.pos, path, "conflicting hints", "only one of `values`, `template`, `true_rate` or a `distribution`");
+        rep.expected(
+            m.pos,
+            path,
+            "conflicting hints",
+            "only one of `values`, `template`, `true_rate` or a `distribution`",
+        );
         return None;
     }
     let numeric = num_kind(ty);
     if let Some(n) = weights {
         if values.is_none_or(|v| !matches!(v.value, YValue::Seq(_))) {
-            rep.error(n.pos, &join(path, "weights"), "`weights` goes with a `values` list");
+            rep.error(
+                n.pos,
+                &join(path, "weights"),
+                "`weights` goes with a `values` list",
+            );
         }
     }
     if let Some(v) = values {
         for k in num_keys {
             if let Some(n) = m.optional(k) {
-                rep.error(n.pos, &join(path, k), format!("`{k}` does not combine with `values`"));
+                rep.error(
+                    n.pos,
+                    &join(path, k),
+                    format!("`{k}` does not combine with `values`"),
+                );
             }
         }
-        return choice_values(v, weights, &join(path, "values"), ty, rep).map(|(g, t)| (g, Some(t)));
+        return choice_values(v, weights, &join(path, "values"), ty, rep)
+            .map(|(g, t)| (g, Some(t)));
     }
     if let Some(n) = template {
         if !matches!(ty, FieldType::String) {
-            rep.error(n.pos, &join(path, "template"), format!("`template` applies to string fields; this field is `{ty}`"));
+            rep.error(
+                n.pos,
+                &join(path, "template"),
+                format!("`template` applies to string fields; this field is `{ty}`"),
+            );
             return None;
         }
         let t = read::text(n, &join(path, "template"), "a template", rep)?;
@@ -859,10 +1125,15 @@ fn decode_value(m: &mut MapReader<'_>, path: &str, name: &str, ty: &FieldType, r
     }
     if let Some(n) = true_rate {
         if !matches!(ty, FieldType::Boolean) {
-            rep.error(n.pos, &join(path, "true_rate"), format!("`true_rate` applies to boolean fields; this field is `{ty}`"));
+            rep.error(
+                n.pos,
+                &join(path, "true_rate"),
+                format!("`true_rate` applies to boolean fields; this field is `{ty}`"),
+            );
             return None;
         }
-        return rate(n, &join(path, "true_rate"), rep).map(|p| (ValueGen::Bool { p_true: p }, None));
+        return rate(n, &join(path, "true_rate"), rep)
+            .map(|p| (ValueGen::Bool { p_true: p }, None));
     }
     let Some(kind) = numeric else {
         // Only numeric keys can be left; report them as not applicable.
@@ -882,9 +1153,15 @@ fn decode_value(m: &mut MapReader<'_>, path: &str, name: &str, ty: &FieldType, r
     let dist = if has_dist {
         dist_params(m, path, &num, rep)?
     } else {
-        for k in ["mean", "stddev", "median", "mu", "sigma", "n", "exponent", "min", "max"] {
+        for k in [
+            "mean", "stddev", "median", "mu", "sigma", "n", "exponent", "min", "max",
+        ] {
             if let Some(n) = m.optional(k) {
-                rep.error(n.pos, &join(path, k), format!("`{k}` needs a `distribution`"));
+                rep.error(
+                    n.pos,
+                    &join(path, k),
+                    format!("`{k}` needs a `distribution`"),
+                );
             }
         }
         match default_field(name, ty, false).gen {
@@ -893,22 +1170,52 @@ fn decode_value(m: &mut MapReader<'_>, path: &str, name: &str, ty: &FieldType, r
         }
     };
     let (min, max) = bounds(kind, &dist);
-    let min = m.optional("min").and_then(|n| num(n, &join(path, "min"), &mut Reporter::new(&SourceMap::default()))).unwrap_or(min);
-    let max = m.optional("max").and_then(|n| num(n, &join(path, "max"), &mut Reporter::new(&SourceMap::default()))).unwrap_or(max);
+    let min = m
+        .optional("min")
+        .and_then(|n| {
+            num(
+                n,
+                &join(path, "min"),
+                &mut Reporter::new(&SourceMap::default()),
+            )
+        })
+        .unwrap_or(min);
+    let max = m
+        .optional("max")
+        .and_then(|n| {
+            num(
+                n,
+                &join(path, "max"),
+                &mut Reporter::new(&SourceMap::default()),
+            )
+        })
+        .unwrap_or(max);
     let dist = match (kind, dist) {
-        (NumKind::Int | NumKind::Long, Continuous::Uniform { min, max }) => Continuous::Uniform { min: min - 0.5, max: max + 0.5 },
+        (NumKind::Int | NumKind::Long, Continuous::Uniform { min, max }) => Continuous::Uniform {
+            min: min - 0.5,
+            max: max + 0.5,
+        },
         (_, d) => d,
     };
     let decimals = match m.optional("decimals") {
         Some(n) => {
             let d = read::uint(n, &join(path, "decimals"), rep);
             if kind != NumKind::Double {
-                rep.error(n.pos, &join(path, "decimals"), "`decimals` applies to double fields");
+                rep.error(
+                    n.pos,
+                    &join(path, "decimals"),
+                    "`decimals` applies to double fields",
+                );
             }
             match d {
                 Some(d) if d <= 12 => Some(d as u32),
                 Some(d) => {
-                    rep.expected(n.pos, &join(path, "decimals"), format!("`{d}` decimals"), "0 to 12");
+                    rep.expected(
+                        n.pos,
+                        &join(path, "decimals"),
+                        format!("`{d}` decimals"),
+                        "0 to 12",
+                    );
                     None
                 }
                 None => None,
@@ -916,12 +1223,17 @@ fn decode_value(m: &mut MapReader<'_>, path: &str, name: &str, ty: &FieldType, r
         }
         None => None,
     };
-    let drift_per_hour = m.optional("drift_per_hour").and_then(|n| num(n, &join(path, "drift_per_hour"), rep)).unwrap_or(0.0);
+    let drift_per_hour = m
+        .optional("drift_per_hour")
+        .and_then(|n| num(n, &join(path, "drift_per_hour"), rep))
+        .unwrap_or(0.0);
     let anomaly = match m.optional("anomaly") {
         Some(n) => {
             let ap = join(path, "anomaly");
             let mut am = MapReader::new(n, &ap, rep)?;
-            let r = am.required("rate", rep).and_then(|n| rate(n, &join(&ap, "rate"), rep));
+            let r = am
+                .required("rate", rep)
+                .and_then(|n| rate(n, &join(&ap, "rate"), rep));
             let d = dist_params(&mut am, &ap, &num, rep);
             am.finish(rep);
             Some((r?, d?))
@@ -932,11 +1244,18 @@ fn decode_value(m: &mut MapReader<'_>, path: &str, name: &str, ty: &FieldType, r
         Some(n) => {
             let op = join(path, "offset");
             let mut om = MapReader::new(n, &op, rep)?;
-            let sc = om.optional("scope").and_then(|n| read::choice(n, &join(&op, "scope"), Scope::NAMES, rep)).unwrap_or(Scope::Entity);
+            let sc = om
+                .optional("scope")
+                .and_then(|n| read::choice(n, &join(&op, "scope"), Scope::NAMES, rep))
+                .unwrap_or(Scope::Entity);
             let d = dist_params(&mut om, &op, &num, rep);
             om.finish(rep);
             if sc == Scope::Previous {
-                rep.error(n.pos, &join(&op, "scope"), "an offset's scope is `entity`, `session` or `event`");
+                rep.error(
+                    n.pos,
+                    &join(&op, "scope"),
+                    "an offset's scope is `entity`, `session` or `event`",
+                );
             }
             Some((sc, hash_str(path).wrapping_add(1), d?))
         }
@@ -966,7 +1285,9 @@ fn num_kind(ty: &FieldType) -> Option<NumKind> {
         FieldType::Int => NumKind::Int,
         FieldType::Long => NumKind::Long,
         FieldType::Double => NumKind::Double,
-        FieldType::Money { scale, .. } => NumKind::Money { factor: 10f64.powi(*scale as i32) },
+        FieldType::Money { scale, .. } => NumKind::Money {
+            factor: 10f64.powi(*scale as i32),
+        },
         FieldType::Timestamp => NumKind::TimestampBefore,
         _ => return None,
     })
@@ -983,7 +1304,9 @@ fn bounds(kind: NumKind, dist: &Continuous) -> (f64, f64) {
     };
     match dist {
         // Positive distributions stay positive.
-        Continuous::LogNormal { .. } | Continuous::Exponential { .. } | Continuous::Zipf(_) => (lo.max(0.0), hi),
+        Continuous::LogNormal { .. } | Continuous::Exponential { .. } | Continuous::Zipf(_) => {
+            (lo.max(0.0), hi)
+        }
         _ => (lo, hi),
     }
 }
@@ -1003,7 +1326,13 @@ fn num_reader(kind: NumKind) -> impl Fn(&YNode, &str, &mut Reporter<'_>) -> Opti
 }
 
 /// `values: [a, b]` (+ `weights`) or `values: {a: 3, b: 1}`.
-fn choice_values(node: &YNode, weights: Option<&YNode>, path: &str, ty: &FieldType, rep: &mut Reporter<'_>) -> Option<(ValueGen, Vec<String>)> {
+fn choice_values(
+    node: &YNode,
+    weights: Option<&YNode>,
+    path: &str,
+    ty: &FieldType,
+    rep: &mut Reporter<'_>,
+) -> Option<(ValueGen, Vec<String>)> {
     let mut items: Vec<(&str, Pos, f64)> = Vec::new();
     let before = rep.count();
     match &node.value {
@@ -1013,15 +1342,24 @@ fn choice_values(node: &YNode, weights: Option<&YNode>, path: &str, ty: &FieldTy
                     let wp = path.trim_end_matches(".values").to_string() + ".weights";
                     let wl = read::list(w, &wp, rep)?;
                     if wl.len() != list.len() {
-                        rep.error(w.pos, &wp, format!("{} weights for {} values", wl.len(), list.len()));
+                        rep.error(
+                            w.pos,
+                            &wp,
+                            format!("{} weights for {} values", wl.len(), list.len()),
+                        );
                         return None;
                     }
-                    wl.iter().enumerate().map(|(i, n)| read::float(n, &format!("{wp}[{i}]"), rep)).collect()
+                    wl.iter()
+                        .enumerate()
+                        .map(|(i, n)| read::float(n, &format!("{wp}[{i}]"), rep))
+                        .collect()
                 }
                 None => vec![Some(1.0); list.len()],
             };
             for (i, (n, w)) in list.iter().zip(ws).enumerate() {
-                if let (Some(t), Some(w)) = (read::text(n, &format!("{path}[{i}]"), "a value", rep), w) {
+                if let (Some(t), Some(w)) =
+                    (read::text(n, &format!("{path}[{i}]"), "a value", rep), w)
+                {
                     items.push((t, n.pos, w));
                 }
             }
@@ -1034,7 +1372,12 @@ fn choice_values(node: &YNode, weights: Option<&YNode>, path: &str, ty: &FieldTy
             }
         }
         _ => {
-            rep.expected(node.pos, path, format!("found {}", node.kind()), "a list of values or a mapping of value to weight");
+            rep.expected(
+                node.pos,
+                path,
+                format!("found {}", node.kind()),
+                "a list of values or a mapping of value to weight",
+            );
             return None;
         }
     }
@@ -1047,7 +1390,12 @@ fn choice_values(node: &YNode, weights: Option<&YNode>, path: &str, ty: &FieldTy
     let mut ws = Vec::new();
     for (t, pos, w) in items {
         if w < 0.0 {
-            rep.expected(pos, path, format!("negative weight `{w}` for `{t}`"), "weights of 0 or more");
+            rep.expected(
+                pos,
+                path,
+                format!("negative weight `{w}` for `{t}`"),
+                "weights of 0 or more",
+            );
             continue;
         }
         if let Some(v) = scalar_of(t, pos, path, ty, rep) {
@@ -1060,19 +1408,35 @@ fn choice_values(node: &YNode, weights: Option<&YNode>, path: &str, ty: &FieldTy
         return None;
     }
     let Some(table) = Alias::new(&ws) else {
-        rep.expected(node.pos, path, "the weights add up to 0", "at least one positive weight");
+        rep.expected(
+            node.pos,
+            path,
+            "the weights add up to 0",
+            "at least one positive weight",
+        );
         return None;
     };
     Some((ValueGen::Choice { table, values }, texts))
 }
 
-fn scalar_of(t: &str, pos: Pos, path: &str, ty: &FieldType, rep: &mut Reporter<'_>) -> Option<Scalar> {
+fn scalar_of(
+    t: &str,
+    pos: Pos,
+    path: &str,
+    ty: &FieldType,
+    rep: &mut Reporter<'_>,
+) -> Option<Scalar> {
     let fail = |rep: &mut Reporter<'_>, what: &str| {
-        rep.expected(pos, path, format!("`{t}` is not a valid {ty} value"), what.to_string());
+        rep.expected(
+            pos,
+            path,
+            format!("`{t}` is not a valid {ty} value"),
+            what.to_string(),
+        );
         None
     };
     match ty {
-        FieldType::String => Some(Scalar::Str(t.as_bytes().to_vec())),
+        FieldType::String => Some(Scalar::Str(crate::template::padded(t.as_bytes()))),
         FieldType::Int => match t.parse::<i32>() {
             Ok(v) => Some(Scalar::Int(v as i64)),
             Err(_) => fail(rep, "a 32-bit integer"),
@@ -1096,14 +1460,19 @@ fn scalar_of(t: &str, pos: Pos, path: &str, ty: &FieldType, rep: &mut Reporter<'
         },
         FieldType::Money { scale, .. } => match decimal_to_minor(t, *scale) {
             Some(v) => Some(Scalar::Int(v)),
-            None => fail(rep, &format!("an amount in major units with at most {scale} decimals, e.g. `19.99`")),
+            None => fail(
+                rep,
+                &format!("an amount in major units with at most {scale} decimals, e.g. `19.99`"),
+            ),
         },
         FieldType::Enum { symbols } => match symbols.iter().position(|s| s == t) {
             Some(i) => Some(Scalar::Enum(i as u32)),
             None => {
                 let d = rep.error(pos, path, format!("`{t}` is not a symbol of this enum"));
                 d.suggestion = suggest(t, symbols.iter().map(String::as_str));
-                d.expected = Some(one_of(&symbols.iter().map(String::as_str).collect::<Vec<_>>()));
+                d.expected = Some(one_of(
+                    &symbols.iter().map(String::as_str).collect::<Vec<_>>(),
+                ));
                 None
             }
         },
@@ -1175,7 +1544,10 @@ pub fn name_default(name: &str, ty: &FieldType) -> Option<String> {
                 "{ distribution: lognormal, median: 80, sigma: 0.8, min: 0 }".into()
             } else if name.starts_with("temperature") {
                 "{ distribution: normal, mean: 21, stddev: 2.5 }".into()
-            } else if name.starts_with("humidity") || name.ends_with("_pct") || name.ends_with("percent") {
+            } else if name.starts_with("humidity")
+                || name.ends_with("_pct")
+                || name.ends_with("percent")
+            {
                 "{ distribution: normal, mean: 45, stddev: 10, min: 0, max: 100 }".into()
             } else if name.starts_with("battery") {
                 "{ distribution: normal, mean: 3700, stddev: 150, min: 2800, max: 4200 }".into()
@@ -1200,7 +1572,9 @@ pub fn name_default(name: &str, ty: &FieldType) -> Option<String> {
                 return None;
             }
         }
-        FieldType::Money { .. } => "{ distribution: lognormal, median: 25, sigma: 1.0, min: 0.01, max: 100000 }".into(),
+        FieldType::Money { .. } => {
+            "{ distribution: lognormal, median: 25, sigma: 1.0, min: 0.01, max: 100000 }".into()
+        }
         FieldType::Timestamp => return None,
     };
     Some(s)
@@ -1221,12 +1595,59 @@ fn type_default(ty: &FieldType) -> (ValueGen, Option<Vec<String>>) {
         }))
     };
     match ty {
-        FieldType::String => (ValueGen::Template(Template::parse("v{zipf:1000}").expect("valid template")), None),
-        FieldType::Int => (num(Continuous::Uniform { min: -0.5, max: 1000.5 }, NumKind::Int, 0.0, 1000.0), None),
-        FieldType::Long => (num(Continuous::Uniform { min: -0.5, max: 1_000_000.5 }, NumKind::Long, 0.0, 1_000_000.0), None),
-        FieldType::Double => (num(Continuous::Uniform { min: 0.0, max: 100.0 }, NumKind::Double, 0.0, 100.0), None),
+        FieldType::String => (
+            ValueGen::Template(Template::parse("v{zipf:1000}").expect("valid template")),
+            None,
+        ),
+        FieldType::Int => (
+            num(
+                Continuous::Uniform {
+                    min: -0.5,
+                    max: 1000.5,
+                },
+                NumKind::Int,
+                0.0,
+                1000.0,
+            ),
+            None,
+        ),
+        FieldType::Long => (
+            num(
+                Continuous::Uniform {
+                    min: -0.5,
+                    max: 1_000_000.5,
+                },
+                NumKind::Long,
+                0.0,
+                1_000_000.0,
+            ),
+            None,
+        ),
+        FieldType::Double => (
+            num(
+                Continuous::Uniform {
+                    min: 0.0,
+                    max: 100.0,
+                },
+                NumKind::Double,
+                0.0,
+                100.0,
+            ),
+            None,
+        ),
         FieldType::Boolean => (ValueGen::Bool { p_true: 0.5 }, None),
-        FieldType::Timestamp => (num(Continuous::Uniform { min: 0.0, max: 86_400_000.0 }, NumKind::TimestampBefore, 0.0, 86_400_000.0), None),
+        FieldType::Timestamp => (
+            num(
+                Continuous::Uniform {
+                    min: 0.0,
+                    max: 86_400_000.0,
+                },
+                NumKind::TimestampBefore,
+                0.0,
+                86_400_000.0,
+            ),
+            None,
+        ),
         FieldType::Enum { symbols } => {
             let w = vec![1.0; symbols.len().max(1)];
             (
@@ -1239,8 +1660,13 @@ fn type_default(ty: &FieldType) -> (ValueGen, Option<Vec<String>>) {
         }
         FieldType::Money { scale, .. } => (
             num(
-                Continuous::LogNormal { mu: 25f64.ln(), sigma: 1.0 },
-                NumKind::Money { factor: 10f64.powi(*scale as i32) },
+                Continuous::LogNormal {
+                    mu: 25f64.ln(),
+                    sigma: 1.0,
+                },
+                NumKind::Money {
+                    factor: 10f64.powi(*scale as i32),
+                },
                 0.01,
                 100_000.0,
             ),
@@ -1300,13 +1726,38 @@ mod tests {
     #[test]
     fn every_name_default_decodes_for_its_type() {
         let names = [
-            "country", "device_type", "platform", "os", "browser", "region", "currency", "language", "email", "client_ip", "page_url", "route",
-            "page_title", "firmware", "site", "user_agent", "trace_id", "span_id", "product_id", "merchant_id", "order_id", "service_name",
-            "coupon", "message",
+            "country",
+            "device_type",
+            "platform",
+            "os",
+            "browser",
+            "region",
+            "currency",
+            "language",
+            "email",
+            "client_ip",
+            "page_url",
+            "route",
+            "page_title",
+            "firmware",
+            "site",
+            "user_agent",
+            "trace_id",
+            "span_id",
+            "product_id",
+            "merchant_id",
+            "order_id",
+            "service_name",
+            "coupon",
+            "message",
         ];
         for n in names {
-            let text = name_default(n, &FieldType::String).unwrap_or_else(|| panic!("{n} has a default"));
-            assert!(decode_snippet(&text, &FieldType::String).is_some(), "{n}: {text}");
+            let text =
+                name_default(n, &FieldType::String).unwrap_or_else(|| panic!("{n} has a default"));
+            assert!(
+                decode_snippet(&text, &FieldType::String).is_some(),
+                "{n}: {text}"
+            );
         }
         for (n, ty) in [
             ("latency_ms", FieldType::Double),
@@ -1319,7 +1770,13 @@ mod tests {
             ("age", FieldType::Int),
             ("amount", FieldType::Double),
             ("approved", FieldType::Boolean),
-            ("amount", FieldType::Money { currency: "USD".into(), scale: 2 }),
+            (
+                "amount",
+                FieldType::Money {
+                    currency: "USD".into(),
+                    scale: 2,
+                },
+            ),
         ] {
             let text = name_default(n, &ty).unwrap();
             assert!(decode_snippet(&text, &ty).is_some(), "{n}: {text}");

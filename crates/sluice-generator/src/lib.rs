@@ -27,6 +27,7 @@ pub mod error;
 pub mod event;
 pub mod faults;
 pub mod generator;
+pub mod heap;
 pub mod hints;
 pub mod ocf;
 pub mod plan;
@@ -39,6 +40,7 @@ pub use error::GeneratorError;
 pub use event::{Event, Value};
 pub use faults::{FaultCounts, FaultOptions, MalformedKind};
 pub use generator::{
-    measure_avro_throughput, BatchSet, EncodedBatch, Format, Generator, GeneratorOptions, Limit, Summary, TimeMode,
+    measure_avro_throughput, BatchSet, EncodedBatch, Format, Generator, GeneratorOptions, Limit,
+    Summary, TimeMode,
 };
 pub use hints::validate_hints;

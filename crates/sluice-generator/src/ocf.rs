@@ -61,7 +61,11 @@ impl OcfWriter {
     }
 
     /// Writes the header.
-    pub fn start<W: Write + ?Sized>(&mut self, out: &mut W, schema_json: &str) -> std::io::Result<()> {
+    pub fn start<W: Write + ?Sized>(
+        &mut self,
+        out: &mut W,
+        schema_json: &str,
+    ) -> std::io::Result<()> {
         out.write_all(&header(schema_json, &self.sync))
     }
 

@@ -73,7 +73,8 @@ pub enum ValueGen {
     Choice {
         /// Alias table over `values`.
         table: Alias,
-        /// The constants.
+        /// The constants; text is stored followed by 16 zero bytes (see
+        /// `encode::copy_small`).
         values: Vec<Scalar>,
     },
     /// true with probability `p_true`.
@@ -154,6 +155,8 @@ pub struct EventPlan {
     pub weight: f64,
     /// `event_type` as an Avro string (length + bytes), pre-encoded.
     pub type_bytes: Vec<u8>,
+    /// The name followed by 16 zero bytes (see `encode::copy_small`).
+    pub name_padded: Vec<u8>,
 }
 
 /// The number of envelope fields every layout starts with.

@@ -41,13 +41,74 @@ pub trait Rand {
         self.unit() < p
     }
 
-    /// A standard normal deviate (Box–Muller, one value per call).
+    /// A standard normal deviate from one 64-bit draw: the top 12 bits pick
+    /// one of 4096 equal-probability segments of a precomputed quantile
+    /// table, the next bits a point inside it (linear interpolation); the two
+    /// outermost segments use the exact tail method (Marsaglia 1964). Each
+    /// segment carries exactly 1/4096 of the probability; no trigonometry or
+    /// logarithm on the common path.
     #[inline]
     fn std_normal(&mut self) -> f64 {
-        let u1 = self.unit_open0();
-        let u2 = self.unit();
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+        let x = self.next_u64();
+        let q = normal_table();
+        let idx = (x >> (64 - NORMAL_BITS)) as usize;
+        if idx == 0 || idx == NORMAL_SEGMENTS - 1 {
+            let r = q[NORMAL_SEGMENTS - 1];
+            let z = normal_tail(self, r);
+            return if idx == 0 { -z } else { z };
+        }
+        let frac = ((x >> 11) & ((1 << (64 - NORMAL_BITS - 11)) - 1)) as f64
+            * (1.0 / (1u64 << (64 - NORMAL_BITS - 11)) as f64);
+        q[idx] + (q[idx + 1] - q[idx]) * frac
     }
+}
+
+const NORMAL_BITS: u32 = 12;
+const NORMAL_SEGMENTS: usize = 1 << NORMAL_BITS;
+
+/// A standard normal value beyond `r` (> 0): Marsaglia's tail algorithm.
+fn normal_tail<R: Rand + ?Sized>(rng: &mut R, r: f64) -> f64 {
+    loop {
+        let x = (r * r - 2.0 * rng.unit_open0().ln()).sqrt();
+        if rng.unit() * x < r {
+            return x;
+        }
+    }
+}
+
+/// Quantiles `q[k] = Φ⁻¹(k / 4096)` for `k = 1..4095` (entries 0 and 4096
+/// are unused sentinels), computed once by integrating the density with
+/// Simpson's rule on a fine grid and inverting by interpolation. The same
+/// arithmetic everywhere, so it is identical from run to run.
+fn normal_table() -> &'static [f64; NORMAL_SEGMENTS + 1] {
+    static TABLE: std::sync::OnceLock<Box<[f64; NORMAL_SEGMENTS + 1]>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let (lo, hi) = (-10.0f64, 10.0f64);
+        let steps = 1usize << 16;
+        let h = (hi - lo) / steps as f64;
+        let pdf = |x: f64| (-0.5 * x * x).exp();
+        // Cumulative integral at each grid point (Simpson on half-steps).
+        let mut cdf = vec![0.0f64; steps + 1];
+        for i in 0..steps {
+            let a = lo + i as f64 * h;
+            let area = h / 6.0 * (pdf(a) + 4.0 * pdf(a + h / 2.0) + pdf(a + h));
+            cdf[i + 1] = cdf[i] + area;
+        }
+        let total = cdf[steps];
+        let mut q = Box::new([0.0f64; NORMAL_SEGMENTS + 1]);
+        let mut i = 0;
+        for (k, slot) in q.iter_mut().enumerate().take(NORMAL_SEGMENTS).skip(1) {
+            let target = k as f64 / NORMAL_SEGMENTS as f64 * total;
+            while cdf[i + 1] < target {
+                i += 1;
+            }
+            let f = (target - cdf[i]) / (cdf[i + 1] - cdf[i]);
+            *slot = lo + (i as f64 + f) * h;
+        }
+        q[0] = q[1];
+        q[NORMAL_SEGMENTS] = -q[1];
+        q
+    })
 }
 
 /// The main generator: ChaCha8 with 8 rounds, seeded from a `u64`.
@@ -123,6 +184,26 @@ mod tests {
         let vc: Vec<u64> = (0..8).map(|_| c.next_u64()).collect();
         assert_eq!(va, vb);
         assert_ne!(va, vc);
+    }
+
+    #[test]
+    fn normal_moments_and_quantiles() {
+        let mut r = SplitMix(5);
+        let n = 400_000;
+        let v: Vec<f64> = (0..n).map(|_| r.std_normal()).collect();
+        let mean = v.iter().sum::<f64>() / n as f64;
+        let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n as f64;
+        assert!(mean.abs() < 0.01, "{mean}");
+        assert!((var - 1.0).abs() < 0.01, "{var}");
+        let beyond = v.iter().filter(|x| x.abs() > 3.0).count() as f64 / n as f64;
+        assert!((beyond - 0.0027).abs() < 0.0005, "{beyond}");
+        let q = normal_table();
+        assert!((q[NORMAL_SEGMENTS / 2]).abs() < 1e-9);
+        // Φ⁻¹(0.975) = 1.959964
+        let x = 0.975 * NORMAL_SEGMENTS as f64;
+        let k = x as usize;
+        let z = q[k] + (q[k + 1] - q[k]) * (x - k as f64);
+        assert!((z - 1.959964).abs() < 1e-4, "{z}");
     }
 
     #[test]

@@ -11,10 +11,8 @@
 //! `scope: previous`. No allocation happens per event once buffers have
 //! grown.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-
 use crate::dist::Continuous;
+use crate::heap::Heap4;
 use crate::plan::*;
 use crate::rng::{combine, mix64, MainRng, Rand, SplitMix};
 use crate::template::{write_hex16, Ctx};
@@ -78,19 +76,28 @@ impl Scratch {
         self.bytes.extend_from_slice(b);
         Val::Str(a, self.bytes.len() as u32)
     }
+
+    /// Like `push_str` for text stored with 16 bytes of padding after it.
+    fn push_padded(&mut self, padded: &[u8]) -> Val {
+        let a = self.bytes.len() as u32;
+        let len = padded.len().saturating_sub(crate::template::PAD);
+        crate::encode::copy_small(&mut self.bytes, padded, 0, len);
+        Val::Str(a, self.bytes.len() as u32)
+    }
 }
 
 /// A value kept for `scope: previous`.
 #[derive(Clone, Debug, Default)]
-struct Kept {
+pub struct Kept {
     set: bool,
     val: Option<Val>,
     bytes: Vec<u8>,
     chosen: u32,
 }
 
-/// The state of one session.
-#[derive(Clone, Debug, Default)]
+/// The state of one session: 32 bytes, so thousands of concurrent slots
+/// stay cache-resident. Seeds are recomputed from the numbers per event.
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Session {
     /// Session number (0-based, unique in a run).
     pub number: u64,
@@ -100,40 +107,21 @@ pub struct Session {
     pub start_ms: i64,
     /// Events so far.
     pub events: u32,
-    seed: u64,
-    entity_seed: u64,
-    kept: Vec<Kept>,
+    /// Event type of the session's pending event.
+    pub next_type: u32,
 }
 
 impl Session {
     /// A session `number` of `entity` starting at `t`.
-    pub fn start(plan: &Plan, keys: &Keys, number: u64, entity: u64, t: i64) -> Self {
-        let mut s = Session::default();
-        s.init(plan, keys, number, entity, t);
-        s
-    }
-
-    fn init(&mut self, plan: &Plan, keys: &Keys, number: u64, entity: u64, t: i64) {
-        self.number = number;
-        self.entity = entity;
-        self.start_ms = t;
-        self.events = 0;
-        self.seed = combine(keys.session, number);
-        self.entity_seed = combine(keys.entity, entity);
-        if self.kept.len() != plan.tracked {
-            self.kept = vec![Kept::default(); plan.tracked];
-        }
-        for k in &mut self.kept {
-            k.set = false;
+    pub fn start(number: u64, entity: u64, t: i64) -> Self {
+        Self {
+            number,
+            entity,
+            start_ms: t,
+            events: 0,
+            next_type: 0,
         }
     }
-}
-
-#[derive(Clone, Debug)]
-struct Slot {
-    session: Session,
-    /// Event type of the pending event.
-    next_type: u32,
 }
 
 /// Keys derived from the seed.
@@ -157,24 +145,45 @@ impl Keys {
     }
 }
 
+/// Heap key: biased time in the high 64 bits, slot in the low 32, so one
+/// `u128` comparison orders by (time, slot).
+#[inline]
+fn key(t: i64, slot: u32) -> u128 {
+    (((t as u64) ^ (1 << 63)) as u128) << 64 | slot as u128
+}
+
+#[inline]
+fn unkey(k: u128) -> (i64, u32) {
+    ((((k >> 64) as u64) ^ (1 << 63)) as i64, k as u32)
+}
+
 /// The event-time-ordered session simulation of one plan.
 #[derive(Debug)]
 pub struct Sim {
-    slots: Vec<Slot>,
-    heap: BinaryHeap<Reverse<(i64, u32)>>,
+    slots: Vec<Session>,
+    heap: Heap4,
+    /// Values kept for `scope: previous`: `tracked` per slot.
+    kept: Vec<Kept>,
+    tracked: usize,
     /// Main random stream.
     pub rng: MainRng,
     keys: Keys,
     next_session: u64,
     next_event: u64,
+    /// Multiplier of idle gaps between sessions.
+    gap_scale: f64,
 }
 
-/// Mean events per session and mean slot cycle (session span + gap, ms),
-/// measured on a pilot run of the journey with its own random stream.
-pub fn pilot(plan: &Plan, seed: u64) -> (f64, f64) {
+/// Most events replayed (not produced) while warming the simulation up.
+pub const WARMUP_STEPS: u64 = 500_000;
+
+/// Mean events per session, mean slot cycle (session span + gap, ms) and
+/// mean session span (ms), measured on a pilot run of the journey with its
+/// own random stream.
+pub fn pilot(plan: &Plan, seed: u64) -> (f64, f64, f64) {
     let mut r = MainRng::new(seed, 7);
     let runs = 4_000;
-    let (mut events, mut span) = (0.0, 0.0);
+    let (mut events, mut cycle, mut span) = (0.0, 0.0, 0.0);
     for _ in 0..runs {
         let mut t = 0.0;
         let mut e = plan.journey.start_targets[plan.journey.start.sample(&mut r)];
@@ -190,87 +199,132 @@ pub fn pilot(plan: &Plan, seed: u64) -> (f64, f64) {
             n += 1;
         }
         events += n as f64;
-        span += t + plan.sessions.gap.sample(&mut r).max(0.0);
+        span += t;
+        cycle += t + plan.sessions.gap.sample(&mut r).max(1.0);
     }
-    (events / runs as f64, (span / runs as f64).max(1.0))
+    let k = runs as f64;
+    (events / k, (cycle / k).max(1.0), span / k)
 }
 
 impl Sim {
-    /// A simulation with `concurrent` slots starting at `start_ms`.
-    pub fn new(plan: &Plan, seed: u64, concurrent: u64, start_ms: i64) -> Self {
-        let (_, cycle) = pilot(plan, seed);
+    /// A simulation with `concurrent` slots whose events start at `start_ms`;
+    /// idle gaps between sessions are scaled by `gap_scale` (1 = as
+    /// configured; smaller packs sessions closer for high rates).
+    ///
+    /// Warm-up, so the event rate is about flat from the start: slots are
+    /// placed in a near-steady-state phase at `start_ms - W` (a share
+    /// `span / cycle` of them mid-session, the others idle for a draw of
+    /// the gap distribution) and the simulation is replayed, without
+    /// producing events, up to `start_ms`. `W` is two mean cycles, bounded
+    /// so the replay stays under [`WARMUP_STEPS`] events.
+    pub fn new(plan: &Plan, seed: u64, concurrent: u64, start_ms: i64, gap_scale: f64) -> Self {
+        let (events, cycle, span) = pilot(plan, seed);
+        let cycle = span + (cycle - span) * gap_scale;
+        let n = concurrent as usize;
         let mut sim = Self {
-            slots: Vec::with_capacity(concurrent as usize),
-            heap: BinaryHeap::with_capacity(concurrent as usize),
+            slots: Vec::with_capacity(n),
+            heap: Heap4::with_capacity(n),
+            kept: vec![Kept::default(); n * plan.tracked],
+            tracked: plan.tracked,
             rng: MainRng::new(seed, 1),
             keys: Keys::new(seed),
             next_session: 0,
             next_event: 0,
+            gap_scale,
         };
+        let per_ms = concurrent as f64 * events / cycle.max(1.0);
+        let window = (2.0 * cycle).min(WARMUP_STEPS as f64 / per_ms.max(1e-12)) as i64;
+        let base = start_ms.saturating_sub(window);
+        let p_mid = (span / cycle).clamp(0.0, 1.0);
         for i in 0..concurrent {
-            // Stagger slots over one cycle so the start looks like steady state.
-            let offset = (sim.rng.unit() * cycle) as i64;
-            let (session, first) = sim.new_session(plan, start_ms + offset);
-            sim.slots.push(Slot { session, next_type: first });
-            sim.heap.push(Reverse((start_ms + offset, i as u32)));
+            let offset = if sim.rng.chance(p_mid) {
+                -((sim.rng.unit() * span) as i64)
+            } else {
+                (plan.sessions.gap.sample(&mut sim.rng).max(0.0) * gap_scale) as i64
+            };
+            let session = sim.new_session(plan, base + offset);
+            sim.slots.push(session);
+            sim.heap.push(key(base + offset, i as u32));
+        }
+        while sim.peek_time().is_some_and(|t| t < start_ms) {
+            sim.advance(plan, None);
         }
         sim
     }
 
     /// Starts a session at `t`: a fresh number, an entity and a first event type.
-    pub fn new_session(&mut self, plan: &Plan, t: i64) -> (Session, u32) {
-        let mut s = Session::default();
-        self.reset_session(plan, &mut s, t);
-        let first = plan.journey.start_targets[plan.journey.start.sample(&mut self.rng)];
-        (s, first)
-    }
-
-    fn reset_session(&mut self, plan: &Plan, s: &mut Session, t: i64) {
+    fn new_session(&mut self, plan: &Plan, t: i64) -> Session {
         let number = self.next_session;
         self.next_session += 1;
         let entity = match &plan.entity.activity {
             Some(z) => z.sample(&mut self.rng) - 1,
             None => self.rng.below(plan.entity.population),
         };
-        s.init(plan, &self.keys, number, entity, t);
+        let mut s = Session::start(number, entity, t);
+        s.next_type = plan.journey.start_targets[plan.journey.start.sample(&mut self.rng)];
+        s
     }
 
     /// The next event of the simulation, in event time order: fills `out`.
     #[inline]
     pub fn step(&mut self, plan: &Plan, out: &mut Scratch) {
-        let Some(Reverse((t, slot))) = self.heap.peek().copied() else {
+        self.advance(plan, Some(out));
+    }
+
+    /// Moves the earliest slot one event on; fills `out` when given (warm-up
+    /// replays pass `None` and consume no event number).
+    #[inline]
+    fn advance(&mut self, plan: &Plan, out: Option<&mut Scratch>) {
+        let Some(k) = self.heap.peek() else {
             return;
         };
-        let event_no = self.next_event;
-        self.next_event += 1;
-        let mut slot_state = std::mem::replace(&mut self.slots[slot as usize].session, Session::default());
-        let e = self.slots[slot as usize].next_type;
-        fill(plan, &self.keys, &mut self.rng, e as usize, t, event_no, &mut slot_state, out);
-        slot_state.events += 1;
+        let (t, slot) = unkey(k);
+        let si = slot as usize;
+        let mut session = self.slots[si];
+        let e = session.next_type;
+        if let Some(out) = out {
+            let event_no = self.next_event;
+            self.next_event += 1;
+            let kept = &mut self.kept[si * self.tracked..(si + 1) * self.tracked];
+            fill(
+                plan,
+                &self.keys,
+                &mut self.rng,
+                e as usize,
+                t,
+                event_no,
+                &session,
+                kept,
+                out,
+            );
+        }
+        session.events += 1;
         // Next event of this slot.
         let (table, outs) = &plan.journey.next[e as usize];
         let next = outs[table.sample(&mut self.rng)];
-        let (nt, ntype) = if next == END || slot_state.events >= plan.sessions.max_events {
-            let gap = plan.sessions.gap.sample(&mut self.rng).max(1.0) as i64;
+        let nt = if next == END || session.events >= plan.sessions.max_events {
+            let gap = (plan.sessions.gap.sample(&mut self.rng) * self.gap_scale).max(1.0) as i64;
             let start = t.saturating_add(gap);
-            self.reset_session(plan, &mut slot_state, start);
-            let first = plan.journey.start_targets[plan.journey.start.sample(&mut self.rng)];
-            (start, first)
+            session = self.new_session(plan, start);
+            for k in &mut self.kept[si * self.tracked..(si + 1) * self.tracked] {
+                k.set = false;
+            }
+            start
         } else {
-            let think = plan.events[next as usize].think_time.sample(&mut self.rng).max(0.0) as i64;
-            (t.saturating_add(think), next)
+            let think = plan.events[next as usize]
+                .think_time
+                .sample(&mut self.rng)
+                .max(0.0) as i64;
+            session.next_type = next;
+            t.saturating_add(think)
         };
-        let s = &mut self.slots[slot as usize];
-        s.session = slot_state;
-        s.next_type = ntype;
-        if let Some(mut top) = self.heap.peek_mut() {
-            *top = Reverse((nt, slot));
-        }
+        self.slots[si] = session;
+        self.heap.replace_top(key(nt, slot));
     }
 
     /// Time of the next event.
     pub fn peek_time(&self) -> Option<i64> {
-        self.heap.peek().map(|Reverse((t, _))| *t)
+        self.heap.peek().map(|k| unkey(k).0)
     }
 
     /// Takes an event number for events generated outside the simulation.
@@ -286,30 +340,59 @@ impl Sim {
     }
 }
 
+/// A fresh `scope: previous` store for one session of `plan`.
+pub fn kept_store(plan: &Plan) -> Vec<Kept> {
+    vec![Kept::default(); plan.tracked]
+}
+
+/// Seeds of a session's scoped values.
+#[derive(Clone, Copy, Debug)]
+struct Seeds {
+    session: u64,
+    entity: u64,
+}
+
 /// Fills `out` with event type `e` at time `t` for `session`.
 #[allow(clippy::too_many_arguments)]
 #[inline]
-pub fn fill<R: Rand>(plan: &Plan, keys: &Keys, rng: &mut R, e: usize, t: i64, event_no: u64, session: &mut Session, out: &mut Scratch) {
+pub fn fill<R: Rand>(
+    plan: &Plan,
+    keys: &Keys,
+    rng: &mut R,
+    e: usize,
+    t: i64,
+    event_no: u64,
+    session: &Session,
+    kept: &mut [Kept],
+    out: &mut Scratch,
+) {
     let ev = &plan.events[e];
     let n = ev.layout.fields.len();
-    out.vals.clear();
+    let seeds = Seeds {
+        session: combine(keys.session, session.number),
+        entity: combine(keys.entity, session.entity),
+    };
+    // Every position is written below, so the buffers are only resized.
+    if out.vals.len() != n {
+        out.vals.resize(n, Val::Null);
+        out.chosen.resize(n, u32::MAX);
+    }
     out.bytes.clear();
-    out.chosen.clear();
-    out.chosen.resize(n, u32::MAX);
-    out.vals.resize(n, Val::Null);
     out.event_type = e;
     // Envelope.
     let a = out.bytes.len() as u32;
     write_hex16(&mut out.bytes, mix64(event_no ^ keys.event_id));
     out.vals[0] = Val::Str(a, out.bytes.len() as u32);
-    out.vals[1] = out.push_str(ev.name.as_bytes());
+    out.vals[1] = out.push_padded(&ev.name_padded);
     let a = out.bytes.len() as u32;
     let ctx = Ctx {
         seq: session.entity,
         entity: session.entity,
         session: session.number,
     };
-    plan.entity.key.render(&mut SplitMix(session.entity_seed), &ctx, &mut out.bytes);
+    plan.entity
+        .key
+        .render(&mut SplitMix(seeds.entity), &ctx, &mut out.bytes);
     out.vals[2] = Val::Str(a, out.bytes.len() as u32);
     out.vals[3] = Val::Int(t);
     let a = out.bytes.len() as u32;
@@ -320,50 +403,65 @@ pub fn fill<R: Rand>(plan: &Plan, keys: &Keys, rng: &mut R, e: usize, t: i64, ev
         let f = &ev.fields[fi];
         let slot = ENVELOPE + fi;
         if f.scope == Scope::Previous {
-            if let Some(k) = f.tracked {
-                let kept = &session.kept[k];
-                if kept.set {
-                    out.vals[slot] = match kept.val {
-                        Some(Val::Str(..)) => out.push_str(&kept.bytes),
+            if let Some(k) = f.tracked.and_then(|k| kept.get(k)) {
+                if k.set {
+                    out.vals[slot] = match k.val {
+                        Some(Val::Str(..)) => out.push_str(&k.bytes),
                         Some(v) => v,
                         None => Val::Null,
                     };
-                    out.chosen[slot] = kept.chosen;
+                    out.chosen[slot] = k.chosen;
                     continue;
                 }
             }
         }
         match f.scope {
-            Scope::Event | Scope::Previous => field(f, rng, t, event_no, session, slot, out),
+            Scope::Event | Scope::Previous => {
+                field(f, rng, t, event_no, session, &seeds, slot, out)
+            }
             Scope::Session => {
-                let mut r = SplitMix(combine(session.seed, f.key));
-                field(f, &mut r, t, session.number, session, slot, out)
+                let mut r = SplitMix(combine(seeds.session, f.key));
+                field(f, &mut r, t, session.number, session, &seeds, slot, out)
             }
             Scope::Entity => {
-                let mut r = SplitMix(combine(session.entity_seed, f.key));
-                field(f, &mut r, t, session.entity, session, slot, out)
+                let mut r = SplitMix(combine(seeds.entity, f.key));
+                field(f, &mut r, t, session.entity, session, &seeds, slot, out)
             }
         }
-        if let Some(k) = f.tracked {
+        if let Some(k) = f.tracked.and_then(|k| kept.get_mut(k)) {
             let v = out.vals[slot];
-            let kept = &mut session.kept[k];
-            kept.set = true;
-            kept.chosen = out.chosen[slot];
-            kept.bytes.clear();
+            // (values kept for `scope: previous`)
+            k.set = true;
+            k.chosen = out.chosen[slot];
+            k.bytes.clear();
             match v {
-                Val::Null => kept.val = None,
+                Val::Null => k.val = None,
                 Val::Str(a, b) => {
-                    kept.bytes.extend_from_slice(&out.bytes[a as usize..b as usize]);
-                    kept.val = Some(v);
+                    k.bytes
+                        .extend_from_slice(&out.bytes[a as usize..b as usize]);
+                    k.val = Some(v);
                 }
-                other => kept.val = Some(other),
+                other => k.val = Some(other),
             }
         }
     }
+    // Slack so encoders can copy short strings 16 bytes at a time.
+    out.bytes.extend_from_slice(&[0u8; crate::template::PAD]);
 }
 
-#[inline]
-fn field<R: Rand>(f: &FieldGen, rng: &mut R, t: i64, seq: u64, session: &Session, slot: usize, out: &mut Scratch) {
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn field<R: Rand>(
+    f: &FieldGen,
+    rng: &mut R,
+    t: i64,
+    seq: u64,
+    session: &Session,
+    seeds: &Seeds,
+    slot: usize,
+    out: &mut Scratch,
+) {
+    out.chosen[slot] = u32::MAX;
     if f.null_rate > 0.0 && rng.chance(f.null_rate) {
         out.vals[slot] = Val::Null;
         return;
@@ -373,17 +471,27 @@ fn field<R: Rand>(f: &FieldGen, rng: &mut R, t: i64, seq: u64, session: &Session
         entity: session.entity,
         session: session.number,
     };
-    value(&f.gen, rng, t, &ctx, session, slot, out);
+    value(&f.gen, rng, t, &ctx, session, seeds, slot, out);
 }
 
-#[inline]
-fn value<R: Rand>(g: &ValueGen, rng: &mut R, t: i64, ctx: &Ctx, session: &Session, slot: usize, out: &mut Scratch) {
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn value<R: Rand>(
+    g: &ValueGen,
+    rng: &mut R,
+    t: i64,
+    ctx: &Ctx,
+    session: &Session,
+    seeds: &Seeds,
+    slot: usize,
+    out: &mut Scratch,
+) {
     out.vals[slot] = match g {
         ValueGen::Choice { table, values } => {
             let i = table.sample(rng);
             out.chosen[slot] = i as u32;
             match &values[i] {
-                Scalar::Str(b) => out.push_str(b),
+                Scalar::Str(b) => out.push_padded(b),
                 Scalar::Int(v) => Val::Int(*v),
                 Scalar::Double(v) => Val::Double(*v),
                 Scalar::Bool(v) => Val::Bool(*v),
@@ -396,18 +504,39 @@ fn value<R: Rand>(g: &ValueGen, rng: &mut R, t: i64, ctx: &Ctx, session: &Sessio
             tp.render(rng, ctx, &mut out.bytes);
             Val::Str(a, out.bytes.len() as u32)
         }
-        ValueGen::Num(n) => number(n, rng, t, session),
-        ValueGen::Depends { parent, cases, fallback } => {
+        ValueGen::Num(n) => number(n, rng, t, session, seeds),
+        ValueGen::Depends {
+            parent,
+            cases,
+            fallback,
+        } => {
             let c = out.chosen[ENVELOPE + parent];
             let g = cases.get(c as usize).unwrap_or(fallback);
-            value(g, rng, t, ctx, session, slot, out);
+            depends(g, rng, t, ctx, session, seeds, slot, out);
             return;
         }
     };
 }
 
+/// The case of a `depends_on` field (out of line: `value` is inlined and
+/// cannot call itself).
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn depends<R: Rand>(
+    g: &ValueGen,
+    rng: &mut R,
+    t: i64,
+    ctx: &Ctx,
+    session: &Session,
+    seeds: &Seeds,
+    slot: usize,
+    out: &mut Scratch,
+) {
+    value(g, rng, t, ctx, session, seeds, slot, out)
+}
+
 #[inline]
-fn number<R: Rand>(n: &NumGen, rng: &mut R, t: i64, session: &Session) -> Val {
+fn number<R: Rand>(n: &NumGen, rng: &mut R, t: i64, session: &Session, seeds: &Seeds) -> Val {
     let mut x = n.dist.sample(rng);
     if let Some((rate, d)) = &n.anomaly {
         if rng.chance(*rate) {
@@ -416,8 +545,8 @@ fn number<R: Rand>(n: &NumGen, rng: &mut R, t: i64, session: &Session) -> Val {
     }
     if let Some((scope, key, d)) = &n.offset {
         x += match scope {
-            Scope::Entity => d.sample(&mut SplitMix(combine(session.entity_seed, *key))),
-            Scope::Session => d.sample(&mut SplitMix(combine(session.seed, *key))),
+            Scope::Entity => d.sample(&mut SplitMix(combine(seeds.entity, *key))),
+            Scope::Session => d.sample(&mut SplitMix(combine(seeds.session, *key))),
             _ => d.sample(rng),
         };
     }

@@ -52,10 +52,23 @@ pub struct Template {
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Zero bytes stored after short texts so they can be copied 16 at a time.
+pub const PAD: usize = 16;
+
+/// `b` followed by [`PAD`] zero bytes.
+pub fn padded(b: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(b.len() + PAD);
+    v.extend_from_slice(b);
+    v.extend_from_slice(&[0u8; PAD]);
+    v
+}
 const ALNUM: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// Every placeholder name, for suggestions.
-pub const PLACEHOLDERS: &[&str] = &["int", "zipf", "seq", "entity", "session", "hex", "alnum", "choice", "uuid"];
+pub const PLACEHOLDERS: &[&str] = &[
+    "int", "zipf", "seq", "entity", "session", "hex", "alnum", "choice", "uuid",
+];
 
 impl Template {
     /// Parses a template; the error says what is wrong with which placeholder.
@@ -74,14 +87,20 @@ impl Template {
                     lit.push(b'}');
                     i += 2;
                 }
-                b'}' => return Err(format!("unmatched `}}` at offset {i}; write `}}}}` for a literal brace")),
+                b'}' => {
+                    return Err(format!(
+                        "unmatched `}}` at offset {i}; write `}}}}` for a literal brace"
+                    ))
+                }
                 b'{' => {
                     let Some(len) = text[i + 1..].find('}') else {
-                        return Err(format!("unterminated `{{` at offset {i}; write `{{{{` for a literal brace"));
+                        return Err(format!(
+                            "unterminated `{{` at offset {i}; write `{{{{` for a literal brace"
+                        ));
                     };
                     let inner = &text[i + 1..i + 1 + len];
                     if !lit.is_empty() {
-                        parts.push(Part::Lit(std::mem::take(&mut lit)));
+                        parts.push(Part::Lit(padded(&std::mem::take(&mut lit))));
                     }
                     parts.push(placeholder(inner)?);
                     i += len + 2;
@@ -93,7 +112,7 @@ impl Template {
             }
         }
         if !lit.is_empty() {
-            parts.push(Part::Lit(lit));
+            parts.push(Part::Lit(padded(&lit)));
         }
         Ok(Self { parts })
     }
@@ -101,7 +120,7 @@ impl Template {
     /// A template that always renders `text`.
     pub fn literal(text: &str) -> Self {
         Self {
-            parts: vec![Part::Lit(text.as_bytes().to_vec())],
+            parts: vec![Part::Lit(padded(text.as_bytes()))],
         }
     }
 
@@ -110,7 +129,7 @@ impl Template {
     pub fn render<R: Rand>(&self, rng: &mut R, ctx: &Ctx, out: &mut Vec<u8>) {
         for p in &self.parts {
             match p {
-                Part::Lit(b) => out.extend_from_slice(b),
+                Part::Lit(b) => crate::encode::copy_small(out, b, 0, b.len().saturating_sub(PAD)),
                 Part::Int { min, span } => {
                     let v = min.wrapping_add(rng.below(*span) as i64);
                     write_i64(out, v);
@@ -137,7 +156,8 @@ impl Template {
                 }
                 Part::Choice(alts) => {
                     let k = rng.below(alts.len() as u64) as usize;
-                    out.extend_from_slice(&alts[k]);
+                    let b = &alts[k];
+                    crate::encode::copy_small(out, b, 0, b.len().saturating_sub(PAD));
                 }
                 Part::Uuid => {
                     let a = rng.next_u64();
@@ -182,7 +202,9 @@ fn placeholder(inner: &str) -> Result<Part, String> {
     let count = |a: &str| -> Result<usize, String> {
         match a.parse::<usize>() {
             Ok(n) if (1..=256).contains(&n) => Ok(n),
-            _ => Err(format!("`{{{inner}}}`: `{a}` is not a length from 1 to 256")),
+            _ => Err(format!(
+                "`{{{inner}}}`: `{a}` is not a length from 1 to 256"
+            )),
         }
     };
     match name {
@@ -191,8 +213,15 @@ fn placeholder(inner: &str) -> Result<Part, String> {
             let (lo, hi) = a
                 .split_once("..")
                 .ok_or_else(|| format!("`{{{inner}}}`: expected a range `A..B`"))?;
-            let lo: i64 = lo.trim().parse().map_err(|_| format!("`{{{inner}}}`: `{lo}` is not an integer"))?;
-            let hi: i64 = hi.trim().trim_start_matches('=').parse().map_err(|_| format!("`{{{inner}}}`: `{hi}` is not an integer"))?;
+            let lo: i64 = lo
+                .trim()
+                .parse()
+                .map_err(|_| format!("`{{{inner}}}`: `{lo}` is not an integer"))?;
+            let hi: i64 = hi
+                .trim()
+                .trim_start_matches('=')
+                .parse()
+                .map_err(|_| format!("`{{{inner}}}`: `{hi}` is not an integer"))?;
             if hi < lo {
                 return Err(format!("`{{{inner}}}`: the range is empty"));
             }
@@ -205,28 +234,51 @@ fn placeholder(inner: &str) -> Result<Part, String> {
                 Some((n, s)) => (n, Some(s)),
                 None => (a, None),
             };
-            let n: u64 = n.trim().parse().ok().filter(|n| *n >= 1).ok_or_else(|| format!("`{{{inner}}}`: `{n}` is not a positive count"))?;
+            let n: u64 = n
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| format!("`{{{inner}}}`: `{n}` is not a positive count"))?;
             let s: f64 = match s {
-                Some(s) => s.trim().parse().ok().filter(|s: &f64| *s > 0.0 && s.is_finite()).ok_or_else(|| format!("`{{{inner}}}`: exponent `{s}` must be a positive number"))?,
+                Some(s) => s
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|s: &f64| *s > 0.0 && s.is_finite())
+                    .ok_or_else(|| {
+                        format!("`{{{inner}}}`: exponent `{s}` must be a positive number")
+                    })?,
                 None => 1.1,
             };
-            Zipf::new(n, s).map(|z| Part::Zipf(Box::new(z))).ok_or_else(|| format!("`{{{inner}}}`: bad Zipf parameters"))
+            Zipf::new(n, s)
+                .map(|z| Part::Zipf(Box::new(z)))
+                .ok_or_else(|| format!("`{{{inner}}}`: bad Zipf parameters"))
         }
         "seq" => {
             let width = match arg {
-                Some(a) if !a.is_empty() => a.parse::<usize>().ok().filter(|w| *w <= 20).ok_or_else(|| format!("`{{{inner}}}`: width `{a}` must be 0 to 20"))?,
+                Some(a) if !a.is_empty() => a
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|w| *w <= 20)
+                    .ok_or_else(|| format!("`{{{inner}}}`: width `{a}` must be 0 to 20"))?,
                 _ => 0,
             };
             Ok(Part::Seq { width })
         }
-        "entity" | "session" | "uuid" if arg.is_some() => Err(format!("`{{{name}}}` takes no argument")),
+        "entity" | "session" | "uuid" if arg.is_some() => {
+            Err(format!("`{{{name}}}` takes no argument"))
+        }
         "entity" => Ok(Part::Entity),
         "session" => Ok(Part::Session),
         "uuid" => Ok(Part::Uuid),
         "hex" => Ok(Part::Hex(count(need("16")?)?)),
         "alnum" => Ok(Part::Alnum(count(need("8")?)?)),
         "choice" => {
-            let alts: Vec<Vec<u8>> = need("a|b|c")?.split('|').map(|s| s.as_bytes().to_vec()).collect();
+            let alts: Vec<Vec<u8>> = need("a|b|c")?
+                .split('|')
+                .map(|s| padded(s.as_bytes()))
+                .collect();
             Ok(Part::Choice(alts))
         }
         other => {
@@ -241,18 +293,31 @@ fn placeholder(inner: &str) -> Result<Part, String> {
     }
 }
 
-/// Appends the decimal digits of `v`, zero-padded to `width`.
+const DIGITS2: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Appends the decimal digits of `v`, zero-padded to `width` (two digits
+/// per step from a table, into a stack buffer).
 #[inline]
 pub fn write_u64(out: &mut Vec<u8>, mut v: u64, width: usize) {
     let mut buf = [b'0'; 20];
     let mut i = 20;
-    loop {
+    while v >= 100 {
+        let d = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGITS2[d..d + 2]);
+    }
+    if v >= 10 {
+        let d = v as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGITS2[d..d + 2]);
+    } else {
         i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+        buf[i] = b'0' + v as u8;
     }
     let digits = 20 - i;
     for _ in digits..width.min(20) {
@@ -270,14 +335,28 @@ pub fn write_i64(out: &mut Vec<u8>, v: i64) {
     write_u64(out, v.unsigned_abs(), 0);
 }
 
-/// Appends 16 lowercase hex digits of `v`.
+/// Appends 16 lowercase hex digits of `v` (two digits per table lookup).
 #[inline]
 pub fn write_hex16(out: &mut Vec<u8>, v: u64) {
+    let table = hex_pairs();
     let mut buf = [0u8; 16];
-    for (k, slot) in buf.iter_mut().enumerate() {
-        *slot = HEX[((v >> (60 - 4 * k)) & 15) as usize];
+    for (k, pair) in buf.chunks_exact_mut(2).enumerate() {
+        let byte = (v >> (56 - 8 * k)) as u8 as usize;
+        pair.copy_from_slice(&table[byte]);
     }
     out.extend_from_slice(&buf);
+}
+
+/// `"00"` to `"ff"`.
+fn hex_pairs() -> &'static [[u8; 2]; 256] {
+    static T: std::sync::OnceLock<[[u8; 2]; 256]> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        let mut t = [[0u8; 2]; 256];
+        for (i, p) in t.iter_mut().enumerate() {
+            *p = [HEX[i >> 4], HEX[i & 15]];
+        }
+        t
+    })
 }
 
 #[cfg(test)]
@@ -288,7 +367,11 @@ mod tests {
     fn render(t: &str, seed: u64) -> String {
         let t = Template::parse(t).unwrap();
         let mut out = Vec::new();
-        let ctx = Ctx { seq: 42, entity: 7, session: 3 };
+        let ctx = Ctx {
+            seq: 42,
+            entity: 7,
+            session: 3,
+        };
         t.render(&mut SplitMix(seed), &ctx, &mut out);
         String::from_utf8(out).unwrap()
     }
@@ -311,8 +394,26 @@ mod tests {
     }
 
     #[test]
+    fn hex_and_decimal() {
+        let mut b = Vec::new();
+        write_hex16(&mut b, 0x0123_4567_89ab_cdef);
+        assert_eq!(b, b"0123456789abcdef");
+        b.clear();
+        for v in [0u64, 7, 10, 99, 100, 12345, u64::MAX] {
+            b.clear();
+            write_u64(&mut b, v, 0);
+            assert_eq!(String::from_utf8(b.clone()).unwrap(), v.to_string());
+        }
+        b.clear();
+        write_u64(&mut b, 42, 6);
+        assert_eq!(b, b"000042");
+    }
+
+    #[test]
     fn rejects_bad_templates() {
-        assert!(Template::parse("{nit:1..2}").unwrap_err().contains("did you mean `int`"));
+        assert!(Template::parse("{nit:1..2}")
+            .unwrap_err()
+            .contains("did you mean `int`"));
         assert!(Template::parse("{int:5..1}").is_err());
         assert!(Template::parse("{int}").is_err());
         assert!(Template::parse("abc{").is_err());

@@ -118,11 +118,17 @@ mod tests {
     fn parses_and_formats() {
         assert_eq!(parse_utc_millis("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_utc_millis("2024-01-01"), Some(1_704_067_200_000));
-        assert_eq!(parse_utc_millis("2024-01-01T00:00:01.5Z"), Some(1_704_067_201_500));
+        assert_eq!(
+            parse_utc_millis("2024-01-01T00:00:01.5Z"),
+            Some(1_704_067_201_500)
+        );
         assert_eq!(parse_utc_millis("1704067200000"), Some(1_704_067_200_000));
         assert_eq!(parse_utc_millis("2024-02-30"), None);
         assert_eq!(parse_utc_millis("2024-01-01T00:00:00+02:00"), None);
-        assert_eq!(format_utc_millis(1_704_067_201_500), "2024-01-01T00:00:01.500Z");
+        assert_eq!(
+            format_utc_millis(1_704_067_201_500),
+            "2024-01-01T00:00:01.500Z"
+        );
         assert_eq!(format_utc_millis(-1), "1969-12-31T23:59:59.999Z");
     }
 }

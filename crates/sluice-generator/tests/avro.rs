@@ -24,13 +24,22 @@ fn to_json(v: &Avro) -> Json {
         Avro::Union(_, inner) => to_json(inner),
         Avro::Decimal(d) => {
             let bytes = <Vec<u8>>::try_from(d).unwrap();
-            let mut v: i64 = if bytes.first().is_some_and(|b| b & 0x80 != 0) { -1 } else { 0 };
+            let mut v: i64 = if bytes.first().is_some_and(|b| b & 0x80 != 0) {
+                -1
+            } else {
+                0
+            };
             for b in bytes {
                 v = (v << 8) | b as i64;
             }
             Json::from(v)
         }
-        Avro::Record(fields) => Json::Object(fields.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
+        Avro::Record(fields) => Json::Object(
+            fields
+                .iter()
+                .map(|(k, v)| (k.clone(), to_json(v)))
+                .collect(),
+        ),
         other => panic!("unexpected avro value {other:?}"),
     }
 }
@@ -39,19 +48,27 @@ fn to_json(v: &Avro) -> Json {
 #[track_caller]
 fn same(got: &[Json], want: &[Json], what: &str) {
     if let Some(i) = got.iter().zip(want).position(|(a, b)| a != b) {
-        panic!("{what}: element {i} differs:\n got  {}\n want {}", got[i], want[i]);
+        panic!(
+            "{what}: element {i} differs:\n got  {}\n want {}",
+            got[i], want[i]
+        );
     }
     assert_eq!(got.len(), want.len(), "{what}: lengths");
 }
 
 fn schemas(g: &Generator) -> Vec<Schema> {
-    g.layouts().map(|l| Schema::parse_str(&sluice_schema::record_schema_json(l)).unwrap()).collect()
+    g.layouts()
+        .map(|l| Schema::parse_str(&sluice_schema::record_schema_json(l)).unwrap())
+        .collect()
 }
 
 fn opts(seed: u64, n: u64) -> GeneratorOptions {
     GeneratorOptions {
         seed,
-        limit: Limit { events: Some(n), duration_ms: None },
+        limit: Limit {
+            events: Some(n),
+            duration_ms: None,
+        },
         ..GeneratorOptions::default()
     }
 }
@@ -75,7 +92,8 @@ fn check_domain(domain: &sluice_config::DomainConfig, n: u64) {
         for b in set.non_empty() {
             for i in 0..b.len() {
                 let mut rec = b.record(i).unwrap();
-                let v = apache_avro::from_avro_datum(&schemas[b.event_type], &mut rec, None).unwrap_or_else(|e| panic!("{name}: {e}"));
+                let v = apache_avro::from_avro_datum(&schemas[b.event_type], &mut rec, None)
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
                 assert!(rec.is_empty(), "{name}: datum fully consumed");
                 let j = to_json(&v);
                 assert_eq!(j["event_time"], Json::from(b.event_times[i]));
@@ -85,11 +103,18 @@ fn check_domain(domain: &sluice_config::DomainConfig, n: u64) {
     }
     let mut expected_by_type: Vec<Vec<Json>> = vec![Vec::new(); schemas.len()];
     for e in &expected {
-        let t = g.layouts().position(|l| l.event_type == e["event_type"].as_str().unwrap()).unwrap();
+        let t = g
+            .layouts()
+            .position(|l| l.event_type == e["event_type"].as_str().unwrap())
+            .unwrap();
         expected_by_type[t].push(e.clone());
     }
     for (got, want) in decoded_by_type.iter().zip(&expected_by_type) {
-        same(got, want, &format!("{name}: batches decode to the typed events"));
+        same(
+            got,
+            want,
+            &format!("{name}: batches decode to the typed events"),
+        );
     }
 
     // Mixed batch, stream order.
@@ -99,17 +124,30 @@ fn check_domain(domain: &sluice_config::DomainConfig, n: u64) {
     while g.fill_mixed(777, &mut batch) > 0 {
         for i in 0..batch.len() {
             let mut rec = batch.record(i).unwrap();
-            let v = apache_avro::from_avro_datum(&schemas[batch.event_types[i] as usize], &mut rec, None).unwrap();
+            let v = apache_avro::from_avro_datum(
+                &schemas[batch.event_types[i] as usize],
+                &mut rec,
+                None,
+            )
+            .unwrap();
             mixed.push(to_json(&v));
         }
     }
-    same(&mixed, &expected, &format!("{name}: mixed batches keep stream order"));
+    same(
+        &mixed,
+        &expected,
+        &format!("{name}: mixed batches keep stream order"),
+    );
 
     // JSON lines are the same objects.
     let mut g = Generator::new(domain, opts(5, n)).unwrap();
     let mut out = Vec::new();
     g.write_to(Format::Jsonl, &mut out, &mut |_| {}).unwrap();
-    let lines: Vec<Json> = String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Json> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     same(&lines, &expected, &format!("{name}: JSON lines"));
 
     // OCF through apache-avro's Reader: union schema of all event types.
@@ -129,7 +167,9 @@ fn check_domain(domain: &sluice_config::DomainConfig, n: u64) {
     let mut cur = &out[..];
     let mut datums = Vec::new();
     while !cur.is_empty() {
-        datums.push(to_json(&apache_avro::from_avro_datum(&union, &mut cur, None).unwrap()));
+        datums.push(to_json(
+            &apache_avro::from_avro_datum(&union, &mut cur, None).unwrap(),
+        ));
     }
     same(&datums, &expected, &format!("{name}: avro datum stream"));
 }
@@ -164,7 +204,10 @@ fn single_event_type_ocf_has_the_record_schema() {
     let mut out = Vec::new();
     let s = g.write_to(Format::AvroOcf, &mut out, &mut |_| {}).unwrap();
     assert_eq!(s.records, 500);
-    assert_eq!(s.by_type.iter().find(|(n, _)| n == "purchase").unwrap().1, 500);
+    assert_eq!(
+        s.by_type.iter().find(|(n, _)| n == "purchase").unwrap().1,
+        500
+    );
     let reader = apache_avro::Reader::new(&out[..]).unwrap();
     let schema = reader.writer_schema().clone();
     assert!(matches!(schema, Schema::Record(_)));

@@ -5,7 +5,9 @@ mod common;
 
 use apache_avro::Schema;
 use sluice_generator::faults::{ppb, quota};
-use sluice_generator::{EncodedBatch, FaultOptions, Format, Generator, GeneratorOptions, Limit, MalformedKind};
+use sluice_generator::{
+    EncodedBatch, FaultOptions, Format, Generator, GeneratorOptions, Limit, MalformedKind,
+};
 
 const N: u64 = 100_000;
 
@@ -27,7 +29,10 @@ fn gen(domain: &str, n: u64, f: FaultOptions) -> Generator {
         &common::domain(domain),
         GeneratorOptions {
             seed: 77,
-            limit: Limit { events: Some(n), duration_ms: None },
+            limit: Limit {
+                events: Some(n),
+                duration_ms: None,
+            },
             faults: f,
             ..GeneratorOptions::default()
         },
@@ -38,7 +43,10 @@ fn gen(domain: &str, n: u64, f: FaultOptions) -> Generator {
 #[test]
 fn batch_faults_are_exact_and_observable() {
     let mut g = gen("ecommerce", N, faults());
-    let schemas: Vec<Schema> = g.layouts().map(|l| Schema::parse_str(&sluice_schema::record_schema_json(l)).unwrap()).collect();
+    let schemas: Vec<Schema> = g
+        .layouts()
+        .map(|l| Schema::parse_str(&sluice_schema::record_schema_json(l)).unwrap())
+        .collect();
     let mut b = EncodedBatch::default();
     let (mut ooo, mut late, mut dups, mut bad, mut records) = (0u64, 0u64, 0u64, 0u64, 0u64);
     let mut max: Option<i64> = None;
@@ -55,7 +63,8 @@ fn batch_faults_are_exact_and_observable() {
             prev = Some(rec.to_vec());
             let t = b.event_times[i];
             let mut cur = rec;
-            match apache_avro::from_avro_datum(&schemas[b.event_types[i] as usize], &mut cur, None) {
+            match apache_avro::from_avro_datum(&schemas[b.event_types[i] as usize], &mut cur, None)
+            {
                 Ok(_) if cur.is_empty() => {}
                 _ => bad += 1,
             }
@@ -91,7 +100,10 @@ fn batch_faults_are_exact_and_observable() {
     assert!(ooo == 5_000 || (ooo == 4_999 && late == 2_000), "ooo {ooo}");
     assert_eq!(late, 2_000);
     assert_eq!(dups, 1_000);
-    assert_eq!(bad, 3_000, "every malformed record fails to decode, and only those");
+    assert_eq!(
+        bad, 3_000,
+        "every malformed record fails to decode, and only those"
+    );
 }
 
 #[test]
@@ -106,16 +118,20 @@ fn per_type_batches_count_the_same() {
     assert_eq!(s.base_events, 12_345);
     assert_eq!(s.faults.out_of_order, 12_345 * 5 / 100);
     assert_eq!(s.faults.late, 12_345 * 2 / 100);
-    assert_eq!(s.faults.duplicates, 12);
+    assert_eq!(s.faults.duplicates, 123);
     assert_eq!(s.faults.malformed(), 370);
-    assert_eq!(records, 12_345 + 12);
+    assert_eq!(records, 12_345 + 123);
     assert_eq!(s.by_type.iter().map(|(_, n)| n).sum::<u64>(), records);
 }
 
 #[test]
 fn jsonl_faults_are_exact_and_observable() {
     let f = FaultOptions {
-        malformed_kinds: vec![MalformedKind::Truncated, MalformedKind::MissingField, MalformedKind::WrongType],
+        malformed_kinds: vec![
+            MalformedKind::Truncated,
+            MalformedKind::MissingField,
+            MalformedKind::WrongType,
+        ],
         ..faults()
     };
     let mut g = gen("iot", 50_000, f);
@@ -124,7 +140,14 @@ fn jsonl_faults_are_exact_and_observable() {
     assert_eq!(s.faults.out_of_order, 2_500);
     assert_eq!(s.faults.late, 1_000);
     assert_eq!(s.faults.duplicates, 500);
-    assert_eq!((s.faults.truncated, s.faults.missing_field, s.faults.wrong_type), (500, 500, 500));
+    assert_eq!(
+        (
+            s.faults.truncated,
+            s.faults.missing_field,
+            s.faults.wrong_type
+        ),
+        (500, 500, 500)
+    );
     let text = String::from_utf8(out).unwrap();
     let (mut unparsable, mut missing, mut wrong) = (0, 0, 0);
     let lines: Vec<&str> = text.lines().collect();
@@ -135,11 +158,19 @@ fn jsonl_faults_are_exact_and_observable() {
             continue;
         };
         let ty = v["event_type"].as_str().unwrap();
-        let last = if ty == "reading" { "device_model" } else { "severity" };
+        let last = if ty == "reading" {
+            "device_model"
+        } else {
+            "severity"
+        };
         if v.get(last).is_none() {
             missing += 1;
         }
-        let first = if ty == "reading" { "temperature_c" } else { "code" };
+        let first = if ty == "reading" {
+            "temperature_c"
+        } else {
+            "code"
+        };
         if v[first].is_string() {
             wrong += 1;
         }
@@ -150,7 +181,9 @@ fn jsonl_faults_are_exact_and_observable() {
 #[test]
 fn ocf_refuses_malformed_records() {
     let mut g = gen("apm", 10, faults());
-    let err = g.write_to(Format::AvroOcf, &mut Vec::new(), &mut |_| {}).unwrap_err();
+    let err = g
+        .write_to(Format::AvroOcf, &mut Vec::new(), &mut |_| {})
+        .unwrap_err();
     assert!(err.to_string().contains("container"), "{err}");
 }
 

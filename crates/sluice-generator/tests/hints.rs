@@ -17,7 +17,11 @@ fn shipped_domains_have_valid_hints_in_every_environment() {
         assert_eq!(cfg.domains.len(), 4, "{env}");
         let mut rep = Reporter::new(&cfg.sources);
         for d in &cfg.domains {
-            assert!(d.generator.is_some(), "{} has a generator section", d.domain.value);
+            assert!(
+                d.generator.is_some(),
+                "{} has a generator section",
+                d.domain.value
+            );
             validate_hints(d, &mut rep);
         }
         let diags = rep.finish();
@@ -59,8 +63,16 @@ fn with(extra: &str) -> String {
 }
 
 fn one(d: &Diagnostics, needle: &str) -> String {
-    let hit: Vec<String> = d.0.iter().map(|x| x.to_string()).filter(|s| s.contains(needle)).collect();
-    assert_eq!(hit.len(), 1, "expected one diagnostic containing {needle:?} in:\n{d}");
+    let hit: Vec<String> =
+        d.0.iter()
+            .map(|x| x.to_string())
+            .filter(|s| s.contains(needle))
+            .collect();
+    assert_eq!(
+        hit.len(),
+        1,
+        "expected one diagnostic containing {needle:?} in:\n{d}"
+    );
     hit[0].clone()
 }
 
@@ -78,14 +90,23 @@ fn unknown_keys_get_suggestions_and_positions() {
 ",
     ));
     let s = one(&d, "unknown key `sesions`");
-    assert!(s.starts_with("domains/broken.yaml:16:3: generator.sesions"), "{s}");
+    assert!(
+        s.starts_with("domains/broken.yaml:16:3: generator.sesions"),
+        "{s}"
+    );
     assert!(s.contains("did you mean `sessions`?"), "{s}");
     let s = one(&d, "unknown event type `page_veiw`");
-    assert!(s.contains("did you mean `page_view`?") && s.contains(":18:14:"), "{s}");
+    assert!(
+        s.contains("did you mean `page_view`?") && s.contains(":18:14:"),
+        "{s}"
+    );
     let s = one(&d, "unknown event type `ends`");
     assert!(s.contains("did you mean `end`?"), "{s}");
     let s = one(&d, "unknown key `medain`");
-    assert!(s.contains("did you mean `median`?") && s.contains("generator.fields.amount.medain"), "{s}");
+    assert!(
+        s.contains("did you mean `median`?") && s.contains("generator.fields.amount.medain"),
+        "{s}"
+    );
     let s = one(&d, "unknown field `devcie`");
     assert!(s.contains("did you mean `device`?"), "{s}");
 }
@@ -108,7 +129,10 @@ fn type_errors_in_hints() {
     one(&d, "transition probabilities add up to 1.2");
     let s = one(&d, "`tablet` is not a symbol of this enum");
     assert!(s.contains("expected one of `mobile` or `desktop`"), "{s}");
-    one(&d, "`template` applies to string fields; this field is `int`");
+    one(
+        &d,
+        "`template` applies to string fields; this field is `int`",
+    );
     let s = one(&d, "unknown placeholder `{nit:1..3}`");
     assert!(s.contains("did you mean `int`?"), "{s}");
     one(&d, "`1.999` is not a valid money value");

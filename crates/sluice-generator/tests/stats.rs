@@ -20,7 +20,9 @@ fn stream(domain: &str, seed: u64, n: u64) -> Vec<Event> {
 }
 
 fn s<'a>(e: &'a Event, f: &str) -> &'a str {
-    e.get(f).and_then(|v| v.as_str()).unwrap_or_else(|| panic!("{f} in {:?}", e.to_json()))
+    e.get(f)
+        .and_then(|v| v.as_str())
+        .unwrap_or_else(|| panic!("{f} in {:?}", e.to_json()))
 }
 
 fn share(counts: &BTreeMap<String, u64>, key: &str) -> f64 {
@@ -41,25 +43,47 @@ fn ecommerce_funnel_conversion_matches_the_journey() {
         }
     }
     let from = |a: &str| -> u64 { events.iter().filter(|e| e.event_type == a).count() as u64 };
-    let rate = |a: &str, b: &str| transitions.get(&(a.to_string(), b.to_string())).copied().unwrap_or(0) as f64 / from(a) as f64;
+    let rate = |a: &str, b: &str| {
+        transitions
+            .get(&(a.to_string(), b.to_string()))
+            .copied()
+            .unwrap_or(0) as f64
+            / from(a) as f64
+    };
     // Sessions still open at the end of the sample lose a little, hence
     // tolerances skewed downward by ~1%.
     let p = rate("page_view", "add_to_cart");
-    assert!((0.112..=0.125).contains(&p), "page_view → add_to_cart {p} (want 0.12)");
+    assert!(
+        (0.112..=0.125).contains(&p),
+        "page_view → add_to_cart {p} (want 0.12)"
+    );
     let p = rate("add_to_cart", "purchase");
-    assert!((0.38..=0.415).contains(&p), "add_to_cart → purchase {p} (want 0.40)");
+    assert!(
+        (0.38..=0.415).contains(&p),
+        "add_to_cart → purchase {p} (want 0.40)"
+    );
     let p = rate("page_view", "page_view");
-    assert!((0.60..=0.63).contains(&p), "page_view → page_view {p} (want 0.62)");
+    assert!(
+        (0.60..=0.63).contains(&p),
+        "page_view → page_view {p} (want 0.62)"
+    );
     let p = rate("purchase", "page_view");
-    assert!((0.22..=0.28).contains(&p), "purchase → page_view {p} (want 0.25)");
-    // Every session starts with a page view.
+    assert!(
+        (0.22..=0.28).contains(&p),
+        "purchase → page_view {p} (want 0.25)"
+    );
+    // Sessions start with a page view. Slots begin in a steady-state phase,
+    // so a few sessions were already running at the start (their first
+    // events were replayed, not emitted); `generate_session_follows_the_journey`
+    // checks the strict property.
     let mut firsts: HashMap<&str, &str> = HashMap::new();
     for e in &events {
-        firsts.entry(e.session_id().unwrap()).or_insert(e.event_type.as_str());
+        firsts
+            .entry(e.session_id().unwrap())
+            .or_insert(e.event_type.as_str());
     }
-    // Sessions already running at the start are staggered, not partial:
-    // every session's first event is a page view.
-    assert!(firsts.values().all(|t| *t == "page_view"));
+    let pv = firsts.values().filter(|t| **t == "page_view").count() as f64 / firsts.len() as f64;
+    assert!(pv > 0.95, "{pv}");
 }
 
 #[test]
@@ -114,7 +138,9 @@ fn enum_and_choice_weights() {
             }
         }
         if seen_sessions.insert(e.session_id().unwrap().to_string()) {
-            *device_sessions.entry(s(e, "device_type").to_string()).or_default() += 1;
+            *device_sessions
+                .entry(s(e, "device_type").to_string())
+                .or_default() += 1;
         }
         *country.entry(s(e, "country").to_string()).or_default() += 1;
     }
@@ -128,7 +154,10 @@ fn enum_and_choice_weights() {
     let mobile = share(&device_sessions, "mobile");
     assert!((mobile - 0.58).abs() < 0.02, "mobile {mobile}");
     let with_coupon = coupons.0 as f64 / coupons.1 as f64;
-    assert!((with_coupon - 0.2).abs() < 0.03, "coupon non-null share {with_coupon}");
+    assert!(
+        (with_coupon - 0.2).abs() < 0.03,
+        "coupon non-null share {with_coupon}"
+    );
     // Country is per user and users are Zipf-active, so only a loose check.
     assert!(share(&country, "US") > 0.15);
 }
@@ -141,8 +170,14 @@ fn scoped_values_are_stable() {
     for e in &events {
         let c = by_user.entry(s(e, "user_id")).or_insert(s(e, "country"));
         assert_eq!(*c, s(e, "country"), "country is fixed per user");
-        let d = by_session.entry(e.session_id().unwrap()).or_insert((s(e, "device_type"), s(e, "platform")));
-        assert_eq!(*d, (s(e, "device_type"), s(e, "platform")), "device and platform are fixed per session");
+        let d = by_session
+            .entry(e.session_id().unwrap())
+            .or_insert((s(e, "device_type"), s(e, "platform")));
+        assert_eq!(
+            *d,
+            (s(e, "device_type"), s(e, "platform")),
+            "device and platform are fixed per session"
+        );
         // platform depends on device_type.
         match s(e, "device_type") {
             "desktop" => assert_eq!(s(e, "platform"), "web"),
@@ -155,7 +190,10 @@ fn scoped_values_are_stable() {
 fn distribution_means_and_medians() {
     // iot humidity: normal(45, 2) + per-device normal(0, 8) offset → mean 45.
     let events = stream("iot", 8, 100_000);
-    let hum: Vec<f64> = events.iter().filter_map(|e| e.get("humidity_pct").and_then(|v| v.as_f64())).collect();
+    let hum: Vec<f64> = events
+        .iter()
+        .filter_map(|e| e.get("humidity_pct").and_then(|v| v.as_f64()))
+        .collect();
     let mean = hum.iter().sum::<f64>() / hum.len() as f64;
     assert!((mean - 45.0).abs() < 1.0, "humidity mean {mean}");
     assert!(hum.iter().all(|h| (0.0..=100.0).contains(h)));
@@ -172,7 +210,10 @@ fn distribution_means_and_medians() {
 
     // apm latency: log-normal with median 45 ms (anomalies are 0.2%).
     let events = stream("apm", 8, 100_000);
-    let mut lat: Vec<f64> = events.iter().map(|e| e.get("latency_ms").unwrap().as_f64().unwrap()).collect();
+    let mut lat: Vec<f64> = events
+        .iter()
+        .map(|e| e.get("latency_ms").unwrap().as_f64().unwrap())
+        .collect();
     lat.sort_by(f64::total_cmp);
     let median = lat[lat.len() / 2];
     assert!((median - 45.0).abs() < 1.5, "latency median {median}");
@@ -194,7 +235,11 @@ fn distribution_means_and_medians() {
         .collect();
     amounts.sort_unstable();
     let median = amounts[amounts.len() / 2] as f64 / 100.0;
-    assert!((median - 60.0).abs() < 4.0, "purchase median {median} over {}", amounts.len());
+    assert!(
+        (median - 60.0).abs() < 4.0,
+        "purchase median {median} over {}",
+        amounts.len()
+    );
     assert!(amounts.iter().all(|a| (100..=500_000).contains(a)));
 }
 
@@ -208,11 +253,20 @@ fn refunds_repeat_their_payment() {
         match e.event_type.as_str() {
             "payment" => {
                 payments += 1;
-                last_payment.insert(sid, (s(e, "payment_id"), e.get("amount").unwrap().as_i64().unwrap()));
+                last_payment.insert(
+                    sid,
+                    (
+                        s(e, "payment_id"),
+                        e.get("amount").unwrap().as_i64().unwrap(),
+                    ),
+                );
             }
             "refund" => {
+                // Sessions already running at the start have no payment in view.
+                let Some((pid, amount)) = last_payment.get(sid).copied() else {
+                    continue;
+                };
                 refunds += 1;
-                let (pid, amount) = last_payment[sid];
                 assert_eq!(s(e, "payment_id"), pid);
                 assert_eq!(e.get("amount").unwrap().as_i64().unwrap(), amount);
             }

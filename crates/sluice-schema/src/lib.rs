@@ -31,6 +31,7 @@ pub mod avro;
 pub mod compat;
 mod error;
 pub mod model;
+pub mod registry;
 
 pub use avro::{check_layout, record_schema, record_schema_json, schema_file_name, write_schemas};
 pub use compat::{

@@ -41,6 +41,9 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Producing to and consuming from a real Kafka broker (start it with
+    /// `scripts/services.sh start kafka registry`).
+    Kafka(super::kafka_bench::KafkaBenchArgs),
     /// Replaying a JSON lines file through `sluice run` versus DuckDB's
     /// `read_json` + `GROUP BY time_bucket(...)`, both on every core.
     File {
@@ -242,6 +245,7 @@ fn tempfile_dir(dir: Option<std::path::PathBuf>) -> anyhow::Result<std::path::Pa
 pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
     match &args.command {
         BenchCommand::Engine { events, rounds, json } => engine(cli, *events, *rounds, *json),
+        BenchCommand::Kafka(a) => super::kafka_bench::run(cli, a),
         BenchCommand::File { events, json, dir } => {
             let keep = dir.is_some();
             let d = dir.clone();

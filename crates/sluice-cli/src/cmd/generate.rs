@@ -118,10 +118,9 @@ pub fn parse_rate(text: &str) -> anyhow::Result<f64> {
         Some('M') => (&num[..num.len() - 1], 1e6),
         _ => (num, 1.0),
     };
-    let v: f64 = digits
-        .trim()
-        .parse()
-        .with_context(|| format!("bad rate `{text}`: expected a number of events such as `50000/s`"))?;
+    let v: f64 = digits.trim().parse().with_context(|| {
+        format!("bad rate `{text}`: expected a number of events such as `50000/s`")
+    })?;
     if !(v > 0.0 && v.is_finite()) {
         bail!("bad rate `{text}`: must be positive");
     }
@@ -136,7 +135,11 @@ fn duration_ms(text: &str, what: &str) -> anyhow::Result<i64> {
 
 /// Builds generator options from the arguments.
 pub fn options(args: &GenerateArgs) -> anyhow::Result<GeneratorOptions> {
-    let duration = args.duration.as_deref().map(|d| duration_ms(d, "--duration")).transpose()?;
+    let duration = args
+        .duration
+        .as_deref()
+        .map(|d| duration_ms(d, "--duration"))
+        .transpose()?;
     if args.count.is_none() && duration.is_none() && !args.realtime {
         bail!("give `--count N` or `--duration 10m` (or `--realtime` to run until stopped)");
     }
@@ -148,15 +151,20 @@ pub fn options(args: &GenerateArgs) -> anyhow::Result<GeneratorOptions> {
     }
     let start_time_ms = match &args.start_time {
         Some(t) => Some(
-            sluice_generator::time::parse_utc_millis(t)
-                .with_context(|| format!("bad --start-time `{t}`: expected e.g. `2024-01-01T00:00:00Z`"))?,
+            sluice_generator::time::parse_utc_millis(t).with_context(|| {
+                format!("bad --start-time `{t}`: expected e.g. `2024-01-01T00:00:00Z`")
+            })?,
         ),
         None => None,
     };
     Ok(GeneratorOptions {
         seed: args.seed,
         start_time_ms,
-        time: if args.realtime { TimeMode::RealTime } else { TimeMode::Simulated },
+        time: if args.realtime {
+            TimeMode::RealTime
+        } else {
+            TimeMode::Simulated
+        },
         rate: args.rate.as_deref().map(parse_rate).transpose()?,
         concurrent_sessions: None,
         only_event_type: args.event.clone(),
@@ -212,7 +220,11 @@ pub fn run(args: &GenerateArgs, cfg: &sluice_config::Config) -> anyhow::Result<(
             if limit.duration_ms.is_some() {
                 bar.set_position(span as u64);
             }
-            bar.set_message(format!("{} events, {} of event time", s.base_events, HumanDuration::from_millis(span as u64)));
+            bar.set_message(format!(
+                "{} events, {} of event time",
+                s.base_events,
+                HumanDuration::from_millis(span as u64)
+            ));
         }
     };
 
@@ -220,9 +232,12 @@ pub fn run(args: &GenerateArgs, cfg: &sluice_config::Config) -> anyhow::Result<(
     let format: Format = args.format.into();
     let summary = match args.out.as_deref() {
         None => g.write_to(format, &mut std::io::stdout().lock(), &mut progress)?,
-        Some(p) if p.as_os_str() == "-" => g.write_to(format, &mut std::io::stdout().lock(), &mut progress)?,
+        Some(p) if p.as_os_str() == "-" => {
+            g.write_to(format, &mut std::io::stdout().lock(), &mut progress)?
+        }
         Some(p) => {
-            let mut f = std::fs::File::create(p).with_context(|| format!("cannot create `{}`", p.display()))?;
+            let mut f = std::fs::File::create(p)
+                .with_context(|| format!("cannot create `{}`", p.display()))?;
             let s = g.write_to(format, &mut f, &mut progress)?;
             f.flush()?;
             s

@@ -2,6 +2,9 @@
 
 pub mod bench;
 pub mod config;
+pub mod dlq;
+pub mod generate;
+pub mod kafka_bench;
 pub mod query;
 pub mod run;
 pub mod schema;

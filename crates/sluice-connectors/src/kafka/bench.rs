@@ -1,13 +1,14 @@
 //! `sluice bench kafka`: produce N generated events through the registry
 //! and broker, then consume them with [`KafkaSource`] and aggregate them
 //! with the engine. Uses fresh topics (`bench.<stamp>.<template>`) and a
-//! fresh consumer group, deleted/abandoned afterwards.
+//! fresh consumer group; topics and subjects are deleted afterwards.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sluice_config::Config;
 use sluice_engine::{Engine, EnginePlan, Output};
 use sluice_generator::{Generator, GeneratorOptions, Limit};
+use sluice_schema::registry::RegistryClient;
 
 use super::producer::{produce_generated, ProduceOptions};
 use super::source::{KafkaSource, SourceOptions};
@@ -79,6 +80,7 @@ pub fn run_bench(
         .iter()
         .map(|l| s.topic(domain, &l.event_type))
         .collect();
+    let mut subjects = Vec::new();
     let result = (|| {
         let produced = produce_generated(
             cfg,
@@ -88,6 +90,7 @@ pub fn run_bench(
             &ProduceOptions::default(),
             &mut |_| {},
         )?;
+        subjects = produced.topics.iter().map(|t| t.1.clone()).collect();
         let mut engine =
             Engine::new(plan).map_err(|e| KafkaError::Config(format!("engine plan: {e}")))?;
         let mut output = Output::new();
@@ -145,6 +148,13 @@ pub fn run_bench(
     })();
     if let Err(e) = delete_topics(&s, &topics) {
         tracing::warn!("cannot delete benchmark topics: {e}");
+    }
+    if let Ok(registry) = RegistryClient::new(&s.registry) {
+        for subject in &subjects {
+            if let Err(e) = registry.delete_subject(subject, true) {
+                tracing::warn!("cannot delete benchmark subject `{subject}`: {e}");
+            }
+        }
     }
     result
 }

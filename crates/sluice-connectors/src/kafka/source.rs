@@ -186,7 +186,8 @@ impl ConsumerContext for GroupContext {
 
 type GroupConsumer = BaseConsumer<GroupContext>;
 
-/// Commits offsets from any thread (the consumer is thread-safe).
+/// A handle on the consumer for other threads (it is thread-safe): commit
+/// durable offsets from the sink thread, read lag for the live view.
 #[derive(Clone)]
 pub struct Committer {
     consumer: Arc<GroupConsumer>,
@@ -224,6 +225,44 @@ impl Committer {
                 .map_err(|e| KafkaError::client("commit", e))?;
         }
         Ok(n)
+    }
+
+    /// Lag of every assigned partition (asks the broker for watermarks:
+    /// call it about once a second, not per batch).
+    pub fn lag(&self) -> Result<Vec<PartitionLag>, KafkaError> {
+        let assigned = self
+            .consumer
+            .assignment()
+            .map(|t| pairs(&t))
+            .map_err(|e| KafkaError::client("read assignment", e))?;
+        let positions = self
+            .consumer
+            .position()
+            .map_err(|e| KafkaError::client("read positions", e))?;
+        let committed = self.committed(&assigned, Duration::from_secs(5))?;
+        let mut out = Vec::with_capacity(assigned.len());
+        for ((t, p), c) in assigned.into_iter().zip(committed) {
+            let (low, high) = self
+                .consumer
+                .fetch_watermarks(&t, p, Duration::from_secs(5))
+                .map_err(|e| KafkaError::client(format!("watermarks of `{t}` [{p}]"), e))?;
+            let pos = positions
+                .find_partition(&t, p)
+                .and_then(|e| match e.offset() {
+                    Offset::Offset(o) => Some(o),
+                    _ => None,
+                })
+                .or(c);
+            let lag = (high - pos.unwrap_or(low)).max(0);
+            out.push(PartitionLag {
+                topic: t,
+                partition: p,
+                position: pos,
+                high_watermark: high,
+                lag,
+            });
+        }
+        Ok(out)
     }
 
     /// Committed offsets of `partitions` (next offset to read; `None` when
@@ -439,39 +478,10 @@ impl KafkaSource {
             .map_err(|e| KafkaError::client("read assignment", e))
     }
 
-    /// Lag of every assigned partition (asks the broker for watermarks).
+    /// Lag of every assigned partition (asks the broker for watermarks;
+    /// from another thread use [`Committer::lag`]).
     pub fn lag(&self) -> Result<Vec<PartitionLag>, KafkaError> {
-        let assigned = self.assignment()?;
-        let positions = self
-            .consumer
-            .position()
-            .map_err(|e| KafkaError::client("read positions", e))?;
-        let committed = self
-            .committer()
-            .committed(&assigned, Duration::from_secs(5))?;
-        let mut out = Vec::with_capacity(assigned.len());
-        for ((t, p), c) in assigned.into_iter().zip(committed) {
-            let (low, high) = self
-                .consumer
-                .fetch_watermarks(&t, p, Duration::from_secs(5))
-                .map_err(|e| KafkaError::client(format!("watermarks of `{t}` [{p}]"), e))?;
-            let pos = positions
-                .find_partition(&t, p)
-                .and_then(|e| match e.offset() {
-                    Offset::Offset(o) => Some(o),
-                    _ => None,
-                })
-                .or(c);
-            let lag = (high - pos.unwrap_or(low)).max(0);
-            out.push(PartitionLag {
-                topic: t,
-                partition: p,
-                position: pos,
-                high_watermark: high,
-                lag,
-            });
-        }
-        Ok(out)
+        self.committer().lag()
     }
 
     fn dense_id(&mut self, topic: u32, partition: i32) -> u32 {

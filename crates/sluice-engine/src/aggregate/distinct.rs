@@ -36,6 +36,7 @@ impl Reducer for Distinct {
     }
 
     fn heap_bytes(&self, state: &Self::State) -> usize {
-        state.capacity() * (std::mem::size_of::<Box<[u8]>>() + 1) + state.iter().map(|b| b.len()).sum::<usize>()
+        state.capacity() * (std::mem::size_of::<Box<[u8]>>() + 1)
+            + state.iter().map(|b| b.len()).sum::<usize>()
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Precision p = 14: 16 384 six-bit registers (stored as bytes, 16 KiB per
 //! dense sketch), relative standard error 1.04/√16384 ≈ 0.81%. Values are
-//! hashed with the crate's portable 64-bit [`hash_bytes`](crate::hash::hash_bytes)
+//! hashed with the crate's portable 64-bit [`crate::hash::hash_bytes`]
 //! (fixed seed), so estimates are identical on every platform. The top 14
 //! bits pick a register, the rank is one plus the leading zeros of the other
 //! 50. The estimator is the classic one (Flajolet et al. 2007) with linear
@@ -122,13 +122,16 @@ impl Hll {
         // Σ 2^-rank over all registers, scaled by 2^MAX_RANK to stay exact.
         let (scaled, zeros): (u128, usize) = match self {
             Hll::Dense(r) => r.iter().fold((0, 0), |(s, z), &x| {
-                (s + (1u128 << (MAX_RANK - u32::from(x))), z + usize::from(x == 0))
+                (
+                    s + (1u128 << (MAX_RANK - u32::from(x))),
+                    z + usize::from(x == 0),
+                )
             }),
             Hll::Sparse(v) => {
                 let zeros = REGISTERS - v.len();
-                let s = v
-                    .iter()
-                    .fold((zeros as u128) << MAX_RANK, |s, &e| s + (1u128 << (MAX_RANK - (e & 0xff))));
+                let s = v.iter().fold((zeros as u128) << MAX_RANK, |s, &e| {
+                    s + (1u128 << (MAX_RANK - (e & 0xff)))
+                });
                 (s, zeros)
             }
         };
@@ -202,7 +205,10 @@ mod tests {
             let est = a.estimate();
             let err = (est - f64::from(n)).abs() / f64::from(n.max(1));
             // 4 standard errors, or exact-ish for tiny sets.
-            assert!(err < 4.0 * STANDARD_ERROR || (est - f64::from(n)).abs() < 2.0, "n={n} est={est}");
+            assert!(
+                err < 4.0 * STANDARD_ERROR || (est - f64::from(n)).abs() < 2.0,
+                "n={n} est={est}"
+            );
             // Merging a subset changes nothing.
             let mut c = a.clone();
             c.merge(&b);

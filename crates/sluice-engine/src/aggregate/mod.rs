@@ -121,15 +121,30 @@ impl<R: Reducer> Column<R> {
         self.reducer.merge(&mut self.states[into], taken);
     }
 
+    /// Merges group `from` of another column of the same kind into group
+    /// `into` of this one.
+    pub fn merge_from(&mut self, into: usize, other: &Self, from: usize) {
+        if let (Some(dst), Some(src)) = (self.states.get_mut(into), other.states.get(from)) {
+            self.reducer.merge(dst, src.clone());
+        }
+    }
+
     /// Finishes group `g`.
     pub fn finish(&self, g: usize) -> AggValue {
-        self.states.get(g).map(|s| self.reducer.finish(s)).unwrap_or(AggValue::Null)
+        self.states
+            .get(g)
+            .map(|s| self.reducer.finish(s))
+            .unwrap_or(AggValue::Null)
     }
 
     /// Approximate bytes held, inline states included.
     pub fn state_bytes(&self) -> usize {
         self.states.capacity() * std::mem::size_of::<R::State>()
-            + self.states.iter().map(|s| self.reducer.heap_bytes(s)).sum::<usize>()
+            + self
+                .states
+                .iter()
+                .map(|s| self.reducer.heap_bytes(s))
+                .sum::<usize>()
     }
 }
 
@@ -184,16 +199,27 @@ macro_rules! each {
 impl Columns {
     /// The empty column for an aggregate. `star` is `count` without a field;
     /// `num` is the value field's class for numeric aggregates.
-    pub fn new(kind: sluice_core::AggregateKind, star: bool, num: NumClass, quantiles: &[f64]) -> Self {
+    pub fn new(
+        kind: sluice_core::AggregateKind,
+        star: bool,
+        num: NumClass,
+        quantiles: &[f64],
+    ) -> Self {
         use sluice_core::AggregateKind as K;
         match (kind, num) {
             (K::Count, _) => Columns::Count(Column::new(count::Count { star })),
             (K::Sum, NumClass::Int) => Columns::SumInt(Column::new(sum::SumInt)),
             (K::Sum, NumClass::Float) => Columns::SumFloat(Column::new(sum::SumFloat)),
             (K::Avg, _) => Columns::Avg(Column::new(avg::Avg)),
-            (K::Min | K::Max, NumClass::Int) => Columns::ExtremeInt(Column::new(min_max::ExtremeInt { max: kind == K::Max })),
+            (K::Min | K::Max, NumClass::Int) => {
+                Columns::ExtremeInt(Column::new(min_max::ExtremeInt {
+                    max: kind == K::Max,
+                }))
+            }
             (K::Min | K::Max, NumClass::Float) => {
-                Columns::ExtremeFloat(Column::new(min_max::ExtremeFloat { max: kind == K::Max }))
+                Columns::ExtremeFloat(Column::new(min_max::ExtremeFloat {
+                    max: kind == K::Max,
+                }))
             }
             (K::CountDistinct, _) => Columns::Distinct(Column::new(distinct::Distinct)),
             (K::ApproxCountDistinct, _) => Columns::Hll(Column::new(hll::HllReducer)),
@@ -248,6 +274,23 @@ impl Columns {
     /// Finishes group `g`.
     pub fn finish(&self, g: usize) -> AggValue {
         each!(self, c => c.finish(g))
+    }
+
+    /// Merges group `from` of `other` (a column of the same kind; otherwise
+    /// nothing happens) into group `into` of `self`.
+    pub fn merge_from(&mut self, into: usize, other: &Columns, from: usize) {
+        match (self, other) {
+            (Columns::Count(a), Columns::Count(b)) => a.merge_from(into, b, from),
+            (Columns::SumInt(a), Columns::SumInt(b)) => a.merge_from(into, b, from),
+            (Columns::SumFloat(a), Columns::SumFloat(b)) => a.merge_from(into, b, from),
+            (Columns::Avg(a), Columns::Avg(b)) => a.merge_from(into, b, from),
+            (Columns::ExtremeInt(a), Columns::ExtremeInt(b)) => a.merge_from(into, b, from),
+            (Columns::ExtremeFloat(a), Columns::ExtremeFloat(b)) => a.merge_from(into, b, from),
+            (Columns::Distinct(a), Columns::Distinct(b)) => a.merge_from(into, b, from),
+            (Columns::Hll(a), Columns::Hll(b)) => a.merge_from(into, b, from),
+            (Columns::Percentile(a), Columns::Percentile(b)) => a.merge_from(into, b, from),
+            _ => {}
+        }
     }
 
     /// Approximate bytes held.

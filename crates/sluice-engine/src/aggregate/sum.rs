@@ -32,7 +32,9 @@ impl Reducer for SumInt {
     fn finish(&self, state: &Option<i128>) -> AggValue {
         match *state {
             None => AggValue::Null,
-            Some(s) => i64::try_from(s).map(AggValue::Int).unwrap_or(AggValue::BigInt(s)),
+            Some(s) => i64::try_from(s)
+                .map(AggValue::Int)
+                .unwrap_or(AggValue::BigInt(s)),
         }
     }
 }

@@ -23,14 +23,20 @@ pub(crate) enum KeyPart {
 
 impl KeyPart {
     #[inline(always)]
-    pub(crate) fn push(&self, vals: &[FieldVal], rec: &[u8], buf: &mut Vec<u8>) {
+    /// Appends this part; `data[base..]` is the record (the whole batch
+    /// buffer is passed so short strings copy as one fixed block).
+    pub(crate) fn push(&self, vals: &[FieldVal], data: &[u8], base: usize, buf: &mut keys::KeyBuf) {
         let KeyPart::Slot { slot, symbols } = self;
-        match vals.get(usize::from(*slot)).copied().unwrap_or(FieldVal::Null) {
-            FieldVal::Null | FieldVal::Float(_) => keys::push_null(buf),
-            FieldVal::Int(i) => keys::push_int(buf, i),
-            FieldVal::Bool(b) => keys::push_bool(buf, b),
-            s @ FieldVal::Str { .. } => keys::push_str(buf, s.str_bytes(rec)),
-            FieldVal::Enum(i) => keys::push_str(buf, symbols.get(i as usize).map(|s| &s[..]).unwrap_or(&[])),
+        match vals
+            .get(usize::from(*slot))
+            .copied()
+            .unwrap_or(FieldVal::Null)
+        {
+            FieldVal::Null | FieldVal::Float(_) => buf.null(),
+            FieldVal::Int(i) => buf.int(i),
+            FieldVal::Bool(b) => buf.bool(b),
+            FieldVal::Str { start, len } => buf.str_in(data, base + start as usize, len as usize),
+            FieldVal::Enum(i) => buf.str(symbols.get(i as usize).map(|s| &s[..]).unwrap_or(&[])),
         }
     }
 }
@@ -48,16 +54,29 @@ pub(crate) enum ValueSrc {
 
 impl ValueSrc {
     #[inline(always)]
-    pub(crate) fn input<'a>(&'a self, vals: &[FieldVal], rec: &'a [u8], buf: &'a mut [u8; 8]) -> Input<'a> {
+    pub(crate) fn input<'a>(
+        &'a self,
+        vals: &[FieldVal],
+        rec: &'a [u8],
+        buf: &'a mut [u8; 8],
+    ) -> Input<'a> {
         match self {
             ValueSrc::Star => Input::Null,
-            ValueSrc::Slot(slot) => match vals.get(usize::from(*slot)).copied().unwrap_or(FieldVal::Null) {
+            ValueSrc::Slot(slot) => match vals
+                .get(usize::from(*slot))
+                .copied()
+                .unwrap_or(FieldVal::Null)
+            {
                 FieldVal::Null => Input::Null,
                 FieldVal::Int(i) => Input::Int(i),
                 FieldVal::Float(f) => Input::Float(f),
                 _ => Input::Int(1),
             },
-            ValueSrc::Bytes { slot, symbols } => match vals.get(usize::from(*slot)).copied().unwrap_or(FieldVal::Null) {
+            ValueSrc::Bytes { slot, symbols } => match vals
+                .get(usize::from(*slot))
+                .copied()
+                .unwrap_or(FieldVal::Null)
+            {
                 FieldVal::Null => Input::Null,
                 FieldVal::Int(i) => {
                     *buf = i.to_le_bytes();
@@ -72,7 +91,9 @@ impl ValueSrc {
                     Input::Bytes(&buf[..1])
                 }
                 s @ FieldVal::Str { .. } => Input::Bytes(s.str_bytes(rec)),
-                FieldVal::Enum(i) => Input::Bytes(symbols.get(i as usize).map(|s| &s[..]).unwrap_or(&[])),
+                FieldVal::Enum(i) => {
+                    Input::Bytes(symbols.get(i as usize).map(|s| &s[..]).unwrap_or(&[]))
+                }
             },
         }
     }
@@ -199,10 +220,13 @@ pub(crate) fn compile(plan: &EnginePlan) -> Result<Compiled, PlanError> {
             a.event_types
                 .iter()
                 .map(|et| {
-                    plan.layouts.iter().position(|l| &l.event_type == et).ok_or_else(|| PlanError::UnknownEventType {
-                        aggregation: a.name.clone(),
-                        event_type: et.clone(),
-                    })
+                    plan.layouts
+                        .iter()
+                        .position(|l| &l.event_type == et)
+                        .ok_or_else(|| PlanError::UnknownEventType {
+                            aggregation: a.name.clone(),
+                            event_type: et.clone(),
+                        })
                 })
                 .collect::<Result<_, _>>()?
         };
@@ -251,14 +275,20 @@ pub(crate) fn compile(plan: &EnginePlan) -> Result<Compiled, PlanError> {
                     if a.kind.needs_numeric_field() && !fl.ty.is_numeric() {
                         return Err(unsupported());
                     }
-                    num = if matches!(fl.ty, FieldType::Double) { NumClass::Float } else { NumClass::Int };
+                    num = if matches!(fl.ty, FieldType::Double) {
+                        NumClass::Float
+                    } else {
+                        NumClass::Int
+                    };
                     let s = slot(f);
                     wanted[et].push((f.clone(), s));
                     match a.kind {
-                        AggregateKind::CountDistinct | AggregateKind::ApproxCountDistinct => ValueSrc::Bytes {
-                            slot: s,
-                            symbols: symbols_of(&fl.ty),
-                        },
+                        AggregateKind::CountDistinct | AggregateKind::ApproxCountDistinct => {
+                            ValueSrc::Bytes {
+                                slot: s,
+                                symbols: symbols_of(&fl.ty),
+                            }
+                        }
                         _ => ValueSrc::Slot(s),
                     }
                 }
@@ -288,13 +318,13 @@ pub(crate) fn compile(plan: &EnginePlan) -> Result<Compiled, PlanError> {
                 check_sig(&p.field, &fl.ty)?;
                 let s = slot(&p.field);
                 wanted[et].push((p.field.clone(), s));
-                preds.push(CompiledPredicate::new(s, &fl.ty, p.op, &p.value).map_err(|reason| {
-                    PlanError::InvalidFilter {
+                preds.push(CompiledPredicate::new(s, &fl.ty, p.op, &p.value).map_err(
+                    |reason| PlanError::InvalidFilter {
                         aggregation: a.name.clone(),
                         field: p.field.clone(),
                         reason,
-                    }
-                })?);
+                    },
+                )?);
             }
             feeds[et].push(Feed {
                 agg: ai,

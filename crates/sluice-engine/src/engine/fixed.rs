@@ -35,11 +35,20 @@ impl Window {
         }
         let rev = self.emitted[gi];
         self.emitted[gi] += 1;
-        sink.emit(self.start, self.end, decode_key(self.keys.key(g)), self.cols.finish(gi), rev, false);
+        sink.emit(
+            self.start,
+            self.end,
+            decode_key(self.keys.key(g)),
+            self.cols.finish(gi),
+            rev,
+            false,
+        );
     }
 
     fn sorted_groups(&self) -> Vec<(Vec<crate::KeyValue>, u32)> {
-        let mut groups: Vec<_> = (0..self.keys.len() as u32).map(|g| (decode_key(self.keys.key(g)), g)).collect();
+        let mut groups: Vec<_> = (0..self.keys.len() as u32)
+            .map(|g| (decode_key(self.keys.key(g)), g))
+            .collect();
         groups.sort();
         groups
     }
@@ -119,7 +128,15 @@ impl FixedWindows {
     /// beyond allowed lateness (the caller routes it to late output).
     #[inline]
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn ingest(&mut self, t: i64, wm: i64, hash: u64, key: &[u8], input: Input<'_>, sink: &mut Sink<'_>) -> bool {
+    pub(crate) fn ingest(
+        &mut self,
+        t: i64,
+        wm: i64,
+        hash: u64,
+        key: &[u8],
+        input: Input<'_>,
+        sink: &mut Sink<'_>,
+    ) -> bool {
         if let Windowing::Tumbling { size } = self.windowing {
             return self.ingest_tumbling(t, size, wm, hash, key, input, sink);
         }
@@ -129,7 +146,11 @@ impl FixedWindows {
             self.cache_idx.clear();
             for i in 0..self.assign.len() {
                 let (s, e) = self.assign[i];
-                let idx = if wm >= e + self.lateness { u32::MAX } else { self.get_or_create(s, e, wm) };
+                let idx = if wm >= e + self.lateness {
+                    u32::MAX
+                } else {
+                    self.get_or_create(s, e, wm)
+                };
                 self.cache_idx.push(idx);
             }
             self.cache_key.clone_from(&self.assign);
@@ -165,7 +186,16 @@ impl FixedWindows {
     /// [`ingest`](Self::ingest) for the one window of a tumbling event.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    fn ingest_tumbling(&mut self, t: i64, size: i64, wm: i64, hash: u64, key: &[u8], input: Input<'_>, sink: &mut Sink<'_>) -> bool {
+    fn ingest_tumbling(
+        &mut self,
+        t: i64,
+        size: i64,
+        wm: i64,
+        hash: u64,
+        key: &[u8],
+        input: Input<'_>,
+        sink: &mut Sink<'_>,
+    ) -> bool {
         let (e, idx) = match (self.cache_key.first(), self.cache_idx.first()) {
             // Same window as the previous event: no division, no lookup.
             (Some(&(s, e)), Some(&i)) if s <= t && t < e && wm < e + self.lateness => (e, i),

@@ -13,6 +13,7 @@
 
 mod compile;
 mod fixed;
+mod paned;
 mod session;
 
 use sluice_core::EventTime;
@@ -20,7 +21,7 @@ use sluice_core::EventTime;
 use crate::batch::RawBatch;
 use crate::decode::{CompiledDecoder, FieldVal};
 use crate::error::{DecodeError, EncodeError, PlanError};
-use crate::hash::hash_bytes;
+use crate::hash::hash_key;
 use crate::late::{DeadLetter, LateEvent, LateReason};
 use crate::metrics::EngineMetrics;
 use crate::output::{AggValue, KeyValue, Output, WindowResult};
@@ -31,7 +32,17 @@ use crate::window::Windowing;
 
 use compile::Feed;
 use fixed::FixedWindows;
+use paned::PanedWindows;
 use session::SessionWindows;
+
+/// Where a record comes from.
+struct Located<'a> {
+    partition: u32,
+    offset: i64,
+    /// The whole batch buffer; the record starts at `base`.
+    data: &'a [u8],
+    base: usize,
+}
 
 /// Where window states send results.
 pub(crate) struct Sink<'a> {
@@ -41,7 +52,15 @@ pub(crate) struct Sink<'a> {
 }
 
 impl Sink<'_> {
-    fn emit(&mut self, start: i64, end: i64, key: Vec<KeyValue>, value: AggValue, revision: u32, provisional: bool) {
+    fn emit(
+        &mut self,
+        start: i64,
+        end: i64,
+        key: Vec<KeyValue>,
+        value: AggValue,
+        revision: u32,
+        provisional: bool,
+    ) {
         self.m.results += 1;
         if provisional {
             self.m.provisional += 1;
@@ -63,6 +82,7 @@ impl Sink<'_> {
 #[derive(Clone, Debug)]
 enum State {
     Fixed(FixedWindows),
+    Paned(PanedWindows),
     Session(SessionWindows),
 }
 
@@ -86,6 +106,7 @@ impl Agg {
     fn next_due(&self) -> i64 {
         match &self.state {
             State::Fixed(f) => f.next_due,
+            State::Paned(p) => p.next_due,
             State::Session(s) => s.next_due,
         }
     }
@@ -93,6 +114,7 @@ impl Agg {
     fn fire(&mut self, wm: i64, sink: &mut Sink<'_>) {
         match &mut self.state {
             State::Fixed(f) => f.fire(wm, sink),
+            State::Paned(p) => p.fire(wm, sink),
             State::Session(s) => s.fire(wm, sink),
         }
     }
@@ -111,7 +133,7 @@ pub struct Engine {
     proc_now: i64,
     last_early: Option<i64>,
     vals: Vec<FieldVal>,
-    keybuf: Vec<u8>,
+    keybuf: crate::keys::KeyBuf,
     m: EngineMetrics,
 }
 
@@ -126,7 +148,12 @@ impl Engine {
             .map(|a| Agg {
                 delay: a.delay,
                 state: match a.windowing {
-                    Windowing::Session { gap } => State::Session(SessionWindows::new(gap, a.lateness, a.columns)),
+                    Windowing::Session { gap } => {
+                        State::Session(SessionWindows::new(gap, a.lateness, a.columns))
+                    }
+                    Windowing::Sliding { size, slide } if size % slide == 0 && size > slide => {
+                        State::Paned(PanedWindows::new(size, slide, a.lateness, a.columns))
+                    }
                     w => State::Fixed(FixedWindows::new(w, a.lateness, a.columns)),
                 },
             })
@@ -140,7 +167,7 @@ impl Engine {
             proc_now: 0,
             last_early: None,
             vals: vec![FieldVal::Null; c.slots.max(1)],
-            keybuf: Vec::with_capacity(64),
+            keybuf: crate::keys::KeyBuf::default(),
             m: EngineMetrics::default(),
         })
     }
@@ -162,10 +189,14 @@ impl Engine {
         }
         for i in 0..batch.len() {
             let offset = batch.first_offset.saturating_add(i as i64);
+            let start = if i == 0 {
+                0
+            } else {
+                batch.ends[i - 1] as usize
+            };
             let Some(rec) = batch.record(i) else {
                 self.m.events_in += 1;
                 self.m.dead_lettered += 1;
-                let start = if i == 0 { 0 } else { batch.ends[i - 1] as usize };
                 out.dead_letters.push(DeadLetter {
                     partition: batch.partition,
                     offset,
@@ -178,7 +209,13 @@ impl Engine {
                 });
                 continue;
             };
-            self.process_record(batch.event_type_of(i), pidx, batch.partition, offset, rec, out);
+            let at = Located {
+                partition: batch.partition,
+                offset,
+                data: &batch.data,
+                base: start,
+            };
+            self.process_record(batch.event_type_of(i), pidx, &at, rec, out);
         }
     }
 
@@ -192,13 +229,27 @@ impl Engine {
         records: &[Vec<Value>],
         out: &mut Output,
     ) -> Result<(), EncodeError> {
-        let batch = RawBatch::from_values(&self.plan.layouts, event_type, partition, first_offset, records)?;
+        let batch = RawBatch::from_values(
+            &self.plan.layouts,
+            event_type,
+            partition,
+            first_offset,
+            records,
+        )?;
         self.process(&batch, out);
         Ok(())
     }
 
     #[inline]
-    fn process_record(&mut self, et: u32, pidx: usize, partition: u32, offset: i64, rec: &[u8], out: &mut Output) {
+    fn process_record(
+        &mut self,
+        et: u32,
+        pidx: usize,
+        at: &Located<'_>,
+        rec: &[u8],
+        out: &mut Output,
+    ) {
+        let (partition, offset) = (at.partition, at.offset);
         self.m.events_in += 1;
         let dead = |reason| DeadLetter {
             partition,
@@ -208,7 +259,8 @@ impl Engine {
         };
         let Some(dec) = self.decoders.get(et as usize) else {
             self.m.dead_lettered += 1;
-            out.dead_letters.push(dead(DecodeError::UnknownEventType(et)));
+            out.dead_letters
+                .push(dead(DecodeError::UnknownEventType(et)));
             return;
         };
         let t = match dec.decode(rec, &mut self.vals) {
@@ -220,7 +272,8 @@ impl Engine {
             }
         };
         self.m.decoded += 1;
-        if let (Some(skew), Some(max)) = (self.plan.options.max_future_skew_ms, self.wm.max_seen()) {
+        if let (Some(skew), Some(max)) = (self.plan.options.max_future_skew_ms, self.wm.max_seen())
+        {
             if t > max.saturating_add(skew) {
                 self.m.outliers += 1;
                 out.late.push(LateEvent {
@@ -228,7 +281,9 @@ impl Engine {
                     partition,
                     offset,
                     event_time: EventTime(t),
-                    reason: LateReason::TooFarInFuture { max_seen: EventTime(max) },
+                    reason: LateReason::TooFarInFuture {
+                        max_seen: EventTime(max),
+                    },
                     bytes: rec.to_vec(),
                 });
                 return;
@@ -251,17 +306,23 @@ impl Engine {
                 }
                 keybuf.clear();
                 for part in &feed.key {
-                    part.push(vals, rec, keybuf);
+                    part.push(vals, at.data, at.base, keybuf);
                 }
-                let hash = hash_bytes(keybuf, 0);
+                let key = keybuf.as_slice();
+                let hash = hash_key(key);
                 let mut scratch = [0u8; 8];
                 let input = feed.value.input(vals, rec, &mut scratch);
                 let agg = &mut aggs[feed.agg];
                 let wm = agg.watermark(frontier);
-                let mut sink = Sink { agg: feed.agg, out, m };
+                let mut sink = Sink {
+                    agg: feed.agg,
+                    out,
+                    m,
+                };
                 let accepted = match &mut agg.state {
-                    State::Fixed(f) => f.ingest(t, wm, hash, keybuf, input, &mut sink),
-                    State::Session(s) => s.ingest(t, wm, hash, keybuf, input, &mut sink),
+                    State::Fixed(f) => f.ingest(t, wm, hash, key, input, &mut sink),
+                    State::Paned(p) => p.ingest(t, wm, hash, key, input, &mut sink),
+                    State::Session(s) => s.ingest(t, wm, hash, key, input, &mut sink),
                 };
                 if !accepted {
                     m.late += 1;
@@ -270,7 +331,9 @@ impl Engine {
                         partition,
                         offset,
                         event_time: EventTime(t),
-                        reason: LateReason::BeyondAllowedLateness { watermark: EventTime(wm) },
+                        reason: LateReason::BeyondAllowedLateness {
+                            watermark: EventTime(wm),
+                        },
                         bytes: rec.to_vec(),
                     });
                 }
@@ -286,7 +349,11 @@ impl Engine {
         for (i, agg) in self.aggs.iter_mut().enumerate() {
             let wm = agg.watermark(frontier);
             if wm >= agg.next_due() {
-                let mut sink = Sink { agg: i, out, m: &mut self.m };
+                let mut sink = Sink {
+                    agg: i,
+                    out,
+                    m: &mut self.m,
+                };
                 agg.fire(wm, &mut sink);
             }
         }
@@ -310,10 +377,17 @@ impl Engine {
                 None => self.last_early = Some(now_ms),
                 Some(last) if now_ms.saturating_sub(last) >= iv => {
                     self.last_early = Some(now_ms);
+                    let frontier = self.wm.frontier();
                     for (i, agg) in self.aggs.iter_mut().enumerate() {
-                        let mut sink = Sink { agg: i, out, m: &mut self.m };
+                        let wm = agg.watermark(frontier);
+                        let mut sink = Sink {
+                            agg: i,
+                            out,
+                            m: &mut self.m,
+                        };
                         match &mut agg.state {
                             State::Fixed(f) => f.emit_provisional(&mut sink),
+                            State::Paned(p) => p.emit_provisional(wm, &mut sink),
                             State::Session(s) => s.emit_provisional(&mut sink),
                         }
                     }
@@ -333,7 +407,9 @@ impl Engine {
     /// Aggregation `agg`'s current watermark (`EventTime::MIN` before any
     /// event).
     pub fn watermark(&self, agg: usize) -> Option<EventTime> {
-        self.aggs.get(agg).map(|a| EventTime(a.watermark(self.wm.frontier())))
+        self.aggs
+            .get(agg)
+            .map(|a| EventTime(a.watermark(self.wm.frontier())))
     }
 
     /// The watermark message for source partition `partition`.
@@ -350,6 +426,7 @@ impl Engine {
         self.aggs.iter().fold((0, 0, 0), |(w, g, b), a| {
             let (w2, g2, b2) = match &a.state {
                 State::Fixed(f) => f.usage(),
+                State::Paned(p) => p.usage(),
                 State::Session(s) => s.usage(),
             };
             (w + w2, g + g2, b + b2)
@@ -382,5 +459,4 @@ impl Engine {
         }
         (ok, failed)
     }
-
 }

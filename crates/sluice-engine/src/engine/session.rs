@@ -89,12 +89,27 @@ impl SessionWindows {
             s.emissions += 1;
         }
         let key = decode_key(self.keys.key(s.key));
-        sink.emit(s.start, s.end, key, self.cols.finish(sid as usize), rev, provisional);
+        sink.emit(
+            s.start,
+            s.end,
+            key,
+            self.cols.finish(sid as usize),
+            rev,
+            provisional,
+        );
     }
 
     /// Adds one event; returns false when it joins no live session and its
     /// own session would be beyond allowed lateness.
-    pub(crate) fn ingest(&mut self, t: i64, wm: i64, hash: u64, key: &[u8], input: Input<'_>, sink: &mut Sink<'_>) -> bool {
+    pub(crate) fn ingest(
+        &mut self,
+        t: i64,
+        wm: i64,
+        hash: u64,
+        key: &[u8],
+        input: Input<'_>,
+        sink: &mut Sink<'_>,
+    ) -> bool {
         let proto = (t, t + self.gap);
         let (kid, new_key) = self.keys.intern(hash, key);
         if new_key {
@@ -183,7 +198,12 @@ impl SessionWindows {
                 break;
             }
             self.pending.pop_first();
-            due.push((end, start, decode_key(self.keys.key(self.sessions[sid as usize].key)), sid));
+            due.push((
+                end,
+                start,
+                decode_key(self.keys.key(self.sessions[sid as usize].key)),
+                sid,
+            ));
         }
         due.sort();
         for (_, _, _, sid) in due {
@@ -226,7 +246,7 @@ impl SessionWindows {
                 continue;
             }
             let bytes = self.keys.key(old);
-            let (new, _) = keys.intern(crate::hash::hash_bytes(bytes, 0), bytes);
+            let (new, _) = keys.intern(crate::hash::hash_key(bytes), bytes);
             for &sid in &list {
                 self.sessions[sid as usize].key = new;
             }
@@ -242,7 +262,12 @@ impl SessionWindows {
         let mut due: Vec<(i64, i64, Vec<KeyValue>, u32)> = Vec::new();
         for &(end, start, sid) in &self.pending {
             if self.sessions[sid as usize].dirty {
-                due.push((end, start, decode_key(self.keys.key(self.sessions[sid as usize].key)), sid));
+                due.push((
+                    end,
+                    start,
+                    decode_key(self.keys.key(self.sessions[sid as usize].key)),
+                    sid,
+                ));
             }
         }
         due.sort();

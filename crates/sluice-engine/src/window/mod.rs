@@ -12,6 +12,10 @@
 //!   `[t, t + gap)`; windows of one key that overlap merge (so an event
 //!   exactly `gap` after the previous one starts a new session).
 //!
+//! State lives in the engine: sliding windows whose `slide` divides `size`
+//! are stored as panes of length `slide` (one update per event, merged on
+//! emission); other windows are stored directly.
+//!
 //! Event times are limited to ±2^53 ms and sizes to 2^53 ms, so none of this
 //! arithmetic can overflow. Windows are produced in ascending start order.
 
@@ -76,14 +80,18 @@ impl Windowing {
             }
         };
         Ok(match spec {
-            WindowSpec::Tumbling { size } => Windowing::Tumbling { size: ms(size, "size")? },
+            WindowSpec::Tumbling { size } => Windowing::Tumbling {
+                size: ms(size, "size")?,
+            },
             WindowSpec::Sliding { size, slide } => {
                 let (size_ms, slide_ms) = (ms(size, "size")?, ms(slide, "slide")?);
                 if slide_ms > size_ms {
                     return Err(format!("slide `{slide}` is larger than size `{size}`; events would fall between windows"));
                 }
                 if (size_ms + slide_ms - 1) / slide_ms > MAX_WINDOWS_PER_EVENT {
-                    return Err(format!("size/slide is above {MAX_WINDOWS_PER_EVENT} windows per event"));
+                    return Err(format!(
+                        "size/slide is above {MAX_WINDOWS_PER_EVENT} windows per event"
+                    ));
                 }
                 Windowing::Sliding {
                     size: size_ms,
@@ -93,17 +101,23 @@ impl Windowing {
             WindowSpec::Cumulative { step, max_size } => {
                 let (step_ms, max_ms) = (ms(step, "step")?, ms(max_size, "max_size")?);
                 if max_ms % step_ms != 0 {
-                    return Err(format!("step `{step}` does not divide max_size `{max_size}`"));
+                    return Err(format!(
+                        "step `{step}` does not divide max_size `{max_size}`"
+                    ));
                 }
                 if max_ms / step_ms > MAX_WINDOWS_PER_EVENT {
-                    return Err(format!("max_size/step is above {MAX_WINDOWS_PER_EVENT} windows"));
+                    return Err(format!(
+                        "max_size/step is above {MAX_WINDOWS_PER_EVENT} windows"
+                    ));
                 }
                 Windowing::Cumulative {
                     step: step_ms,
                     max: max_ms,
                 }
             }
-            WindowSpec::Session { gap } => Windowing::Session { gap: ms(gap, "gap")? },
+            WindowSpec::Session { gap } => Windowing::Session {
+                gap: ms(gap, "gap")?,
+            },
         })
     }
 

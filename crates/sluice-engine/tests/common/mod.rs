@@ -4,8 +4,8 @@
 #![allow(dead_code)]
 
 use sluice_core::{
-    AggregateKind, CompareOp, FieldLayout, FieldRole, FieldType, HumanDuration, Literal, MoneyEncoding, Predicate, RecordLayout,
-    WindowSpec,
+    AggregateKind, CompareOp, FieldLayout, FieldRole, FieldType, HumanDuration, Literal,
+    MoneyEncoding, Predicate, RecordLayout, WindowSpec,
 };
 use sluice_engine::reference::{run_engine, run_reference, Op};
 use sluice_engine::{AggregationPlan, EngineOptions, EnginePlan, Output, RawBatch, Value};
@@ -21,41 +21,44 @@ pub fn layouts() -> Vec<RecordLayout> {
         role: FieldRole::Attribute,
         doc: None,
     };
-    [("click", MoneyEncoding::Long), ("buy", MoneyEncoding::Decimal)]
-        .into_iter()
-        .map(|(et, money)| {
-            let mut fields = RecordLayout::envelope("user");
-            fields.extend([
-                f(
-                    "cat",
-                    FieldType::Enum {
-                        symbols: vec!["a".into(), "b".into(), "c".into()],
-                    },
-                    false,
-                ),
-                f("dim", FieldType::String, true),
-                f("flag", FieldType::Boolean, false),
-                f("n", FieldType::Int, false),
-                f("x", FieldType::Double, false),
-                f(
-                    "amt",
-                    FieldType::Money {
-                        currency: "USD".into(),
-                        scale: 2,
-                    },
-                    false,
-                ),
-            ]);
-            RecordLayout {
-                namespace: "sluice.test".into(),
-                domain: "test".into(),
-                event_type: et.into(),
-                entity_key: "user".into(),
-                money,
-                fields,
-            }
-        })
-        .collect()
+    [
+        ("click", MoneyEncoding::Long),
+        ("buy", MoneyEncoding::Decimal),
+    ]
+    .into_iter()
+    .map(|(et, money)| {
+        let mut fields = RecordLayout::envelope("user");
+        fields.extend([
+            f(
+                "cat",
+                FieldType::Enum {
+                    symbols: vec!["a".into(), "b".into(), "c".into()],
+                },
+                false,
+            ),
+            f("dim", FieldType::String, true),
+            f("flag", FieldType::Boolean, false),
+            f("n", FieldType::Int, false),
+            f("x", FieldType::Double, false),
+            f(
+                "amt",
+                FieldType::Money {
+                    currency: "USD".into(),
+                    scale: 2,
+                },
+                false,
+            ),
+        ]);
+        RecordLayout {
+            namespace: "sluice.test".into(),
+            domain: "test".into(),
+            event_type: et.into(),
+            entity_key: "user".into(),
+            money,
+            fields,
+        }
+    })
+    .collect()
 }
 
 /// One test event.
@@ -95,9 +98,14 @@ impl Ev {
             Value::Str(if self.et == CLICK { "click" } else { "buy" }.into()),
             Value::Str(format!("u{}", self.user)),
             Value::Int(self.t),
-            if id % 3 == 0 { Value::Null } else { Value::Str(format!("s{}", id % 7)) },
+            if id % 3 == 0 {
+                Value::Null
+            } else {
+                Value::Str(format!("s{}", id % 7))
+            },
             Value::Str(["a", "b", "c"][self.cat as usize % 3].into()),
-            self.dim.map_or(Value::Null, |d| Value::Str(format!("d{d}"))),
+            self.dim
+                .map_or(Value::Null, |d| Value::Str(format!("d{d}"))),
             Value::Bool(self.flag),
             Value::Int(i64::from(self.n)),
             Value::Double(f64::from(self.x)),
@@ -121,7 +129,8 @@ pub fn batches(events: &[Ev], cuts: &[usize]) -> Vec<RawBatch> {
         }
         let b = out.last_mut().unwrap();
         let mut rec = Vec::new();
-        sluice_engine::value::encode_record(&layouts[e.et as usize], &e.values(i), &mut rec).unwrap();
+        sluice_engine::value::encode_record(&layouts[e.et as usize], &e.values(i), &mut rec)
+            .unwrap();
         b.push_typed(e.et, &rec);
     }
     out
@@ -170,7 +179,12 @@ pub fn check(plan: &EnginePlan, ops: &[Op]) -> Output {
     let r = run_reference(plan, ops).expect("plan is valid");
     assert_eq!(e.results, r.results, "results differ from the reference");
     assert_eq!(e.late, r.late, "late events differ from the reference");
-    let pos = |o: &Output| o.dead_letters.iter().map(|d| (d.partition, d.offset)).collect::<Vec<_>>();
+    let pos = |o: &Output| {
+        o.dead_letters
+            .iter()
+            .map(|d| (d.partition, d.offset))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(pos(&e), pos(&r), "dead letters differ from the reference");
     e
 }

@@ -24,7 +24,10 @@ pub fn load(env: &str) -> Config {
 
 /// One shipped domain (dev environment).
 pub fn domain(name: &str) -> DomainConfig {
-    load("dev").domain(name).unwrap_or_else(|| panic!("no domain {name}")).clone()
+    load("dev")
+        .domain(name)
+        .unwrap_or_else(|| panic!("no domain {name}"))
+        .clone()
 }
 
 /// The four shipped domains.
@@ -36,7 +39,10 @@ pub fn generator(domain_name: &str, seed: u64, n: u64) -> Generator {
         &domain(domain_name),
         GeneratorOptions {
             seed,
-            limit: Limit { events: Some(n), duration_ms: None },
+            limit: Limit {
+                events: Some(n),
+                duration_ms: None,
+            },
             ..GeneratorOptions::default()
         },
     )
