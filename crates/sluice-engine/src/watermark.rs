@@ -15,6 +15,9 @@ struct Partition {
     max: Option<i64>,
     last_active: i64,
     idle: bool,
+    /// Declared by the source (e.g. an assigned Kafka partition): holds the
+    /// frontier back until it delivers or goes idle.
+    declared: bool,
 }
 
 /// Tracks partitions and the combined frontier.
@@ -59,8 +62,22 @@ impl WatermarkTracker {
             max: None,
             last_active: i64::MIN,
             idle: false,
+            declared: false,
         });
         self.parts.len() - 1
+    }
+
+    /// Declares partition `id` as expected at processing time `now`: until it
+    /// delivers an event or is idle for the idle timeout, it holds the
+    /// frontier back (a partition assigned but not yet read must not let the
+    /// others' events make its own late).
+    pub fn declare(&mut self, id: u32, now: i64) {
+        let i = self.partition_index(id);
+        let p = &mut self.parts[i];
+        p.declared = true;
+        if p.last_active == i64::MIN {
+            p.last_active = now;
+        }
     }
 
     /// Records activity (any record) on partition `idx` at processing time
@@ -97,7 +114,9 @@ impl WatermarkTracker {
         if self.max_seen.is_none_or(|m| t > m) {
             self.max_seen = Some(t);
         }
-        let Some(p) = self.parts.get_mut(idx) else { return false };
+        let Some(p) = self.parts.get_mut(idx) else {
+            return false;
+        };
         match p.max {
             Some(m) if m >= t => false,
             _ => {
@@ -125,6 +144,13 @@ impl WatermarkTracker {
     }
 
     fn recompute(&mut self) -> bool {
+        if self
+            .parts
+            .iter()
+            .any(|p| p.declared && !p.idle && p.max.is_none())
+        {
+            return false;
+        }
         let active = self
             .parts
             .iter()
@@ -155,5 +181,34 @@ impl WatermarkTracker {
     /// Forces the frontier to the end of time (bounded input finished).
     pub fn finish(&mut self) {
         self.frontier = i64::MAX;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_declared_silent_partition_holds_the_frontier_until_idle() {
+        let mut w = WatermarkTracker::new(Some(1_000));
+        w.declare(0, 0);
+        w.declare(1, 0);
+        let a = w.partition_index(0);
+        assert!(
+            !w.observe(a, 50_000),
+            "partition 1 has not delivered: no frontier yet"
+        );
+        assert_eq!(w.frontier(), i64::MIN);
+        let b = w.partition_index(1);
+        assert!(w.observe(b, 10_000));
+        assert_eq!(w.frontier(), 10_000);
+        // a third declared partition that never delivers goes idle after the timeout
+        w.declare(2, 2_000);
+        assert!(!w.observe(b, 20_000));
+        assert_eq!(w.frontier(), 10_000);
+        w.touch(a, 3_000);
+        w.touch(b, 3_000);
+        assert!(w.mark_idle(3_500));
+        assert_eq!(w.frontier(), 20_000);
     }
 }

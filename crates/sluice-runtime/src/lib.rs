@@ -30,6 +30,13 @@ pub enum RuntimeError {
     /// The sink failed (after retries).
     #[error("sink: {0}")]
     Sink(sluice_connectors::ConnectorError),
+    /// The dead-letter output failed.
+    #[error("dead-letter output: {0}")]
+    DeadLetter(String),
+    /// Committing source positions failed (results are durable; the next
+    /// run re-reads from the previous commit and rewrites the same rows).
+    #[error("commit: {0}")]
+    Commit(String),
     /// A thread could not be started.
     #[error("cannot start thread: {0}")]
     Thread(std::io::Error),

@@ -29,7 +29,7 @@ use crate::plan::BuiltPlan;
 use crate::RuntimeError;
 
 /// Tuning knobs.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct PipelineOptions {
     /// Records per source batch.
     pub batch_size: usize,
@@ -43,7 +43,19 @@ pub struct PipelineOptions {
     pub stop: Arc<AtomicBool>,
     /// Attempts per sink write before giving up.
     pub sink_attempts: u32,
+    /// Called with every source position read once the input ended and every
+    /// result is durably written (commits Kafka offsets). Not called when the
+    /// run was interrupted: windows still open are not in the sink yet.
+    pub on_durable_end: Option<CommitHook>,
+    /// Called on the sink thread with each batch of dead letters before the
+    /// sink writes them (the Kafka dead-letter topic).
+    pub dead_letter_hook: Option<DeadLetterHook>,
 }
+
+/// See [`PipelineOptions::on_durable_end`].
+pub type CommitHook = Arc<dyn Fn(&[(String, i32, i64)]) -> Result<(), String> + Send + Sync>;
+/// See [`PipelineOptions::dead_letter_hook`].
+pub type DeadLetterHook = Arc<Mutex<dyn FnMut(&[DeadLetterRecord]) -> Result<(), String> + Send>>;
 
 impl Default for PipelineOptions {
     fn default() -> Self {
@@ -54,6 +66,8 @@ impl Default for PipelineOptions {
             max_pending_rows: 50_000,
             stop: Arc::new(AtomicBool::new(false)),
             sink_attempts: 5,
+            on_durable_end: None,
+            dead_letter_hook: None,
         }
     }
 }
@@ -182,6 +196,16 @@ fn sink_loop(
         return Err(RuntimeError::Sink(e));
     }
     for msg in rx {
+        if let (Some(hook), false) = (&opts.dead_letter_hook, msg.dead.is_empty()) {
+            let result = hook
+                .lock()
+                .map_err(|_| "dead-letter hook poisoned".to_string())
+                .and_then(|mut h| h(&msg.dead));
+            if let Err(e) = result {
+                opts.stop.store(true, Ordering::Relaxed);
+                return Err(RuntimeError::DeadLetter(e));
+            }
+        }
         let mut attempt = 0;
         let mut delay = Duration::from_millis(100);
         loop {
@@ -256,6 +280,9 @@ pub fn run(
     let mut dead: Vec<DeadLetterRecord> = Vec::new();
     let mut last_flush = Instant::now();
     let mut interrupted = false;
+    let mut declared: Vec<u32> = Vec::new();
+    let mut positions: std::collections::BTreeMap<(String, i32), i64> =
+        std::collections::BTreeMap::new();
     let mut failure: Option<RuntimeError> = None;
     let tick = opts.trigger_interval.min(Duration::from_millis(200));
 
@@ -305,6 +332,14 @@ pub fn run(
         let msg = src_rx.recv_timeout(tick);
         match msg {
             Ok(FromSource::Data(mut o)) => {
+                if !o.partitions.is_empty() && o.partitions != declared {
+                    engine.declare_partitions(&o.partitions, now_ms());
+                    declared.clone_from(&o.partitions);
+                }
+                if let Some((t, p, next)) = o.position.take() {
+                    let e = positions.entry((t, p)).or_insert(next);
+                    *e = (*e).max(next);
+                }
                 stats
                     .records_in
                     .fetch_add(o.len() as u64, Ordering::Relaxed);
@@ -373,6 +408,12 @@ pub fn run(
         return Err(f);
     }
     sink_result?;
+    let interrupted = interrupted || opts.stop.load(Ordering::Relaxed);
+    if let (Some(commit), false) = (&opts.on_durable_end, interrupted) {
+        let list: Vec<(String, i32, i64)> =
+            positions.into_iter().map(|((t, p), o)| (t, p, o)).collect();
+        commit(&list).map_err(RuntimeError::Commit)?;
+    }
     let m = engine.metrics();
     Ok(RunSummary {
         records_in: stats.records_in.load(Ordering::Relaxed),
@@ -383,7 +424,18 @@ pub fn run(
         rows_written: stats.rows_written.load(Ordering::Relaxed),
         dead_written: stats.dead_written.load(Ordering::Relaxed),
         elapsed: started.elapsed(),
-        interrupted: interrupted || opts.stop.load(Ordering::Relaxed),
+        interrupted,
         state_bytes: m.state_bytes,
     })
+}
+
+impl std::fmt::Debug for PipelineOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PipelineOptions")
+            .field("batch_size", &self.batch_size)
+            .field("channel_depth", &self.channel_depth)
+            .field("trigger_interval", &self.trigger_interval)
+            .field("max_pending_rows", &self.max_pending_rows)
+            .finish_non_exhaustive()
+    }
 }

@@ -60,8 +60,16 @@ pub enum BenchCommand {
 }
 
 fn generate_batches(cfg: &Config, n: u64) -> anyhow::Result<Vec<RawBatch>> {
-    let opts = GeneratorOptions { seed: 1, limit: Limit { events: Some(n), duration_ms: None }, ..GeneratorOptions::default() };
-    let mut src = GeneratorSource::new(Generator::from_config(cfg, "ecommerce", opts)?, "ecommerce");
+    let opts = GeneratorOptions {
+        seed: 1,
+        limit: Limit {
+            events: Some(n),
+            duration_ms: None,
+        },
+        ..GeneratorOptions::default()
+    };
+    let mut src =
+        GeneratorSource::new(Generator::from_config(cfg, "ecommerce", opts)?, "ecommerce");
     let mut out = Vec::new();
     loop {
         let mut o = SourceOutput::default();
@@ -84,7 +92,10 @@ fn engine(cli: &Cli, events: u64, rounds: u32, as_json: bool) -> anyhow::Result<
     let report = sluice_engine::bench::run_on(&layouts, &batches, rounds)?;
     // one decode-only baseline over the same bytes, reading every field any case reads
     let mut union = sluice_engine::bench::case_tumbling_count(&layouts);
-    for (_, p) in sluice_engine::bench::standard_cases(&layouts).into_iter().skip(1) {
+    for (_, p) in sluice_engine::bench::standard_cases(&layouts)
+        .into_iter()
+        .skip(1)
+    {
         union.aggregations.extend(p.aggregations);
     }
     let decode = sluice_engine::bench::measure_decode(&union, &batches, rounds)?;
@@ -112,8 +123,14 @@ fn engine(cli: &Cli, events: u64, rounds: u32, as_json: bool) -> anyhow::Result<
     if as_json {
         println!("{out}");
     } else {
-        println!("engine, one core, {} events of {:.1} bytes, best of {rounds}", report.records, report.mean_record_bytes);
-        println!("  decode only (all fields of the three cases): {:>12.0} events/s", decode);
+        println!(
+            "engine, one core, {} events of {:.1} bytes, best of {rounds}",
+            report.records, report.mean_record_bytes
+        );
+        println!(
+            "  decode only (all fields of the three cases): {:>12.0} events/s",
+            decode
+        );
         for c in &report.cases {
             println!(
                 "  {:<44} {:>12.0} events/s  {:.2}x decode-only  ({:.2}x decoding the same fields)",
@@ -138,7 +155,9 @@ fn bench_aggregation(name: &str, kind: AggregateKind, field: Option<&str>) -> Ag
         field: field.map(|f| spanned(f.to_string())),
         quantiles: Vec::new(),
         event_types: Vec::new(),
-        window: spanned(WindowSpec::Tumbling { size: HumanDuration::from_millis(60_000) }),
+        window: spanned(WindowSpec::Tumbling {
+            size: HumanDuration::from_millis(60_000),
+        }),
         group_by: vec![spanned("device_type".to_string())],
         filter: Vec::new(),
         watermark_delay: None,
@@ -148,13 +167,22 @@ fn bench_aggregation(name: &str, kind: AggregateKind, field: Option<&str>) -> Ag
     }
 }
 
-fn file(cli: &Cli, events: u64, as_json: bool, dir: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+fn file(
+    cli: &Cli,
+    events: u64,
+    as_json: bool,
+    dir: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
     let cfg = super::load(cli, &["ecommerce".to_string()])?;
     let mut d = cfg.domain("ecommerce").context("ecommerce domain")?.clone();
     d.aggregations = vec![
         bench_aggregation("bench_count", AggregateKind::Count, None),
         bench_aggregation("bench_revenue", AggregateKind::Sum, Some("amount")),
-        bench_aggregation("bench_users", AggregateKind::ApproxCountDistinct, Some("user_id")),
+        bench_aggregation(
+            "bench_users",
+            AggregateKind::ApproxCountDistinct,
+            Some("user_id"),
+        ),
     ];
     let sources = SourceMap::default();
     let mut rep = sluice_config::Reporter::new(&sources);
@@ -164,15 +192,27 @@ fn file(cli: &Cli, events: u64, as_json: bool, dir: Option<std::path::PathBuf>) 
 
     let tmp = tempfile_dir(dir)?;
     let path = tmp.join("events.jsonl");
-    eprintln!("writing {events} ecommerce events as JSON lines to {} ...", path.display());
-    let opts = GeneratorOptions { seed: 1, limit: Limit { events: Some(events), duration_ms: None }, ..GeneratorOptions::default() };
+    eprintln!(
+        "writing {events} ecommerce events as JSON lines to {} ...",
+        path.display()
+    );
+    let opts = GeneratorOptions {
+        seed: 1,
+        limit: Limit {
+            events: Some(events),
+            duration_ms: None,
+        },
+        ..GeneratorOptions::default()
+    };
     let mut g = Generator::new(&d, opts)?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
     let summary = g.write_to(sluice_generator::Format::Jsonl, &mut w, &mut |_| {})?;
     drop(w);
     let n = summary.records;
     let file_bytes = std::fs::metadata(&path)?.len();
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
 
     // sluice: the same path `sluice run --source file:...` takes
     let built = sluice_runtime::plan::build(&d, &cfg.platform.engine, &[])?;
@@ -182,9 +222,20 @@ fn file(cli: &Cli, events: u64, as_json: bool, dir: Option<std::path::PathBuf>) 
     let t0 = Instant::now();
     let src = ParallelJsonSource::new(vec![path.clone()], projected.plan.layouts.clone(), threads);
     let sink = DuckDbSink::open(db.to_str().context("path")?)?;
-    let s = pipeline::run(projected, Box::new(src), Box::new(sink), PipelineOptions::default(), Arc::new(Stats::default()))?;
+    let s = pipeline::run(
+        projected,
+        Box::new(src),
+        Box::new(sink),
+        PipelineOptions::default(),
+        Arc::new(Stats::default()),
+    )?;
     let sluice_secs = t0.elapsed().as_secs_f64();
-    anyhow::ensure!(s.records_in == n && s.malformed == 0, "sluice read {} of {n} records ({} malformed)", s.records_in, s.malformed);
+    anyhow::ensure!(
+        s.records_in == n && s.malformed == 0,
+        "sluice read {} of {n} records ({} malformed)",
+        s.records_in,
+        s.malformed
+    );
 
     // DuckDB: read_json with the columns given (its fastest setup), same grouping
     let conn = duckdb::Connection::open_in_memory()?;
@@ -201,7 +252,10 @@ fn file(cli: &Cli, events: u64, as_json: bool, dir: Option<std::path::PathBuf>) 
     let duck_secs = t0.elapsed().as_secs_f64();
 
     // both must agree on counts and sums
-    conn.execute_batch(&format!("ATTACH '{}' AS s (READ_ONLY)", db.display().to_string().replace('\'', "''")))?;
+    conn.execute_batch(&format!(
+        "ATTACH '{}' AS s (READ_ONLY)",
+        db.display().to_string().replace('\'', "''")
+    ))?;
     let mismatches: i64 = conn.query_row(
         "SELECT count(*) FROM r FULL OUTER JOIN (SELECT c.window_start AS w, c.device_type, c.value AS n, v.value AS revenue \
            FROM s.bench_count c LEFT JOIN s.bench_revenue v USING (window_start, device_type)) x USING (w, device_type) \
@@ -209,7 +263,10 @@ fn file(cli: &Cli, events: u64, as_json: bool, dir: Option<std::path::PathBuf>) 
         [],
         |r| r.get(0),
     )?;
-    anyhow::ensure!(mismatches == 0, "sluice and DuckDB disagree on {mismatches} (window, device_type) groups");
+    anyhow::ensure!(
+        mismatches == 0,
+        "sluice and DuckDB disagree on {mismatches} (window, device_type) groups"
+    );
 
     let sluice_rate = n as f64 / sluice_secs;
     let duck_rate = n as f64 / duck_secs;
@@ -224,7 +281,10 @@ fn file(cli: &Cli, events: u64, as_json: bool, dir: Option<std::path::PathBuf>) 
     if as_json {
         println!("{out}");
     } else {
-        println!("JSON lines replay, {n} events ({:.0} MiB), {threads} threads; results agree", file_bytes as f64 / 1048576.0);
+        println!(
+            "JSON lines replay, {n} events ({:.0} MiB), {threads} threads; results agree",
+            file_bytes as f64 / 1048576.0
+        );
         println!("  sluice run (file source → engine → DuckDB): {sluice_rate:>12.0} events/s ({sluice_secs:.2}s)");
         println!("  DuckDB read_json + GROUP BY time_bucket:    {duck_rate:>12.0} events/s ({duck_secs:.2}s)");
         println!("  ratio: {:.2}", sluice_rate / duck_rate);
@@ -244,14 +304,20 @@ fn tempfile_dir(dir: Option<std::path::PathBuf>) -> anyhow::Result<std::path::Pa
 /// Runs the command.
 pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
     match &args.command {
-        BenchCommand::Engine { events, rounds, json } => engine(cli, *events, *rounds, *json),
+        BenchCommand::Engine {
+            events,
+            rounds,
+            json,
+        } => engine(cli, *events, *rounds, *json),
         BenchCommand::Kafka(a) => super::kafka_bench::run(cli, a),
         BenchCommand::File { events, json, dir } => {
             let keep = dir.is_some();
             let d = dir.clone();
             let r = file(cli, *events, *json, d);
             if !keep {
-                let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("sluice-bench-{}", std::process::id())));
+                let _ = std::fs::remove_dir_all(
+                    std::env::temp_dir().join(format!("sluice-bench-{}", std::process::id())),
+                );
             }
             r
         }

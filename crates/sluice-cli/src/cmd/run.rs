@@ -27,7 +27,8 @@ pub struct RunArgs {
     /// Only these aggregations (default: all of the domain's).
     #[arg(long = "aggregation")]
     pub aggregations: Vec<String>,
-    /// `generator` (default) or `file:PATH` (a file, directory or `*.jsonl` pattern).
+    /// `generator` (default), `file:PATH` (a file, directory or `*.jsonl`
+    /// pattern) or `kafka` (the domain's topics, as a consumer-group member).
     #[arg(long, default_value = "generator")]
     pub source: String,
     /// Generate this many events (simulated time, as fast as possible), then stop.
@@ -66,6 +67,12 @@ pub struct RunArgs {
     /// No live view; log lines only.
     #[arg(long)]
     pub quiet: bool,
+    /// Kafka: stop once every assigned partition is read to its end (a bounded run).
+    #[arg(long)]
+    pub until_end: bool,
+    /// Kafka: consumer group (default `kafka.group_id`).
+    #[arg(long)]
+    pub group: Option<String>,
 }
 
 /// Parses `50000`, `50000/s`, `50k/s`, `2m/s`.
@@ -110,6 +117,9 @@ fn make_source(
         let s = FileSource::new(spec, d.layouts())?;
         return Ok((Box::new(s), None));
     }
+    if args.source == "kafka" {
+        anyhow::bail!("internal: kafka sources are built by make_kafka_source");
+    }
     anyhow::ensure!(
         args.source == "generator",
         "unknown source `{}` (expected `generator` or `file:PATH`)",
@@ -149,6 +159,42 @@ fn make_source(
         Box::new(GeneratorSource::new(g, &d.domain.value)),
         args.count,
     ))
+}
+
+/// The Kafka source plus the hooks that commit offsets once results are
+/// durable and send dead letters to the dead-letter topic.
+fn make_kafka_source(
+    cli: &Cli,
+    args: &RunArgs,
+    cfg: &Config,
+    opts: &mut PipelineOptions,
+) -> anyhow::Result<Box<dyn Source>> {
+    use sluice_connectors::kafka::{DlqWriter, KafkaSettings, KafkaSource, SourceOptions};
+    let secrets = super::check_secrets(cli, cfg)?;
+    let settings = KafkaSettings::from_config(&cfg.platform.kafka, &secrets)?;
+    let src_opts = SourceOptions {
+        group_id: args.group.clone(),
+        stop_at_end: args.until_end,
+        ..SourceOptions::default()
+    };
+    let src = KafkaSource::from_config(cfg, &settings, &args.domain, src_opts)?;
+    let committer = src.committer();
+    opts.on_durable_end = Some(Arc::new(move |positions: &[(String, i32, i64)]| {
+        committer
+            .commit(positions)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }));
+    let mut dlq = DlqWriter::new(&settings, &args.domain, true)?;
+    opts.dead_letter_hook = Some(Arc::new(std::sync::Mutex::new(
+        move |dead: &[sluice_connectors::DeadLetterRecord]| {
+            dlq.write_all(dead, &[]).map_err(|e| e.to_string())?;
+            dlq.flush(std::time::Duration::from_secs(30))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        },
+    )));
+    Ok(Box::new(src))
 }
 
 fn make_sink(args: &RunArgs, cfg: &Config) -> anyhow::Result<(Box<dyn Sink>, String)> {
@@ -192,15 +238,20 @@ pub fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<()> {
     let cfg = super::load(cli, std::slice::from_ref(&args.domain))?;
     let d = cfg.domain(&args.domain).context("domain not loaded")?;
     let mut built = sluice_runtime::plan::build(d, &cfg.platform.engine, &args.aggregations)?;
-    let (source, limit) = make_source(args, &cfg, d, &mut built)?;
-    let (sink, sink_desc) = make_sink(args, &cfg)?;
-    tracing::info!(domain = %args.domain, source = %source.describe(), sink = %sink_desc, aggregations = built.tables.len(), "starting");
-    let stats = Arc::new(Stats::default());
-    let opts = PipelineOptions {
+    let mut opts = PipelineOptions {
         trigger_interval: cfg.platform.engine.trigger_interval.0,
         stop: sluice_runtime::shutdown::install(),
         ..PipelineOptions::default()
     };
+    let (source, limit) = if args.source == "kafka" {
+        (make_kafka_source(cli, args, &cfg, &mut opts)?, None)
+    } else {
+        make_source(args, &cfg, d, &mut built)?
+    };
+    let (sink, sink_desc) = make_sink(args, &cfg)?;
+    tracing::info!(domain = %args.domain, source = %source.describe(), sink = %sink_desc, aggregations = built.tables.len(), "starting");
+    let stats = Arc::new(Stats::default());
+
     let live = if args.quiet {
         None
     } else {

@@ -310,6 +310,7 @@ pub struct KafkaSource {
     plans: HashMap<(u32, u32), WriterPlan>,
     dense: HashMap<(u32, i32), u32>,
     dense_names: Vec<(u32, i32)>,
+    assigned: Vec<u32>,
     buffers: BTreeMap<u32, PartBuf>,
     buffered: usize,
     last_pick: Option<u32>,
@@ -393,6 +394,7 @@ impl KafkaSource {
             plans: HashMap::new(),
             dense: HashMap::new(),
             dense_names: Vec::new(),
+            assigned: Vec::new(),
             buffers: BTreeMap::new(),
             buffered: 0,
             last_pick: None,
@@ -634,6 +636,33 @@ impl KafkaSource {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
+        let mut assigned: Vec<u32> = Vec::new();
+        for e in &events {
+            match e {
+                RebalanceEvent::Assigned(parts) => {
+                    for (t, p) in parts {
+                        if let Some(&ti) = self.topic_index.get(t) {
+                            let d = self.dense_id(ti, *p);
+                            if !assigned.contains(&d) {
+                                assigned.push(d);
+                            }
+                        }
+                    }
+                }
+                RebalanceEvent::Revoked(parts) => {
+                    for (t, p) in parts {
+                        if let Some(&ti) = self.topic_index.get(t) {
+                            if let Some(&d) = self.dense.get(&(ti, *p)) {
+                                assigned.retain(|x| *x != d);
+                            }
+                        }
+                    }
+                }
+                RebalanceEvent::Error(_) => {}
+            }
+        }
+        assigned.sort_unstable();
+        self.assigned = assigned;
         for e in events {
             if let RebalanceEvent::Revoked(parts) = e {
                 for (t, p) in parts {
@@ -769,6 +798,8 @@ impl Source for KafkaSource {
                 std::mem::swap(out, &mut b.out);
                 std::mem::swap(&mut self.last_meta, &mut b.meta);
                 self.last_pick = Some(d);
+                out.position = self.commit_point(out);
+                out.partitions.clone_from(&self.assigned);
                 // keep the (cleared) buffers for the partition's next records
                 b.out.clear();
                 b.meta.clear();

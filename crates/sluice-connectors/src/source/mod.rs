@@ -27,6 +27,13 @@ pub struct SourceOutput {
     pub offsets: Vec<i64>,
     /// Source description for each record's dead letters (e.g. the file).
     pub origin: String,
+    /// For sources with committable positions (Kafka): `(topic, partition,
+    /// next offset)` covering everything in this output.
+    pub position: Option<(String, i32, i64)>,
+    /// Every partition id this source currently reads (empty: unknown). The
+    /// runtime declares them to the engine so a partition not yet read holds
+    /// the watermark back.
+    pub partitions: Vec<u32>,
 }
 
 impl SourceOutput {
@@ -36,6 +43,8 @@ impl SourceOutput {
         self.batch.first_offset = 0;
         self.rejects.clear();
         self.offsets.clear();
+        self.position = None;
+        self.partitions.clear();
     }
 
     /// Records the source offset of the record just pushed to `batch`.

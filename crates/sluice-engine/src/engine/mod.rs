@@ -359,6 +359,16 @@ impl Engine {
         }
     }
 
+    /// Declares the source partitions that will deliver events (e.g. the
+    /// Kafka partitions assigned to this instance) at processing time
+    /// `now_ms`: each holds the watermark back until it delivers or stays
+    /// silent for the idle timeout.
+    pub fn declare_partitions(&mut self, partitions: &[u32], now_ms: i64) {
+        for p in partitions {
+            self.wm.declare(*p, now_ms);
+        }
+    }
+
     /// Tells the engine the current processing time (ms): partitions silent
     /// for `idle_timeout_ms` become idle (which may move watermarks and close
     /// windows), and in update mode changed open windows are emitted as

@@ -1,0 +1,175 @@
+//! Shared helpers of the runtime's integration tests: expected tables from
+//! the engine's reference model, stored tables read back from DuckDB.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+use sluice_connectors::sink::duckdb::{self, QueryCell};
+use sluice_connectors::{Cell, Source, SourceOutput, SourceStatus};
+use sluice_core::time::format_utc;
+use sluice_engine::reference::{run_reference, Op};
+use sluice_engine::RawBatch;
+use std::sync::Arc;
+
+use sluice_connectors::sink::duckdb::DuckDbSink;
+use sluice_runtime::pipeline::{self, PipelineOptions, RunSummary, Stats};
+use sluice_runtime::plan::BuiltPlan;
+
+pub fn drain(mut s: Box<dyn Source>) -> Vec<RawBatch> {
+    let mut out = Vec::new();
+    loop {
+        let mut o = SourceOutput::default();
+        let st = s.next_batch(4096, &mut o).unwrap();
+        if !o.batch.is_empty() {
+            out.push(o.batch);
+        }
+        if st == SourceStatus::End {
+            return out;
+        }
+    }
+}
+
+/// A comparable cell: floats within 1e-9 relative.
+#[derive(Debug, Clone)]
+pub enum V {
+    T(String),
+    F(f64),
+}
+
+impl PartialEq for V {
+    fn eq(&self, o: &Self) -> bool {
+        match (self, o) {
+            (V::T(a), V::T(b)) => a == b,
+            (V::F(a), V::F(b)) => (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0),
+            (V::F(a), V::T(b)) | (V::T(b), V::F(a)) => b
+                .parse::<f64>()
+                .is_ok_and(|b| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)),
+        }
+    }
+}
+
+pub fn cell_v(c: &Cell) -> V {
+    match c {
+        Cell::Null => V::T("NULL".into()),
+        Cell::Float(f) => V::F(*f),
+        Cell::Timestamp(t) => V::T(format_utc(*t)),
+        other => V::T(other.canonical()),
+    }
+}
+
+/// Expected final table contents: the highest revision per window and group
+/// (sessions: a later revision supersedes overlapping windows of the group).
+pub fn expected(built: &BuiltPlan, batches: &[RawBatch]) -> BTreeMap<String, Vec<Vec<V>>> {
+    let ops: Vec<Op> = batches.iter().cloned().map(Op::Batch).collect();
+    let out = run_reference(&built.plan, &ops).unwrap();
+    let mut tables: BTreeMap<String, Vec<Vec<V>>> = BTreeMap::new();
+    for (ti, t) in built.tables.iter().enumerate() {
+        let mut best: Vec<sluice_connectors::ResultRow> = Vec::new();
+        for r in out
+            .results
+            .iter()
+            .filter(|r| r.aggregation == ti && !r.provisional)
+        {
+            let row = sluice_runtime::convert::row(&built.tables, r, 0);
+            best.retain(|b| {
+                let same_key = b.dims == row.dims;
+                let same_window =
+                    b.window_start == row.window_start && b.window_end == row.window_end;
+                let overlaps = b.window_start < row.window_end && row.window_start < b.window_end;
+                !(same_key
+                    && (same_window || (t.session && overlaps && b.revision <= row.revision)))
+            });
+            best.push(row);
+        }
+        let mut rows: Vec<Vec<V>> = best
+            .iter()
+            .map(|r| {
+                let mut v = vec![
+                    V::T(format_utc(r.window_start)),
+                    V::T(format_utc(r.window_end)),
+                ];
+                v.extend(r.dims.iter().map(cell_v));
+                v.extend(r.values.iter().map(cell_v));
+                v.push(V::T(r.revision.to_string()));
+                v
+            })
+            .collect();
+        rows.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+        tables.insert(t.name.clone(), rows);
+    }
+    tables
+}
+
+pub fn stored(db: &str, built: &BuiltPlan) -> BTreeMap<String, Vec<Vec<V>>> {
+    let mut tables = BTreeMap::new();
+    for t in &built.tables {
+        let r = duckdb::query(
+            db,
+            &format!(
+                "SELECT * EXCLUDE (provisional, emitted_at, group_key) FROM {}",
+                t.name
+            ),
+        )
+        .unwrap();
+        let mut rows: Vec<Vec<V>> = r
+            .rows
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .map(|c| match c {
+                        QueryCell::Null => V::T("NULL".into()),
+                        QueryCell::Number(s) => s
+                            .parse::<i128>()
+                            .map(|_| V::T(s.clone()))
+                            .unwrap_or_else(|_| V::F(s.parse().unwrap())),
+                        QueryCell::Bool(b) => V::T(b.to_string()),
+                        QueryCell::Text(s) => V::T(s.clone()),
+                    })
+                    .collect()
+            })
+            .collect();
+        rows.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+        tables.insert(t.name.clone(), rows);
+    }
+    tables
+}
+
+pub fn run_into(built: &BuiltPlan, source: Box<dyn Source>, db: &str) -> RunSummary {
+    let sink = Box::new(DuckDbSink::open(db).unwrap());
+    let opts = PipelineOptions {
+        batch_size: 3000,
+        ..PipelineOptions::default()
+    };
+    pipeline::run(
+        built.clone(),
+        source,
+        sink,
+        opts,
+        Arc::new(Stats::default()),
+    )
+    .unwrap()
+}
+
+pub fn assert_tables_eq(got: &BTreeMap<String, Vec<Vec<V>>>, want: &BTreeMap<String, Vec<Vec<V>>>) {
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>()
+    );
+    for (name, rows) in want {
+        let g = &got[name];
+        assert!(
+            !rows.is_empty(),
+            "table {name}: the reference produced no rows; the test would prove nothing"
+        );
+        assert_eq!(
+            g.len(),
+            rows.len(),
+            "table {name}: {} rows stored, {} expected",
+            g.len(),
+            rows.len()
+        );
+        for (a, b) in g.iter().zip(rows) {
+            assert_eq!(a, b, "table {name}");
+        }
+    }
+}
