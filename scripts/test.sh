@@ -17,6 +17,13 @@ cargo fmt --all -- --check
 echo "== cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+echo "== services for integration tests (Kafka, schema registry) on 127.0.0.1"
+scripts/services.sh start kafka
+scripts/services.sh start registry
+trap 'scripts/services.sh stop registry >/dev/null 2>&1 || true; scripts/services.sh stop kafka >/dev/null 2>&1 || true' EXIT
+# integration tests fail (instead of skipping) when a service they need is down
+export SLUICE_REQUIRE_SERVICES=1
+
 echo "== cargo test"
 # Bounded property-test budget for CI; raise PROPTEST_CASES locally for longer runs.
 export PROPTEST_CASES="${PROPTEST_CASES:-64}"

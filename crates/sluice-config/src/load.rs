@@ -123,7 +123,10 @@ pub fn load(opts: &LoadOptions) -> Result<Config, Diagnostics> {
 
 /// Like [`load`], with an extra check run on every decoded domain whose
 /// problems are reported together with the rest (the generator's hints).
-pub fn load_with(opts: &LoadOptions, extra: &dyn Fn(&DomainConfig, &mut Reporter<'_>)) -> Result<Config, Diagnostics> {
+pub fn load_with(
+    opts: &LoadOptions,
+    extra: &dyn Fn(&DomainConfig, &mut Reporter<'_>),
+) -> Result<Config, Diagnostics> {
     let mut sources = SourceMap::default();
     let dir = &opts.config_dir;
     // Register every file first so the reporter can borrow the source map.

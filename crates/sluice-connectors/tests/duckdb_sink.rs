@@ -139,7 +139,7 @@ fn dead_letters_are_stored_once_with_their_bytes() {
         event_time: None,
         payload: b"{oops".to_vec(),
     };
-    s.write(&[], &[d.clone()]).unwrap();
+    s.write(&[], std::slice::from_ref(&d)).unwrap();
     s.write(&[], &[d]).unwrap();
     let (n, payload): (i64, Vec<u8>) = s
         .connection()

@@ -107,10 +107,10 @@ pub fn spawn(
                     let lines = render(&stats, &tables, start.elapsed(), limit);
                     let mut err = std::io::stderr().lock();
                     if drawn > 0 {
-                        let _ = write!(err, "\x1b[{drawn}A");
+                        write!(err, "\x1b[{drawn}A").ok();
                     }
                     for l in &lines {
-                        let _ = writeln!(err, "\x1b[2K{l}");
+                        writeln!(err, "\x1b[2K{l}").ok();
                     }
                     drawn = lines.len();
                 } else if last_log.elapsed() >= Duration::from_secs(5) {

@@ -172,11 +172,11 @@ fn source_loop(
                 if !out.is_empty() && tx.send(FromSource::Data(out)).is_err() {
                     return;
                 }
-                let _ = tx.send(FromSource::End);
+                tx.send(FromSource::End).ok();
                 return;
             }
             Err(e) => {
-                let _ = tx.send(FromSource::Failed(e));
+                tx.send(FromSource::Failed(e)).ok();
                 return;
             }
         }
@@ -349,7 +349,7 @@ pub fn run(
                 dead.append(&mut o.rejects);
                 engine.process(&o.batch, &mut out);
                 collect(&mut out, Some(&o), &mut rows, &mut dead);
-                let _ = recycle_tx.try_send(o);
+                recycle_tx.try_send(o).ok();
             }
             Ok(FromSource::End) => {
                 engine.finish(&mut out);
@@ -395,14 +395,16 @@ pub fn run(
         }
     }
     if failure.is_none() && (!rows.is_empty() || !dead.is_empty()) {
-        let _ = sink_tx.send(ToSink { rows, dead });
+        sink_tx.send(ToSink { rows, dead }).ok();
     }
     drop(sink_tx);
     drop(src_rx);
     let sink_result = sink_thread
         .join()
         .map_err(|_| RuntimeError::Panic("sink"))?;
-    let _ = source_thread.join();
+    if source_thread.join().is_err() {
+        tracing::error!("the source thread panicked");
+    }
     stats.done.store(true, Ordering::Relaxed);
     if let Some(f) = failure {
         return Err(f);

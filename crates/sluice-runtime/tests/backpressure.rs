@@ -31,7 +31,7 @@ impl Sink for GatedSink {
     }
     fn write(&mut self, _: &[ResultRow], _: &[DeadLetterRecord]) -> Result<(), ConnectorError> {
         self.waiting.store(true, Ordering::SeqCst);
-        let _ = self.permits.lock().unwrap().recv();
+        self.permits.lock().unwrap().recv().ok();
         self.waiting.store(false, Ordering::SeqCst);
         self.writes.fetch_add(1, Ordering::SeqCst);
         Ok(())
@@ -120,7 +120,7 @@ fn a_stalled_sink_stops_the_source_and_memory_stays_bounded() {
 
     // release the sink: the pipeline moves again
     for _ in 0..50 {
-        let _ = permit_tx.send(());
+        permit_tx.send(()).ok();
     }
     std::thread::sleep(Duration::from_millis(500));
     assert!(

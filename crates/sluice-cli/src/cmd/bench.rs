@@ -218,7 +218,7 @@ fn file(
     let built = sluice_runtime::plan::build(&d, &cfg.platform.engine, &[])?;
     let projected = sluice_runtime::plan::projected(&built);
     let db = tmp.join("sluice.duckdb");
-    let _ = std::fs::remove_file(&db);
+    std::fs::remove_file(&db).ok();
     let t0 = Instant::now();
     let src = ParallelJsonSource::new(vec![path.clone()], projected.plan.layouts.clone(), threads);
     let sink = DuckDbSink::open(db.to_str().context("path")?)?;
@@ -315,9 +315,10 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
             let d = dir.clone();
             let r = file(cli, *events, *json, d);
             if !keep {
-                let _ = std::fs::remove_dir_all(
+                std::fs::remove_dir_all(
                     std::env::temp_dir().join(format!("sluice-bench-{}", std::process::id())),
-                );
+                )
+                .ok();
             }
             r
         }

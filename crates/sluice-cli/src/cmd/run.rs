@@ -260,7 +260,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<()> {
     let result = pipeline::run(built, source, sink, opts, stats.clone());
     stats.done.store(true, std::sync::atomic::Ordering::Relaxed);
     if let Some(h) = live {
-        let _ = h.join();
+        h.join().ok();
     }
     let summary = result?;
     print_summary(&summary, &sink_desc);

@@ -93,12 +93,15 @@ pub fn read_header(b: &[u8]) -> Result<OcfHeader, String> {
     })
 }
 
+/// A data block: record count, bytes, and where the next block starts.
+pub type Block<'a> = (i64, &'a [u8], usize);
+
 /// One data block: its record count and bytes, and where the next block starts.
 pub fn read_block<'a>(
     b: &'a [u8],
     pos: usize,
     sync: &[u8; 16],
-) -> Result<Option<(i64, &'a [u8], usize)>, String> {
+) -> Result<Option<Block<'a>>, String> {
     if pos >= b.len() {
         return Ok(None);
     }

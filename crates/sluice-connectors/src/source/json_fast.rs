@@ -17,7 +17,7 @@ use sluice_engine::value::{decimal_bytes, write_bytes, write_long};
 pub fn project_layout(layout: &RecordLayout, needed: &[String]) -> RecordLayout {
     let mut l = layout.clone();
     l.fields
-        .retain(|f| f.name == EVENT_TIME || needed.iter().any(|n| *n == f.name));
+        .retain(|f| f.name == EVENT_TIME || needed.contains(&f.name));
     l
 }
 

@@ -76,7 +76,7 @@ fn dispatcher(files: Vec<PathBuf>, chunk: u64, jobs: SyncSender<Job>, done: Sync
         let len = match std::fs::metadata(path) {
             Ok(m) => m.len(),
             Err(e) => {
-                let _ = done.send(Done::Failed(seq, read_error(path, e)));
+                done.send(Done::Failed(seq, read_error(path, e))).ok();
                 return;
             }
         };
@@ -98,7 +98,7 @@ fn dispatcher(files: Vec<PathBuf>, chunk: u64, jobs: SyncSender<Job>, done: Sync
             start = end;
         }
     }
-    let _ = done.send(Done::End(seq));
+    done.send(Done::End(seq)).ok();
 }
 
 /// Reads the lines starting in `[start, end)` (and the rest of the last one)
@@ -210,7 +210,8 @@ fn worker(
             match std::fs::File::open(&paths[job.file]) {
                 Ok(f) => open = Some((job.file, f)),
                 Err(e) => {
-                    let _ = done.send(Done::Failed(job.seq, read_error(&paths[job.file], e)));
+                    done.send(Done::Failed(job.seq, read_error(&paths[job.file], e)))
+                        .ok();
                     return;
                 }
             }
@@ -219,7 +220,8 @@ fn worker(
         let first = match read_range(f, job.start, job.end, &mut buf) {
             Ok(first) => first,
             Err(e) => {
-                let _ = done.send(Done::Failed(job.seq, read_error(&paths[job.file], e)));
+                done.send(Done::Failed(job.seq, read_error(&paths[job.file], e)))
+                    .ok();
                 return;
             }
         };
@@ -260,6 +262,7 @@ impl ParallelJsonSource {
         let (job_tx, job_rx) = sync_channel::<Job>(threads * 2);
         let (done_tx, done_rx) = sync_channel::<Done>(threads * 2);
         let job_rx = Arc::new(Mutex::new(job_rx));
+        let mut spawned = true;
         for i in 0..threads {
             let (p, n, j, d) = (
                 projected.clone(),
@@ -267,14 +270,20 @@ impl ParallelJsonSource {
                 job_rx.clone(),
                 done_tx.clone(),
             );
-            let _ = std::thread::Builder::new()
+            spawned &= std::thread::Builder::new()
                 .name(format!("sluice-json-{i}"))
-                .spawn(move || worker(p, n, j, d));
+                .spawn(move || worker(p, n, j, d))
+                .is_ok();
         }
         let f = files.clone();
-        let _ = std::thread::Builder::new()
+        spawned &= std::thread::Builder::new()
             .name("sluice-json-ranges".into())
-            .spawn(move || dispatcher(f, chunk, job_tx, done_tx));
+            .spawn(move || dispatcher(f, chunk, job_tx, done_tx))
+            .is_ok();
+        if !spawned {
+            // a missing thread shows up as a closed channel in `next_batch`
+            tracing::error!("cannot start JSON reader threads");
+        }
         Self {
             files,
             rx: done_rx,
