@@ -92,6 +92,7 @@ fn main() -> ExitCode {
         Command::Query(a) => cmd::query::run_query(&cli, a),
         Command::Tables(a) => cmd::query::run_tables(&cli, a),
         Command::Bench(a) => cmd::bench::run(&cli, a),
+        Command::Generate(a) if a.to.as_deref() == Some("kafka") => cmd::produce::run(&cli, a),
         Command::Generate(a) => cmd::load(&cli, std::slice::from_ref(&a.domain))
             .and_then(|cfg| cmd::generate::run(a, &cfg)),
         Command::Dlq(a) => cmd::dlq::run(&cli, a),

@@ -45,3 +45,13 @@ pub struct DeadLetterRecord {
     /// The original bytes.
     pub payload: Vec<u8>,
 }
+
+/// Lower-case hex of bytes (payloads that are not UTF-8 text).
+pub fn to_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        write!(s, "{b:02x}").ok();
+    }
+    s
+}

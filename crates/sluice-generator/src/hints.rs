@@ -8,7 +8,7 @@
 //! Defaults are written as YAML snippets and decoded through the same code as
 //! user hints, so they obey the same rules (a test checks each one).
 //!
-//! See `HINTS.md` in this crate for the reference.
+//! The reference is the README section "Generator hints".
 
 use std::collections::BTreeMap;
 

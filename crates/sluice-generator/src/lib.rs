@@ -1,6 +1,6 @@
 //! Deterministic synthetic events for sluice.
 //!
-//! A domain's `generator:` hints (see `HINTS.md`) are compiled into a
+//! A domain's `generator:` hints (see the README section "Generator hints") are compiled into a
 //! [`plan::Plan`]: an entity population with stable attributes, sessions
 //! walking a journey state machine with think times, and one value
 //! generator per field (weighted choices, distributions, templates, money,

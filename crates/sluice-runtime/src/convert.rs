@@ -48,19 +48,30 @@ fn cell_int(v: i128, ty: SqlType) -> Cell {
     }
 }
 
+/// Source offset and event type of the engine's record index `i` of `src`.
+fn origin_of(
+    src: &SourceOutput,
+    event_types: &[String],
+    engine_offset: i64,
+) -> (i64, Option<String>) {
+    let i = engine_offset - src.batch.first_offset;
+    let event_type = usize::try_from(i)
+        .ok()
+        .and_then(|i| event_types.get(src.batch.event_type_of(i) as usize))
+        .cloned();
+    (src.offset_of(i), event_type)
+}
+
 /// A record the engine could not decode.
 pub fn dead_letter(src: &SourceOutput, event_types: &[String], d: &DeadLetter) -> DeadLetterRecord {
-    let i = d.offset - src.batch.first_offset;
+    let (offset, event_type) = origin_of(src, event_types, d.offset);
     DeadLetterRecord {
         kind: DeadLetterKind::Malformed,
         reason: d.reason.to_string(),
         source: src.origin.clone(),
         partition: d.partition,
-        offset: src.offset_of(i),
-        event_type: usize::try_from(i)
-            .ok()
-            .and_then(|i| event_types.get(src.batch.event_type_of(i) as usize))
-            .cloned(),
+        offset,
+        event_type,
         aggregation: None,
         event_time: None,
         payload: d.bytes.clone(),
@@ -74,7 +85,7 @@ pub fn late(
     event_types: &[String],
     l: &LateEvent,
 ) -> DeadLetterRecord {
-    let i = l.offset - src.batch.first_offset;
+    let (offset, event_type) = origin_of(src, event_types, l.offset);
     let (kind, reason) = match &l.reason {
         LateReason::BeyondAllowedLateness { watermark } => (
             DeadLetterKind::Late,
@@ -98,11 +109,8 @@ pub fn late(
         reason,
         source: src.origin.clone(),
         partition: l.partition,
-        offset: src.offset_of(i),
-        event_type: usize::try_from(i)
-            .ok()
-            .and_then(|i| event_types.get(src.batch.event_type_of(i) as usize))
-            .cloned(),
+        offset,
+        event_type,
         aggregation: l
             .aggregation
             .and_then(|a| tables.get(a))

@@ -25,6 +25,11 @@ pub struct GenerateArgs {
     /// Domain to generate events for.
     #[arg(long)]
     pub domain: String,
+    /// Where events go: files/stdout (default, see `--format` and `--out`) or
+    /// `kafka` (topics per event type, Confluent wire format, schemas
+    /// registered in the schema registry).
+    #[arg(long, value_parser = ["file", "kafka"])]
+    pub to: Option<String>,
     /// Only this event type (the domain's journey still runs in full).
     #[arg(long)]
     pub event: Option<String>,
@@ -55,6 +60,14 @@ pub struct GenerateArgs {
     /// default: the domain's `generator.start_time`.
     #[arg(long)]
     pub start_time: Option<String>,
+    /// Disorder and faults to inject.
+    #[command(flatten)]
+    pub faults: FaultArgs,
+}
+
+/// Disorder and faults to inject (shared by `generate` and `run`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct FaultArgs {
     /// Share (0–1) of events moved back in event time by up to `--max-disorder`.
     #[arg(long, default_value_t = 0.0)]
     pub out_of_order_share: f64,
@@ -76,6 +89,28 @@ pub struct GenerateArgs {
     /// Malformed kinds to cycle through: `wrong_type`, `truncated`, `missing_field`.
     #[arg(long, value_delimiter = ',')]
     pub malformed_kinds: Vec<String>,
+}
+
+impl FaultArgs {
+    /// The generator's fault options.
+    pub fn options(&self) -> anyhow::Result<FaultOptions> {
+        let mut kinds = Vec::new();
+        for k in &self.malformed_kinds {
+            kinds.push(MalformedKind::parse(k).with_context(|| {
+                format!("unknown malformed kind `{k}` (expected `wrong_type`, `truncated` or `missing_field`)")
+            })?);
+        }
+        Ok(FaultOptions {
+            out_of_order: self.out_of_order_share,
+            max_disorder_ms: duration_ms(&self.max_disorder, "--max-disorder")?.max(1),
+            late: self.late_share,
+            lateness_ms: duration_ms(&self.lateness, "--lateness")?,
+            duplicate: self.duplicate_share,
+            malformed: self.malformed_share,
+            malformed_kinds: kinds,
+            ..FaultOptions::default()
+        })
+    }
 }
 
 /// Output formats on the command line.
@@ -143,12 +178,6 @@ pub fn options(args: &GenerateArgs) -> anyhow::Result<GeneratorOptions> {
     if args.count.is_none() && duration.is_none() && !args.realtime {
         bail!("give `--count N` or `--duration 10m` (or `--realtime` to run until stopped)");
     }
-    let mut kinds = Vec::new();
-    for k in &args.malformed_kinds {
-        kinds.push(MalformedKind::parse(k).with_context(|| {
-            format!("unknown malformed kind `{k}` (expected `wrong_type`, `truncated` or `missing_field`)")
-        })?);
-    }
     let start_time_ms = match &args.start_time {
         Some(t) => Some(
             sluice_generator::time::parse_utc_millis(t).with_context(|| {
@@ -172,16 +201,7 @@ pub fn options(args: &GenerateArgs) -> anyhow::Result<GeneratorOptions> {
             events: args.count,
             duration_ms: duration,
         },
-        faults: FaultOptions {
-            out_of_order: args.out_of_order_share,
-            max_disorder_ms: duration_ms(&args.max_disorder, "--max-disorder")?.max(1),
-            late: args.late_share,
-            lateness_ms: duration_ms(&args.lateness, "--lateness")?,
-            duplicate: args.duplicate_share,
-            malformed: args.malformed_share,
-            malformed_kinds: kinds,
-            ..FaultOptions::default()
-        },
+        faults: args.faults.options()?,
     })
 }
 

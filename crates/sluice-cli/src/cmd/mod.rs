@@ -5,6 +5,7 @@ pub mod config;
 pub mod dlq;
 pub mod generate;
 pub mod kafka_bench;
+pub mod produce;
 pub mod query;
 pub mod run;
 pub mod schema;

@@ -12,7 +12,7 @@ use sluice_connectors::source::generator::GeneratorSource;
 use sluice_connectors::source::json_parallel::ParallelJsonSource;
 use sluice_connectors::{Sink, Source};
 use sluice_core::HumanDuration;
-use sluice_generator::{FaultOptions, Generator, GeneratorOptions, Limit, TimeMode};
+use sluice_generator::{Generator, GeneratorOptions, Limit, TimeMode};
 use sluice_runtime::pipeline::{self, PipelineOptions, RunSummary, Stats};
 use sluice_runtime::plan::BuiltPlan;
 
@@ -55,15 +55,9 @@ pub struct RunArgs {
     /// JSON lines output (default from `sinks.jsonl.path`; `-` = stdout).
     #[arg(long)]
     pub out: Option<String>,
-    /// Generator faults: share of malformed records (for dead-letter demos).
-    #[arg(long, default_value_t = 0.0)]
-    pub malformed_share: f64,
-    /// Generator faults: share of events later than the allowed lateness.
-    #[arg(long, default_value_t = 0.0)]
-    pub late_share: f64,
-    /// Generator faults: share of out-of-order events.
-    #[arg(long, default_value_t = 0.0)]
-    pub out_of_order_share: f64,
+    /// Disorder and faults the generator injects.
+    #[command(flatten)]
+    pub faults: super::generate::FaultArgs,
     /// No live view; log lines only.
     #[arg(long)]
     pub quiet: bool,
@@ -73,25 +67,6 @@ pub struct RunArgs {
     /// Kafka: consumer group (default `kafka.group_id`).
     #[arg(long)]
     pub group: Option<String>,
-}
-
-/// Parses `50000`, `50000/s`, `50k/s`, `2m/s`.
-pub fn parse_rate(s: &str) -> anyhow::Result<f64> {
-    let t = s
-        .trim()
-        .trim_end_matches("/s")
-        .trim_end_matches("/sec")
-        .to_ascii_lowercase();
-    let (num, mult) = match t.chars().last() {
-        Some('k') => (&t[..t.len() - 1], 1e3),
-        Some('m') => (&t[..t.len() - 1], 1e6),
-        _ => (t.as_str(), 1.0),
-    };
-    let v: f64 = num
-        .parse()
-        .with_context(|| format!("bad rate `{s}` (expected e.g. `50000/s` or `50k/s`)"))?;
-    anyhow::ensure!(v > 0.0 && v.is_finite(), "rate must be positive");
-    Ok(v * mult)
 }
 
 fn make_source(
@@ -141,17 +116,16 @@ fn make_source(
         } else {
             TimeMode::Simulated
         },
-        rate: args.rate.as_deref().map(parse_rate).transpose()?,
+        rate: args
+            .rate
+            .as_deref()
+            .map(super::generate::parse_rate)
+            .transpose()?,
         limit: Limit {
             events: args.count,
             duration_ms,
         },
-        faults: FaultOptions {
-            malformed: args.malformed_share,
-            late: args.late_share,
-            out_of_order: args.out_of_order_share,
-            ..FaultOptions::default()
-        },
+        faults: args.faults.options()?,
         ..GeneratorOptions::default()
     };
     let g = Generator::from_config(cfg, &d.domain.value, opts)?;

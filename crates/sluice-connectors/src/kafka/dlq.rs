@@ -190,7 +190,7 @@ impl DlqEntry {
     /// JSON for `sluice dlq inspect --format json` (payload as hex and, when
     /// it is text, as text).
     pub fn to_json(&self) -> serde_json::Value {
-        let hex: String = self.payload.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = crate::dead_letter::to_hex(&self.payload);
         serde_json::json!({
             "partition": self.partition,
             "offset": self.offset,

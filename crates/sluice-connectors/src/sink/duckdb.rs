@@ -344,7 +344,7 @@ fn query_cell(v: Value) -> QueryCell {
         }
         Value::Blob(b) => QueryCell::Text(match std::str::from_utf8(&b) {
             Ok(s) => s.to_string(),
-            Err(_) => b.iter().map(|x| format!("{x:02x}")).collect(),
+            Err(_) => crate::dead_letter::to_hex(&b),
         }),
         other => QueryCell::Text(format!("{other:?}")),
     }

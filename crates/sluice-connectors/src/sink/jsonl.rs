@@ -89,14 +89,7 @@ pub fn dead_letter_json(d: &DeadLetterRecord) -> Value {
     });
     match std::str::from_utf8(&d.payload) {
         Ok(s) => v["payload"] = s.into(),
-        Err(_) => {
-            v["payload_hex"] = d
-                .payload
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-                .into()
-        }
+        Err(_) => v["payload_hex"] = crate::dead_letter::to_hex(&d.payload).into(),
     }
     v
 }

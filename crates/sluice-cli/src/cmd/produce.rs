@@ -1,0 +1,54 @@
+//! `sluice generate --to kafka`: generated events to the domain's topics,
+//! schemas registered, every message delivered or the command fails.
+
+use std::io::IsTerminal;
+
+use sluice_connectors::kafka::producer::{produce_generated, ProduceOptions};
+use sluice_connectors::kafka::KafkaSettings;
+use sluice_generator::Generator;
+
+use super::generate::{options, GenerateArgs};
+use crate::Cli;
+
+/// Runs the command.
+pub fn run(cli: &Cli, args: &GenerateArgs) -> anyhow::Result<()> {
+    let cfg = super::load(cli, std::slice::from_ref(&args.domain))?;
+    let secrets = super::check_secrets(cli, &cfg)?;
+    let settings = KafkaSettings::from_config(&cfg.platform.kafka, &secrets)?;
+    let mut g = Generator::from_config(&cfg, &args.domain, options(args)?)?;
+    let tty = std::io::stderr().is_terminal();
+    let mut last = std::time::Instant::now();
+    let mut progress = |n: u64| {
+        if tty && last.elapsed().as_millis() >= 250 {
+            last = std::time::Instant::now();
+            eprint!("\r\x1b[2Kproduced {n} events");
+        }
+    };
+    let s = produce_generated(
+        &cfg,
+        &settings,
+        &args.domain,
+        &mut g,
+        &ProduceOptions::default(),
+        &mut progress,
+    )?;
+    if tty {
+        eprint!("\r\x1b[2K");
+    }
+    eprintln!(
+        "produced {} events ({} delivered, {:.1} MiB) in {:.2}s: {:.0} events/s",
+        s.records,
+        s.delivered,
+        s.bytes as f64 / 1_048_576.0,
+        s.seconds,
+        s.events_per_sec()
+    );
+    for (topic, subject, id, n) in &s.topics {
+        eprintln!("  {topic}: {n} messages, subject `{subject}`, schema id {id}");
+    }
+    let f = g.summary().faults.clone();
+    if f.malformed() + f.duplicates + f.late + f.out_of_order > 0 {
+        eprintln!("  injected: {f:?}");
+    }
+    Ok(())
+}
