@@ -46,7 +46,7 @@ pub fn run(cli: &Cli, args: &GenerateArgs) -> anyhow::Result<()> {
     for (topic, subject, id, n) in &s.topics {
         eprintln!("  {topic}: {n} messages, subject `{subject}`, schema id {id}");
     }
-    let f = g.summary().faults.clone();
+    let f = g.summary().faults;
     if f.malformed() + f.duplicates + f.late + f.out_of_order > 0 {
         eprintln!("  injected: {f:?}");
     }
