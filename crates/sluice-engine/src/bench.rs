@@ -179,7 +179,18 @@ fn push_dec(out: &mut Vec<u8>, v: u64, digits: u32) {
     }
 }
 
-fn plan(layouts: &[RecordLayout], agg: AggregationPlan) -> EnginePlan {
+fn plan(layouts: &[RecordLayout], mut agg: AggregationPlan) -> EnginePlan {
+    // feed the aggregation from the event types that have every field it reads
+    // (e.g. `amount` exists on add_to_cart and purchase, not on page_view)
+    let needed: Vec<&String> = agg.field.iter().chain(agg.group_by.iter()).collect();
+    agg.event_types = layouts
+        .iter()
+        .filter(|l| needed.iter().all(|n| l.field(n).is_some()))
+        .map(|l| l.event_type.clone())
+        .collect();
+    if agg.event_types.len() == layouts.len() {
+        agg.event_types.clear();
+    }
     EnginePlan {
         layouts: layouts.to_vec(),
         aggregations: vec![agg],

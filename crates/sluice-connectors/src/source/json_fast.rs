@@ -294,21 +294,36 @@ fn ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-fn skip_string(b: &[u8], i: usize) -> Result<usize, String> {
-    // b[i] == '"'. Most values are short: a plain loop beats a vectorised
-    // search's set-up; long ones switch to memchr. Lines never contain a raw
-    // newline; other control characters are checked on the fields read.
-    let mut j = i + 1;
-    let short_end = (j + 24).min(b.len());
-    while j < short_end {
-        match b[j] {
-            b'"' => return Ok(j + 1),
-            b'\\' => j += 2,
-            _ => j += 1,
+/// Position of the first `"` or `\\` at or after `j`, eight bytes at a time
+/// (the lowest flagged byte of the classic "has zero byte" test is exact).
+#[inline]
+fn find_quote_or_backslash(b: &[u8], mut j: usize) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const QUOTE: u64 = LO * b'"' as u64;
+    const BACKSLASH: u64 = LO * b'\\' as u64;
+    while let Some(chunk) = b.get(j..j + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let (x, y) = (w ^ QUOTE, w ^ BACKSLASH);
+        let m = (x.wrapping_sub(LO) & !x & HI) | (y.wrapping_sub(LO) & !y & HI);
+        if m != 0 {
+            return Some(j + (m.trailing_zeros() / 8) as usize);
         }
+        j += 8;
     }
-    while let Some(k) = memchr::memchr2(b'"', b'\\', &b[j.min(b.len())..]) {
-        let at = j + k;
+    b.get(j..)?
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\')
+        .map(|k| j + k)
+}
+
+fn skip_string(b: &[u8], i: usize) -> Result<usize, String> {
+    // b[i] == '"'. Lines never contain a raw newline; other control
+    // characters are checked on the fields that are read.
+    let mut j = i + 1;
+    while let Some(at) = find_quote_or_backslash(b, j) {
         if b[at] == b'"' {
             return Ok(at + 1);
         }
@@ -479,6 +494,29 @@ mod tests {
                 Value::Double(-150.0)
             ]
         );
+    }
+
+    #[test]
+    fn finds_quotes_and_backslashes_at_every_offset() {
+        for len in 0..40usize {
+            for at in 0..=len {
+                let mut v = vec![b'a'; len];
+                if at < len {
+                    v[at] = if at % 2 == 0 { b'"' } else { b'\\' };
+                }
+                let want = (at < len).then_some(at);
+                for start in 0..=len.min(9) {
+                    let expect = want.filter(|w| *w >= start);
+                    assert_eq!(
+                        find_quote_or_backslash(&v, start),
+                        expect,
+                        "len {len} at {at} start {start}"
+                    );
+                }
+            }
+        }
+        assert_eq!(skip_string(br#""a\"b" x"#, 0), Ok(6));
+        assert!(skip_string(br#""abc"#, 0).is_err());
     }
 
     #[test]
