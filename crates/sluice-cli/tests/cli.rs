@@ -395,3 +395,66 @@ fn schema_diff_reports_compatibility_and_breaking_changes() {
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("items"), "{stdout}");
 }
+
+/// `sluice schema register --check` against the real schema registry
+/// (skips unless it runs; fails when `SLUICE_REQUIRE_SERVICES` is set).
+#[test]
+fn schema_register_check_refuses_breaking_changes() {
+    let reg = "127.0.0.1:8081".parse::<std::net::SocketAddr>().unwrap();
+    if std::net::TcpStream::connect_timeout(&reg, std::time::Duration::from_secs(2)).is_err() {
+        assert!(
+            std::env::var_os("SLUICE_REQUIRE_SERVICES").is_none(),
+            "schema registry required but not running"
+        );
+        eprintln!("skipping: schema registry not running (scripts/services.sh start registry)");
+        return;
+    }
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let name = format!("reg{stamp}");
+    let v1 = format!(
+        "domain: {name}\nentity:\n  primary_key: user_id\nevent_types:\n  - name: order\n    attributes:\n      - {{ name: items, type: int }}\n      - order_id\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("config");
+    std::fs::create_dir_all(root.join("environments")).unwrap();
+    std::fs::create_dir_all(root.join("domains")).unwrap();
+    std::fs::copy(
+        repo().join("config/platform.yaml"),
+        root.join("platform.yaml"),
+    )
+    .unwrap();
+    std::fs::write(root.join("environments/dev.yaml"), DEV).unwrap();
+    let domain_file = root.join(format!("domains/{name}.yaml"));
+    let register = |yaml: &str| {
+        std::fs::write(&domain_file, yaml).unwrap();
+        let out = sluice()
+            .current_dir(dir.path())
+            .arg("--config-dir")
+            .arg(&root)
+            .args(["schema", "register", "--check", "--domain", &name])
+            .output()
+            .unwrap();
+        (out.status.code(), text(&out).0 + &text(&out).1)
+    };
+    let (code, out) = register(&v1);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(&format!("{name}.order-value: schema id")),
+        "{out}"
+    );
+    // compatible: an optional field with a default
+    let v2 = v1.clone() + "      - { name: note, optional: true }\n";
+    let (code, out) = register(&v2);
+    assert_eq!(code, Some(0), "{out}");
+    // breaking: a field changes type
+    let v3 = v2.replace(
+        "{ name: items, type: int }",
+        "{ name: items, type: string }",
+    );
+    let (code, out) = register(&v3);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("REFUSED") && out.contains("items"), "{out}");
+}

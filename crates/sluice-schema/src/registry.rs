@@ -547,8 +547,9 @@ impl RegistryClient {
                 Err(list) => {
                     messages.extend(list.iter().map(|i| {
                         format!(
-                            "cannot read version {}: {}",
+                            "cannot read version {}: {}: {}",
                             latest.version,
+                            i.path,
                             i.reason(crate::Direction::Backward)
                         )
                     }));

@@ -27,6 +27,19 @@ pub struct SchemaArgs {
 /// `sluice schema ...`
 #[derive(Subcommand, Debug)]
 pub enum SchemaCommand {
+    /// Register the domain's schemas in the schema registry; with `--check`,
+    /// refuse (exit 1, with the reasons) any change that would break consumers.
+    Register {
+        /// Domain whose schemas to register.
+        #[arg(long)]
+        domain: String,
+        /// Only this event type.
+        #[arg(long)]
+        event: Option<String>,
+        /// Check compatibility against the latest registered version first.
+        #[arg(long)]
+        check: bool,
+    },
     /// Compare two directories of .avsc files: backward, forward or fully compatible.
     Diff {
         /// Directory with the old schemas.
@@ -38,6 +51,14 @@ pub enum SchemaCommand {
 
 /// Runs the command.
 pub fn run(cli: &Cli, args: &SchemaArgs) -> anyhow::Result<()> {
+    if let Some(SchemaCommand::Register {
+        domain,
+        event,
+        check,
+    }) = &args.command
+    {
+        return register(cli, domain, event.as_deref(), *check);
+    }
     if let Some(SchemaCommand::Diff { old, new }) = &args.command {
         let report =
             sluice_schema::diff_dirs(old, new).context("cannot compare schema directories")?;
@@ -81,6 +102,49 @@ pub fn run(cli: &Cli, args: &SchemaArgs) -> anyhow::Result<()> {
                 print!("{}", sluice_schema::record_schema_json(l));
             }
         }
+    }
+    Ok(())
+}
+
+fn register(cli: &Cli, domain: &str, event: Option<&str>, check: bool) -> anyhow::Result<()> {
+    use sluice_connectors::kafka::producer::subject_of;
+    use sluice_connectors::kafka::KafkaSettings;
+    use sluice_schema::registry::RegistryClient;
+
+    let cfg = super::load(cli, &[domain.to_string()])?;
+    let d = cfg.domain(domain).context("domain not loaded")?;
+    let secrets = super::check_secrets(cli, &cfg)?;
+    let settings = KafkaSettings::from_config(&cfg.platform.kafka, &secrets)?;
+    let client = RegistryClient::new(&settings.registry)?;
+    let mut refused = 0;
+    for layout in d
+        .layouts()
+        .iter()
+        .filter(|l| event.is_none_or(|e| l.event_type == e))
+    {
+        let topic = settings.topic(domain, &layout.event_type);
+        let subject = subject_of(&client, &topic, layout);
+        let schema = sluice_schema::record_schema_json(layout);
+        if check {
+            let c = client.check_compatible(&subject, &schema)?;
+            if !c.compatible {
+                refused += 1;
+                println!("{subject}: REFUSED, the change would break consumers:");
+                for m in &c.messages {
+                    println!("  - {m}");
+                }
+                continue;
+            }
+        }
+        let id = client.register(&subject, &schema)?;
+        println!("{subject}: schema id {id}");
+    }
+    if refused > 0 {
+        eprintln!(
+            "{refused} schema{} refused",
+            if refused == 1 { "" } else { "s" }
+        );
+        return Err(Exit(1).into());
     }
     Ok(())
 }

@@ -311,6 +311,13 @@ pub struct KafkaSource {
     dense: HashMap<(u32, i32), u32>,
     dense_names: Vec<(u32, i32)>,
     assigned: Vec<u32>,
+    /// Per (topic, partition): the next offset not yet handed to the
+    /// pipeline, and the next offset not yet buffered. A rebalance or a broker
+    /// restart rewinds the consumer to the last commit; records below these
+    /// were already delivered or buffered and are skipped, so nothing is
+    /// counted twice.
+    delivered: HashMap<(u32, i32), i64>,
+    next_expected: HashMap<(u32, i32), i64>,
     buffers: BTreeMap<u32, PartBuf>,
     buffered: usize,
     last_pick: Option<u32>,
@@ -395,6 +402,8 @@ impl KafkaSource {
             dense: HashMap::new(),
             dense_names: Vec::new(),
             assigned: Vec::new(),
+            delivered: HashMap::new(),
+            next_expected: HashMap::new(),
             buffers: BTreeMap::new(),
             buffered: 0,
             last_pick: None,
@@ -523,6 +532,13 @@ impl KafkaSource {
         };
         let partition = msg.partition();
         let offset = msg.offset();
+        if self
+            .next_expected
+            .get(&(ti, partition))
+            .is_some_and(|n| offset < *n)
+        {
+            return Ok(()); // already delivered or buffered before a rewind
+        }
         let dense = self.dense_id(ti, partition);
         let payload = msg.payload().unwrap_or(&[]);
         // decide first (may call the registry), then write into the buffer
@@ -566,6 +582,8 @@ impl KafkaSource {
                 }
             }
         };
+        // buffered (as a record or a reject) from here on
+        self.next_expected.insert((ti, partition), offset + 1);
         let topic = &self.topics[ti as usize];
         let buf = self.buffers.entry(dense).or_default();
         if buf.out.is_empty() {
@@ -674,6 +692,11 @@ impl KafkaSource {
                             self.buffered -= b.out.len();
                         }
                     }
+                    // buffered records were dropped: accept them again
+                    match self.delivered.get(&(ti, p)) {
+                        Some(&n) => self.next_expected.insert((ti, p), n),
+                        None => self.next_expected.remove(&(ti, p)),
+                    };
                 }
             }
         }
@@ -799,6 +822,11 @@ impl Source for KafkaSource {
                 std::mem::swap(&mut self.last_meta, &mut b.meta);
                 self.last_pick = Some(d);
                 out.position = self.commit_point(out);
+                if let Some((t, p, next)) = &out.position {
+                    if let Some(&ti) = self.topic_index.get(t) {
+                        self.delivered.insert((ti, *p), *next);
+                    }
+                }
                 out.partitions.clone_from(&self.assigned);
                 // keep the (cleared) buffers for the partition's next records
                 b.out.clear();
@@ -813,8 +841,14 @@ impl Source for KafkaSource {
                 .is_none_or(|t| t.elapsed() >= Duration::from_millis(100));
             if due {
                 self.last_end_check = Some(Instant::now());
-                if self.caught_up()? {
-                    return Ok(SourceStatus::End);
+                // while the broker is unreachable the end is unknown: keep
+                // polling (librdkafka reconnects) instead of failing the run
+                match self.caught_up() {
+                    Ok(true) => return Ok(SourceStatus::End),
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(
+                        "kafka: cannot tell whether the input is read to its end yet: {e}"
+                    ),
                 }
             }
         }
