@@ -210,9 +210,7 @@ fn file(
     drop(w);
     let n = summary.records;
     let file_bytes = std::fs::metadata(&path)?.len();
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
+    let threads = super::parser_threads();
 
     // sluice: the same path `sluice run --source file:...` takes
     let built = sluice_runtime::plan::build(&d, &cfg.platform.engine, &[])?;

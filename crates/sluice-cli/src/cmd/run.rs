@@ -83,9 +83,7 @@ fn make_source(
         if all_json {
             // parse on every core, reading only the fields the aggregations use
             *built = sluice_runtime::plan::projected(built);
-            let threads = std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2);
+            let threads = super::parser_threads();
             let s = ParallelJsonSource::new(files, built.plan.layouts.clone(), threads);
             return Ok((Box::new(s), None));
         }
