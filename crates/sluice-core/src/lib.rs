@@ -6,6 +6,7 @@
 //! has no heavy dependencies, so the engine can depend on it alone.
 #![forbid(missing_docs)]
 
+pub mod batch;
 pub mod duration;
 pub mod error;
 pub mod filter;
@@ -17,6 +18,7 @@ pub mod time;
 pub mod types;
 pub mod window;
 
+pub use batch::RawBatch;
 pub use duration::{DurationParseError, HumanDuration};
 pub use error::{ErrorDomain, RetryHint};
 pub use filter::{CompareOp, Literal, Predicate};

@@ -113,49 +113,9 @@ pub struct Summary {
 }
 
 /// A batch of Avro datums of one event type (or mixed, see `event_types`),
-/// in the shape the engine consumes: record `i` is
-/// `data[ends[i-1]..ends[i]]` (with `ends[-1] = 0`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct EncodedBatch {
-    /// Index into `domain.event_types` of every record, unless
-    /// `event_types` is non-empty.
-    pub event_type: usize,
-    /// Per-record event type indices (mixed batches only).
-    pub event_types: Vec<u32>,
-    /// Concatenated plain Avro datums (no framing).
-    pub data: Vec<u8>,
-    /// End offset (exclusive) of each record in `data`.
-    pub ends: Vec<u32>,
-    /// Event time of each record (ms), as written (after disorder).
-    pub event_times: Vec<i64>,
-}
-
-impl EncodedBatch {
-    /// Number of records.
-    pub fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
-    }
-
-    /// Empties the batch, keeping its buffers.
-    pub fn clear(&mut self) {
-        self.data.clear();
-        self.ends.clear();
-        self.event_times.clear();
-        self.event_types.clear();
-    }
-
-    /// Record `i`'s bytes.
-    pub fn record(&self, i: usize) -> Option<&[u8]> {
-        let end = *self.ends.get(i)? as usize;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        self.data.get(start..end)
-    }
-}
+/// in the shape the engine consumes, with `event_times` filled: the shared
+/// [`RawBatch`](sluice_core::RawBatch).
+pub type EncodedBatch = sluice_core::RawBatch;
 
 /// One reusable batch per event type.
 #[derive(Clone, Debug, Default)]
@@ -513,7 +473,7 @@ impl Generator {
         if set.batches.len() != self.plan.events.len() {
             set.batches = (0..self.plan.events.len())
                 .map(|i| EncodedBatch {
-                    event_type: i,
+                    event_type: i as u32,
                     ..EncodedBatch::default()
                 })
                 .collect();

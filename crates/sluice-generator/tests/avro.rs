@@ -92,12 +92,13 @@ fn check_domain(domain: &sluice_config::DomainConfig, n: u64) {
         for b in set.non_empty() {
             for i in 0..b.len() {
                 let mut rec = b.record(i).unwrap();
-                let v = apache_avro::from_avro_datum(&schemas[b.event_type], &mut rec, None)
-                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+                let v =
+                    apache_avro::from_avro_datum(&schemas[b.event_type as usize], &mut rec, None)
+                        .unwrap_or_else(|e| panic!("{name}: {e}"));
                 assert!(rec.is_empty(), "{name}: datum fully consumed");
                 let j = to_json(&v);
                 assert_eq!(j["event_time"], Json::from(b.event_times[i]));
-                decoded_by_type[b.event_type].push(j);
+                decoded_by_type[b.event_type as usize].push(j);
             }
         }
     }

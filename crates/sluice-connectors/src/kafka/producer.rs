@@ -397,7 +397,7 @@ pub fn produce_generated(
                 .event_types
                 .get(i)
                 .copied()
-                .unwrap_or(batch.event_type as u32);
+                .unwrap_or(batch.event_type);
             if let Some(d) = batch.record(i) {
                 p.send(et, d)?;
                 records += 1;

@@ -51,10 +51,11 @@ impl Source for GeneratorSource {
         if self.scratch.is_empty() {
             return Ok(SourceStatus::End);
         }
+        // the generator fills the engine's batch type: hand the buffers over
+        std::mem::swap(&mut out.batch, &mut self.scratch);
         let b = &mut out.batch;
-        std::mem::swap(&mut b.data, &mut self.scratch.data);
-        std::mem::swap(&mut b.ends, &mut self.scratch.ends);
-        std::mem::swap(&mut b.event_types, &mut self.scratch.event_types);
+        b.partition = 0;
+        b.first_offset = 0;
         let n = b.ends.len() as i64;
         out.offsets.extend(self.next_offset..self.next_offset + n);
         self.next_offset += n;

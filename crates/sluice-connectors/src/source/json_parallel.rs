@@ -36,7 +36,7 @@ struct Parsed {
 }
 
 enum Done {
-    Chunk(u64, Parsed),
+    Chunk(u64, Box<Parsed>),
     Failed(u64, ConnectorError),
     End(u64),
 }
@@ -231,11 +231,11 @@ fn worker(
         if done
             .send(Done::Chunk(
                 job.seq,
-                Parsed {
+                Box::new(Parsed {
                     file: job.file,
                     lines,
                     out,
-                },
+                }),
             ))
             .is_err()
         {

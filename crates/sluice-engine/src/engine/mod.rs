@@ -229,7 +229,7 @@ impl Engine {
         records: &[Vec<Value>],
         out: &mut Output,
     ) -> Result<(), EncodeError> {
-        let batch = RawBatch::from_values(
+        let batch = crate::batch::from_values(
             &self.plan.layouts,
             event_type,
             partition,
