@@ -126,11 +126,16 @@ fn make_source(
         faults: args.faults.options()?,
         ..GeneratorOptions::default()
     };
+    let realtime = opts.time == TimeMode::RealTime;
+    let rate = opts.rate;
     let g = Generator::from_config(cfg, &d.domain.value, opts)?;
-    Ok((
-        Box::new(GeneratorSource::new(g, &d.domain.value)),
-        args.count,
-    ))
+    let per_second = rate.unwrap_or_else(|| g.natural_rate());
+    let mut src = GeneratorSource::new(g, &d.domain.value);
+    if realtime {
+        // about 100 ms of events per batch
+        src = src.with_max_batch((per_second / 10.0).ceil() as usize);
+    }
+    Ok((Box::new(src), args.count))
 }
 
 /// The Kafka source plus the hooks that commit offsets once results are

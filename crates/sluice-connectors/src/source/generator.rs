@@ -14,6 +14,7 @@ pub struct GeneratorSource {
     scratch: EncodedBatch,
     next_offset: i64,
     domain: String,
+    max_batch: Option<usize>,
 }
 
 impl GeneratorSource {
@@ -24,7 +25,16 @@ impl GeneratorSource {
             scratch: EncodedBatch::default(),
             next_offset: 0,
             domain: domain.to_string(),
+            max_batch: None,
         }
+    }
+
+    /// Caps the records per batch. In real time the generator sleeps until
+    /// the wall clock reaches a batch's last event, so batches must be small
+    /// (about 100 ms of events) for results and stop requests to flow.
+    pub fn with_max_batch(mut self, n: usize) -> Self {
+        self.max_batch = Some(n.max(1));
+        self
     }
 
     /// The generator (for its summary of injected faults).
@@ -47,7 +57,8 @@ impl Source for GeneratorSource {
         out.origin = "generator".into();
         out.batch.partition = 0;
         // duplicates may add records beyond `max_records` base events
-        self.generator.fill_mixed(max_records, &mut self.scratch);
+        let max = self.max_batch.map_or(max_records, |m| m.min(max_records));
+        self.generator.fill_mixed(max, &mut self.scratch);
         if self.scratch.is_empty() {
             return Ok(SourceStatus::End);
         }
