@@ -264,3 +264,31 @@ fn parallel_projected_json_gives_the_reference_results_and_dead_letters() {
         assert_tables_eq(&stored(db, &built), &expected(&built, &batches));
     }
 }
+
+#[test]
+fn a_real_time_generator_source_hands_out_small_batches_and_stops_promptly() {
+    let cfg = config();
+    let opts = GeneratorOptions {
+        seed: 2,
+        time: sluice_generator::TimeMode::RealTime,
+        rate: Some(200.0),
+        ..GeneratorOptions::default()
+    };
+    let g = Generator::from_config(&cfg, "ecommerce", opts).unwrap();
+    let mut src = GeneratorSource::new(g, "ecommerce").with_max_batch(20);
+    let started = std::time::Instant::now();
+    let mut out = sluice_connectors::SourceOutput::default();
+    let mut total = 0;
+    for _ in 0..3 {
+        sluice_connectors::Source::next_batch(&mut src, 8192, &mut out).unwrap();
+        assert!(
+            out.batch.len() <= 21,
+            "batch of {} records (cap 20, duplicates aside)",
+            out.batch.len()
+        );
+        total += out.batch.len();
+    }
+    // 60 events at 200/s of wall clock: about 0.3 s, never the minutes a full batch would take
+    let secs = started.elapsed().as_secs_f64();
+    assert!(total >= 60 && secs < 5.0, "{total} records in {secs:.2}s");
+}
