@@ -102,16 +102,7 @@ impl FixedWindows {
             emitted: Vec::new(),
             dirty: false,
         };
-        let idx = match self.free.pop() {
-            Some(i) => {
-                self.slab[i as usize] = Some(w);
-                i
-            }
-            None => {
-                self.slab.push(Some(w));
-                (self.slab.len() - 1) as u32
-            }
-        };
+        let idx = super::slab_put(&mut self.slab, &mut self.free, w);
         self.index.insert((start, end), idx);
         if end <= wm {
             // Created by a late event: already past its emission point.

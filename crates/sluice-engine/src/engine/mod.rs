@@ -16,6 +16,21 @@ mod fixed;
 mod paned;
 mod session;
 
+/// Puts `value` in a free slot of `slab` (recycled from `free`) or at its
+/// end, and returns the slot: the window and pane tables reuse memory this way.
+fn slab_put<T>(slab: &mut Vec<Option<T>>, free: &mut Vec<u32>, value: T) -> u32 {
+    match free.pop() {
+        Some(i) => {
+            slab[i as usize] = Some(value);
+            i
+        }
+        None => {
+            slab.push(Some(value));
+            (slab.len() - 1) as u32
+        }
+    }
+}
+
 use sluice_core::EventTime;
 
 use crate::batch::RawBatch;

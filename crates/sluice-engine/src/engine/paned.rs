@@ -88,16 +88,7 @@ impl PanedWindows {
                     cols: self.proto.empty_like(),
                     dirty: false,
                 };
-                let i = match self.free.pop() {
-                    Some(i) => {
-                        self.slab[i as usize] = Some(p);
-                        i
-                    }
-                    None => {
-                        self.slab.push(Some(p));
-                        (self.slab.len() - 1) as u32
-                    }
-                };
+                let i = super::slab_put(&mut self.slab, &mut self.free, p);
                 self.panes.insert(ps, i);
                 self.next_due = self.next_due.min(ps + self.slide);
                 i
