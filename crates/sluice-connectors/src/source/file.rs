@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use sluice_core::RecordLayout;
 
-use super::{avro, json, Source, SourceOutput, SourceStatus};
+use super::json_fast::Projector;
+use super::{avro, Source, SourceOutput, SourceStatus};
 use crate::{ConnectorError, DeadLetterKind, DeadLetterRecord};
 
 /// Expands a path, directory or pattern into files, in order.
@@ -86,6 +87,9 @@ fn format_of(p: &Path) -> Option<Format> {
 #[derive(Debug)]
 pub struct FileSource {
     layouts: Vec<RecordLayout>,
+    /// JSON lines go through the same scanner as the parallel source, over
+    /// the full layouts.
+    projector: Projector,
     files: Vec<PathBuf>,
     next_file: usize,
     current: Option<Current>,
@@ -107,6 +111,7 @@ impl FileSource {
     /// A source over `spec` (file, directory or pattern).
     pub fn new(spec: &str, layouts: Vec<RecordLayout>) -> Result<Self, ConnectorError> {
         Ok(Self {
+            projector: Projector::new(&layouts),
             layouts,
             files: expand(spec)?,
             next_file: 0,
@@ -189,7 +194,7 @@ impl Source for FileSource {
                 return Ok(SourceStatus::More);
             }
             let done = match cur.format {
-                Format::JsonLines => read_json(cur, &self.layouts, max_records, out),
+                Format::JsonLines => read_json(cur, &mut self.projector, max_records, out),
                 Format::AvroOcf => read_ocf(cur, &self.layouts, max_records, out),
             };
             if done {
@@ -229,7 +234,7 @@ fn reject(
 /// and the runtime maps offsets back through `rejects`.
 fn read_json(
     cur: &mut Current,
-    layouts: &[RecordLayout],
+    projector: &mut Projector,
     max: usize,
     out: &mut SourceOutput,
 ) -> bool {
@@ -247,7 +252,7 @@ fn read_json(
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match json::encode_line(layouts, line, &mut out.batch.data) {
+        match projector.line(line, &mut out.batch.data) {
             Ok(et) => {
                 out.batch.push_typed(et, &[]);
                 out.batch_offsets_push(offset);

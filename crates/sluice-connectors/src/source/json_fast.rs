@@ -178,7 +178,7 @@ fn encode(
                                 shown()
                             )
                         })?;
-                    super::json::parse_rfc3339(s)
+                    super::rfc3339::parse_rfc3339(s)
                         .ok_or_else(|| format!("`{s}` is not an RFC 3339 timestamp"))?
                 }
             };
