@@ -133,6 +133,22 @@ impl RunSummary {
     }
 }
 
+/// How often the engine's gauges (open windows, state, watermark) are read.
+const GAUGE_INTERVAL: Duration = Duration::from_millis(250);
+
+fn update_gauges(engine: &Engine, aggregations: usize, stats: &Stats) {
+    let m = engine.metrics();
+    stats.open_windows.store(m.open_windows, Ordering::Relaxed);
+    stats.state_bytes.store(m.state_bytes, Ordering::Relaxed);
+    let wm = (0..aggregations)
+        .filter_map(|a| engine.watermark(a))
+        .map(|w| w.millis())
+        .min();
+    if let Some(wm) = wm {
+        stats.watermark_ms.store(wm, Ordering::Relaxed);
+    }
+}
+
 enum FromSource {
     Data(SourceOutput),
     End,
@@ -280,6 +296,7 @@ pub fn run(
     let mut dead: Vec<DeadLetterRecord> = Vec::new();
     let mut last_flush = Instant::now();
     let mut interrupted = false;
+    let mut last_gauges = Instant::now();
     let mut declared: Vec<u32> = Vec::new();
     let mut positions: std::collections::BTreeMap<(String, i32), i64> =
         std::collections::BTreeMap::new();
@@ -368,15 +385,11 @@ pub fn run(
         }
         engine.advance_processing_time(now_ms(), &mut out);
         collect(&mut out, None, &mut rows, &mut dead);
-        let m = engine.metrics();
-        stats.open_windows.store(m.open_windows, Ordering::Relaxed);
-        stats.state_bytes.store(m.state_bytes, Ordering::Relaxed);
-        let wm = (0..tables.len())
-            .filter_map(|a| engine.watermark(a))
-            .map(|w| w.millis())
-            .min();
-        if let Some(wm) = wm {
-            stats.watermark_ms.store(wm, Ordering::Relaxed);
+        // gauges walk every open window: refresh them for the live view a few
+        // times a second, not once per batch
+        if last_gauges.elapsed() >= GAUGE_INTERVAL {
+            last_gauges = Instant::now();
+            update_gauges(&engine, tables.len(), &stats);
         }
         if (!rows.is_empty() || !dead.is_empty())
             && (last_flush.elapsed() >= opts.trigger_interval
@@ -416,7 +429,7 @@ pub fn run(
             positions.into_iter().map(|((t, p), o)| (t, p, o)).collect();
         commit(&list).map_err(RuntimeError::Commit)?;
     }
-    let m = engine.metrics();
+    update_gauges(&engine, tables.len(), &stats);
     Ok(RunSummary {
         records_in: stats.records_in.load(Ordering::Relaxed),
         malformed: stats.malformed.load(Ordering::Relaxed),
@@ -427,7 +440,7 @@ pub fn run(
         dead_written: stats.dead_written.load(Ordering::Relaxed),
         elapsed: started.elapsed(),
         interrupted,
-        state_bytes: m.state_bytes,
+        state_bytes: stats.state_bytes.load(Ordering::Relaxed),
     })
 }
 
