@@ -26,7 +26,7 @@ use sluice_connectors::kafka::source::{KafkaSource, RejectMeta, SourceOptions};
 use sluice_connectors::kafka::{self, KafkaSettings};
 use sluice_connectors::{DeadLetterRecord, Source, SourceOutput, SourceStatus};
 use sluice_core::RecordLayout;
-use sluice_generator::{EncodedBatch, Generator, GeneratorOptions, Limit};
+use sluice_generator::{EncodedBatch, Generator, GeneratorOptions};
 use sluice_schema::registry::{encode_wire, RegistryClient};
 use sluice_secrets::ResolvedSecrets;
 
@@ -96,14 +96,7 @@ fn settings(cfg: &Config) -> Option<KafkaSettings> {
 }
 
 fn generator(cfg: &Config, domain: &str, events: u64, seed: u64) -> Generator {
-    let opts = GeneratorOptions {
-        seed,
-        limit: Limit {
-            events: Some(events),
-            duration_ms: None,
-        },
-        ..GeneratorOptions::default()
-    };
+    let opts = GeneratorOptions::events(seed, events);
     Generator::from_config(cfg, domain, opts).unwrap()
 }
 

@@ -68,6 +68,21 @@ pub struct GeneratorOptions {
     pub faults: FaultOptions,
 }
 
+impl GeneratorOptions {
+    /// `events` base events in simulated time from `seed`, no faults: the
+    /// usual bounded run of tests and benchmarks.
+    pub fn events(seed: u64, events: u64) -> Self {
+        Self {
+            seed,
+            limit: Limit {
+                events: Some(events),
+                duration_ms: None,
+            },
+            ..Self::default()
+        }
+    }
+}
+
 /// Output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {

@@ -12,7 +12,7 @@ use sluice_connectors::sink::duckdb::{self, QueryCell};
 use sluice_connectors::source::file::FileSource;
 use sluice_connectors::source::generator::GeneratorSource;
 use sluice_engine::RawBatch;
-use sluice_generator::{FaultOptions, Generator, GeneratorOptions, Limit};
+use sluice_generator::{FaultOptions, Generator, GeneratorOptions};
 use sluice_runtime::plan;
 
 fn config() -> Config {
@@ -24,17 +24,12 @@ fn config() -> Config {
 
 fn gen_opts(n: u64, seed: u64) -> GeneratorOptions {
     GeneratorOptions {
-        seed,
-        limit: Limit {
-            events: Some(n),
-            duration_ms: None,
-        },
         faults: FaultOptions {
             out_of_order: 0.05,
             max_disorder_ms: 3_000,
             ..FaultOptions::default()
         },
-        ..GeneratorOptions::default()
+        ..GeneratorOptions::events(seed, n)
     }
 }
 

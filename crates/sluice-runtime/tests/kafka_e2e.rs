@@ -24,7 +24,7 @@ use sluice_connectors::kafka::KafkaSettings;
 use sluice_connectors::sink::duckdb::DuckDbSink;
 use sluice_connectors::source::generator::GeneratorSource;
 use sluice_connectors::DeadLetterRecord;
-use sluice_generator::{Generator, GeneratorOptions, Limit};
+use sluice_generator::{Generator, GeneratorOptions};
 use sluice_runtime::pipeline::{self, PipelineOptions, Stats};
 use sluice_runtime::plan;
 use sluice_schema::registry::RegistryClient;
@@ -66,14 +66,7 @@ fn settings(cfg: &Config, tag: &str) -> Option<KafkaSettings> {
 }
 
 fn gen(cfg: &Config, name: &str, n: u64) -> Generator {
-    let opts = GeneratorOptions {
-        seed: 21,
-        limit: Limit {
-            events: Some(n),
-            duration_ms: None,
-        },
-        ..GeneratorOptions::default()
-    };
+    let opts = GeneratorOptions::events(21, n);
     Generator::from_config(cfg, name, opts).unwrap()
 }
 

@@ -20,7 +20,7 @@ use sluice_connectors::kafka::KafkaSettings;
 use sluice_connectors::sink::duckdb::DuckDbSink;
 use sluice_connectors::source::generator::GeneratorSource;
 use sluice_connectors::{ConnectorError, DeadLetterRecord, ResultRow, Sink, TableSpec};
-use sluice_generator::{Generator, GeneratorOptions, Limit};
+use sluice_generator::{Generator, GeneratorOptions};
 use sluice_runtime::pipeline::{self, PipelineOptions, Stats};
 use sluice_runtime::plan;
 use sluice_secrets::ResolvedSecrets;
@@ -93,14 +93,7 @@ fn broker_restart_mid_run_loses_nothing() {
     let d = cfg.domain("ecommerce").unwrap();
     let n = 40_000;
     let gen = || {
-        let opts = GeneratorOptions {
-            seed: 33,
-            limit: Limit {
-                events: Some(n),
-                duration_ms: None,
-            },
-            ..GeneratorOptions::default()
-        };
+        let opts = GeneratorOptions::events(33, n);
         Generator::from_config(&cfg, "ecommerce", opts).unwrap()
     };
     produce_generated(

@@ -11,10 +11,9 @@ use sluice_config::{AggregationConfig, Config, Pos, SourceMap, Spanned};
 use sluice_connectors::sink::duckdb::DuckDbSink;
 use sluice_connectors::source::generator::GeneratorSource;
 use sluice_connectors::source::json_parallel::ParallelJsonSource;
-use sluice_connectors::{Source, SourceOutput, SourceStatus};
 use sluice_core::{AggregateKind, HumanDuration, WindowSpec};
 use sluice_engine::RawBatch;
-use sluice_generator::{Generator, GeneratorOptions, Limit};
+use sluice_generator::{Generator, GeneratorOptions};
 use sluice_runtime::pipeline::{self, PipelineOptions, Stats};
 
 use crate::Cli;
@@ -60,27 +59,10 @@ pub enum BenchCommand {
 }
 
 fn generate_batches(cfg: &Config, n: u64) -> anyhow::Result<Vec<RawBatch>> {
-    let opts = GeneratorOptions {
-        seed: 1,
-        limit: Limit {
-            events: Some(n),
-            duration_ms: None,
-        },
-        ..GeneratorOptions::default()
-    };
+    let opts = GeneratorOptions::events(1, n);
     let mut src =
         GeneratorSource::new(Generator::from_config(cfg, "ecommerce", opts)?, "ecommerce");
-    let mut out = Vec::new();
-    loop {
-        let mut o = SourceOutput::default();
-        let st = src.next_batch(8192, &mut o)?;
-        if !o.batch.is_empty() {
-            out.push(o.batch);
-        }
-        if st == SourceStatus::End {
-            return Ok(out);
-        }
-    }
+    Ok(sluice_connectors::source::read_all(&mut src, 8192)?)
 }
 
 fn engine(cli: &Cli, events: u64, rounds: u32, as_json: bool) -> anyhow::Result<()> {
@@ -196,14 +178,7 @@ fn file(
         "writing {events} ecommerce events as JSON lines to {} ...",
         path.display()
     );
-    let opts = GeneratorOptions {
-        seed: 1,
-        limit: Limit {
-            events: Some(events),
-            duration_ms: None,
-        },
-        ..GeneratorOptions::default()
-    };
+    let opts = GeneratorOptions::events(1, events);
     let mut g = Generator::new(&d, opts)?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
     let summary = g.write_to(sluice_generator::Format::Jsonl, &mut w, &mut |_| {})?;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sluice_config::Config;
 use sluice_engine::{Engine, EnginePlan, Output};
-use sluice_generator::{Generator, GeneratorOptions, Limit};
+use sluice_generator::{Generator, GeneratorOptions};
 use sluice_schema::registry::RegistryClient;
 
 use super::producer::{produce_generated, ProduceOptions};
@@ -65,14 +65,7 @@ pub fn run_bench(
     let mut s = settings.clone();
     s.topic_template = format!("bench.{stamp}.{}", settings.topic_template);
     s.group_id = format!("sluice-bench-{stamp}");
-    let opts = GeneratorOptions {
-        seed: 1,
-        limit: Limit {
-            events: Some(events),
-            duration_ms: None,
-        },
-        ..GeneratorOptions::default()
-    };
+    let opts = GeneratorOptions::events(1, events);
     let mut generator = Generator::from_config(cfg, domain, opts)
         .map_err(|e| KafkaError::Config(format!("generator: {e}")))?;
     let layouts: Vec<_> = generator.layouts().cloned().collect();

@@ -100,3 +100,22 @@ pub fn event_type_index(layouts: &[RecordLayout], name: &str) -> Option<u32> {
         .position(|l| l.event_type == name)
         .and_then(|i| u32::try_from(i).ok())
 }
+
+/// Reads a bounded source to its end and keeps its batches (rejects are
+/// dropped): for benchmarks and tests that replay the same input.
+pub fn read_all(
+    source: &mut dyn Source,
+    batch_size: usize,
+) -> Result<Vec<RawBatch>, ConnectorError> {
+    let mut batches = Vec::new();
+    loop {
+        let mut out = SourceOutput::default();
+        let status = source.next_batch(batch_size, &mut out)?;
+        if !out.batch.is_empty() {
+            batches.push(out.batch);
+        }
+        if status == SourceStatus::End {
+            return Ok(batches);
+        }
+    }
+}

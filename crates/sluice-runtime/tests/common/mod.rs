@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use sluice_connectors::sink::duckdb::{self, QueryCell};
-use sluice_connectors::{Cell, Source, SourceOutput, SourceStatus};
+use sluice_connectors::{Cell, Source};
 use sluice_core::time::format_utc;
 use sluice_engine::reference::{run_reference, Op};
 use sluice_engine::RawBatch;
@@ -16,17 +16,7 @@ use sluice_runtime::pipeline::{self, PipelineOptions, RunSummary, Stats};
 use sluice_runtime::plan::BuiltPlan;
 
 pub fn drain(mut s: Box<dyn Source>) -> Vec<RawBatch> {
-    let mut out = Vec::new();
-    loop {
-        let mut o = SourceOutput::default();
-        let st = s.next_batch(4096, &mut o).unwrap();
-        if !o.batch.is_empty() {
-            out.push(o.batch);
-        }
-        if st == SourceStatus::End {
-            return out;
-        }
-    }
+    sluice_connectors::source::read_all(s.as_mut(), 4096).unwrap()
 }
 
 /// A comparable cell: floats within 1e-9 relative.
