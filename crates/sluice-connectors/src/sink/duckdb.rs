@@ -7,7 +7,7 @@ use duckdb::types::{TimeUnit, Value};
 use duckdb::{appender_params_from_iter, params_from_iter, Connection};
 
 use super::{last_per_key, Sink};
-use crate::table::{group_key, Cell, SqlType, FIXED_COLUMNS};
+use crate::table::{Cell, SqlType, FIXED_COLUMNS};
 use crate::{ConnectorError, DeadLetterRecord, ResultRow, TableSpec};
 
 /// Table holding dead letters.
@@ -217,14 +217,15 @@ impl Sink for DuckDbSink {
         let rows = last_per_key(rows);
         let tx = self.conn.transaction().map_err(db)?;
         for (ti, t) in self.tables.iter().enumerate() {
-            let mine: Vec<&&ResultRow> = rows.iter().filter(|r| r.table == ti).collect();
+            let mine: Vec<&(&ResultRow, String)> =
+                rows.iter().filter(|(r, _)| r.table == ti).collect();
             if mine.is_empty() {
                 continue;
             }
             let stage = format!("_sluice_stage_{}", t.name);
             {
                 let mut app = tx.appender(&stage).map_err(db)?;
-                for r in &mine {
+                for (r, key) in &mine {
                     let mut vals = Vec::with_capacity(6 + r.dims.len() + r.values.len());
                     vals.push(Value::Timestamp(TimeUnit::Millisecond, r.window_start));
                     vals.push(Value::Timestamp(TimeUnit::Millisecond, r.window_end));
@@ -233,7 +234,7 @@ impl Sink for DuckDbSink {
                     vals.push(Value::Int(i32::try_from(r.revision).unwrap_or(i32::MAX)));
                     vals.push(Value::Boolean(r.provisional));
                     vals.push(Value::Timestamp(TimeUnit::Millisecond, r.emitted_at));
-                    vals.push(Value::Text(group_key(&r.dims)));
+                    vals.push(Value::Text(key.clone()));
                     app.append_row(appender_params_from_iter(vals))
                         .map_err(db)?;
                 }

@@ -36,8 +36,9 @@ pub trait Sink: Send {
 }
 
 /// Keeps only the last row per (table, window, group): a batch may hold a
-/// window's first emission and its late revision; the latest wins.
-pub fn last_per_key(rows: &[ResultRow]) -> Vec<&ResultRow> {
+/// window's first emission and its late revision; the latest wins. Returns
+/// each kept row with its group key, in input order.
+pub fn last_per_key(rows: &[ResultRow]) -> Vec<(&ResultRow, String)> {
     let mut seen = std::collections::HashMap::new();
     for (i, r) in rows.iter().enumerate() {
         seen.insert(
@@ -50,7 +51,10 @@ pub fn last_per_key(rows: &[ResultRow]) -> Vec<&ResultRow> {
             i,
         );
     }
-    let mut idx: Vec<usize> = seen.into_values().collect();
-    idx.sort_unstable();
-    idx.into_iter().map(|i| &rows[i]).collect()
+    let mut kept: Vec<(usize, String)> = seen
+        .into_iter()
+        .map(|((_, _, _, key), i)| (i, key))
+        .collect();
+    kept.sort_unstable_by_key(|(i, _)| *i);
+    kept.into_iter().map(|(i, key)| (&rows[i], key)).collect()
 }
