@@ -33,6 +33,16 @@ pub enum ConnectorError {
     /// The embedded database failed.
     #[error("database error: {0}")]
     Database(String),
+    /// A remote service (ClickHouse) failed or refused a request.
+    #[error("{service}: {message}")]
+    Remote {
+        /// Service name.
+        service: &'static str,
+        /// What it said.
+        message: String,
+        /// Whether retrying may help (network errors, overload).
+        retry: bool,
+    },
     /// Bad connector options.
     #[error("bad {connector} options: {message}")]
     Config {
@@ -50,7 +60,8 @@ impl ConnectorError {
             ConnectorError::BadInput { .. } | ConnectorError::Config { .. } => ErrorDomain::User,
             ConnectorError::Read { .. }
             | ConnectorError::Write { .. }
-            | ConnectorError::Database(_) => ErrorDomain::External,
+            | ConnectorError::Database(_)
+            | ConnectorError::Remote { .. } => ErrorDomain::External,
         }
     }
 
@@ -58,6 +69,7 @@ impl ConnectorError {
     pub fn retry_hint(&self) -> RetryHint {
         match self {
             ConnectorError::Database(_) | ConnectorError::Write { .. } => RetryHint::Retry,
+            ConnectorError::Remote { retry: true, .. } => RetryHint::Retry,
             _ => RetryHint::NoRetry,
         }
     }

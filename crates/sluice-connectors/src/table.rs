@@ -146,6 +146,14 @@ pub struct ResultRow {
     pub provisional: bool,
     /// When the row was produced, ms since the epoch.
     pub emitted_at: i64,
+    /// Inputs folded into the row: the version a store keeps the largest of
+    /// (see [`sluice_engine::WindowResult::events`]).
+    pub events: u64,
+    /// Source shard the row aggregates (`topic:partition`), empty when the
+    /// row covers the whole input.
+    pub shard: String,
+    /// Mergeable state, for stores combining shards.
+    pub state: Option<sluice_engine::AggState>,
 }
 
 #[cfg(test)]

@@ -35,6 +35,9 @@ fn row(start: i64, end: i64, dim: Option<&str>, v: i64, rev: u32) -> ResultRow {
         revision: rev,
         provisional: false,
         emitted_at: 1_700_000_000_000,
+        events: 1,
+        shard: String::new(),
+        state: None,
     }
 }
 

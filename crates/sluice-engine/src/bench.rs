@@ -198,6 +198,7 @@ fn plan(layouts: &[RecordLayout], mut agg: AggregationPlan) -> EnginePlan {
             idle_timeout_ms: Some(30_000),
             max_future_skew_ms: Some(3_600_000),
             early_emit_interval_ms: None,
+            emit_state: false,
         },
     }
 }

@@ -69,6 +69,6 @@ pub use engine::Engine;
 pub use error::{DecodeError, EncodeError, PlanError};
 pub use late::{DeadLetter, LateEvent, LateReason};
 pub use metrics::EngineMetrics;
-pub use output::{AggValue, KeyValue, Output, WindowResult};
+pub use output::{AggState, AggValue, KeyValue, Output, WindowResult};
 pub use plan::{AggregationPlan, EngineOptions, EnginePlan};
 pub use value::Value;

@@ -39,6 +39,30 @@ pub enum AggValue {
     Quantiles(Vec<(f64, f64)>),
 }
 
+/// An aggregate's state in a form another store can merge: rows of the same
+/// window and group from different source partitions combine into the
+/// single-instance answer (see `docs/ARCHITECTURE.md`, "Several instances").
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub enum AggState {
+    /// `avg`: exact integer sum, float sum, number of non-null inputs.
+    Avg {
+        /// Sum of integer inputs.
+        int_sum: i128,
+        /// Sum of double inputs.
+        float_sum: f64,
+        /// Non-null inputs.
+        n: u64,
+    },
+    /// `count_distinct`: every distinct value's canonical bytes, sorted.
+    Distinct(Vec<Vec<u8>>),
+    /// `approx_count_distinct`: the dense HyperLogLog registers.
+    Hll(Vec<u8>),
+    /// `percentile`: the DDSketch buckets as `(key, count)` pairs sorted by
+    /// key, where the key order is the value order: zero is `0`, positive
+    /// bucket `i` is `KEY_OFFSET + i`, negative bucket `i` is `-KEY_OFFSET - i`.
+    Sketch(Vec<(i32, u64)>),
+}
+
 /// The aggregate of one group in one window.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WindowResult {
@@ -60,6 +84,13 @@ pub struct WindowResult {
     /// True for early (update-mode) results of a window that is still open;
     /// these do not count as revisions.
     pub provisional: bool,
+    /// Inputs folded into this result. Within one source partition it only
+    /// grows as input is replayed in order, so a store keeping the row with
+    /// the most events per key converges on the complete row.
+    pub events: u64,
+    /// The mergeable state, when `EngineOptions::emit_state` is on and the
+    /// value itself is not mergeable.
+    pub state: Option<AggState>,
 }
 
 /// The buffer `process`, `advance_processing_time` and `finish` append to.

@@ -76,4 +76,7 @@ pub struct EngineOptions {
     /// Update mode: every this many milliseconds of processing time, open
     /// windows that changed are emitted as provisional results.
     pub early_emit_interval_ms: Option<i64>,
+    /// Attach each result's mergeable state ([`crate::AggState`]) for stores
+    /// that combine partial rows from several source partitions.
+    pub emit_state: bool,
 }

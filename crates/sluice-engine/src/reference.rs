@@ -383,6 +383,8 @@ impl Reference<'_> {
             value,
             revision,
             provisional: false,
+            events: vals.len() as u64,
+            state: None,
         });
     }
 

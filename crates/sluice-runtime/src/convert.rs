@@ -37,6 +37,9 @@ pub fn row(tables: &[TableSpec], r: &WindowResult, emitted_at: i64) -> ResultRow
         revision: r.revision,
         provisional: r.provisional,
         emitted_at,
+        events: r.events,
+        shard: String::new(),
+        state: r.state.clone(),
     }
 }
 

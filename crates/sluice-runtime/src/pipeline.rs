@@ -12,6 +12,15 @@
 //!   complete).
 //! * A sink failure is retried with back-off; if it persists the run stops
 //!   with an error.
+//! * Checkpoints without state snapshots: after every durable write the
+//!   runtime reports, per source partition, the smallest offset any held
+//!   window still depends on ([`PipelineOptions::on_durable`]). Committing
+//!   it means a restart re-reads exactly what rebuilds the open windows;
+//!   re-emitted rows of already closed windows carry fewer inputs than the
+//!   stored ones, so stores keeping the row with the most inputs ignore them.
+//! * Sharded mode ([`PipelineOptions::sharded`]): one engine per source
+//!   partition, each row tagged with its `topic:partition`, so several
+//!   instances sharing partitions write disjoint partial rows a store merges.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
@@ -41,8 +50,17 @@ pub struct PipelineOptions {
     pub max_pending_rows: usize,
     /// Set to stop reading (Ctrl-C).
     pub stop: Arc<AtomicBool>,
-    /// Attempts per sink write before giving up.
+    /// Attempts per sink write before giving up (at least this many, and
+    /// retrying for at least `sink_retry_for`).
     pub sink_attempts: u32,
+    /// Keep retrying a failing sink write (retryable errors) this long.
+    pub sink_retry_for: Duration,
+    /// One engine per source partition, rows tagged with their shard.
+    pub sharded: bool,
+    /// Called on the sink thread after each durable write with the safe
+    /// commit position `(topic, partition, next offset)` of every partition
+    /// read so far (commits Kafka offsets mid-stream).
+    pub on_durable: Option<CommitHook>,
     /// Called with every source position read once the input ended and every
     /// result is durably written (commits Kafka offsets). Not called when the
     /// run was interrupted: windows still open are not in the sink yet.
@@ -66,6 +84,9 @@ impl Default for PipelineOptions {
             max_pending_rows: 50_000,
             stop: Arc::new(AtomicBool::new(false)),
             sink_attempts: 5,
+            sink_retry_for: Duration::from_secs(300),
+            sharded: false,
+            on_durable: None,
             on_durable_end: None,
             dead_letter_hook: None,
         }
@@ -99,6 +120,10 @@ pub struct Stats {
     pub latest: Mutex<Vec<Vec<ResultRow>>>,
     /// Set when the run is over.
     pub done: AtomicBool,
+    /// Sink write retries.
+    pub sink_retries: AtomicU64,
+    /// True while the last sink write failed.
+    pub sink_down: AtomicBool,
 }
 
 /// What a run did.
@@ -136,12 +161,18 @@ impl RunSummary {
 /// How often the engine's gauges (open windows, state, watermark) are read.
 const GAUGE_INTERVAL: Duration = Duration::from_millis(250);
 
-fn update_gauges(engine: &Engine, aggregations: usize, stats: &Stats) {
-    let m = engine.metrics();
-    stats.open_windows.store(m.open_windows, Ordering::Relaxed);
-    stats.state_bytes.store(m.state_bytes, Ordering::Relaxed);
-    let wm = (0..aggregations)
-        .filter_map(|a| engine.watermark(a))
+fn update_gauges(lanes: &[Lane], aggregations: usize, stats: &Stats) {
+    let (mut open, mut bytes) = (0, 0);
+    for lane in lanes {
+        let m = lane.engine.metrics();
+        open += m.open_windows;
+        bytes += m.state_bytes;
+    }
+    stats.open_windows.store(open, Ordering::Relaxed);
+    stats.state_bytes.store(bytes, Ordering::Relaxed);
+    let wm = lanes
+        .iter()
+        .flat_map(|l| (0..aggregations).filter_map(|a| l.engine.watermark(a)))
         .map(|w| w.millis())
         .min();
     if let Some(wm) = wm {
@@ -158,6 +189,63 @@ enum FromSource {
 struct ToSink {
     rows: Vec<ResultRow>,
     dead: Vec<DeadLetterRecord>,
+    /// Safe commit positions once this message is durable.
+    commit: Vec<(String, i32, i64)>,
+}
+
+type PartitionKey = (String, i32);
+
+/// One engine and the bookkeeping that turns its state into safe offsets.
+struct Lane {
+    engine: Engine,
+    /// `topic:partition` in sharded mode, empty otherwise.
+    shard: String,
+    /// Dense partition id (sharded mode).
+    dense: u32,
+    /// Per partition: `(first offset of a batch, largest event time seen
+    /// once it was processed)`, oldest first.
+    marks: std::collections::BTreeMap<PartitionKey, std::collections::VecDeque<(i64, i64)>>,
+    /// Per partition: the next offset after everything processed.
+    next: std::collections::BTreeMap<PartitionKey, i64>,
+}
+
+impl Lane {
+    fn new(
+        plan: &sluice_engine::EnginePlan,
+        shard: String,
+        dense: u32,
+    ) -> Result<Self, RuntimeError> {
+        Ok(Self {
+            engine: Engine::new(plan.clone()).map_err(RuntimeError::Plan)?,
+            shard,
+            dense,
+            marks: Default::default(),
+            next: Default::default(),
+        })
+    }
+
+    fn note_batch(&mut self, key: PartitionKey, first: i64, next: i64) {
+        let max = self.engine.max_event_time().unwrap_or(i64::MIN);
+        self.marks
+            .entry(key.clone())
+            .or_default()
+            .push_back((first, max));
+        let e = self.next.entry(key).or_insert(next);
+        *e = (*e).max(next);
+    }
+
+    /// Per partition, the smallest offset a held window may still need.
+    fn safe_positions(&mut self, out: &mut Vec<(String, i32, i64)>) {
+        let held_from = self.engine.retained_from().unwrap_or(i64::MAX);
+        for (key, next) in &self.next {
+            let marks = self.marks.entry(key.clone()).or_default();
+            while marks.front().is_some_and(|&(_, max)| max < held_from) {
+                marks.pop_front();
+            }
+            let safe = marks.front().map(|&(first, _)| first).unwrap_or(*next);
+            out.push((key.0.clone(), key.1, safe));
+        }
+    }
 }
 
 fn now_ms() -> i64 {
@@ -224,19 +312,35 @@ fn sink_loop(
         }
         let mut attempt = 0;
         let mut delay = Duration::from_millis(100);
+        let first_try = Instant::now();
         loop {
             attempt += 1;
             match sink.write(&msg.rows, &msg.dead) {
                 Ok(()) => break,
-                Err(e) if e.retry_hint() == RetryHint::Retry && attempt < opts.sink_attempts => {
+                Err(e)
+                    if e.retry_hint() == RetryHint::Retry
+                        && (attempt < opts.sink_attempts
+                            || first_try.elapsed() < opts.sink_retry_for)
+                        && !opts.stop.load(Ordering::Relaxed) =>
+                {
                     tracing::warn!(error = %e, attempt, "sink write failed; retrying");
+                    stats.sink_retries.fetch_add(1, Ordering::Relaxed);
+                    stats.sink_down.store(true, Ordering::Relaxed);
                     std::thread::sleep(delay);
-                    delay = (delay * 2).min(Duration::from_secs(10));
+                    delay = (delay * 2).min(Duration::from_secs(5));
                 }
                 Err(e) => {
                     opts.stop.store(true, Ordering::Relaxed);
                     return Err(RuntimeError::Sink(e));
                 }
+            }
+        }
+        stats.sink_down.store(false, Ordering::Relaxed);
+        if let (Some(hook), false) = (&opts.on_durable, msg.commit.is_empty()) {
+            if let Err(e) = hook(&msg.commit) {
+                // the next commit retries; a crash before it only means a
+                // longer replay
+                tracing::warn!(error = %e, "offset commit failed");
             }
         }
         stats
@@ -265,7 +369,12 @@ pub fn run(
         .iter()
         .map(|l| l.event_type.clone())
         .collect();
-    let mut engine = Engine::new(built.plan).map_err(RuntimeError::Plan)?;
+    let mut plan = built.plan;
+    plan.options.emit_state = plan.options.emit_state || opts.sharded;
+    let mut lanes: Vec<Lane> = Vec::new();
+    if !opts.sharded {
+        lanes.push(Lane::new(&plan, String::new(), 0)?);
+    }
     if let Ok(mut l) = stats.latest.lock() {
         *l = vec![Vec::new(); tables.len()];
     }
@@ -298,13 +407,12 @@ pub fn run(
     let mut interrupted = false;
     let mut last_gauges = Instant::now();
     let mut declared: Vec<u32> = Vec::new();
-    let mut positions: std::collections::BTreeMap<(String, i32), i64> =
-        std::collections::BTreeMap::new();
     let mut failure: Option<RuntimeError> = None;
     let tick = opts.trigger_interval.min(Duration::from_millis(200));
 
     let collect = |out: &mut Output,
                    src: Option<&SourceOutput>,
+                   shard: &str,
                    rows: &mut Vec<ResultRow>,
                    dead: &mut Vec<DeadLetterRecord>| {
         let now = now_ms();
@@ -312,12 +420,18 @@ pub fn run(
             .results
             .fetch_add(out.results.len() as u64, Ordering::Relaxed);
         let first_new = rows.len();
-        rows.extend(out.results.iter().map(|r| convert::row(&tables, r, now)));
+        rows.extend(out.results.iter().map(|r| {
+            let mut row = convert::row(&tables, r, now);
+            row.shard.push_str(shard);
+            row
+        }));
         if rows.len() > first_new {
             if let Ok(mut latest) = stats.latest.lock() {
                 for row in &rows[first_new..] {
                     if let Some(l) = latest.get_mut(row.table) {
-                        l.push(row.clone());
+                        let mut shown = row.clone();
+                        shown.state = None;
+                        l.push(shown);
                         if l.len() > 8 {
                             l.remove(0);
                         }
@@ -350,13 +464,34 @@ pub fn run(
         match msg {
             Ok(FromSource::Data(mut o)) => {
                 if !o.partitions.is_empty() && o.partitions != declared {
-                    engine.declare_partitions(&o.partitions, now_ms());
+                    if opts.sharded {
+                        // revoked partitions: their next owner rebuilds the
+                        // open windows from the committed offsets
+                        lanes.retain(|l| o.partitions.contains(&l.dense));
+                    } else {
+                        lanes[0].engine.declare_partitions(&o.partitions, now_ms());
+                    }
                     declared.clone_from(&o.partitions);
                 }
-                if let Some((t, p, next)) = o.position.take() {
-                    let e = positions.entry((t, p)).or_insert(next);
-                    *e = (*e).max(next);
-                }
+                let position = o.position.take();
+                let li = if opts.sharded {
+                    let dense = o.batch.partition;
+                    match lanes.iter().position(|l| l.dense == dense) {
+                        Some(i) => i,
+                        None => {
+                            let shard = position
+                                .as_ref()
+                                .map(|(t, p, _)| format!("{t}:{p}"))
+                                .unwrap_or_default();
+                            let mut lane = Lane::new(&plan, shard, dense)?;
+                            lane.engine.declare_partitions(&[dense], now_ms());
+                            lanes.push(lane);
+                            lanes.len() - 1
+                        }
+                    }
+                } else {
+                    0
+                };
                 stats
                     .records_in
                     .fetch_add(o.len() as u64, Ordering::Relaxed);
@@ -364,13 +499,20 @@ pub fn run(
                     .malformed
                     .fetch_add(o.rejects.len() as u64, Ordering::Relaxed);
                 dead.append(&mut o.rejects);
-                engine.process(&o.batch, &mut out);
-                collect(&mut out, Some(&o), &mut rows, &mut dead);
+                let lane = &mut lanes[li];
+                lane.engine.process(&o.batch, &mut out);
+                if let Some((t, p, next)) = position {
+                    let first = o.offsets.first().copied().unwrap_or(next);
+                    lane.note_batch((t, p), first, next);
+                }
+                collect(&mut out, Some(&o), &lane.shard, &mut rows, &mut dead);
                 recycle_tx.try_send(o).ok();
             }
             Ok(FromSource::End) => {
-                engine.finish(&mut out);
-                collect(&mut out, None, &mut rows, &mut dead);
+                for lane in &mut lanes {
+                    lane.engine.finish(&mut out);
+                    collect(&mut out, None, &lane.shard, &mut rows, &mut dead);
+                }
                 break;
             }
             Ok(FromSource::Failed(e)) => {
@@ -383,22 +525,32 @@ pub fn run(
                 break;
             }
         }
-        engine.advance_processing_time(now_ms(), &mut out);
-        collect(&mut out, None, &mut rows, &mut dead);
+        let now = now_ms();
+        for lane in &mut lanes {
+            lane.engine.advance_processing_time(now, &mut out);
+            collect(&mut out, None, &lane.shard, &mut rows, &mut dead);
+        }
         // gauges walk every open window: refresh them for the live view a few
         // times a second, not once per batch
         if last_gauges.elapsed() >= GAUGE_INTERVAL {
             last_gauges = Instant::now();
-            update_gauges(&engine, tables.len(), &stats);
+            update_gauges(&lanes, tables.len(), &stats);
         }
-        if (!rows.is_empty() || !dead.is_empty())
-            && (last_flush.elapsed() >= opts.trigger_interval
-                || rows.len() + dead.len() >= opts.max_pending_rows)
+        let due = last_flush.elapsed() >= opts.trigger_interval;
+        if (due || rows.len() + dead.len() >= opts.max_pending_rows)
+            && (!rows.is_empty() || !dead.is_empty() || opts.on_durable.is_some())
         {
+            let mut commit = Vec::new();
+            if opts.on_durable.is_some() {
+                for lane in &mut lanes {
+                    lane.safe_positions(&mut commit);
+                }
+            }
             if sink_tx
                 .send(ToSink {
                     rows: std::mem::take(&mut rows),
                     dead: std::mem::take(&mut dead),
+                    commit,
                 })
                 .is_err()
             {
@@ -407,8 +559,18 @@ pub fn run(
             last_flush = Instant::now();
         }
     }
+    let mut positions: Vec<(String, i32, i64)> = Vec::new();
+    for lane in &lanes {
+        positions.extend(lane.next.iter().map(|((t, p), o)| (t.clone(), *p, *o)));
+    }
     if failure.is_none() && (!rows.is_empty() || !dead.is_empty()) {
-        sink_tx.send(ToSink { rows, dead }).ok();
+        sink_tx
+            .send(ToSink {
+                rows,
+                dead,
+                commit: Vec::new(),
+            })
+            .ok();
     }
     drop(sink_tx);
     drop(src_rx);
@@ -425,11 +587,9 @@ pub fn run(
     sink_result?;
     let interrupted = interrupted || opts.stop.load(Ordering::Relaxed);
     if let (Some(commit), false) = (&opts.on_durable_end, interrupted) {
-        let list: Vec<(String, i32, i64)> =
-            positions.into_iter().map(|((t, p), o)| (t, p, o)).collect();
-        commit(&list).map_err(RuntimeError::Commit)?;
+        commit(&positions).map_err(RuntimeError::Commit)?;
     }
-    update_gauges(&engine, tables.len(), &stats);
+    update_gauges(&lanes, tables.len(), &stats);
     Ok(RunSummary {
         records_in: stats.records_in.load(Ordering::Relaxed),
         malformed: stats.malformed.load(Ordering::Relaxed),

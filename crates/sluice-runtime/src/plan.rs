@@ -158,6 +158,7 @@ pub fn build(
         early_emit_interval_ms: engine
             .early_results
             .then(|| engine.trigger_interval.as_millis_i64()),
+        emit_state: false,
     };
     Ok(BuiltPlan {
         plan: EnginePlan {

@@ -74,6 +74,26 @@ pub struct ResolvedSecrets {
     pub values: BTreeMap<String, Secret<String>>,
 }
 
+impl ResolvedSecrets {
+    /// The value of setting `s` (literal parts and resolved secrets); `what`
+    /// names the setting in the error when a secret was not resolved.
+    pub fn render(&self, s: &Setting, what: &str) -> Result<String, String> {
+        let mut out = String::new();
+        for p in &s.parts {
+            match p {
+                Part::Lit(l) => out.push_str(l),
+                Part::Secret(name) => match self.values.get(name) {
+                    Some(v) => out.push_str(v.expose()),
+                    None => {
+                        return Err(format!("secret `{name}` used by `{what}` was not resolved"))
+                    }
+                },
+            }
+        }
+        Ok(out)
+    }
+}
+
 fn settings(cfg: &Config) -> Vec<&Setting> {
     let p = &cfg.platform;
     let mut v = vec![

@@ -46,7 +46,7 @@ pub struct RunArgs {
     /// Follow the wall clock even when bounded (default: only when unbounded).
     #[arg(long)]
     pub realtime: bool,
-    /// Override the sink: duckdb or jsonl.
+    /// Override the sink: duckdb, clickhouse or jsonl.
     #[arg(long)]
     pub sink: Option<String>,
     /// DuckDB file (default from `sinks.duckdb.path`).
@@ -156,12 +156,18 @@ fn make_kafka_source(
     };
     let src = KafkaSource::from_config(cfg, &settings, &args.domain, src_opts)?;
     let committer = src.committer();
-    opts.on_durable_end = Some(Arc::new(move |positions: &[(String, i32, i64)]| {
+    let commit: pipeline::CommitHook = Arc::new(move |positions: &[(String, i32, i64)]| {
         committer
             .commit(positions)
             .map(|_| ())
             .map_err(|e| e.to_string())
-    }));
+    });
+    opts.on_durable_end = Some(commit.clone());
+    if opts.sharded {
+        // the store keeps the row with the most inputs, so replaying from
+        // a mid-stream commit cannot overwrite a complete row
+        opts.on_durable = Some(commit);
+    }
     let mut dlq = DlqWriter::new(&settings, &args.domain, true)?;
     opts.dead_letter_hook = Some(Arc::new(std::sync::Mutex::new(
         move |dead: &[sluice_connectors::DeadLetterRecord]| {
@@ -174,24 +180,61 @@ fn make_kafka_source(
     Ok(Box::new(src))
 }
 
-fn make_sink(args: &RunArgs, cfg: &Config) -> anyhow::Result<(Box<dyn Sink>, String)> {
-    let kind = args
-        .sink
+/// The sink kind a run writes to: `--sink`, else `sinks.default`.
+pub fn sink_kind(args: &RunArgs, cfg: &Config) -> String {
+    args.sink
         .clone()
-        .unwrap_or_else(|| cfg.platform.sinks.default.clone());
+        .unwrap_or_else(|| cfg.platform.sinks.default.clone())
+}
+
+/// ClickHouse settings from `sinks.clickhouse`, secrets resolved.
+pub fn clickhouse_settings(
+    cli: &Cli,
+    cfg: &Config,
+) -> anyhow::Result<sluice_connectors::sink::clickhouse::ClickHouseSettings> {
+    let c = &cfg.platform.sinks.clickhouse;
+    let secrets = super::check_secrets(cli, cfg)?;
+    let render = |s: &sluice_config::Setting, what: &str| {
+        secrets.render(s, what).map_err(|e| anyhow::anyhow!(e))
+    };
+    let url = render(&c.url, "sinks.clickhouse.url")?;
+    let mut s = sluice_connectors::sink::clickhouse::ClickHouseSettings::new(&url, &c.database);
+    let user = render(&c.user, "sinks.clickhouse.user")?;
+    let password = render(&c.password, "sinks.clickhouse.password")?;
+    s.user = (!user.is_empty()).then_some(user);
+    s.password = (!password.is_empty()).then_some(password);
+    s.create_tables = c.create_tables;
+    s.ttl_days = c
+        .ttl
+        .map(|t| (t.as_millis_i64() / 86_400_000).max(1) as u32);
+    Ok(s)
+}
+
+fn make_sink(cli: &Cli, args: &RunArgs, cfg: &Config) -> anyhow::Result<(Box<dyn Sink>, String)> {
+    let kind = sink_kind(args, cfg);
     match kind.as_str() {
         "duckdb" => {
-            let path = args.db.clone().unwrap_or_else(|| cfg.platform.sinks.duckdb.path.clone());
+            let path = args
+                .db
+                .clone()
+                .unwrap_or_else(|| cfg.platform.sinks.duckdb.path.clone());
             Ok((Box::new(DuckDbSink::open(&path)?), format!("duckdb {path}")))
         }
         "jsonl" => {
-            let path = args.out.clone().unwrap_or_else(|| cfg.platform.sinks.jsonl.path.clone());
+            let path = args
+                .out
+                .clone()
+                .unwrap_or_else(|| cfg.platform.sinks.jsonl.path.clone());
             Ok((Box::new(JsonlSink::open(&path)?), format!("jsonl {path}")))
         }
-        "clickhouse" => anyhow::bail!(
-            "the `clickhouse` sink is not available yet in this build; run with `--env dev` or `--sink duckdb`"
-        ),
-        other => anyhow::bail!("unknown sink `{other}` (expected duckdb or jsonl)"),
+        "clickhouse" => {
+            let settings = clickhouse_settings(cli, cfg)?;
+            let desc = format!("clickhouse {} database {}", settings.url, settings.database);
+            let sink = sluice_connectors::sink::clickhouse::ClickHouseSink::connect(settings)
+                .context("cannot connect to ClickHouse (is it running? `scripts/services.sh start clickhouse`)")?;
+            Ok((Box::new(sink), desc))
+        }
+        other => anyhow::bail!("unknown sink `{other}` (expected duckdb, clickhouse or jsonl)"),
     }
 }
 
@@ -218,6 +261,9 @@ pub fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<()> {
     let mut opts = PipelineOptions {
         trigger_interval: cfg.platform.engine.trigger_interval.0,
         stop: sluice_runtime::shutdown::install(),
+        // ClickHouse merges partial rows per source partition (several
+        // instances, exactly-once replays); the other sinks store final rows
+        sharded: sink_kind(args, &cfg) == "clickhouse",
         ..PipelineOptions::default()
     };
     let (source, limit) = if args.source == "kafka" {
@@ -225,7 +271,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<()> {
     } else {
         make_source(args, &cfg, d, &mut built)?
     };
-    let (sink, sink_desc) = make_sink(args, &cfg)?;
+    let (sink, sink_desc) = make_sink(cli, args, &cfg)?;
     tracing::info!(domain = %args.domain, source = %source.describe(), sink = %sink_desc, aggregations = built.tables.len(), "starting");
     let stats = Arc::new(Stats::default());
 

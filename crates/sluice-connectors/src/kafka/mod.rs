@@ -30,7 +30,6 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientConfig;
-use sluice_config::yaml::Part;
 use sluice_config::{KafkaConfig, Setting};
 use sluice_core::{ErrorDomain, RetryHint};
 use sluice_schema::registry::{RegistryError, RegistrySettings, SubjectStrategy};
@@ -195,21 +194,7 @@ impl std::fmt::Debug for KafkaSettings {
 }
 
 fn resolve(s: &Setting, secrets: &ResolvedSecrets, what: &str) -> Result<String, KafkaError> {
-    let mut out = String::new();
-    for p in &s.parts {
-        match p {
-            Part::Lit(l) => out.push_str(l),
-            Part::Secret(name) => match secrets.values.get(name) {
-                Some(v) => out.push_str(v.expose()),
-                None => {
-                    return Err(KafkaError::Config(format!(
-                        "secret `{name}` used by `{what}` was not resolved"
-                    )))
-                }
-            },
-        }
-    }
-    Ok(out)
+    secrets.render(s, what).map_err(KafkaError::Config)
 }
 
 impl KafkaSettings {

@@ -1,6 +1,8 @@
 //! Sinks: where results and dead letters land. One small trait and a
 //! registry by name.
 
+#[cfg(feature = "clickhouse")]
+pub mod clickhouse;
 #[cfg(feature = "duckdb")]
 pub mod duckdb;
 pub mod jsonl;
@@ -8,7 +10,7 @@ pub mod jsonl;
 use crate::{ConnectorError, DeadLetterRecord, ResultRow, TableSpec};
 
 /// Names of the built-in sinks.
-pub const SINKS: &[&str] = &["duckdb", "jsonl"];
+pub const SINKS: &[&str] = &["duckdb", "clickhouse", "jsonl"];
 
 /// A store for result rows and dead letters.
 ///

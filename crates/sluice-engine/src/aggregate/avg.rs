@@ -2,7 +2,7 @@
 //! divided once at the end; doubles are summed in arrival order.
 
 use super::{Input, Reducer};
-use crate::output::AggValue;
+use crate::output::{AggState, AggValue};
 
 /// Mean of a numeric field.
 #[derive(Clone, Copy, Debug)]
@@ -49,5 +49,13 @@ impl Reducer for Avg {
             return AggValue::Null;
         }
         AggValue::Float((s.int_sum as f64 + s.float_sum) / s.n as f64)
+    }
+
+    fn export(&self, s: &AvgState) -> Option<AggState> {
+        Some(AggState::Avg {
+            int_sum: s.int_sum,
+            float_sum: s.float_sum,
+            n: s.n,
+        })
     }
 }

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use super::{Input, Reducer};
 use crate::hash::FastBuild;
-use crate::output::AggValue;
+use crate::output::{AggState, AggValue};
 
 /// Exact distinct count.
 #[derive(Clone, Copy, Debug)]
@@ -33,6 +33,12 @@ impl Reducer for Distinct {
 
     fn finish(&self, state: &Self::State) -> AggValue {
         AggValue::Count(state.len() as u64)
+    }
+
+    fn export(&self, state: &Self::State) -> Option<AggState> {
+        let mut v: Vec<Vec<u8>> = state.iter().map(|b| b.to_vec()).collect();
+        v.sort_unstable();
+        Some(AggState::Distinct(v))
     }
 
     fn heap_bytes(&self, state: &Self::State) -> usize {

@@ -146,6 +146,20 @@ impl Hll {
         }
     }
 
+    /// The dense registers (`REGISTERS` bytes, the rank of each).
+    pub fn registers(&self) -> Vec<u8> {
+        match self {
+            Hll::Dense(r) => r.to_vec(),
+            Hll::Sparse(v) => {
+                let mut r = vec![0u8; REGISTERS];
+                for &e in v {
+                    r[(e >> 8) as usize] = (e & 0xff) as u8;
+                }
+                r
+            }
+        }
+    }
+
     /// Heap bytes held.
     pub fn heap_bytes(&self) -> usize {
         match self {
@@ -179,6 +193,10 @@ impl Reducer for HllReducer {
 
     fn finish(&self, state: &Hll) -> AggValue {
         AggValue::Count(state.estimate().round() as u64)
+    }
+
+    fn export(&self, state: &Hll) -> Option<crate::output::AggState> {
+        Some(crate::output::AggState::Hll(state.registers()))
     }
 
     fn heap_bytes(&self, state: &Hll) -> usize {

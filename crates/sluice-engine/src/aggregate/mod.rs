@@ -24,7 +24,7 @@ pub mod sum;
 
 use std::fmt::Debug;
 
-use crate::output::AggValue;
+use crate::output::{AggState, AggValue};
 
 /// One input value for a reducer.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -56,6 +56,12 @@ pub trait Reducer: Clone + Debug {
     fn heap_bytes(&self, _state: &Self::State) -> usize {
         0
     }
+    /// The state in a form another store can merge, for aggregates whose
+    /// finished value cannot be merged (avg, distinct counts, percentiles);
+    /// `None` when the finished value merges as it is (count, sum, min, max).
+    fn export(&self, _state: &Self::State) -> Option<AggState> {
+        None
+    }
 }
 
 /// States of many groups, indexed by group id.
@@ -63,6 +69,9 @@ pub trait Reducer: Clone + Debug {
 pub struct Column<R: Reducer> {
     reducer: R,
     states: Vec<R::State>,
+    /// Inputs folded into each group (nulls included): the row version a
+    /// store keeps the largest of.
+    events: Vec<u64>,
 }
 
 impl<R: Reducer> Column<R> {
@@ -71,6 +80,7 @@ impl<R: Reducer> Column<R> {
         Self {
             reducer,
             states: Vec::new(),
+            events: Vec::new(),
         }
     }
 
@@ -88,6 +98,7 @@ impl<R: Reducer> Column<R> {
     #[inline]
     pub fn push_group(&mut self) {
         self.states.push(self.reducer.init());
+        self.events.push(0);
     }
 
     /// Resets group `g` to a fresh state.
@@ -95,13 +106,17 @@ impl<R: Reducer> Column<R> {
         if let Some(s) = self.states.get_mut(g) {
             *s = self.reducer.init();
         }
+        if let Some(n) = self.events.get_mut(g) {
+            *n = 0;
+        }
     }
 
     /// Updates group `g` (ignored if it does not exist).
     #[inline(always)]
     pub fn update(&mut self, g: usize, input: Input<'_>) {
-        if let Some(s) = self.states.get_mut(g) {
+        if let (Some(s), Some(n)) = (self.states.get_mut(g), self.events.get_mut(g)) {
             self.reducer.update(s, input);
+            *n += 1;
         }
     }
 
@@ -119,6 +134,8 @@ impl<R: Reducer> Column<R> {
         }
         let taken = std::mem::replace(&mut self.states[from], self.reducer.init());
         self.reducer.merge(&mut self.states[into], taken);
+        let n = std::mem::take(&mut self.events[from]);
+        self.events[into] += n;
     }
 
     /// Merges group `from` of another column of the same kind into group
@@ -126,6 +143,10 @@ impl<R: Reducer> Column<R> {
     pub fn merge_from(&mut self, into: usize, other: &Self, from: usize) {
         if let (Some(dst), Some(src)) = (self.states.get_mut(into), other.states.get(from)) {
             self.reducer.merge(dst, src.clone());
+            let n = other.events.get(from).copied().unwrap_or(0);
+            if let Some(e) = self.events.get_mut(into) {
+                *e += n;
+            }
         }
     }
 
@@ -137,9 +158,19 @@ impl<R: Reducer> Column<R> {
             .unwrap_or(AggValue::Null)
     }
 
+    /// Inputs folded into group `g`.
+    pub fn events(&self, g: usize) -> u64 {
+        self.events.get(g).copied().unwrap_or(0)
+    }
+
+    /// Group `g`'s state in mergeable form (see [`Reducer::export`]).
+    pub fn export(&self, g: usize) -> Option<AggState> {
+        self.states.get(g).and_then(|s| self.reducer.export(s))
+    }
+
     /// Approximate bytes held, inline states included.
     pub fn state_bytes(&self) -> usize {
-        self.states.capacity() * std::mem::size_of::<R::State>()
+        self.states.capacity() * (std::mem::size_of::<R::State>() + 8)
             + self
                 .states
                 .iter()
@@ -235,6 +266,8 @@ impl Columns {
             let mut c = c.clone();
             c.states.clear();
             c.states.shrink_to_fit();
+            c.events.clear();
+            c.events.shrink_to_fit();
             c.into()
         })
     }
@@ -274,6 +307,16 @@ impl Columns {
     /// Finishes group `g`.
     pub fn finish(&self, g: usize) -> AggValue {
         each!(self, c => c.finish(g))
+    }
+
+    /// Inputs folded into group `g`.
+    pub fn events(&self, g: usize) -> u64 {
+        each!(self, c => c.events(g))
+    }
+
+    /// Group `g`'s state in mergeable form, when its value is not mergeable.
+    pub fn export(&self, g: usize) -> Option<AggState> {
+        each!(self, c => c.export(g))
     }
 
     /// Merges group `from` of `other` (a column of the same kind; otherwise

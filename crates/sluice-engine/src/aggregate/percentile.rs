@@ -13,6 +13,10 @@
 use super::{Input, Reducer};
 use crate::output::AggValue;
 
+/// Offset of bucket keys in [`AggState::Sketch`](crate::output::AggState):
+/// positive bucket `i` is `KEY_OFFSET + i`, negative `-KEY_OFFSET - i`.
+pub const KEY_OFFSET: i32 = 1 << 20;
+
 /// Relative accuracy of reported quantiles.
 pub const RELATIVE_ACCURACY: f64 = 0.01;
 const MIN_MAGNITUDE: f64 = 1e-9;
@@ -138,6 +142,26 @@ impl DdSketch {
         None
     }
 
+    /// `(key, count)` pairs sorted by key, keys ordered like the values
+    /// (see [`KEY_OFFSET`]).
+    pub fn buckets(&self) -> Vec<(i32, u64)> {
+        let mut out = Vec::new();
+        for (i, &c) in self.neg.counts.iter().enumerate().rev() {
+            if c > 0 {
+                out.push((-KEY_OFFSET - (self.neg.offset + i as i32), c));
+            }
+        }
+        if self.zero > 0 {
+            out.push((0, self.zero));
+        }
+        for (i, &c) in self.pos.counts.iter().enumerate() {
+            if c > 0 {
+                out.push((KEY_OFFSET + self.pos.offset + i as i32, c));
+            }
+        }
+        out
+    }
+
     /// Heap bytes held.
     pub fn heap_bytes(&self) -> usize {
         (self.pos.counts.capacity() + self.neg.counts.capacity()) * 8
@@ -185,6 +209,10 @@ impl Reducer for Percentile {
 
     fn heap_bytes(&self, state: &DdSketch) -> usize {
         state.heap_bytes()
+    }
+
+    fn export(&self, state: &DdSketch) -> Option<crate::output::AggState> {
+        Some(crate::output::AggState::Sketch(state.buckets()))
     }
 }
 

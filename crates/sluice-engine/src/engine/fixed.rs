@@ -39,7 +39,8 @@ impl Window {
             self.start,
             self.end,
             decode_key(self.keys.key(g)),
-            self.cols.finish(gi),
+            &self.cols,
+            gi,
             rev,
             false,
         );
@@ -230,7 +231,7 @@ impl FixedWindows {
             if let Some(Some(w)) = self.slab.get_mut(idx as usize) {
                 for (key, g) in w.sorted_groups() {
                     let gi = g as usize;
-                    sink.emit(w.start, w.end, key, w.cols.finish(gi), 0, false);
+                    sink.emit(w.start, w.end, key, &w.cols, gi, 0, false);
                 }
                 w.emitted = vec![1; w.keys.len()];
                 w.dirty = false;
@@ -269,10 +270,15 @@ impl FixedWindows {
                 }
                 w.dirty = false;
                 for (key, g) in w.sorted_groups() {
-                    sink.emit(w.start, w.end, key, w.cols.finish(g as usize), 0, true);
+                    sink.emit(w.start, w.end, key, &w.cols, g as usize, 0, true);
                 }
             }
         }
+    }
+
+    /// Smallest start of a window still held (open or within lateness).
+    pub(crate) fn retained_from(&self) -> Option<i64> {
+        self.index.keys().map(|&(s, _)| s).min()
     }
 
     /// (windows, groups, approximate bytes).

@@ -39,7 +39,7 @@ use crate::error::{DecodeError, EncodeError, PlanError};
 use crate::hash::hash_key;
 use crate::late::{DeadLetter, LateEvent, LateReason};
 use crate::metrics::EngineMetrics;
-use crate::output::{AggValue, KeyValue, Output, WindowResult};
+use crate::output::{KeyValue, Output, WindowResult};
 use crate::plan::EnginePlan;
 use crate::value::Value;
 use crate::watermark::WatermarkTracker;
@@ -64,15 +64,19 @@ pub(crate) struct Sink<'a> {
     agg: usize,
     out: &'a mut Output,
     pub(crate) m: &'a mut EngineMetrics,
+    state: bool,
 }
 
 impl Sink<'_> {
+    /// Emits group `g` of `cols` as the result of window `[start, end)`.
+    #[allow(clippy::too_many_arguments)]
     fn emit(
         &mut self,
         start: i64,
         end: i64,
         key: Vec<KeyValue>,
-        value: AggValue,
+        cols: &crate::aggregate::Columns,
+        g: usize,
         revision: u32,
         provisional: bool,
     ) {
@@ -87,9 +91,11 @@ impl Sink<'_> {
             window_start: EventTime(start),
             window_end: EventTime(end),
             key,
-            value,
+            value: cols.finish(g),
             revision,
             provisional,
+            events: cols.events(g),
+            state: if self.state { cols.export(g) } else { None },
         });
     }
 }
@@ -305,6 +311,7 @@ impl Engine {
             }
         }
         let frontier = self.wm.frontier();
+        let emit_state = self.plan.options.emit_state;
         let Self {
             feeds,
             aggs,
@@ -333,6 +340,7 @@ impl Engine {
                     agg: feed.agg,
                     out,
                     m,
+                    state: emit_state,
                 };
                 let accepted = match &mut agg.state {
                     State::Fixed(f) => f.ingest(t, wm, hash, key, input, &mut sink),
@@ -368,6 +376,7 @@ impl Engine {
                     agg: i,
                     out,
                     m: &mut self.m,
+                    state: self.plan.options.emit_state,
                 };
                 agg.fire(wm, &mut sink);
             }
@@ -409,6 +418,7 @@ impl Engine {
                             agg: i,
                             out,
                             m: &mut self.m,
+                            state: self.plan.options.emit_state,
                         };
                         match &mut agg.state {
                             State::Fixed(f) => f.emit_provisional(&mut sink),
@@ -440,6 +450,26 @@ impl Engine {
     /// The watermark message for source partition `partition`.
     pub fn partition_watermark(&self, partition: u32) -> Option<sluice_core::Watermark> {
         self.wm.partition_watermark(partition)
+    }
+
+    /// The smallest event time any held window (open, or kept for allowed
+    /// lateness) can contain; `None` when no state is held. An event older
+    /// than this can no longer change any result, which is what makes a
+    /// source offset safe to commit (see the runtime's checkpointing).
+    pub fn retained_from(&self) -> Option<i64> {
+        self.aggs
+            .iter()
+            .filter_map(|a| match &a.state {
+                State::Fixed(f) => f.retained_from(),
+                State::Paned(p) => p.retained_from(),
+                State::Session(s) => s.retained_from(),
+            })
+            .min()
+    }
+
+    /// The largest event time accepted so far.
+    pub fn max_event_time(&self) -> Option<i64> {
+        self.wm.max_seen()
     }
 
     /// Approximate bytes of window state held.

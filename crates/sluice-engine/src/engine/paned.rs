@@ -98,8 +98,8 @@ impl PanedWindows {
         idx
     }
 
-    /// Merged value of one key over the panes of window `[s, e)`.
-    fn merged_value(&self, s: i64, e: i64, hash: u64, key: &[u8]) -> crate::AggValue {
+    /// Merged state of one key over the panes of window `[s, e)` (group 0).
+    fn merged_value(&self, s: i64, e: i64, hash: u64, key: &[u8]) -> Columns {
         let mut tmp = self.proto.empty_like();
         tmp.push_group();
         for (_, &idx) in self.panes.range(s..e) {
@@ -109,7 +109,7 @@ impl PanedWindows {
                 }
             }
         }
-        tmp.finish(0)
+        tmp
     }
 
     /// All groups of window `[s, e)`, merged from its panes, sorted by key.
@@ -184,7 +184,7 @@ impl PanedWindows {
                     let rev = rec.counts[fg];
                     rec.counts[fg] += 1;
                     self.next_due = self.next_due.min(e + self.lateness);
-                    sink.emit(e - self.size, e, decode_key(key), value, rev, false);
+                    sink.emit(e - self.size, e, decode_key(key), &value, 0, rev, false);
                 }
                 e += self.slide;
             }
@@ -221,7 +221,8 @@ impl PanedWindows {
                         end - self.size,
                         end,
                         k.clone(),
-                        cols.finish(*g as usize),
+                        &cols,
+                        *g as usize,
                         0,
                         false,
                     );
@@ -294,9 +295,14 @@ impl PanedWindows {
         for e in ends {
             let (_, cols, groups) = self.merged_window(e - self.size, e);
             for (k, g) in groups {
-                sink.emit(e - self.size, e, k, cols.finish(g as usize), 0, true);
+                sink.emit(e - self.size, e, k, &cols, g as usize, 0, true);
             }
         }
+    }
+
+    /// Start of the oldest pane still held.
+    pub(crate) fn retained_from(&self) -> Option<i64> {
+        self.panes.keys().next().copied()
     }
 
     /// (panes, groups, approximate bytes).

@@ -93,7 +93,8 @@ impl SessionWindows {
             s.start,
             s.end,
             key,
-            self.cols.finish(sid as usize),
+            &self.cols,
+            sid as usize,
             rev,
             provisional,
         );
@@ -278,6 +279,15 @@ impl SessionWindows {
     }
 
     /// (sessions, groups, approximate bytes).
+    /// Smallest start of a session still held.
+    pub(crate) fn retained_from(&self) -> Option<i64> {
+        self.sessions
+            .iter()
+            .filter(|s| s.live)
+            .map(|s| s.start)
+            .min()
+    }
+
     pub(crate) fn usage(&self) -> (u64, u64, u64) {
         let live = (self.pending.len() + self.retained.len()) as u64;
         let bytes = self.keys.heap_bytes()

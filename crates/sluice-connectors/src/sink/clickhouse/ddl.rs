@@ -1,0 +1,318 @@
+//! Tables and views generated from the result table specs, for old and
+//! modern ClickHouse servers.
+
+use sluice_core::AggregateKind;
+
+use crate::{SqlType, TableSpec};
+
+/// Which column types and table settings a server supports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// Before 20.1 (Debian's 18.16): `DateTime` (seconds), plain `String`, no TTL.
+    Legacy,
+    /// 20.1 and later: `DateTime64(3, 'UTC')`, `LowCardinality(String)` for
+    /// text dimensions, optional TTL.
+    Modern,
+}
+
+impl Dialect {
+    /// The dialect of a server reporting `version` (`18.16.1`, `24.3.2.23`).
+    pub fn from_version(version: &str) -> Dialect {
+        let major: u32 = version
+            .split('.')
+            .next()
+            .and_then(|m| m.trim().parse().ok())
+            .unwrap_or(0);
+        if major >= 20 {
+            Dialect::Modern
+        } else {
+            Dialect::Legacy
+        }
+    }
+
+    fn time(self) -> &'static str {
+        match self {
+            Dialect::Legacy => "DateTime('UTC')",
+            Dialect::Modern => "DateTime64(3, 'UTC')",
+        }
+    }
+
+    fn text_dim(self) -> &'static str {
+        match self {
+            Dialect::Legacy => "String",
+            Dialect::Modern => "LowCardinality(String)",
+        }
+    }
+}
+
+/// Name of the dead-letter table.
+pub const DEAD_LETTER_TABLE: &str = "_sluice_dead_letters";
+
+fn scalar(ty: SqlType, dialect: Dialect) -> String {
+    match ty {
+        SqlType::Text => "String".into(),
+        SqlType::BigInt | SqlType::HugeInt => "Int64".into(),
+        SqlType::Double => "Float64".into(),
+        SqlType::Boolean => "UInt8".into(),
+        SqlType::Timestamp => dialect.time().into(),
+    }
+}
+
+/// Whether the value of `spec` is an integer (sum, min and max).
+pub(crate) fn integer_value(spec: &TableSpec) -> bool {
+    spec.values
+        .first()
+        .is_some_and(|c| matches!(c.ty, SqlType::BigInt | SqlType::HugeInt))
+}
+
+/// The state columns of one aggregate kind, `(name, type)`.
+pub(crate) fn state_columns(spec: &TableSpec) -> Vec<(String, String)> {
+    let num = if integer_value(spec) {
+        "Nullable(Int64)"
+    } else {
+        "Nullable(Float64)"
+    };
+    let c = |n: &str, t: &str| (n.to_string(), t.to_string());
+    match spec.kind {
+        AggregateKind::Count => vec![c("st_count", "UInt64")],
+        AggregateKind::Sum => vec![c("st_sum", num)],
+        AggregateKind::Min => vec![c("st_min", num)],
+        AggregateKind::Max => vec![c("st_max", num)],
+        AggregateKind::Avg => vec![
+            c("st_isum", "Int64"),
+            c("st_fsum", "Float64"),
+            c("st_n", "UInt64"),
+        ],
+        AggregateKind::CountDistinct => vec![c("st_set", "Array(String)")],
+        AggregateKind::ApproxCountDistinct => vec![c("st_hll", "Array(UInt8)")],
+        AggregateKind::Percentile => vec![
+            c("st_keys", "Array(Int32)"),
+            c("st_counts", "Array(UInt64)"),
+        ],
+    }
+}
+
+/// Every column of `<table>_parts`, in insert order: `(name, type)`.
+pub fn parts_columns(spec: &TableSpec, dialect: Dialect) -> Vec<(String, String)> {
+    let mut cols = vec![
+        ("window_start".to_string(), dialect.time().to_string()),
+        ("window_end".to_string(), dialect.time().to_string()),
+        ("group_key".to_string(), "String".to_string()),
+    ];
+    for d in &spec.dims {
+        let t = if d.ty == SqlType::Text {
+            dialect.text_dim().to_string()
+        } else {
+            scalar(d.ty, dialect)
+        };
+        cols.push((d.name.clone(), format!("Nullable({t})")));
+    }
+    cols.extend(state_columns(spec));
+    cols.extend([
+        ("rev".to_string(), "UInt32".to_string()),
+        ("prov".to_string(), "UInt8".to_string()),
+        ("emitted".to_string(), dialect.time().to_string()),
+        ("_shard".to_string(), "String".to_string()),
+        ("_version".to_string(), "UInt64".to_string()),
+    ]);
+    cols
+}
+
+/// Columns of the dead-letter table, `(name, type)`.
+pub(crate) fn dead_letter_columns(dialect: Dialect) -> Vec<(&'static str, String)> {
+    vec![
+        ("kind", "String".into()),
+        ("reason", "String".into()),
+        ("source", "String".into()),
+        ("partition", "UInt32".into()),
+        ("offset", "Int64".into()),
+        ("event_type", "String".into()),
+        ("aggregation", "String".into()),
+        ("event_time", "Nullable(Int64)".into()),
+        ("payload", "String".into()),
+        ("written_at", dialect.time().into()),
+    ]
+}
+
+fn gamma_literal() -> String {
+    let a = sluice_engine::aggregate::percentile::RELATIVE_ACCURACY;
+    format!("{:?}", (1.0 + a) / (1.0 - a))
+}
+
+/// `(inner merge expressions, outer finish expressions)` of the view.
+fn view_exprs(spec: &TableSpec) -> (Vec<String>, Vec<String>) {
+    let value = spec
+        .values
+        .first()
+        .map(|c| c.name.clone())
+        .unwrap_or_else(|| "value".into());
+    match spec.kind {
+        AggregateKind::Count => (
+            vec!["sum(st_count) AS m_count".into()],
+            vec![format!("m_count AS `{value}`")],
+        ),
+        AggregateKind::Sum => (
+            vec!["sum(st_sum) AS m_sum".into()],
+            vec![format!("m_sum AS `{value}`")],
+        ),
+        AggregateKind::Min => (
+            vec!["min(st_min) AS m_min".into()],
+            vec![format!("m_min AS `{value}`")],
+        ),
+        AggregateKind::Max => (
+            vec!["max(st_max) AS m_max".into()],
+            vec![format!("m_max AS `{value}`")],
+        ),
+        AggregateKind::Avg => (
+            vec![
+                "sum(st_isum) AS m_isum".into(),
+                "sum(st_fsum) AS m_fsum".into(),
+                "sum(st_n) AS m_n".into(),
+            ],
+            vec![format!(
+                "if(m_n = 0, NULL, (m_isum + m_fsum) / m_n) AS `{value}`"
+            )],
+        ),
+        AggregateKind::CountDistinct => (
+            vec!["uniqExactArray(st_set) AS m_distinct".into()],
+            vec![format!("m_distinct AS `{value}`")],
+        ),
+        AggregateKind::ApproxCountDistinct => {
+            // the engine's estimator (aggregate::hll::Hll::estimate) in SQL
+            let m = sluice_engine::aggregate::hll::REGISTERS;
+            let raw = format!(
+                "(0.7213 / (1 + 1.079 / {m}) * {m} * {m} / arraySum(arrayMap(x -> exp2(-x), m_hll)))"
+            );
+            (
+                vec!["maxForEach(st_hll) AS m_hll".into()],
+                vec![format!(
+                    "toUInt64(round(if({raw} <= 2.5 * {m} AND countEqual(m_hll, 0) > 0, {m} * ln({m} / countEqual(m_hll, 0)), {raw}))) AS `{value}`"
+                )],
+            )
+        }
+        AggregateKind::Percentile => {
+            let g = gamma_literal();
+            let off = sluice_engine::aggregate::percentile::KEY_OFFSET;
+            let outer = spec
+                .values
+                .iter()
+                .map(|c| {
+                    let q = quantile_of(&c.name);
+                    let k = format!(
+                        "arrayElement(m_sk.1, arrayFirstIndex(x -> x > toUInt64(floor({q:?} * (m_total - 1))), arrayCumSum(m_sk.2)))"
+                    );
+                    format!(
+                        "if(m_total = 0, NULL, multiIf({k} = 0, 0., {k} > 0, 2 * exp(({k} - {off}) * ln({g})) / ({g} + 1), -(2 * exp((-{k} - {off}) * ln({g})) / ({g} + 1)))) AS `{}`",
+                        c.name
+                    )
+                })
+                .collect();
+            (
+                vec![
+                    "sumMap(st_keys, st_counts) AS m_sk".into(),
+                    "sum(arraySum(st_counts)) AS m_total".into(),
+                ],
+                outer,
+            )
+        }
+    }
+}
+
+/// `p50` → 0.5, `p99_9` → 0.999.
+fn quantile_of(column: &str) -> f64 {
+    column
+        .trim_start_matches('p')
+        .replace('_', ".")
+        .parse::<f64>()
+        .map(|p| p / 100.0)
+        .unwrap_or(0.5)
+}
+
+/// The statements that create the database, every `<table>_parts`, every
+/// view and the dead-letter table (all `IF NOT EXISTS`).
+pub fn ddl(
+    tables: &[TableSpec],
+    dialect: Dialect,
+    database: &str,
+    ttl_days: Option<u32>,
+) -> Vec<String> {
+    let mut out = vec![format!("CREATE DATABASE IF NOT EXISTS `{database}`")];
+    for spec in tables {
+        let cols = parts_columns(spec, dialect)
+            .into_iter()
+            .map(|(n, t)| format!("    `{n}` {t}"))
+            .collect::<Vec<_>>()
+            .join(",\n");
+        let ttl = match (dialect, ttl_days) {
+            (Dialect::Modern, Some(d)) => {
+                format!("\nTTL toDateTime(window_start) + INTERVAL {d} DAY")
+            }
+            _ => String::new(),
+        };
+        out.push(format!(
+            "CREATE TABLE IF NOT EXISTS `{database}`.`{name}_parts` (\n{cols}\n)\nENGINE = ReplacingMergeTree(_version)\nPARTITION BY toYYYYMMDD(window_start)\nORDER BY (window_start, window_end, group_key, _shard){ttl}",
+            name = spec.name
+        ));
+        let dims: Vec<String> = spec.dims.iter().map(|d| format!("`{}`", d.name)).collect();
+        let (inner, outer) = view_exprs(spec);
+        let mut inner_sel = vec!["window_start".to_string(), "window_end".to_string()];
+        inner_sel.extend(dims.iter().cloned());
+        inner_sel.extend(inner);
+        inner_sel.extend([
+            "max(rev) AS revision".to_string(),
+            "max(prov) AS provisional".to_string(),
+            "max(emitted) AS emitted_at".to_string(),
+        ]);
+        let mut group = vec![
+            "window_start".to_string(),
+            "window_end".to_string(),
+            "group_key".to_string(),
+        ];
+        group.extend(dims.iter().cloned());
+        let mut outer_sel = vec!["window_start".to_string(), "window_end".to_string()];
+        outer_sel.extend(dims.iter().cloned());
+        outer_sel.extend(outer);
+        outer_sel.extend([
+            "revision".to_string(),
+            "provisional".to_string(),
+            "emitted_at".to_string(),
+        ]);
+        out.push(format!(
+            "CREATE VIEW IF NOT EXISTS `{database}`.`{name}` AS\nSELECT\n    {outer}\nFROM\n(\n    SELECT\n        {inner}\n    FROM `{database}`.`{name}_parts` FINAL\n    GROUP BY {group}\n)",
+            name = spec.name,
+            outer = outer_sel.join(",\n    "),
+            inner = inner_sel.join(",\n        "),
+            group = group.join(", "),
+        ));
+    }
+    let cols = dead_letter_columns(dialect)
+        .into_iter()
+        .map(|(n, t)| format!("    `{n}` {t}"))
+        .collect::<Vec<_>>()
+        .join(",\n");
+    out.push(format!(
+        "CREATE TABLE IF NOT EXISTS `{database}`.`{DEAD_LETTER_TABLE}` (\n{cols}\n)\nENGINE = ReplacingMergeTree\nORDER BY (source, partition, offset, kind, aggregation)"
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dialect_by_major_version() {
+        assert_eq!(Dialect::from_version("18.16.1"), Dialect::Legacy);
+        assert_eq!(Dialect::from_version("19.17.4.11"), Dialect::Legacy);
+        assert_eq!(Dialect::from_version("24.3.2.23"), Dialect::Modern);
+        assert_eq!(Dialect::from_version("garbage"), Dialect::Legacy);
+    }
+
+    #[test]
+    fn quantile_names_round_trip() {
+        for q in [0.5, 0.9, 0.95, 0.99, 0.999] {
+            let c = crate::table::quantile_column(q);
+            assert!((quantile_of(&c) - q).abs() < 1e-12, "{c}");
+        }
+    }
+}

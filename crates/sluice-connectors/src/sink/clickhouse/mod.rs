@@ -1,0 +1,344 @@
+//! ClickHouse sink over the HTTP interface, in RowBinary.
+//!
+//! # Storage design: partial rows per source shard, merged by a view
+//!
+//! Each aggregation gets two objects (see [`ddl`]):
+//!
+//! * `<table>_parts`, a `ReplacingMergeTree(_version)` ordered by
+//!   `(window_start, window_end, group_key, _shard)`. A row holds one window
+//!   and group **of one source shard** (a Kafka `topic:partition`), as
+//!   *mergeable state*: counts, sums, min/max as values; `avg` as integer sum,
+//!   float sum and count; `count_distinct` as the set of values;
+//!   `approx_count_distinct` as the HyperLogLog registers; `percentile` as
+//!   DDSketch buckets. `_version` is the number of inputs folded into the
+//!   row: replaying a shard in offset order only ever grows it, so the row
+//!   ClickHouse keeps is the complete one, whatever was re-delivered.
+//! * `<table>`, a view reading `_parts FINAL` and merging the shards: this
+//!   is the one name users and dashboards query, equal to what a single
+//!   instance reading every partition computes.
+//!
+//! Old servers (Debian's 18.16) and modern ones (20.x and later) differ in
+//! column types only: see [`Dialect`].
+
+mod ddl;
+mod rowbinary;
+
+pub use ddl::{ddl, parts_columns, Dialect, DEAD_LETTER_TABLE};
+
+use std::time::Duration;
+
+use crate::{ConnectorError, DeadLetterRecord, ResultRow, Sink, TableSpec};
+
+/// Where and how to connect.
+#[derive(Clone, Debug)]
+pub struct ClickHouseSettings {
+    /// `http://host:8123`.
+    pub url: String,
+    /// Database holding the tables.
+    pub database: String,
+    /// User (`default` when `None`).
+    pub user: Option<String>,
+    /// Password (resolved secret).
+    pub password: Option<String>,
+    /// Create tables and views when missing.
+    pub create_tables: bool,
+    /// Rows older than this many days (by window start) expire (modern
+    /// servers only).
+    pub ttl_days: Option<u32>,
+    /// Timeout per request.
+    pub timeout: Duration,
+}
+
+impl ClickHouseSettings {
+    /// Settings for `url` and `database` with defaults otherwise.
+    pub fn new(url: &str, database: &str) -> Self {
+        Self {
+            url: url.trim_end_matches('/').to_string(),
+            database: database.to_string(),
+            user: None,
+            password: None,
+            create_tables: true,
+            ttl_days: None,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A small ClickHouse HTTP client.
+#[derive(Clone)]
+pub struct Client {
+    agent: ureq::Agent,
+    url: String,
+    user: Option<String>,
+    password: Option<String>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("url", &self.url)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+/// ClickHouse error codes that retrying cannot fix (syntax, unknown
+/// identifiers, type mismatches, bad arguments, unknown tables).
+const USER_ERROR_CODES: &[&str] = &[
+    "Code: 6,",
+    "Code: 16,",
+    "Code: 27,",
+    "Code: 36,",
+    "Code: 42,",
+    "Code: 43,",
+    "Code: 44,",
+    "Code: 46,",
+    "Code: 47,",
+    "Code: 53,",
+    "Code: 57,",
+    "Code: 60,",
+    "Code: 62,",
+    "Code: 81,",
+];
+
+fn remote(message: String, retry: bool) -> ConnectorError {
+    ConnectorError::Remote {
+        service: "clickhouse",
+        message,
+        retry,
+    }
+}
+
+impl Client {
+    /// A client for `settings.url`.
+    pub fn new(settings: &ClickHouseSettings) -> Result<Self, ConnectorError> {
+        if !(settings.url.starts_with("http://") || settings.url.starts_with("https://")) {
+            return Err(ConnectorError::Config {
+                connector: "clickhouse",
+                message: format!("url `{}` must start with http:// or https://", settings.url),
+            });
+        }
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(settings.timeout))
+            .timeout_connect(Some(settings.timeout.min(Duration::from_secs(5))))
+            .build()
+            .into();
+        Ok(Self {
+            agent,
+            url: format!("{}/", settings.url.trim_end_matches('/')),
+            user: settings.user.clone(),
+            password: settings.password.clone(),
+        })
+    }
+
+    fn post(&self, query: Option<&str>, body: &[u8]) -> Result<String, ConnectorError> {
+        let mut req = self.agent.post(&self.url);
+        if let Some(q) = query {
+            req = req.query("query", q);
+        }
+        if let Some(u) = &self.user {
+            req = req.header("X-ClickHouse-User", u);
+        }
+        if let Some(p) = &self.password {
+            req = req.header("X-ClickHouse-Key", p);
+        }
+        let mut resp = req
+            .send(body)
+            .map_err(|e| remote(format!("{}: {e}", self.url), true))?;
+        let status = resp.status().as_u16();
+        let text = resp
+            .body_mut()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_string()
+            .map_err(|e| remote(format!("reading the answer: {e}"), true))?;
+        if status >= 400 {
+            let user_error = USER_ERROR_CODES.iter().any(|c| text.contains(c));
+            let retry = !(user_error || status == 401 || status == 403 || status == 404);
+            return Err(remote(format!("HTTP {status}: {}", text.trim()), retry));
+        }
+        Ok(text)
+    }
+
+    /// Runs one statement and returns the answer as text.
+    pub fn query(&self, sql: &str) -> Result<String, ConnectorError> {
+        self.post(None, sql.as_bytes())
+    }
+
+    /// Inserts RowBinary `body` into `table` (`db.name`) for `columns`.
+    pub fn insert_rowbinary(
+        &self,
+        table: &str,
+        columns: &[String],
+        body: &[u8],
+    ) -> Result<(), ConnectorError> {
+        let cols = columns
+            .iter()
+            .map(|c| format!("`{c}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let q = format!("INSERT INTO {table} ({cols}) FORMAT RowBinary");
+        self.post(Some(&q), body).map(|_| ())
+    }
+
+    /// The server version, e.g. `18.16.1`.
+    pub fn version(&self) -> Result<String, ConnectorError> {
+        Ok(self.query("SELECT version()")?.trim().to_string())
+    }
+
+    /// True when the server answers.
+    pub fn ping(&self) -> bool {
+        self.query("SELECT 1")
+            .map(|s| s.trim() == "1")
+            .unwrap_or(false)
+    }
+}
+
+/// The `clickhouse` sink.
+#[derive(Debug)]
+pub struct ClickHouseSink {
+    client: Client,
+    settings: ClickHouseSettings,
+    dialect: Dialect,
+    tables: Vec<TableSpec>,
+}
+
+impl ClickHouseSink {
+    /// Connects and detects the server's dialect.
+    pub fn connect(settings: ClickHouseSettings) -> Result<Self, ConnectorError> {
+        let client = Client::new(&settings)?;
+        let version = client.version()?;
+        let dialect = Dialect::from_version(&version);
+        tracing::info!(%version, ?dialect, url = %settings.url, "connected to ClickHouse");
+        Ok(Self {
+            client,
+            settings,
+            dialect,
+            tables: Vec::new(),
+        })
+    }
+
+    /// The detected dialect.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// The client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn qualified(&self, table: &str) -> String {
+        format!("`{}`.`{table}`", self.settings.database)
+    }
+
+    fn check_columns(&self, spec: &TableSpec) -> Result<(), ConnectorError> {
+        let name = format!("{}_parts", spec.name);
+        let q = format!(
+            "SELECT name FROM system.columns WHERE database = '{}' AND table = '{}' FORMAT TSV",
+            self.settings.database, name
+        );
+        let have: Vec<String> = self.client.query(&q)?.lines().map(str::to_string).collect();
+        let want: Vec<String> = parts_columns(spec, self.dialect)
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        if have.is_empty() {
+            return Err(ConnectorError::Config {
+                connector: "clickhouse",
+                message: format!(
+                    "table {} does not exist and create_tables is off; create it with `sluice clickhouse ddl`",
+                    self.qualified(&name)
+                ),
+            });
+        }
+        if have != want {
+            return Err(ConnectorError::Config {
+                connector: "clickhouse",
+                message: format!(
+                    "table {} has columns [{}] but the configuration needs [{}]; drop it or use another database",
+                    self.qualified(&name),
+                    have.join(", "),
+                    want.join(", ")
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Sink for ClickHouseSink {
+    fn describe(&self) -> String {
+        format!(
+            "clickhouse {} database {} ({:?})",
+            self.settings.url, self.settings.database, self.dialect
+        )
+    }
+
+    fn prepare(&mut self, tables: &[TableSpec]) -> Result<(), ConnectorError> {
+        self.tables = tables.to_vec();
+        if self.settings.create_tables {
+            for stmt in ddl(
+                tables,
+                self.dialect,
+                &self.settings.database,
+                self.settings.ttl_days,
+            ) {
+                self.client.query(&stmt)?;
+            }
+        }
+        for t in tables {
+            self.check_columns(t)?;
+        }
+        Ok(())
+    }
+
+    fn write(
+        &mut self,
+        rows: &[ResultRow],
+        dead: &[DeadLetterRecord],
+    ) -> Result<(), ConnectorError> {
+        for (i, spec) in self.tables.iter().enumerate() {
+            let mut body = Vec::new();
+            let mut n = 0usize;
+            for r in rows.iter().filter(|r| r.table == i) {
+                rowbinary::encode_row(&mut body, spec, self.dialect, r)?;
+                n += 1;
+            }
+            if n == 0 {
+                continue;
+            }
+            let cols: Vec<String> = parts_columns(spec, self.dialect)
+                .into_iter()
+                .map(|(c, _)| c)
+                .collect();
+            self.client.insert_rowbinary(
+                &self.qualified(&format!("{}_parts", spec.name)),
+                &cols,
+                &body,
+            )?;
+        }
+        if !dead.is_empty() {
+            let mut body = Vec::new();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0);
+            for d in dead {
+                rowbinary::encode_dead_letter(&mut body, self.dialect, d, now);
+            }
+            let cols: Vec<String> = ddl::dead_letter_columns(self.dialect)
+                .into_iter()
+                .map(|(c, _)| c.to_string())
+                .collect();
+            self.client
+                .insert_rowbinary(&self.qualified(DEAD_LETTER_TABLE), &cols, &body)?;
+        }
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+}
