@@ -18,9 +18,11 @@
 //!   it means a restart re-reads exactly what rebuilds the open windows;
 //!   re-emitted rows of already closed windows carry fewer inputs than the
 //!   stored ones, so stores keeping the row with the most inputs ignore them.
-//! * Sharded mode ([`PipelineOptions::sharded`]): one engine per source
-//!   partition, each row tagged with its `topic:partition`, so several
-//!   instances sharing partitions write disjoint partial rows a store merges.
+//! * Sharded mode ([`PipelineOptions::sharded`]): one engine per partition
+//!   number (partition `p` of every topic: Kafka keys records by entity and
+//!   the range assignor co-partitions, so one entity's events meet in one
+//!   shard), each row tagged with its shard, so several instances sharing
+//!   partitions write disjoint partial rows a store merges.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
@@ -198,10 +200,10 @@ type PartitionKey = (String, i32);
 /// One engine and the bookkeeping that turns its state into safe offsets.
 struct Lane {
     engine: Engine,
-    /// `topic:partition` in sharded mode, empty otherwise.
+    /// The partition number in sharded mode, empty otherwise.
     shard: String,
-    /// Dense partition id (sharded mode).
-    dense: u32,
+    /// Dense ids of the source partitions this lane reads (sharded mode).
+    dense: Vec<u32>,
     /// Per partition: `(first offset of a batch, largest event time seen
     /// once it was processed)`, oldest first.
     marks: std::collections::BTreeMap<PartitionKey, std::collections::VecDeque<(i64, i64)>>,
@@ -210,15 +212,11 @@ struct Lane {
 }
 
 impl Lane {
-    fn new(
-        plan: &sluice_engine::EnginePlan,
-        shard: String,
-        dense: u32,
-    ) -> Result<Self, RuntimeError> {
+    fn new(plan: &sluice_engine::EnginePlan, shard: String) -> Result<Self, RuntimeError> {
         Ok(Self {
             engine: Engine::new(plan.clone()).map_err(RuntimeError::Plan)?,
             shard,
-            dense,
+            dense: Vec::new(),
             marks: Default::default(),
             next: Default::default(),
         })
@@ -373,7 +371,7 @@ pub fn run(
     plan.options.emit_state = plan.options.emit_state || opts.sharded;
     let mut lanes: Vec<Lane> = Vec::new();
     if !opts.sharded {
-        lanes.push(Lane::new(&plan, String::new(), 0)?);
+        lanes.push(Lane::new(&plan, String::new())?);
     }
     if let Ok(mut l) = stats.latest.lock() {
         *l = vec![Vec::new(); tables.len()];
@@ -467,7 +465,24 @@ pub fn run(
                     if opts.sharded {
                         // revoked partitions: their next owner rebuilds the
                         // open windows from the committed offsets
-                        lanes.retain(|l| o.partitions.contains(&l.dense));
+                        lanes.retain(|l| l.dense.iter().all(|d| o.partitions.contains(d)));
+                        for (&d, &p) in o.partitions.iter().zip(&o.partition_numbers) {
+                            let shard = p.to_string();
+                            let li = match lanes.iter().position(|l| l.shard == shard) {
+                                Some(i) => i,
+                                None => {
+                                    lanes.push(Lane::new(&plan, shard)?);
+                                    lanes.len() - 1
+                                }
+                            };
+                            let lane = &mut lanes[li];
+                            if !lane.dense.contains(&d) {
+                                // every topic of the shard holds its
+                                // watermark back until it delivers or idles
+                                lane.dense.push(d);
+                                lane.engine.declare_partitions(&[d], now_ms());
+                            }
+                        }
                     } else {
                         lanes[0].engine.declare_partitions(&o.partitions, now_ms());
                     }
@@ -476,19 +491,23 @@ pub fn run(
                 let position = o.position.take();
                 let li = if opts.sharded {
                     let dense = o.batch.partition;
-                    match lanes.iter().position(|l| l.dense == dense) {
+                    let shard = position
+                        .as_ref()
+                        .map(|(_, p, _)| p.to_string())
+                        .unwrap_or_default();
+                    let li = match lanes.iter().position(|l| l.shard == shard) {
                         Some(i) => i,
                         None => {
-                            let shard = position
-                                .as_ref()
-                                .map(|(t, p, _)| format!("{t}:{p}"))
-                                .unwrap_or_default();
-                            let mut lane = Lane::new(&plan, shard, dense)?;
-                            lane.engine.declare_partitions(&[dense], now_ms());
-                            lanes.push(lane);
+                            lanes.push(Lane::new(&plan, shard)?);
                             lanes.len() - 1
                         }
+                    };
+                    let lane = &mut lanes[li];
+                    if !lane.dense.contains(&dense) {
+                        lane.dense.push(dense);
+                        lane.engine.declare_partitions(&[dense], now_ms());
                     }
+                    li
                 } else {
                     0
                 };

@@ -376,6 +376,10 @@ impl KafkaSource {
                 ],
                 &[
                     ("group.id", group.as_str()),
+                    // co-partitioning: a member gets the same partition
+                    // numbers of every topic, so all events of one entity
+                    // (records are keyed by it) meet in one engine shard
+                    ("partition.assignment.strategy", "range"),
                     ("enable.auto.commit", "false"),
                     ("enable.auto.offset.store", "false"),
                 ],
@@ -679,6 +683,23 @@ impl KafkaSource {
                 RebalanceEvent::Error(_) => {}
             }
         }
+        // Topics are co-partitioned (records keyed by entity, range
+        // assignment): partition p of one topic implies partition p of every
+        // topic. Declaring them all at once keeps a topic whose metadata or
+        // assignment arrives a moment later from finding the watermark moved
+        // on; a partition that does not exist only idles out.
+        let numbers: Vec<i32> = assigned
+            .iter()
+            .filter_map(|d| self.dense_names.get(*d as usize).map(|(_, p)| *p))
+            .collect();
+        for p in numbers {
+            for ti in 0..self.topics.len() as u32 {
+                let d = self.dense_id(ti, p);
+                if !assigned.contains(&d) {
+                    assigned.push(d);
+                }
+            }
+        }
         assigned.sort_unstable();
         self.assigned = assigned;
         for e in events {
@@ -828,6 +849,11 @@ impl Source for KafkaSource {
                     }
                 }
                 out.partitions.clone_from(&self.assigned);
+                out.partition_numbers.clear();
+                for &a in &self.assigned {
+                    let n = self.topic_partition(a).map(|(_, p)| p).unwrap_or(-1);
+                    out.partition_numbers.push(n);
+                }
                 // keep the (cleared) buffers for the partition's next records
                 b.out.clear();
                 b.meta.clear();

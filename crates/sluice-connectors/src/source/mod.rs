@@ -34,6 +34,9 @@ pub struct SourceOutput {
     /// runtime declares them to the engine so a partition not yet read holds
     /// the watermark back.
     pub partitions: Vec<u32>,
+    /// The source's own partition number of each entry of `partitions`
+    /// (Kafka: the partition within its topic).
+    pub partition_numbers: Vec<i32>,
 }
 
 impl SourceOutput {
@@ -45,6 +48,7 @@ impl SourceOutput {
         self.offsets.clear();
         self.position = None;
         self.partitions.clear();
+        self.partition_numbers.clear();
     }
 
     /// Records the source offset of the record just pushed to `batch`.

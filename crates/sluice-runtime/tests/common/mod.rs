@@ -50,6 +50,16 @@ pub fn cell_v(c: &Cell) -> V {
 /// Expected final table contents: the highest revision per window and group
 /// (sessions: a later revision supersedes overlapping windows of the group).
 pub fn expected(built: &BuiltPlan, batches: &[RawBatch]) -> BTreeMap<String, Vec<Vec<V>>> {
+    expected_with(built, batches, true)
+}
+
+/// [`expected`], with or without the revision column (ClickHouse's merged
+/// view reports the largest revision of any shard, not the reference's).
+pub fn expected_with(
+    built: &BuiltPlan,
+    batches: &[RawBatch],
+    revision: bool,
+) -> BTreeMap<String, Vec<Vec<V>>> {
     let ops: Vec<Op> = batches.iter().cloned().map(Op::Batch).collect();
     let out = run_reference(&built.plan, &ops).unwrap();
     let mut tables: BTreeMap<String, Vec<Vec<V>>> = BTreeMap::new();
@@ -80,7 +90,9 @@ pub fn expected(built: &BuiltPlan, batches: &[RawBatch]) -> BTreeMap<String, Vec
                 ];
                 v.extend(r.dims.iter().map(cell_v));
                 v.extend(r.values.iter().map(cell_v));
-                v.push(V::T(r.revision.to_string()));
+                if revision {
+                    v.push(V::T(r.revision.to_string()));
+                }
                 v
             })
             .collect();
@@ -158,8 +170,99 @@ pub fn assert_tables_eq(got: &BTreeMap<String, Vec<Vec<V>>>, want: &BTreeMap<Str
             g.len(),
             rows.len()
         );
+        let extra: Vec<_> = g.iter().filter(|r| !rows.contains(r)).take(5).collect();
+        let missing: Vec<_> = rows.iter().filter(|r| !g.contains(r)).take(5).collect();
+        assert!(
+            extra.is_empty() && missing.is_empty(),
+            "table {name}: stored rows not expected {extra:?}; expected rows not stored {missing:?}"
+        );
         for (a, b) in g.iter().zip(rows) {
             assert_eq!(a, b, "table {name}");
         }
     }
+}
+
+/// The final views of a ClickHouse database, in the shape of
+/// [`expected_with`] without revisions.
+pub fn stored_clickhouse(
+    client: &sluice_connectors::sink::clickhouse::Client,
+    database: &str,
+    built: &BuiltPlan,
+) -> BTreeMap<String, Vec<Vec<V>>> {
+    use sluice_connectors::SqlType;
+    let mut tables = BTreeMap::new();
+    for t in &built.tables {
+        let mut cols = vec!["window_start_ms".to_string(), "window_end_ms".to_string()];
+        cols.extend(t.dims.iter().map(|d| format!("`{}`", d.name)));
+        cols.extend(t.values.iter().map(|v| format!("`{}`", v.name)));
+        let q = format!(
+            "SELECT {} FROM `{database}`.`{}` FORMAT JSONCompact",
+            cols.join(", "),
+            t.name
+        );
+        let answer: serde_json::Value = serde_json::from_str(&client.query(&q).unwrap()).unwrap();
+        let types: Vec<Option<SqlType>> = [None, None]
+            .into_iter()
+            .chain(t.dims.iter().map(|d| Some(d.ty)))
+            .chain(t.values.iter().map(|v| Some(v.ty)))
+            .collect();
+        let mut rows: Vec<Vec<V>> = answer["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| {
+                row.as_array()
+                    .unwrap()
+                    .iter()
+                    .zip(&types)
+                    .map(|(c, ty)| {
+                        let text = match c {
+                            serde_json::Value::String(s) => s.clone(),
+                            serde_json::Value::Null => "NULL".into(),
+                            other => other.to_string(),
+                        };
+                        match ty {
+                            _ if text == "NULL" => V::T(text),
+                            None => V::T(format_utc(text.parse::<i64>().unwrap())),
+                            Some(SqlType::Double) => V::F(text.parse().unwrap()),
+                            Some(SqlType::Boolean) => V::T((text == "1").to_string()),
+                            Some(SqlType::Timestamp) => V::T(text),
+                            Some(_) => V::T(text),
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        rows.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+        tables.insert(t.name.clone(), rows);
+    }
+    tables
+}
+
+/// A ClickHouse client for the local test server and a fresh database
+/// name, or `None` (skip) when the server is down and services are not
+/// required.
+pub fn clickhouse(
+    tag: &str,
+) -> Option<(
+    sluice_connectors::sink::clickhouse::ClickHouseSettings,
+    sluice_connectors::sink::clickhouse::Client,
+)> {
+    use sluice_connectors::sink::clickhouse::{ClickHouseSettings, Client};
+    let url =
+        std::env::var("SLUICE_CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".into());
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let settings = ClickHouseSettings::new(&url, &format!("t{stamp}_{tag}"));
+    let client = Client::new(&settings).unwrap();
+    if !client.ping() {
+        if std::env::var_os("SLUICE_REQUIRE_SERVICES").is_some() {
+            panic!("SLUICE_REQUIRE_SERVICES is set but ClickHouse is not answering at {url}");
+        }
+        eprintln!("skipping: ClickHouse not running (scripts/services.sh start clickhouse)");
+        return None;
+    }
+    Some((settings, client))
 }

@@ -97,6 +97,9 @@ pub fn parts_columns(spec: &TableSpec, dialect: Dialect) -> Vec<(String, String)
     let mut cols = vec![
         ("window_start".to_string(), dialect.time().to_string()),
         ("window_end".to_string(), dialect.time().to_string()),
+        // exact bounds: old servers' DateTime has whole seconds only
+        ("window_start_ms".to_string(), "Int64".to_string()),
+        ("window_end_ms".to_string(), "Int64".to_string()),
         ("group_key".to_string(), "String".to_string()),
     ];
     for d in &spec.dims {
@@ -250,12 +253,18 @@ pub fn ddl(
             _ => String::new(),
         };
         out.push(format!(
-            "CREATE TABLE IF NOT EXISTS `{database}`.`{name}_parts` (\n{cols}\n)\nENGINE = ReplacingMergeTree(_version)\nPARTITION BY toYYYYMMDD(window_start)\nORDER BY (window_start, window_end, group_key, _shard){ttl}",
+            "CREATE TABLE IF NOT EXISTS `{database}`.`{name}_parts` (\n{cols}\n)\nENGINE = ReplacingMergeTree(_version)\nPARTITION BY toYYYYMMDD(window_start)\nORDER BY (window_start_ms, window_end_ms, group_key, _shard){ttl}",
             name = spec.name
         ));
         let dims: Vec<String> = spec.dims.iter().map(|d| format!("`{}`", d.name)).collect();
         let (inner, outer) = view_exprs(spec);
-        let mut inner_sel = vec!["window_start".to_string(), "window_end".to_string()];
+        let bounds = [
+            "window_start".to_string(),
+            "window_end".to_string(),
+            "window_start_ms".to_string(),
+            "window_end_ms".to_string(),
+        ];
+        let mut inner_sel = bounds.to_vec();
         inner_sel.extend(dims.iter().cloned());
         inner_sel.extend(inner);
         inner_sel.extend([
@@ -263,13 +272,10 @@ pub fn ddl(
             "max(prov) AS provisional".to_string(),
             "max(emitted) AS emitted_at".to_string(),
         ]);
-        let mut group = vec![
-            "window_start".to_string(),
-            "window_end".to_string(),
-            "group_key".to_string(),
-        ];
+        let mut group = bounds.to_vec();
+        group.push("group_key".to_string());
         group.extend(dims.iter().cloned());
-        let mut outer_sel = vec!["window_start".to_string(), "window_end".to_string()];
+        let mut outer_sel = bounds.to_vec();
         outer_sel.extend(dims.iter().cloned());
         outer_sel.extend(outer);
         outer_sel.extend([
@@ -277,8 +283,19 @@ pub fn ddl(
             "provisional".to_string(),
             "emitted_at".to_string(),
         ]);
+        // a session that grew (late data merged it with a neighbour) is
+        // re-emitted with a wider window that contains the old one: keep only
+        // windows no other window of the same group and shard contains
+        let live = if spec.session {
+            format!(
+                "\n    WHERE (group_key, _shard, window_start_ms, window_end_ms) IN\n    (\n        SELECT group_key, _shard, x.1, x.2\n        FROM (SELECT group_key, _shard, groupArray((window_start_ms, window_end_ms)) AS w FROM `{database}`.`{name}_parts` FINAL GROUP BY group_key, _shard)\n        ARRAY JOIN w AS x\n        WHERE NOT arrayExists(y -> y.1 <= x.1 AND y.2 >= x.2 AND (y.1 != x.1 OR y.2 != x.2), w)\n    )",
+                name = spec.name
+            )
+        } else {
+            String::new()
+        };
         out.push(format!(
-            "CREATE VIEW IF NOT EXISTS `{database}`.`{name}` AS\nSELECT\n    {outer}\nFROM\n(\n    SELECT\n        {inner}\n    FROM `{database}`.`{name}_parts` FINAL\n    GROUP BY {group}\n)",
+            "CREATE VIEW IF NOT EXISTS `{database}`.`{name}` AS\nSELECT\n    {outer}\nFROM\n(\n    SELECT\n        {inner}\n    FROM `{database}`.`{name}_parts` FINAL{live}\n    GROUP BY {group}\n)",
             name = spec.name,
             outer = outer_sel.join(",\n    "),
             inner = inner_sel.join(",\n        "),

@@ -107,6 +107,8 @@ pub(crate) fn encode_row(
 ) -> Result<(), ConnectorError> {
     time(out, dialect, r.window_start);
     time(out, dialect, r.window_end);
+    out.extend_from_slice(&r.window_start.to_le_bytes());
+    out.extend_from_slice(&r.window_end.to_le_bytes());
     string(out, group_key(&r.dims).as_bytes());
     for (c, cell) in spec.dims.iter().zip(&r.dims) {
         dim(out, dialect, c.ty, cell);
