@@ -34,3 +34,15 @@ if [ ! -f "$cache/libduckdb.so" ]; then
 fi
 # .cargo/config.toml points DUCKDB_LIB_DIR at ./.duckdb
 ln -sfn "$cache" "$(dirname "$0")/../.duckdb"
+
+# chDB (embedded modern ClickHouse, from PyPI) checks the DDL sluice writes
+# for modern servers; only with `scripts/bootstrap.sh chdb` (the test script).
+if [ "${1:-}" = "chdb" ]; then
+  CHDB_VERSION=4.4.0
+  venv="${SLUICE_CACHE_DIR:-$HOME/.cache/sluice}/chdb"
+  if ! "$venv/bin/python" -c "import chdb" >/dev/null 2>&1; then
+    echo "installing chDB ${CHDB_VERSION} into $venv (PyPI)"
+    python3 -m venv "$venv" || { apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv "$venv"; }
+    "$venv/bin/pip" install -q "chdb==${CHDB_VERSION}"
+  fi
+fi

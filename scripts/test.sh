@@ -9,7 +9,7 @@ export SLUICE_CACHE_DIR="${SLUICE_CACHE_DIR:-$HOME/.cache/sluice}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$SLUICE_CACHE_DIR/target}"
 mkdir -p "$CARGO_TARGET_DIR"
 
-scripts/bootstrap.sh
+scripts/bootstrap.sh chdb
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -17,10 +17,11 @@ cargo fmt --all -- --check
 echo "== cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "== services for integration tests (Kafka, schema registry) on 127.0.0.1"
+echo "== services for integration tests (Kafka, schema registry, ClickHouse) on 127.0.0.1"
+trap 'for s in clickhouse registry kafka; do scripts/services.sh stop "$s" >/dev/null 2>&1 || true; done' EXIT
 scripts/services.sh start kafka
 scripts/services.sh start registry
-trap 'scripts/services.sh stop registry >/dev/null 2>&1 || true; scripts/services.sh stop kafka >/dev/null 2>&1 || true' EXIT
+scripts/services.sh start clickhouse
 # integration tests fail (instead of skipping) when a service they need is down
 export SLUICE_REQUIRE_SERVICES=1
 

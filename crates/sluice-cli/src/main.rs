@@ -53,7 +53,7 @@ pub enum Command {
     Schema(cmd::schema::SchemaArgs),
     /// Run a pipeline: generator or files → engine → DuckDB (embedded default).
     Run(cmd::run::RunArgs),
-    /// Run SQL against the embedded store.
+    /// Run SQL against the store (DuckDB, or ClickHouse when it is the environment's sink).
     Query(cmd::query::QueryArgs),
     /// List the tables of the embedded store with their row counts.
     Tables(cmd::query::TablesArgs),
@@ -63,6 +63,8 @@ pub enum Command {
     Generate(cmd::generate::GenerateArgs),
     /// Inspect or replay the dead-letter topic.
     Dlq(cmd::dlq::DlqArgs),
+    /// ClickHouse: print the tables and views `run` creates.
+    Clickhouse(cmd::clickhouse::ClickHouseArgs),
 }
 
 /// An error that already printed itself and maps to an exit code.
@@ -96,6 +98,7 @@ fn main() -> ExitCode {
         Command::Generate(a) => cmd::load(&cli, std::slice::from_ref(&a.domain))
             .and_then(|cfg| cmd::generate::run(a, &cfg)),
         Command::Dlq(a) => cmd::dlq::run(&cli, a),
+        Command::Clickhouse(a) => cmd::clickhouse::run(&cli, a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

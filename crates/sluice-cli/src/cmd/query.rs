@@ -19,7 +19,8 @@ pub enum Format {
 /// Arguments of `sluice query`.
 #[derive(Args, Debug)]
 pub struct QueryArgs {
-    /// The SQL to run (DuckDB dialect).
+    /// The SQL to run (DuckDB's dialect; ClickHouse's when the environment's
+    /// sink is ClickHouse, e.g. `--env staging`).
     pub sql: String,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -172,6 +173,14 @@ pub fn render(r: &QueryResult, format: Format) -> String {
 
 /// Runs `sluice query`.
 pub fn run_query(cli: &Cli, args: &QueryArgs) -> anyhow::Result<()> {
+    if args.db.is_none() {
+        let cfg = super::load(cli, &[])?;
+        if cfg.platform.sinks.default == "clickhouse" {
+            let r = super::clickhouse::query(cli, &cfg, &args.sql)?;
+            print!("{}", render(&r, args.format));
+            return Ok(());
+        }
+    }
     let path = db_path(cli, &args.db)?;
     let r = duckdb::query(&path, &args.sql)?;
     print!("{}", render(&r, args.format));

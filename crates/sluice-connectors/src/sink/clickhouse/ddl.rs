@@ -37,12 +37,6 @@ impl Dialect {
         }
     }
 
-    fn text_dim(self) -> &'static str {
-        match self {
-            Dialect::Legacy => "String",
-            Dialect::Modern => "LowCardinality(String)",
-        }
-    }
 }
 
 /// Name of the dead-letter table.
@@ -103,12 +97,11 @@ pub fn parts_columns(spec: &TableSpec, dialect: Dialect) -> Vec<(String, String)
         ("group_key".to_string(), "String".to_string()),
     ];
     for d in &spec.dims {
-        let t = if d.ty == SqlType::Text {
-            dialect.text_dim().to_string()
-        } else {
-            scalar(d.ty, dialect)
+        let t = match (d.ty, dialect) {
+            (SqlType::Text, Dialect::Modern) => "LowCardinality(Nullable(String))".to_string(),
+            (ty, _) => format!("Nullable({})", scalar(ty, dialect)),
         };
-        cols.push((d.name.clone(), format!("Nullable({t})")));
+        cols.push((d.name.clone(), t));
     }
     cols.extend(state_columns(spec));
     cols.extend([
@@ -201,11 +194,12 @@ fn view_exprs(spec: &TableSpec) -> (Vec<String>, Vec<String>) {
                 .iter()
                 .map(|c| {
                     let q = quantile_of(&c.name);
-                    let k = format!(
+                    let k = format!("k_{}", c.name);
+                    let find = format!(
                         "arrayElement(m_sk.1, arrayFirstIndex(x -> x > toUInt64(floor({q:?} * (m_total - 1))), arrayCumSum(m_sk.2)))"
                     );
                     format!(
-                        "if(m_total = 0, NULL, multiIf({k} = 0, 0., {k} > 0, 2 * exp(({k} - {off}) * ln({g})) / ({g} + 1), -(2 * exp((-{k} - {off}) * ln({g})) / ({g} + 1)))) AS `{}`",
+                        "if(m_total = 0, NULL, multiIf(({find} AS {k}) = 0, 0., {k} > 0, 2 * exp(({k} - {off}) * ln({g})) / ({g} + 1), -(2 * exp((-{k} - {off}) * ln({g})) / ({g} + 1)))) AS `{}`",
                         c.name
                     )
                 })

@@ -133,7 +133,19 @@ impl Client {
     }
 
     fn post(&self, query: Option<&str>, body: &[u8]) -> Result<String, ConnectorError> {
+        self.post_in(None, query, body)
+    }
+
+    fn post_in(
+        &self,
+        database: Option<&str>,
+        query: Option<&str>,
+        body: &[u8],
+    ) -> Result<String, ConnectorError> {
         let mut req = self.agent.post(&self.url);
+        if let Some(db) = database {
+            req = req.query("database", db);
+        }
         if let Some(q) = query {
             req = req.query("query", q);
         }
@@ -164,6 +176,11 @@ impl Client {
     /// Runs one statement and returns the answer as text.
     pub fn query(&self, sql: &str) -> Result<String, ConnectorError> {
         self.post(None, sql.as_bytes())
+    }
+
+    /// Runs one statement with `database` as the default database.
+    pub fn query_in(&self, database: &str, sql: &str) -> Result<String, ConnectorError> {
+        self.post_in(Some(database), None, sql.as_bytes())
     }
 
     /// Inserts RowBinary `body` into `table` (`db.name`) for `columns`.
