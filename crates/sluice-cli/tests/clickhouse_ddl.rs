@@ -20,7 +20,14 @@ fn ddl(domain: &str, dialect: &str) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
         .current_dir(repo())
         .env_remove("SLUICE_ENV")
-        .args(["clickhouse", "ddl", "--domain", domain, "--dialect", dialect])
+        .args([
+            "clickhouse",
+            "ddl",
+            "--domain",
+            domain,
+            "--dialect",
+            dialect,
+        ])
         .output()
         .unwrap();
     assert!(
@@ -75,7 +82,10 @@ fn ddl_matches_golden_files_for_old_and_modern_servers() {
     let legacy = ddl("ecommerce", "legacy");
     let modern = ddl("ecommerce", "modern");
     assert!(legacy.contains("DateTime('UTC')") && !legacy.contains("DateTime64"));
-    assert!(modern.contains("DateTime64(3, 'UTC')") && modern.contains("LowCardinality(Nullable(String))"));
+    assert!(
+        modern.contains("DateTime64(3, 'UTC')")
+            && modern.contains("LowCardinality(Nullable(String))")
+    );
 }
 
 fn post(url: &str, body: &str) -> Result<String, String> {
@@ -103,7 +113,10 @@ fn post(url: &str, body: &str) -> Result<String, String> {
 fn legacy_ddl_runs_on_the_debian_server() {
     let url = "http://127.0.0.1:8123/";
     if post(url, "SELECT 1").is_err() {
-        assert!(!required(), "SLUICE_REQUIRE_SERVICES is set but ClickHouse is down");
+        assert!(
+            !required(),
+            "SLUICE_REQUIRE_SERVICES is set but ClickHouse is down"
+        );
         eprintln!("skipping: ClickHouse not running");
         return;
     }

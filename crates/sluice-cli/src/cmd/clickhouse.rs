@@ -61,7 +61,12 @@ pub fn run(cli: &Cli, args: &ClickHouseArgs) -> anyhow::Result<()> {
                 DialectArg::Modern => Dialect::Modern,
                 DialectArg::Detect => Dialect::from_version(&Client::new(&settings)?.version()?),
             };
-            for stmt in ddl(&built.tables, dialect, &settings.database, settings.ttl_days) {
+            for stmt in ddl(
+                &built.tables,
+                dialect,
+                &settings.database,
+                settings.ttl_days,
+            ) {
                 println!("{stmt};\n");
             }
             Ok(())
@@ -74,10 +79,7 @@ pub fn run(cli: &Cli, args: &ClickHouseArgs) -> anyhow::Result<()> {
 pub fn query(cli: &Cli, cfg: &sluice_config::Config, sql: &str) -> anyhow::Result<QueryResult> {
     let settings = super::run::clickhouse_settings(cli, cfg)?;
     let client = Client::new(&settings)?;
-    let q = format!(
-        "{} FORMAT JSONCompact",
-        sql.trim().trim_end_matches(';')
-    );
+    let q = format!("{} FORMAT JSONCompact", sql.trim().trim_end_matches(';'));
     let text = client
         .query_in(&settings.database, &q)
         .context("ClickHouse query failed")?;

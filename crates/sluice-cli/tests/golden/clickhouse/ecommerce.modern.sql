@@ -145,7 +145,7 @@ CREATE TABLE IF NOT EXISTS `sluice`.`unique_users_by_platform_parts` (
     `window_end_ms` Int64,
     `group_key` String,
     `platform` LowCardinality(Nullable(String)),
-    `st_hll` Array(UInt8),
+    `st_hll` Array(UInt32),
     `rev` UInt32,
     `prov` UInt8,
     `emitted` DateTime64(3, 'UTC'),
@@ -163,7 +163,7 @@ SELECT
     window_start_ms,
     window_end_ms,
     `platform`,
-    toUInt64(round(if((0.7213 / (1 + 1.079 / 16384) * 16384 * 16384 / arraySum(arrayMap(x -> exp2(-x), m_hll))) <= 2.5 * 16384 AND countEqual(m_hll, 0) > 0, 16384 * ln(16384 / countEqual(m_hll, 0)), (0.7213 / (1 + 1.079 / 16384) * 16384 * 16384 / arraySum(arrayMap(x -> exp2(-x), m_hll)))))) AS `value`,
+    toUInt64(round(if(((0.7213 / (1 + 1.079 / 16384) * 16384 * 16384 / (arraySum(arrayMap(x -> exp2(-toInt32(x % 256)), (arrayFilter((x, i) -> i = length(m_hll) OR intDiv(m_hll[i + 1], 256) != intDiv(x, 256), m_hll, arrayEnumerate(m_hll)) AS k_hll))) + (16384 - length(k_hll)))) AS h_raw) <= 2.5 * 16384 AND length(k_hll) < 16384, 16384 * ln(16384 / (16384 - length(k_hll))), h_raw))) AS `value`,
     revision,
     provisional,
     emitted_at
@@ -175,7 +175,7 @@ FROM
         window_start_ms,
         window_end_ms,
         `platform`,
-        maxForEach(st_hll) AS m_hll,
+        arraySort(groupArrayArray(st_hll)) AS m_hll,
         max(rev) AS revision,
         max(prov) AS provisional,
         max(emitted) AS emitted_at

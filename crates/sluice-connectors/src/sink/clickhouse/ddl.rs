@@ -36,7 +36,6 @@ impl Dialect {
             Dialect::Modern => "DateTime64(3, 'UTC')",
         }
     }
-
 }
 
 /// Name of the dead-letter table.
@@ -78,7 +77,8 @@ pub(crate) fn state_columns(spec: &TableSpec) -> Vec<(String, String)> {
             c("st_n", "UInt64"),
         ],
         AggregateKind::CountDistinct => vec![c("st_set", "Array(String)")],
-        AggregateKind::ApproxCountDistinct => vec![c("st_hll", "Array(UInt8)")],
+        // non-zero HyperLogLog registers as `index << 8 | rank`
+        AggregateKind::ApproxCountDistinct => vec![c("st_hll", "Array(UInt32)")],
         AggregateKind::Percentile => vec![
             c("st_keys", "Array(Int32)"),
             c("st_counts", "Array(UInt64)"),
@@ -174,15 +174,18 @@ fn view_exprs(spec: &TableSpec) -> (Vec<String>, Vec<String>) {
             vec![format!("m_distinct AS `{value}`")],
         ),
         AggregateKind::ApproxCountDistinct => {
-            // the engine's estimator (aggregate::hll::Hll::estimate) in SQL
+            // merge: every shard's non-zero registers, sorted, keeping the
+            // largest rank per register; then the engine's estimator
+            // (aggregate::hll::Hll::estimate) in SQL
             let m = sluice_engine::aggregate::hll::REGISTERS;
+            let regs = "(arrayFilter((x, i) -> i = length(m_hll) OR intDiv(m_hll[i + 1], 256) != intDiv(x, 256), m_hll, arrayEnumerate(m_hll)) AS k_hll)";
             let raw = format!(
-                "(0.7213 / (1 + 1.079 / {m}) * {m} * {m} / arraySum(arrayMap(x -> exp2(-x), m_hll)))"
+                "(0.7213 / (1 + 1.079 / {m}) * {m} * {m} / (arraySum(arrayMap(x -> exp2(-toInt32(x % 256)), {regs})) + ({m} - length(k_hll))))"
             );
             (
-                vec!["maxForEach(st_hll) AS m_hll".into()],
+                vec!["arraySort(groupArrayArray(st_hll)) AS m_hll".into()],
                 vec![format!(
-                    "toUInt64(round(if({raw} <= 2.5 * {m} AND countEqual(m_hll, 0) > 0, {m} * ln({m} / countEqual(m_hll, 0)), {raw}))) AS `{value}`"
+                    "toUInt64(round(if(({raw} AS h_raw) <= 2.5 * {m} AND length(k_hll) < {m}, {m} * ln({m} / ({m} - length(k_hll))), h_raw))) AS `{value}`"
                 )],
             )
         }

@@ -153,7 +153,15 @@ pub(crate) fn encode_row(
             _ => return Err(missing()),
         },
         AggregateKind::ApproxCountDistinct => match &r.state {
-            Some(AggState::Hll(registers)) => string(out, registers),
+            Some(AggState::Hll(registers)) => {
+                let nonzero = registers.iter().filter(|r| **r != 0).count();
+                leb128(out, nonzero as u64);
+                for (i, &r) in registers.iter().enumerate() {
+                    if r != 0 {
+                        out.extend_from_slice(&(((i as u32) << 8) | u32::from(r)).to_le_bytes());
+                    }
+                }
+            }
             _ => return Err(missing()),
         },
         AggregateKind::Percentile => match &r.state {

@@ -1,0 +1,218 @@
+//! Exactly-once under crashes, with real Kafka, schema registry and
+//! ClickHouse: produce N events, run `sluice run --source kafka --sink
+//! clickhouse`, SIGKILL it at random moments (10 times by default), restart
+//! each time, and finally let it finish: the final views equal the reference
+//! model on the same events.
+//!
+//! `SLUICE_CRASH_EVENTS` and `SLUICE_CRASH_KILLS` size it (CI: 150 000 events,
+//! 10 kills); `SLUICE_CRASH_SEED` replays a run's kill schedule.
+
+#[path = "../../sluice-runtime/tests/common/mod.rs"]
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use common::*;
+use sluice_config::{load, LoadOptions};
+use sluice_connectors::source::generator::GeneratorSource;
+use sluice_generator::{Generator, GeneratorOptions};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A copy of the shipped configuration with this run's topics, group,
+/// database and 10 minutes of allowed lateness.
+fn config_dir(tag: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let src = repo().join("config");
+    for sub in ["", "environments", "domains"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        for e in std::fs::read_dir(src.join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_file() {
+                std::fs::copy(&p, dir.path().join(sub).join(p.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+    let platform = dir.path().join("platform.yaml");
+    let text = std::fs::read_to_string(&platform)
+        .unwrap()
+        .replace(
+            "topic_template: \"{domain}.{event_type}\"",
+            &format!("topic_template: \"{tag}.{{domain}}.{{event_type}}\""),
+        )
+        .replace(
+            "dlq_topic_template: \"{domain}.dlq\"",
+            &format!("dlq_topic_template: \"{tag}.{{domain}}.dlq\""),
+        )
+        .replace("group_id: sluice", &format!("group_id: {tag}"))
+        // static membership: a restarted instance takes its partitions back
+        // at once instead of waiting for the killed one's session to expire
+        .replace(
+            "properties: {}",
+            &format!("properties: {{ \"group.instance.id\": \"{tag}-a\" }}"),
+        )
+        .replace("allowed_lateness: 0s", "allowed_lateness: 10 minutes")
+        .replace("database: sluice", &format!("database: {tag}"));
+    std::fs::write(&platform, text).unwrap();
+    dir
+}
+
+fn sluice(cfg: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sluice"));
+    c.env("SLUICE_CONFIG_DIR", cfg)
+        .env_remove("SLUICE_ENV")
+        .env("RUST_LOG", "warn")
+        .current_dir(repo());
+    c
+}
+
+/// xorshift: a reproducible kill schedule from one seed.
+fn next(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+#[test]
+fn sigkill_at_random_moments_loses_nothing_and_counts_nothing_twice() {
+    let Some((_, client)) = clickhouse("crashprobe") else {
+        return;
+    };
+    let kafka_up = std::net::TcpStream::connect_timeout(
+        &"127.0.0.1:9092".parse().unwrap(),
+        Duration::from_secs(2),
+    )
+    .is_ok();
+    if !kafka_up {
+        assert!(
+            std::env::var_os("SLUICE_REQUIRE_SERVICES").is_none(),
+            "SLUICE_REQUIRE_SERVICES is set but Kafka is down"
+        );
+        eprintln!("skipping: Kafka not running");
+        return;
+    }
+    let n = env_u64("SLUICE_CRASH_EVENTS", 150_000);
+    let kills = env_u64("SLUICE_CRASH_KILLS", 10);
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let mut rng = env_u64("SLUICE_CRASH_SEED", stamp) | 1;
+    eprintln!("kill schedule seed: SLUICE_CRASH_SEED={rng}");
+    let tag = format!("crash{stamp}");
+    let cfg_dir = config_dir(&tag);
+    let domain = "ecommerce";
+    let seed = 77u64;
+
+    let out = sluice(cfg_dir.path())
+        .args(["generate", "--domain", domain, "--to", "kafka"])
+        .args(["--count", &n.to_string(), "--seed", &seed.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let run = |stderr: Stdio| {
+        sluice(cfg_dir.path())
+            .args([
+                "run",
+                "--domain",
+                domain,
+                "--source",
+                "kafka",
+                "--sink",
+                "clickhouse",
+            ])
+            .args(["--until-end", "--quiet"])
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap()
+    };
+    let rows = || {
+        client
+            .query(&format!(
+                "SELECT count() FROM system.parts WHERE database = '{tag}' AND active"
+            ))
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let mut killed_after_writes = 0;
+    let mut killed = 0;
+    let mut i = 0;
+    while killed < kills && i < 3 * kills {
+        i += 1;
+        let log = cfg_dir.path().join(format!("run{i}.log"));
+        let mut child = run(Stdio::from(std::fs::File::create(&log).unwrap()));
+        let wait = Duration::from_millis(300 + next(&mut rng) % 3500);
+        let started = Instant::now();
+        let mut finished = false;
+        while started.elapsed() < wait {
+            if child.try_wait().unwrap().is_some() {
+                finished = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if finished {
+            let said = std::fs::read_to_string(&log).unwrap_or_default();
+            eprintln!("run {i} finished before its kill at {wait:?}: {said}");
+            continue;
+        }
+        let parts = rows();
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        killed += 1;
+        if parts > 0 {
+            killed_after_writes += 1;
+        }
+        eprintln!("killed run {i} after {wait:?} ({parts} data parts written so far)");
+    }
+    let last = run(Stdio::piped()).wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&last.stderr);
+    assert!(last.status.success(), "final run failed: {said}");
+    eprintln!("final run: {said}");
+    assert_eq!(
+        killed, kills,
+        "runs ended before they could be killed; raise SLUICE_CRASH_EVENTS"
+    );
+    assert!(
+        killed_after_writes * 2 >= kills,
+        "only {killed_after_writes} of {kills} kills landed after results were written; raise SLUICE_CRASH_EVENTS"
+    );
+
+    let cfg = {
+        let mut o = LoadOptions::new(cfg_dir.path().to_path_buf(), "dev");
+        o.vars.clear();
+        load(&o).unwrap()
+    };
+    let d = cfg.domain(domain).unwrap();
+    let built = sluice_runtime::plan::build(d, &cfg.platform.engine, &[]).unwrap();
+    let generator =
+        Generator::from_config(&cfg, domain, GeneratorOptions::events(seed, n)).unwrap();
+    let batches = drain(Box::new(GeneratorSource::new(generator, domain)));
+    assert_tables_eq(
+        &stored_clickhouse(&client, &tag, &built),
+        &expected_with(&built, &batches, false),
+    );
+    client.query(&format!("DROP DATABASE `{tag}`")).ok();
+}
