@@ -219,3 +219,68 @@ fn two_instances_in_one_group_equal_one_instance() {
     let batches = drain(Box::new(GeneratorSource::new(gen(&cfg, name, n), name)));
     assert_tables_eq(&single, &expected_with(&built, &batches, false));
 }
+
+#[test]
+fn safe_offsets_are_committed_mid_stream_for_short_windows() {
+    let cfg = config();
+    let Some((ch, _client)) = clickhouse("commits") else {
+        return;
+    };
+    let Some(s) = kafka(&cfg, "commits") else {
+        return;
+    };
+    let name = "ecommerce";
+    let n = 60_000;
+    produce_generated(
+        &cfg,
+        &s,
+        name,
+        &mut gen(&cfg, name, n),
+        &ProduceOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    let d = cfg.domain(name).unwrap();
+    // one-minute tumbling windows only: offsets become safe as windows close
+    let built = plan::build(d, &cfg.platform.engine, &["events_per_minute".to_string()]).unwrap();
+    let src = KafkaSource::from_config(
+        &cfg,
+        &s,
+        name,
+        SourceOptions {
+            group_id: Some(format!("{}-c", s.topic(name, "g"))),
+            stop_at_end: true,
+            ..SourceOptions::default()
+        },
+    )
+    .unwrap();
+    let mid = Arc::new(Mutex::new(Vec::<i64>::new()));
+    let m2 = mid.clone();
+    let opts = PipelineOptions {
+        batch_size: 500,
+        trigger_interval: Duration::from_millis(50),
+        sharded: true,
+        on_durable: Some(Arc::new(move |pos: &[(String, i32, i64)]| {
+            m2.lock().unwrap().push(pos.iter().map(|p| p.2).sum());
+            Ok(())
+        })),
+        ..PipelineOptions::default()
+    };
+    pipeline::run(
+        built,
+        Box::new(src),
+        Box::new(ClickHouseSink::connect(ch).unwrap()),
+        opts,
+        Arc::new(Stats::default()),
+    )
+    .unwrap();
+    let mid = mid.lock().unwrap().clone();
+    assert!(
+        mid.windows(2).all(|w| w[0] <= w[1]),
+        "commits went backwards: {mid:?}"
+    );
+    assert!(
+        mid.iter().any(|&c| c > 0 && (c as u64) < n),
+        "no commit between the start and the end: {mid:?}"
+    );
+}

@@ -199,7 +199,7 @@ fn view_exprs(spec: &TableSpec) -> (Vec<String>, Vec<String>) {
                     let q = quantile_of(&c.name);
                     let k = format!("k_{}", c.name);
                     let find = format!(
-                        "arrayElement(m_sk.1, arrayFirstIndex(x -> x > toUInt64(floor({q:?} * (m_total - 1))), arrayCumSum(m_sk.2)))"
+                        "arrayElement(m_keys, arrayFirstIndex(x -> x > toUInt64(floor({q:?} * (m_total - 1))), arrayCumSum(m_counts)))"
                     );
                     format!(
                         "if(m_total = 0, NULL, multiIf(({find} AS {k}) = 0, 0., {k} > 0, 2 * exp(({k} - {off}) * ln({g})) / ({g} + 1), -(2 * exp((-{k} - {off}) * ln({g})) / ({g} + 1)))) AS `{}`",
@@ -209,7 +209,12 @@ fn view_exprs(spec: &TableSpec) -> (Vec<String>, Vec<String>) {
                 .collect();
             (
                 vec![
+                    // keys and counts under their own names: 18.16 stores
+                    // `arrayElement(m_sk.1, i)` as `m_sk.1[i]`, which its own
+                    // parser then refuses when the server restarts
                     "sumMap(st_keys, st_counts) AS m_sk".into(),
+                    "m_sk.1 AS m_keys".into(),
+                    "m_sk.2 AS m_counts".into(),
                     "sum(arraySum(st_counts)) AS m_total".into(),
                 ],
                 outer,
