@@ -183,7 +183,7 @@ fn update_gauges(lanes: &[Lane], aggregations: usize, stats: &Stats) {
 }
 
 enum FromSource {
-    Data(SourceOutput),
+    Data(Box<SourceOutput>),
     End,
     Failed(ConnectorError),
 }
@@ -257,7 +257,7 @@ fn source_loop(
     mut source: Box<dyn Source>,
     opts: PipelineOptions,
     tx: SyncSender<FromSource>,
-    recycle: Receiver<SourceOutput>,
+    recycle: Receiver<Box<SourceOutput>>,
 ) {
     loop {
         if opts.stop.load(Ordering::Relaxed) {
@@ -379,7 +379,7 @@ pub fn run(
     stats.watermark_ms.store(i64::MIN, Ordering::Relaxed);
 
     let (src_tx, src_rx) = sync_channel::<FromSource>(opts.channel_depth);
-    let (recycle_tx, recycle_rx) = sync_channel::<SourceOutput>(opts.channel_depth + 2);
+    let (recycle_tx, recycle_rx) = sync_channel::<Box<SourceOutput>>(opts.channel_depth + 2);
     let (sink_tx, sink_rx) = sync_channel::<ToSink>(2);
     let source_thread = {
         let opts = opts.clone();

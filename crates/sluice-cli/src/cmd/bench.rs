@@ -43,6 +43,10 @@ pub enum BenchCommand {
     /// Producing to and consuming from a real Kafka broker (start it with
     /// `scripts/services.sh start kafka registry`).
     Kafka(super::kafka_bench::KafkaBenchArgs),
+    /// Kafka → pipeline → ClickHouse end to end: events/s and how soon a
+    /// closed window is readable in the final view (`scripts/services.sh
+    /// start all`).
+    E2e(super::e2e_bench::E2eBenchArgs),
     /// Replaying a JSON lines file through `sluice run` versus DuckDB's
     /// `read_json` + `GROUP BY time_bucket(...)`, both on every core.
     File {
@@ -283,6 +287,7 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
             json,
         } => engine(cli, *events, *rounds, *json),
         BenchCommand::Kafka(a) => super::kafka_bench::run(cli, a),
+        BenchCommand::E2e(a) => super::e2e_bench::run(cli, a),
         BenchCommand::File { events, json, dir } => {
             let keep = dir.is_some();
             let d = dir.clone();

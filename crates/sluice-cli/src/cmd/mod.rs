@@ -4,6 +4,7 @@ pub mod bench;
 pub mod clickhouse;
 pub mod config;
 pub mod dlq;
+pub mod e2e_bench;
 pub mod generate;
 pub mod kafka_bench;
 pub mod produce;

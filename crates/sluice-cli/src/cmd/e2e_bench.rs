@@ -1,0 +1,260 @@
+//! `sluice bench e2e`: N generated events produced to Kafka (fresh topics),
+//! then the real pipeline (`sluice run --source kafka --sink clickhouse`'s
+//! code path, sharded, committing offsets) into a fresh ClickHouse database.
+//! Reports throughput and how long a closed window takes to become readable
+//! in the final view: from the moment the watermark passes the window's end
+//! (the engine emits the row then) to the moment the insert holding the row
+//! has returned (ClickHouse inserts are visible once acknowledged). The
+//! baseline, in the same run, is the same pipeline with a sink that drops
+//! everything. Needs `scripts/services.sh start all`.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use clap::Args;
+use serde_json::json;
+use sluice_connectors::kafka::producer::{produce_generated, ProduceOptions};
+use sluice_connectors::kafka::source::{KafkaSource, SourceOptions};
+use sluice_connectors::kafka::{delete_topics, KafkaSettings};
+use sluice_connectors::sink::clickhouse::{ClickHouseSink, Client};
+use sluice_connectors::{ConnectorError, DeadLetterRecord, ResultRow, Sink, TableSpec};
+use sluice_generator::{Generator, GeneratorOptions};
+use sluice_runtime::pipeline::{self, PipelineOptions, RunSummary, Stats};
+
+use crate::Cli;
+
+/// Arguments of `sluice bench e2e`.
+#[derive(Args, Debug)]
+pub struct E2eBenchArgs {
+    /// Events to produce and process.
+    #[arg(long, default_value_t = 500_000)]
+    pub events: u64,
+    /// Domain whose events to generate.
+    #[arg(long, default_value = "ecommerce")]
+    pub domain: String,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Wraps a sink and records, per written row, milliseconds from emission to
+/// the acknowledged write.
+struct Visibility<S> {
+    inner: S,
+    latencies: Arc<Mutex<Vec<i64>>>,
+}
+
+impl<S: Sink> Sink for Visibility<S> {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn prepare(&mut self, tables: &[TableSpec]) -> Result<(), ConnectorError> {
+        self.inner.prepare(tables)
+    }
+    fn write(
+        &mut self,
+        rows: &[ResultRow],
+        dead: &[DeadLetterRecord],
+    ) -> Result<(), ConnectorError> {
+        self.inner.write(rows, dead)?;
+        let now = now_ms();
+        if let Ok(mut l) = self.latencies.lock() {
+            l.extend(
+                rows.iter()
+                    .filter(|r| !r.provisional)
+                    .map(|r| now - r.emitted_at),
+            );
+        }
+        Ok(())
+    }
+    fn close(&mut self) -> Result<(), ConnectorError> {
+        self.inner.close()
+    }
+}
+
+/// A sink that keeps nothing: the baseline.
+#[derive(Debug)]
+struct Discard;
+
+impl Sink for Discard {
+    fn describe(&self) -> String {
+        "discard".into()
+    }
+    fn prepare(&mut self, _tables: &[TableSpec]) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+    fn write(
+        &mut self,
+        _rows: &[ResultRow],
+        _dead: &[DeadLetterRecord],
+    ) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+    fn close(&mut self) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn percentile(sorted: &[i64], q: f64) -> i64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+/// Runs the pipeline from the topics into `sink` as group `group`; returns
+/// the summary and the seconds from the first record read to the end.
+fn pipeline_run(
+    cfg: &sluice_config::Config,
+    settings: &KafkaSettings,
+    domain: &str,
+    group: &str,
+    sink: Box<dyn Sink>,
+) -> anyhow::Result<(RunSummary, f64)> {
+    let d = cfg
+        .domain(domain)
+        .ok_or_else(|| anyhow::anyhow!("unknown domain `{domain}`"))?;
+    let built = sluice_runtime::plan::build(d, &cfg.platform.engine, &[])?;
+    let src = KafkaSource::from_config(
+        cfg,
+        settings,
+        domain,
+        SourceOptions {
+            group_id: Some(group.to_string()),
+            stop_at_end: true,
+            create_topics: false,
+            ..SourceOptions::default()
+        },
+    )?;
+    let committer = src.committer();
+    let commit: pipeline::CommitHook = Arc::new(move |pos: &[(String, i32, i64)]| {
+        committer.commit(pos).map(|_| ()).map_err(|e| e.to_string())
+    });
+    let opts = PipelineOptions {
+        trigger_interval: cfg.platform.engine.trigger_interval.0,
+        sharded: true,
+        on_durable: Some(commit.clone()),
+        on_durable_end: Some(commit),
+        ..PipelineOptions::default()
+    };
+    let stats = Arc::new(Stats::default());
+    let first = Arc::new(Mutex::new(None::<Instant>));
+    let watch = {
+        let (stats, first) = (stats.clone(), first.clone());
+        std::thread::spawn(move || {
+            while !stats.done.load(Ordering::Relaxed) {
+                if stats.records_in.load(Ordering::Relaxed) > 0 {
+                    if let Ok(mut f) = first.lock() {
+                        f.get_or_insert_with(Instant::now);
+                    }
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        })
+    };
+    let summary = pipeline::run(built, Box::new(src), sink, opts, stats.clone())?;
+    let end = Instant::now();
+    watch.join().ok();
+    let started = first.lock().ok().and_then(|f| *f).unwrap_or(end);
+    Ok((summary, (end - started).as_secs_f64().max(1e-9)))
+}
+
+/// Runs `sluice bench e2e`.
+pub fn run(cli: &Cli, args: &E2eBenchArgs) -> anyhow::Result<()> {
+    let cfg = super::load(cli, std::slice::from_ref(&args.domain))?;
+    let secrets = super::check_secrets(cli, &cfg)?;
+    let mut settings = KafkaSettings::from_config(&cfg.platform.kafka, &secrets)?;
+    let stamp = now_ms();
+    settings.topic_template = format!("e2ebench{stamp}.{}", settings.topic_template);
+    let mut ch = super::run::clickhouse_settings(cli, &cfg)?;
+    ch.database = format!("sluice_bench_{stamp}");
+
+    let mut generator =
+        Generator::from_config(&cfg, &args.domain, GeneratorOptions::events(1, args.events))?;
+    let topics: Vec<String> = generator
+        .layouts()
+        .map(|l| settings.topic(&args.domain, &l.event_type))
+        .collect();
+    let result = (|| -> anyhow::Result<serde_json::Value> {
+        let produced = produce_generated(
+            &cfg,
+            &settings,
+            &args.domain,
+            &mut generator,
+            &ProduceOptions::default(),
+            &mut |_| {},
+        )?;
+        let latencies = Arc::new(Mutex::new(Vec::new()));
+        let sink = Visibility {
+            inner: ClickHouseSink::connect(ch.clone())?,
+            latencies: latencies.clone(),
+        };
+        let (e2e, e2e_secs) = pipeline_run(
+            &cfg,
+            &settings,
+            &args.domain,
+            &format!("e2ebench{stamp}-ch"),
+            Box::new(sink),
+        )?;
+        let (base, base_secs) = pipeline_run(
+            &cfg,
+            &settings,
+            &args.domain,
+            &format!("e2ebench{stamp}-discard"),
+            Box::new(Discard),
+        )?;
+        anyhow::ensure!(
+            e2e.records_in == produced.delivered,
+            "read {} of {} events",
+            e2e.records_in,
+            produced.delivered
+        );
+        // the rows are in the final views
+        let client = Client::new(&ch)?;
+        let visible: u64 = client
+            .query(&format!(
+                "SELECT sum(rows) FROM system.parts WHERE database = '{}' AND active",
+                ch.database
+            ))?
+            .trim()
+            .parse()
+            .unwrap_or(0);
+        anyhow::ensure!(visible > 0, "no rows in ClickHouse after the run");
+        let mut l = latencies.lock().map(|l| l.clone()).unwrap_or_default();
+        l.sort_unstable();
+        let rate = e2e.records_in as f64 / e2e_secs;
+        let base_rate = base.records_in as f64 / base_secs;
+        Ok(json!({
+            "events": e2e.records_in,
+            "events_per_sec": rate.round(),
+            "window_visible_p99_ms": percentile(&l, 0.99),
+            "window_visible_p50_ms": percentile(&l, 0.50),
+            "rows_written": e2e.rows_written,
+            "produce_events_per_sec": produced.events_per_sec().round(),
+            "baseline_discard_sink_events_per_sec": base_rate.round(),
+            "ratio_vs_discard_sink": (rate / base_rate * 1000.0).round() / 1000.0,
+        }))
+    })();
+    Client::new(&ch)
+        .and_then(|c| c.query(&format!("DROP DATABASE IF EXISTS `{}`", ch.database)))
+        .ok();
+    if let Err(e) = delete_topics(&settings, &topics) {
+        tracing::warn!("cannot delete benchmark topics: {e}");
+    }
+    let out = result?;
+    if args.json {
+        println!("{out}");
+    } else {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    }
+    Ok(())
+}
