@@ -193,3 +193,49 @@ print(s.query("SELECT version()", "CSV").data().strip(), len(views))
         );
     }
 }
+
+#[test]
+fn query_runs_on_clickhouse_when_it_is_the_environments_sink() {
+    if post("http://127.0.0.1:8123/", "SELECT 1").is_err() {
+        assert!(
+            !required(),
+            "SLUICE_REQUIRE_SERVICES is set but ClickHouse is down"
+        );
+        eprintln!("skipping: ClickHouse not running");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("domains")).unwrap();
+    std::fs::create_dir_all(dir.path().join("environments")).unwrap();
+    std::fs::write(dir.path().join("environments/dev.yaml"), "{}\n").unwrap();
+    std::fs::write(
+        dir.path().join("platform.yaml"),
+        "sinks:\n  default: clickhouse\n  clickhouse:\n    database: system\n",
+    )
+    .unwrap();
+    std::fs::copy(
+        repo().join("config/domains/iot.yaml"),
+        dir.path().join("domains/iot.yaml"),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .env("SLUICE_CONFIG_DIR", dir.path())
+        .env_remove("SLUICE_ENV")
+        .args([
+            "query",
+            "SELECT dummy, 40 + 2 AS answer FROM one",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // `one` is ClickHouse's own one-row table: the query ran there, in the
+    // configured database, and numbers came back as numbers
+    assert_eq!(v[0]["answer"], serde_json::json!(42));
+}
