@@ -654,3 +654,39 @@ fn provisional_results_equal_final_ones_when_nothing_changes() {
         }
     }
 }
+
+#[test]
+fn a_batch_before_the_first_processing_time_does_not_make_its_partition_idle() {
+    // Regression: a partition declared at wall time T whose first batch came
+    // before any `advance_processing_time` was stamped active at time 0, so
+    // the first advance found it silent for T ms and marked it idle; the
+    // other partitions then moved the watermark past its events.
+    let mut p = plan(vec![agg(K::Count, None, tumbling(1000))]);
+    p.options.idle_timeout_ms = Some(30_000);
+    let mut e = Engine::new(p).unwrap();
+    let mut out = Output::new();
+    let now = 1_800_000_000_000;
+    e.declare_partitions(&[0, 1], now);
+    let mut slow = Ev::at(100);
+    slow.partition = 0;
+    for batch in batches(&[slow], &[]) {
+        e.process(&batch, &mut out);
+    }
+    e.advance_processing_time(now + 10, &mut out);
+    let mut fast = Ev::at(60_000);
+    fast.partition = 1;
+    for batch in batches(&[fast], &[]) {
+        e.process(&batch, &mut out);
+    }
+    assert!(
+        out.results.is_empty(),
+        "partition 0 (at 100) still holds the watermark: {:?}",
+        out.results
+    );
+    let mut straggler = Ev::at(900);
+    straggler.partition = 0;
+    for batch in batches(&[straggler], &[]) {
+        e.process(&batch, &mut out);
+    }
+    assert!(out.late.is_empty(), "nothing is late: {:?}", out.late);
+}

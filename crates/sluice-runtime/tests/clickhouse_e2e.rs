@@ -61,17 +61,9 @@ fn kafka(cfg: &Config, tag: &str) -> Option<KafkaSettings> {
     Some(s)
 }
 
-/// The domain's plan with 10 minutes of allowed lateness: Kafka partitions
-/// hold the generator's events with some disorder, and a shard's watermark
-/// only waits for its own partitions, so without lateness a few events would
-/// be too late in one run and not in the reference (a late event is never
-/// dropped silently, but it does not count).
+/// The domain's plan as shipped (no allowed lateness).
 fn build(d: &sluice_config::DomainConfig, cfg: &Config) -> BuiltPlan {
-    let mut built = plan::build(d, &cfg.platform.engine, &[]).unwrap();
-    for a in &mut built.plan.aggregations {
-        a.allowed_lateness = sluice_core::HumanDuration::parse("10 minutes").unwrap();
-    }
-    built
+    plan::build(d, &cfg.platform.engine, &[]).unwrap()
 }
 
 fn gen(cfg: &Config, name: &str, n: u64) -> Generator {
@@ -146,7 +138,7 @@ fn kafka_to_clickhouse_final_views_equal_the_reference_for_every_domain() {
         let group = format!("{}-g", s.topic(&name, "g"));
         let summary = instance(&cfg, &s, &ch, &name, &group, &built);
         assert_eq!(summary.records_in, n, "{name}");
-        assert_eq!(summary.late, 0, "{name}");
+        assert_eq!(summary.late, 0, "{name}: no event may be late");
         let batches = drain(Box::new(GeneratorSource::new(gen(&cfg, &name, n), &name)));
         assert_tables_eq(
             &stored_clickhouse(&client, &ch.database, &built),

@@ -388,6 +388,13 @@ impl Engine {
     /// `now_ms`: each holds the watermark back until it delivers or stays
     /// silent for the idle timeout.
     pub fn declare_partitions(&mut self, partitions: &[u32], now_ms: i64) {
+        // processing time is at least `now_ms` from here on: a batch processed
+        // before the first `advance_processing_time` must not stamp its
+        // partition as last active at time 0 (which the next advance would
+        // take for 30 s of silence and mark idle)
+        if now_ms > self.proc_now {
+            self.proc_now = now_ms;
+        }
         for p in partitions {
             self.wm.declare(*p, now_ms);
         }
