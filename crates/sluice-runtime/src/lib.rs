@@ -9,6 +9,7 @@
 pub mod convert;
 pub mod live;
 pub mod logging;
+pub mod observe;
 pub mod pipeline;
 pub mod plan;
 pub mod retry;
@@ -43,4 +44,7 @@ pub enum RuntimeError {
     /// A pipeline thread panicked.
     #[error("the {0} thread panicked")]
     Panic(&'static str),
+    /// The metrics recorder or endpoint could not be set up.
+    #[error("metrics: {0}")]
+    Metrics(String),
 }

@@ -38,6 +38,7 @@ use sluice_engine::{Engine, Output};
 use crate::convert;
 use crate::plan::BuiltPlan;
 use crate::RuntimeError;
+use sluice_core::metrics as M;
 
 /// Tuning knobs.
 #[derive(Clone)]
@@ -126,6 +127,12 @@ pub struct Stats {
     pub sink_retries: AtomicU64,
     /// True while the last sink write failed.
     pub sink_down: AtomicBool,
+    /// Set once the source delivered its first answer.
+    pub source_ready: AtomicBool,
+    /// Set once the sink prepared its tables.
+    pub sink_ready: AtomicBool,
+    /// Batches between the source and the sink.
+    pub in_flight: AtomicI64,
 }
 
 /// What a run did.
@@ -160,8 +167,46 @@ impl RunSummary {
     }
 }
 
+/// A short, bounded label for a sink or source description (its first word).
+fn sink_label(describe: &str) -> String {
+    describe
+        .split_whitespace()
+        .next()
+        .unwrap_or("unknown")
+        .to_string()
+}
+
 /// How often the engine's gauges (open windows, state, watermark) are read.
 const GAUGE_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Counts a batch's records per event type under `EVENTS_IN_TOTAL` (and
+/// its rejects under `DECODE_ERRORS_TOTAL`).
+fn count_events(o: &SourceOutput, source: &str, event_types: &[String], per_type: &mut [u64]) {
+    if !o.batch.event_types.is_empty() {
+        for &et in &o.batch.event_types {
+            if let Some(c) = per_type.get_mut(et as usize) {
+                *c += 1;
+            }
+        }
+    } else if let Some(c) = per_type.get_mut(o.batch.event_type as usize) {
+        *c += o.batch.len() as u64;
+    }
+    for (i, c) in per_type.iter_mut().enumerate() {
+        if *c > 0 {
+            if let Some(et) = event_types.get(i) {
+                metrics::counter!(M::EVENTS_IN_TOTAL, "source" => source.to_string(), "event_type" => et.clone())
+                    .increment(*c);
+            }
+            *c = 0;
+        }
+    }
+    if !o.rejects.is_empty() {
+        metrics::counter!(M::EVENTS_IN_TOTAL, "source" => source.to_string(), "event_type" => "unknown")
+            .increment(o.rejects.len() as u64);
+        metrics::counter!(M::DECODE_ERRORS_TOTAL, "source" => source.to_string())
+            .increment(o.rejects.len() as u64);
+    }
+}
 
 fn update_gauges(lanes: &[Lane], aggregations: usize, stats: &Stats) {
     let (mut open, mut bytes) = (0, 0);
@@ -179,7 +224,14 @@ fn update_gauges(lanes: &[Lane], aggregations: usize, stats: &Stats) {
         .min();
     if let Some(wm) = wm {
         stats.watermark_ms.store(wm, Ordering::Relaxed);
+        if wm > i64::MIN && wm < i64::MAX {
+            metrics::gauge!(M::WATERMARK_LAG_SECONDS).set((now_ms() - wm) as f64 / 1000.0);
+        }
     }
+    metrics::gauge!(M::OPEN_WINDOWS).set(open as f64);
+    metrics::gauge!(M::STATE_BYTES).set(bytes as f64);
+    metrics::gauge!(M::BATCHES_IN_FLIGHT)
+        .set(stats.in_flight.load(Ordering::Relaxed).max(0) as f64);
 }
 
 enum FromSource {
@@ -256,6 +308,7 @@ fn now_ms() -> i64 {
 fn source_loop(
     mut source: Box<dyn Source>,
     opts: PipelineOptions,
+    stats: Arc<Stats>,
     tx: SyncSender<FromSource>,
     recycle: Receiver<Box<SourceOutput>>,
 ) {
@@ -264,7 +317,14 @@ fn source_loop(
             return; // dropping tx tells the engine the input was cut short
         }
         let mut out = recycle.try_recv().unwrap_or_default();
-        match source.next_batch(opts.batch_size, &mut out) {
+        let status = source.next_batch(opts.batch_size, &mut out);
+        if status.is_ok() {
+            stats.source_ready.store(true, Ordering::Relaxed);
+        }
+        if !out.is_empty() {
+            stats.in_flight.fetch_add(1, Ordering::Relaxed);
+        }
+        match status {
             Ok(SourceStatus::More) => {
                 if tx.send(FromSource::Data(out)).is_err() {
                     return;
@@ -297,6 +357,8 @@ fn sink_loop(
         opts.stop.store(true, Ordering::Relaxed);
         return Err(RuntimeError::Sink(e));
     }
+    stats.sink_ready.store(true, Ordering::Relaxed);
+    let sink_name = sink_label(&sink.describe());
     for msg in rx {
         if let (Some(hook), false) = (&opts.dead_letter_hook, msg.dead.is_empty()) {
             let result = hook
@@ -313,7 +375,15 @@ fn sink_loop(
         let first_try = Instant::now();
         loop {
             attempt += 1;
-            match sink.write(&msg.rows, &msg.dead) {
+            let t = Instant::now();
+            let written = sink.write(&msg.rows, &msg.dead);
+            metrics::histogram!(M::SINK_WRITE_SECONDS, "sink" => sink_name.clone())
+                .record(t.elapsed().as_secs_f64());
+            if written.is_err() {
+                metrics::counter!(M::SINK_ERRORS_TOTAL, "sink" => sink_name.clone()).increment(1);
+                metrics::gauge!(M::SINK_DOWN, "sink" => sink_name.clone()).set(1.0);
+            }
+            match written {
                 Ok(()) => break,
                 Err(e)
                     if e.retry_hint() == RetryHint::Retry
@@ -323,6 +393,8 @@ fn sink_loop(
                 {
                     tracing::warn!(error = %e, attempt, "sink write failed; retrying");
                     stats.sink_retries.fetch_add(1, Ordering::Relaxed);
+                    metrics::counter!(M::SINK_RETRIES_TOTAL, "sink" => sink_name.clone())
+                        .increment(1);
                     stats.sink_down.store(true, Ordering::Relaxed);
                     std::thread::sleep(delay);
                     delay = (delay * 2).min(Duration::from_secs(5));
@@ -334,6 +406,13 @@ fn sink_loop(
             }
         }
         stats.sink_down.store(false, Ordering::Relaxed);
+        stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+        metrics::gauge!(M::SINK_DOWN, "sink" => sink_name.clone()).set(0.0);
+        metrics::counter!(M::ROWS_OUT_TOTAL, "sink" => sink_name.clone())
+            .increment(msg.rows.len() as u64);
+        for d in &msg.dead {
+            metrics::counter!(M::DEAD_LETTER_TOTAL, "kind" => d.kind.as_str()).increment(1);
+        }
         if let (Some(hook), false) = (&opts.on_durable, msg.commit.is_empty()) {
             if let Err(e) = hook(&msg.commit) {
                 // the next commit retries; a crash before it only means a
@@ -381,11 +460,13 @@ pub fn run(
     let (src_tx, src_rx) = sync_channel::<FromSource>(opts.channel_depth);
     let (recycle_tx, recycle_rx) = sync_channel::<Box<SourceOutput>>(opts.channel_depth + 2);
     let (sink_tx, sink_rx) = sync_channel::<ToSink>(2);
+    let source_name = source.describe();
     let source_thread = {
         let opts = opts.clone();
+        let stats = stats.clone();
         std::thread::Builder::new()
             .name("sluice-source".into())
-            .spawn(move || source_loop(source, opts, src_tx, recycle_rx))
+            .spawn(move || source_loop(source, opts, stats, src_tx, recycle_rx))
             .map_err(RuntimeError::Thread)?
     };
     let sink_thread = {
@@ -407,6 +488,8 @@ pub fn run(
     let mut declared: Vec<u32> = Vec::new();
     let mut failure: Option<RuntimeError> = None;
     let tick = opts.trigger_interval.min(Duration::from_millis(200));
+    let source_label = sink_label(&source_name);
+    let mut per_type: Vec<u64> = vec![0; event_types.len()];
 
     let collect = |out: &mut Output,
                    src: Option<&SourceOutput>,
@@ -437,14 +520,28 @@ pub fn run(
                 }
             }
         }
+        for r in &out.results {
+            if let Some(t) = tables.get(r.aggregation) {
+                metrics::counter!(M::RESULTS_TOTAL, "aggregation" => t.aggregation.clone())
+                    .increment(1);
+            }
+        }
         if let Some(src) = src {
+            if !out.dead_letters.is_empty() {
+                metrics::counter!(M::DECODE_ERRORS_TOTAL, "source" => source_label.clone())
+                    .increment(out.dead_letters.len() as u64);
+            }
             for d in &out.dead_letters {
                 dead.push(convert::dead_letter(src, &event_types, d));
             }
             for l in &out.late {
                 let rec = convert::late(src, &tables, &event_types, l);
-                if l.aggregation.is_some() {
+                if let Some(a) = l.aggregation {
                     stats.late.fetch_add(1, Ordering::Relaxed);
+                    if let Some(t) = tables.get(a) {
+                        metrics::counter!(M::LATE_EVENTS_TOTAL, "aggregation" => t.aggregation.clone())
+                            .increment(1);
+                    }
                 } else {
                     stats.outliers.fetch_add(1, Ordering::Relaxed);
                 }
@@ -517,6 +614,8 @@ pub fn run(
                 stats
                     .malformed
                     .fetch_add(o.rejects.len() as u64, Ordering::Relaxed);
+                stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+                count_events(&o, &source_label, &event_types, &mut per_type);
                 dead.append(&mut o.rejects);
                 let lane = &mut lanes[li];
                 lane.engine.process(&o.batch, &mut out);
@@ -565,6 +664,7 @@ pub fn run(
                     lane.safe_positions(&mut commit);
                 }
             }
+            stats.in_flight.fetch_add(1, Ordering::Relaxed);
             if sink_tx
                 .send(ToSink {
                     rows: std::mem::take(&mut rows),
@@ -583,6 +683,7 @@ pub fn run(
         positions.extend(lane.next.iter().map(|((t, p), o)| (t.clone(), *p, *o)));
     }
     if failure.is_none() && (!rows.is_empty() || !dead.is_empty()) {
+        stats.in_flight.fetch_add(1, Ordering::Relaxed);
         sink_tx
             .send(ToSink {
                 rows,
