@@ -65,6 +65,10 @@ pub enum Command {
     Dlq(cmd::dlq::DlqArgs),
     /// ClickHouse: print the tables and views `run` creates.
     Clickhouse(cmd::clickhouse::ClickHouseArgs),
+    /// Prometheus alert rules for a domain's pipeline.
+    Alerts(cmd::monitor::AlertsArgs),
+    /// Grafana dashboards (pipeline health, results) and provisioning files.
+    Dashboards(cmd::monitor::DashboardsArgs),
 }
 
 /// An error that already printed itself and maps to an exit code.
@@ -99,6 +103,8 @@ fn main() -> ExitCode {
             .and_then(|cfg| cmd::generate::run(a, &cfg)),
         Command::Dlq(a) => cmd::dlq::run(&cli, a),
         Command::Clickhouse(a) => cmd::clickhouse::run(&cli, a),
+        Command::Alerts(a) => cmd::monitor::alerts(&cli, a),
+        Command::Dashboards(a) => cmd::monitor::dashboards(&cli, a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,6 +9,7 @@
 pub mod convert;
 pub mod live;
 pub mod logging;
+pub mod monitor;
 pub mod observe;
 pub mod pipeline;
 pub mod plan;

@@ -7,6 +7,7 @@ pub mod dlq;
 pub mod e2e_bench;
 pub mod generate;
 pub mod kafka_bench;
+pub mod monitor;
 pub mod produce;
 pub mod query;
 pub mod run;

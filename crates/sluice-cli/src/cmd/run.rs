@@ -67,6 +67,10 @@ pub struct RunArgs {
     /// Kafka: consumer group (default `kafka.group_id`).
     #[arg(long)]
     pub group: Option<String>,
+    /// Serve `/metrics`, `/healthz` and `/readyz` on this address (default:
+    /// `metrics.address` when `metrics.enabled`).
+    #[arg(long)]
+    pub metrics_address: Option<String>,
 }
 
 fn make_source(
@@ -156,6 +160,7 @@ fn make_kafka_source(
     };
     let src = KafkaSource::from_config(cfg, &settings, &args.domain, src_opts)?;
     let committer = src.committer();
+    spawn_lag_gauges(committer.clone(), opts.stop.clone());
     let commit: pipeline::CommitHook = Arc::new(move |positions: &[(String, i32, i64)]| {
         committer
             .commit(positions)
@@ -208,6 +213,37 @@ pub fn clickhouse_settings(
         .ttl
         .map(|t| (t.as_millis_i64() / 86_400_000).max(1) as u32);
     Ok(s)
+}
+
+/// Publishes consumer lag per partition every 5 seconds (a broker round
+/// trip, so not on the data path).
+fn spawn_lag_gauges(
+    committer: sluice_connectors::kafka::source::Committer,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) {
+    std::thread::Builder::new()
+        .name("sluice-lag".into())
+        .spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok(lags) = committer.lag() {
+                    for l in lags {
+                        metrics::gauge!(
+                            sluice_core::metrics::KAFKA_CONSUMER_LAG,
+                            "topic" => l.topic.clone(),
+                            "partition" => l.partition.to_string()
+                        )
+                        .set(l.lag.max(0) as f64);
+                    }
+                }
+                for _ in 0..50 {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        return;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+            }
+        })
+        .ok();
 }
 
 fn make_sink(cli: &Cli, args: &RunArgs, cfg: &Config) -> anyhow::Result<(Box<dyn Sink>, String)> {
@@ -274,6 +310,21 @@ pub fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<()> {
     let (sink, sink_desc) = make_sink(cli, args, &cfg)?;
     tracing::info!(domain = %args.domain, source = %source.describe(), sink = %sink_desc, aggregations = built.tables.len(), "starting");
     let stats = Arc::new(Stats::default());
+    let metrics_address = args.metrics_address.clone().or_else(|| {
+        cfg.platform
+            .metrics
+            .enabled
+            .then(|| cfg.platform.metrics.address.clone())
+    });
+    let _metrics_server = match &metrics_address {
+        Some(addr) => {
+            let handle = sluice_runtime::observe::install_recorder(&args.domain, &[])?;
+            let server = sluice_runtime::observe::serve(addr, Some(handle), stats.clone())?;
+            tracing::info!(address = %addr, "serving /metrics, /healthz and /readyz");
+            Some(server)
+        }
+        None => None,
+    };
 
     let live = if args.quiet {
         None
