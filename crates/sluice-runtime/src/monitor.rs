@@ -342,17 +342,16 @@ pub fn business_dashboard(domain: &str, database: &str, tables: &[TableSpec]) ->
             for d in &t.dims {
                 filters.push(format!("toString(`{n}`) IN (${{{n}:singlequote}})", n = d.name));
             }
-            let series = if t.dims.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    ", concat({}) AS series",
-                    t.dims
-                        .iter()
-                        .map(|d| format!("toString(`{}`)", d.name))
-                        .collect::<Vec<_>>()
-                        .join(", ' / ', ")
-                )
+            let parts: Vec<String> = t
+                .dims
+                .iter()
+                .map(|d| format!("toString(`{}`)", d.name))
+                .collect();
+            // old servers refuse concat() of one argument
+            let series = match parts.len() {
+                0 => String::new(),
+                1 => format!(", {} AS series", parts[0]),
+                _ => format!(", concat({}) AS series", parts.join(", ' / ', ")),
             };
             let values = t
                 .values
