@@ -1,8 +1,8 @@
 //! ClickHouse stopped for 30 seconds in the middle of a Kafka → ClickHouse
 //! run (`scripts/services.sh stop clickhouse`, then `start`): the pipeline
-//! retries, pauses the source (memory stays under a ceiling), and once the
-//! server is back the final views equal the reference: no loss, no
-//! duplicates.
+//! retries, pauses the source (memory stays under a ceiling), `/readyz`
+//! turns unready and ready again, and once the server is back the final
+//! views equal the reference: no loss, no duplicates.
 //!
 //! Its own test binary: it stops the shared server, so nothing else may run
 //! against it meanwhile (cargo runs test binaries one after another).
@@ -51,6 +51,15 @@ fn services(action: &str) {
         "services.sh {action} clickhouse: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The status code of the pipeline's `/readyz`.
+fn readyz() -> u16 {
+    let out = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:9465/readyz"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0)
 }
 
 /// Memory the run may add while ClickHouse is down.
@@ -156,6 +165,7 @@ fn clickhouse_down_for_30_seconds_loses_nothing_and_keeps_memory_bounded() {
 
     let stats = Arc::new(Stats::default());
     let stop = Arc::new(AtomicBool::new(false));
+    let health = sluice_runtime::observe::serve("127.0.0.1:9465", None, stats.clone()).unwrap();
     let first = start(false, stats.clone(), stop.clone());
     let started = Instant::now();
     while stats.rows_written.load(Ordering::Relaxed) == 0 {
@@ -165,6 +175,7 @@ fn clickhouse_down_for_30_seconds_loses_nothing_and_keeps_memory_bounded() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+    assert_eq!(readyz(), 200, "ready while ClickHouse answers");
     let before = rss();
     services("stop");
     outage_tx.send(()).unwrap(); // the second half arrives while ClickHouse is down
@@ -176,6 +187,7 @@ fn clickhouse_down_for_30_seconds_loses_nothing_and_keeps_memory_bounded() {
         std::thread::sleep(Duration::from_millis(250));
     }
     let read_by_restart = stats.records_in.load(Ordering::Relaxed);
+    assert_eq!(readyz(), 503, "not ready while the sink is down");
     let retries = stats.sink_retries.load(Ordering::Relaxed);
     services("start");
     producer.join().unwrap();
@@ -190,6 +202,8 @@ fn clickhouse_down_for_30_seconds_loses_nothing_and_keeps_memory_bounded() {
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(readyz(), 200, "ready again once ClickHouse is back");
+    drop(health);
     stop.store(true, Ordering::Relaxed);
     let summary = first.join().unwrap().unwrap();
     assert!(summary.interrupted);
