@@ -37,7 +37,13 @@ fn required() -> bool {
 
 fn dashboards(domain: &str) -> (tempfile::TempDir, serde_json::Value, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
-    sluice(&["dashboards", "--domain", domain, "--out", dir.path().to_str().unwrap()]);
+    sluice(&[
+        "dashboards",
+        "--domain",
+        domain,
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
     let read = |kind: &str| -> serde_json::Value {
         let p = dir
             .path()
@@ -97,7 +103,13 @@ fn promtool_accepts_the_alert_rules() {
     let dir = tempfile::tempdir().unwrap();
     for domain in DOMAINS {
         let path = dir.path().join(format!("{domain}.yml"));
-        sluice(&["alerts", "--domain", domain, "--out", path.to_str().unwrap()]);
+        sluice(&[
+            "alerts",
+            "--domain",
+            domain,
+            "--out",
+            path.to_str().unwrap(),
+        ]);
         let out = Command::new("promtool")
             .args(["check", "rules"])
             .arg(&path)
@@ -114,7 +126,13 @@ fn promtool_accepts_the_alert_rules() {
 
 fn post(body: &str) -> Result<String, String> {
     let out = Command::new("curl")
-        .args(["-sS", "--fail-with-body", "--data-binary", "@-", "http://127.0.0.1:8123/"])
+        .args([
+            "-sS",
+            "--fail-with-body",
+            "--data-binary",
+            "@-",
+            "http://127.0.0.1:8123/",
+        ])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -136,7 +154,10 @@ fn post(body: &str) -> Result<String, String> {
 #[test]
 fn every_sql_query_of_the_results_dashboards_runs_on_clickhouse() {
     if post("SELECT 1").is_err() {
-        assert!(!required(), "SLUICE_REQUIRE_SERVICES is set but ClickHouse is down");
+        assert!(
+            !required(),
+            "SLUICE_REQUIRE_SERVICES is set but ClickHouse is down"
+        );
         eprintln!("skipping: ClickHouse not running");
         return;
     }
@@ -147,7 +168,14 @@ fn every_sql_query_of_the_results_dashboards_runs_on_clickhouse() {
     for domain in DOMAINS {
         let db = format!("dash{stamp}_{domain}");
         // the tables `sluice run` creates, in a scratch database
-        let ddl = sluice(&["clickhouse", "ddl", "--domain", domain, "--dialect", "legacy"]);
+        let ddl = sluice(&[
+            "clickhouse",
+            "ddl",
+            "--domain",
+            domain,
+            "--dialect",
+            "legacy",
+        ]);
         for st in ddl.split(";\n").map(str::trim).filter(|s| !s.is_empty()) {
             post(&st.replace("`sluice`", &format!("`{db}`"))).unwrap();
         }

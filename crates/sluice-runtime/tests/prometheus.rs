@@ -23,12 +23,17 @@ const PROMETHEUS: &str = "http://127.0.0.1:9090";
 /// Runs an instant query; `Err` with Prometheus's message on failure.
 fn query(q: &str) -> Result<serde_json::Value, String> {
     let out = Command::new("curl")
-        .args(["-sS", "--get", &format!("{PROMETHEUS}/api/v1/query"), "--data-urlencode"])
+        .args([
+            "-sS",
+            "--get",
+            &format!("{PROMETHEUS}/api/v1/query"),
+            "--data-urlencode",
+        ])
         .arg(format!("query={q}"))
         .output()
         .map_err(|e| e.to_string())?;
-    let v: serde_json::Value =
-        serde_json::from_slice(&out.stdout).map_err(|e| format!("{e}: {}", String::from_utf8_lossy(&out.stdout)))?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("{e}: {}", String::from_utf8_lossy(&out.stdout)))?;
     if v["status"] == "success" {
         Ok(v)
     } else {
@@ -88,7 +93,10 @@ fn prometheus_sees_every_event_and_dead_letter_and_runs_every_generated_expressi
     .unwrap();
     assert_eq!(summary.records_in, n);
     let planted = (n as f64 * 0.01).round() as u64;
-    assert_eq!(summary.malformed, planted, "the generator plants exact counts");
+    assert_eq!(
+        summary.malformed, planted,
+        "the generator plants exact counts"
+    );
 
     // wait for a scrape after the run
     let sel = format!("domain=\"{domain}\",test_run=\"{run_id}\"");
@@ -112,7 +120,9 @@ fn prometheus_sees_every_event_and_dead_letter_and_runs_every_generated_expressi
 
     // every expression sluice generates evaluates on this Prometheus
     let mut exprs = monitor::alert_expressions(domain);
-    exprs.extend(monitor::dashboard_expressions(&monitor::pipeline_dashboard(domain)));
+    exprs.extend(monitor::dashboard_expressions(
+        &monitor::pipeline_dashboard(domain),
+    ));
     assert!(exprs.len() > 15);
     for e in exprs {
         let e = e.replace("$__rate_interval", "1m");

@@ -40,6 +40,20 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The cost of metrics: the engine (case a) with the pipeline's
+    /// per-batch metric recording, Prometheus recorder installed, versus
+    /// the same loop without recording, alternating runs.
+    Metrics {
+        /// Events.
+        #[arg(long, default_value_t = 5_000_000)]
+        events: u64,
+        /// Runs of each (the best counts).
+        #[arg(long, default_value_t = 5)]
+        rounds: u32,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Producing to and consuming from a real Kafka broker (start it with
     /// `scripts/services.sh start kafka registry`).
     Kafka(super::kafka_bench::KafkaBenchArgs),
@@ -67,6 +81,68 @@ fn generate_batches(cfg: &Config, n: u64) -> anyhow::Result<Vec<RawBatch>> {
     let mut src =
         GeneratorSource::new(Generator::from_config(cfg, "ecommerce", opts)?, "ecommerce");
     Ok(sluice_connectors::source::read_all(&mut src, 8192)?)
+}
+
+fn metrics_cost(cli: &Cli, events: u64, rounds: u32, as_json: bool) -> anyhow::Result<()> {
+    let cfg = super::load(cli, &["ecommerce".to_string()])?;
+    let d = cfg.domain("ecommerce").context("ecommerce domain")?;
+    eprintln!("generating {events} ecommerce events (Avro, in memory)...");
+    let batches = generate_batches(&cfg, events)?;
+    let layouts = d.layouts();
+    let plan = sluice_engine::bench::case_tumbling_count(&layouts);
+    let built = sluice_runtime::plan::build(
+        d,
+        &cfg.platform.engine,
+        &["events_by_device_and_type".to_string()],
+    )?;
+    let tables = built.tables;
+    let event_types: Vec<String> = layouts.iter().map(|l| l.event_type.clone()).collect();
+    let handle = sluice_runtime::observe::install_recorder("ecommerce", &[])?;
+    let run = |record: bool| -> anyhow::Result<f64> {
+        let mut engine = sluice_engine::Engine::new(plan.clone())?;
+        let mut out = sluice_engine::Output::new();
+        let mut per_type = vec![0u64; event_types.len()];
+        let t = std::time::Instant::now();
+        for b in &batches {
+            engine.process(b, &mut out);
+            if record {
+                sluice_runtime::pipeline::count_events(
+                    b,
+                    0,
+                    "generator",
+                    &event_types,
+                    &mut per_type,
+                );
+                sluice_runtime::pipeline::count_results(&out.results, &tables);
+            }
+            out.clear();
+        }
+        engine.finish(&mut out);
+        Ok(events as f64 / t.elapsed().as_secs_f64().max(1e-9))
+    };
+    let (mut off, mut on) = (0.0f64, 0.0f64);
+    for _ in 0..rounds {
+        off = off.max(run(false)?);
+        on = on.max(run(true)?);
+    }
+    // the recorder really counted
+    let rendered = handle.render();
+    anyhow::ensure!(
+        rendered.contains(sluice_core::metrics::EVENTS_IN_TOTAL),
+        "the recorder saw no events"
+    );
+    let out = json!({
+        "events": events,
+        "metrics_off_events_per_sec": off.round(),
+        "metrics_on_events_per_sec": on.round(),
+        "ratio": (on / off * 1000.0).round() / 1000.0,
+    });
+    if as_json {
+        println!("{out}");
+    } else {
+        println!("engine case (a), one core, best of {rounds}: metrics off {off:.0} events/s, on {on:.0} events/s, ratio {:.3}", on / off);
+    }
+    Ok(())
 }
 
 fn engine(cli: &Cli, events: u64, rounds: u32, as_json: bool) -> anyhow::Result<()> {
@@ -288,6 +364,11 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
         } => engine(cli, *events, *rounds, *json),
         BenchCommand::Kafka(a) => super::kafka_bench::run(cli, a),
         BenchCommand::E2e(a) => super::e2e_bench::run(cli, a),
+        BenchCommand::Metrics {
+            events,
+            rounds,
+            json,
+        } => metrics_cost(cli, *events, *rounds, *json),
         BenchCommand::File { events, json, dir } => {
             let keep = dir.is_some();
             let d = dir.clone();
