@@ -117,6 +117,9 @@ pub fn alert_expressions(domain: &str) -> Vec<String> {
     rules(domain).into_iter().map(|r| r.expr).collect()
 }
 
+/// A panel: title, unit and `(PromQL, legend)` targets.
+type PanelSpec = (&'static str, &'static str, Vec<(String, &'static str)>);
+
 fn panel(id: u32, title: &str, unit: &str, targets: Vec<Value>, x: u32, y: u32) -> Value {
     json!({
         "id": id,
@@ -142,7 +145,7 @@ fn prom(expr: String, legend: &str, ref_id: &str) -> Value {
 pub fn pipeline_dashboard(domain: &str) -> Value {
     let d = format!("domain=\"{domain}\"");
     let r = "$__rate_interval";
-    let specs: Vec<(&str, &str, Vec<(String, &str)>)> = vec![
+    let specs: Vec<PanelSpec> = vec![
         (
             "Events in per second",
             "ops",

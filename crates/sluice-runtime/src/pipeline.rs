@@ -179,52 +179,95 @@ fn sink_label(describe: &str) -> String {
 /// How often the engine's gauges (open windows, state, watermark) are read.
 const GAUGE_INTERVAL: Duration = Duration::from_millis(250);
 
-/// Counts a batch's records per event type under `EVENTS_IN_TOTAL` (and
-/// its rejects under `DECODE_ERRORS_TOTAL`); `per_type` is scratch space of
-/// one slot per event type. What the pipeline records per batch (the
-/// metrics benchmark measures exactly this).
-pub fn count_events(
-    batch: &sluice_core::batch::RawBatch,
-    rejects: usize,
-    source: &str,
-    event_types: &[String],
-    per_type: &mut [u64],
-) {
-    if !batch.event_types.is_empty() {
-        for &et in &batch.event_types {
-            if let Some(c) = per_type.get_mut(et as usize) {
-                *c += 1;
-            }
-        }
-    } else if let Some(c) = per_type.get_mut(batch.event_type as usize) {
-        *c += batch.len() as u64;
-    }
-    for (i, c) in per_type.iter_mut().enumerate() {
-        if *c > 0 {
-            if let Some(et) = event_types.get(i) {
-                metrics::counter!(M::EVENTS_IN_TOTAL, "source" => source.to_string(), "event_type" => et.clone())
-                    .increment(*c);
-            }
-            *c = 0;
-        }
-    }
-    if rejects > 0 {
-        metrics::counter!(M::EVENTS_IN_TOTAL, "source" => source.to_string(), "event_type" => "unknown")
-            .increment(rejects as u64);
-        metrics::counter!(M::DECODE_ERRORS_TOTAL, "source" => source.to_string())
-            .increment(rejects as u64);
-    }
+/// The per-batch counters of a run, registered once (handles bound to the
+/// recorder installed at creation): recording a batch is a few atomic adds,
+/// no label hashing. What the pipeline records per batch; the metrics
+/// benchmark measures exactly this.
+#[derive(Debug)]
+pub struct BatchMetrics {
+    events: Vec<metrics::Counter>,
+    unknown: metrics::Counter,
+    decode_errors: metrics::Counter,
+    results: Vec<metrics::Counter>,
+    per_type: std::cell::RefCell<Vec<u64>>,
+    per_agg: std::cell::RefCell<Vec<u64>>,
 }
 
-/// Counts window results per aggregation under `RESULTS_TOTAL`.
-pub fn count_results(
-    results: &[sluice_engine::WindowResult],
-    tables: &[sluice_connectors::TableSpec],
-) {
-    for r in results {
-        if let Some(t) = tables.get(r.aggregation) {
-            metrics::counter!(M::RESULTS_TOTAL, "aggregation" => t.aggregation.clone())
-                .increment(1);
+impl BatchMetrics {
+    /// Counters for `source` reading `event_types` into `tables`.
+    pub fn new(
+        source: &str,
+        event_types: &[String],
+        tables: &[sluice_connectors::TableSpec],
+    ) -> Self {
+        let src = source.to_string();
+        Self {
+            events: event_types
+                .iter()
+                .map(|et| {
+                    metrics::counter!(M::EVENTS_IN_TOTAL, "source" => src.clone(), "event_type" => et.clone())
+                })
+                .collect(),
+            unknown: metrics::counter!(M::EVENTS_IN_TOTAL, "source" => src.clone(), "event_type" => "unknown"),
+            decode_errors: metrics::counter!(M::DECODE_ERRORS_TOTAL, "source" => src),
+            results: tables
+                .iter()
+                .map(|t| metrics::counter!(M::RESULTS_TOTAL, "aggregation" => t.aggregation.clone()))
+                .collect(),
+            per_type: std::cell::RefCell::new(vec![0; event_types.len()]),
+            per_agg: std::cell::RefCell::new(vec![0; tables.len()]),
+        }
+    }
+
+    /// Counts a batch's records per event type (and its `rejects`).
+    pub fn batch(&self, batch: &sluice_core::batch::RawBatch, rejects: usize) {
+        if batch.event_types.is_empty() {
+            if let Some(c) = self.events.get(batch.event_type as usize) {
+                c.increment(batch.len() as u64);
+            }
+        } else {
+            let mut per_type = self.per_type.borrow_mut();
+            for &et in &batch.event_types {
+                if let Some(c) = per_type.get_mut(et as usize) {
+                    *c += 1;
+                }
+            }
+            for (c, n) in self.events.iter().zip(per_type.iter_mut()) {
+                if *n > 0 {
+                    c.increment(*n);
+                    *n = 0;
+                }
+            }
+        }
+        if rejects > 0 {
+            self.unknown.increment(rejects as u64);
+            self.decode_errors.increment(rejects as u64);
+        }
+    }
+
+    /// Records that the engine could not decode.
+    pub fn decode_errors(&self, n: usize) {
+        if n > 0 {
+            self.decode_errors.increment(n as u64);
+        }
+    }
+
+    /// Counts window results per aggregation.
+    pub fn results(&self, results: &[sluice_engine::WindowResult]) {
+        if results.is_empty() {
+            return;
+        }
+        let mut per_agg = self.per_agg.borrow_mut();
+        for r in results {
+            if let Some(n) = per_agg.get_mut(r.aggregation) {
+                *n += 1;
+            }
+        }
+        for (c, n) in self.results.iter().zip(per_agg.iter_mut()) {
+            if *n > 0 {
+                c.increment(*n);
+                *n = 0;
+            }
         }
     }
 }
@@ -509,8 +552,7 @@ pub fn run(
     let mut declared: Vec<u32> = Vec::new();
     let mut failure: Option<RuntimeError> = None;
     let tick = opts.trigger_interval.min(Duration::from_millis(200));
-    let source_label = sink_label(&source_name);
-    let mut per_type: Vec<u64> = vec![0; event_types.len()];
+    let batch_metrics = BatchMetrics::new(&sink_label(&source_name), &event_types, &tables);
 
     let collect = |out: &mut Output,
                    src: Option<&SourceOutput>,
@@ -541,12 +583,9 @@ pub fn run(
                 }
             }
         }
-        count_results(&out.results, &tables);
+        batch_metrics.results(&out.results);
         if let Some(src) = src {
-            if !out.dead_letters.is_empty() {
-                metrics::counter!(M::DECODE_ERRORS_TOTAL, "source" => source_label.clone())
-                    .increment(out.dead_letters.len() as u64);
-            }
+            batch_metrics.decode_errors(out.dead_letters.len());
             for d in &out.dead_letters {
                 dead.push(convert::dead_letter(src, &event_types, d));
             }
@@ -631,13 +670,7 @@ pub fn run(
                     .malformed
                     .fetch_add(o.rejects.len() as u64, Ordering::Relaxed);
                 stats.in_flight.fetch_sub(1, Ordering::Relaxed);
-                count_events(
-                    &o.batch,
-                    o.rejects.len(),
-                    &source_label,
-                    &event_types,
-                    &mut per_type,
-                );
+                batch_metrics.batch(&o.batch, o.rejects.len());
                 dead.append(&mut o.rejects);
                 let lane = &mut lanes[li];
                 lane.engine.process(&o.batch, &mut out);

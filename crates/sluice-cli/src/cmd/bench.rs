@@ -101,19 +101,13 @@ fn metrics_cost(cli: &Cli, events: u64, rounds: u32, as_json: bool) -> anyhow::R
     let run = |record: bool| -> anyhow::Result<f64> {
         let mut engine = sluice_engine::Engine::new(plan.clone())?;
         let mut out = sluice_engine::Output::new();
-        let mut per_type = vec![0u64; event_types.len()];
+        let m = sluice_runtime::pipeline::BatchMetrics::new("generator", &event_types, &tables);
         let t = std::time::Instant::now();
         for b in &batches {
             engine.process(b, &mut out);
             if record {
-                sluice_runtime::pipeline::count_events(
-                    b,
-                    0,
-                    "generator",
-                    &event_types,
-                    &mut per_type,
-                );
-                sluice_runtime::pipeline::count_results(&out.results, &tables);
+                m.batch(b, 0);
+                m.results(&out.results);
             }
             out.clear();
         }
@@ -121,9 +115,16 @@ fn metrics_cost(cli: &Cli, events: u64, rounds: u32, as_json: bool) -> anyhow::R
         Ok(events as f64 / t.elapsed().as_secs_f64().max(1e-9))
     };
     let (mut off, mut on) = (0.0f64, 0.0f64);
-    for _ in 0..rounds {
-        off = off.max(run(false)?);
-        on = on.max(run(true)?);
+    // alternate, and swap which goes first each round, so drift and
+    // warm-up favour neither
+    for i in 0..rounds {
+        if i % 2 == 0 {
+            off = off.max(run(false)?);
+            on = on.max(run(true)?);
+        } else {
+            on = on.max(run(true)?);
+            off = off.max(run(false)?);
+        }
     }
     // the recorder really counted
     let rendered = handle.render();
