@@ -7,14 +7,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const DOMAINS: [&str; 4] = ["ecommerce", "iot", "fintech", "apm"];
+mod support;
+use support::{post, repo, required};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
+const DOMAINS: [&str; 4] = ["ecommerce", "iot", "fintech", "apm"];
 
 fn ddl(domain: &str, dialect: &str) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
@@ -56,10 +52,6 @@ fn views(sql: &str) -> Vec<String> {
         .collect()
 }
 
-fn required() -> bool {
-    std::env::var_os("SLUICE_REQUIRE_SERVICES").is_some()
-}
-
 #[test]
 fn ddl_matches_golden_files_for_old_and_modern_servers() {
     let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/clickhouse");
@@ -86,27 +78,6 @@ fn ddl_matches_golden_files_for_old_and_modern_servers() {
         modern.contains("DateTime64(3, 'UTC')")
             && modern.contains("LowCardinality(Nullable(String))")
     );
-}
-
-fn post(url: &str, body: &str) -> Result<String, String> {
-    let out = Command::new("curl")
-        .args(["-sS", "--fail-with-body", "--data-binary", "@-", url])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin.take().unwrap().write_all(body.as_bytes())?;
-            c.wait_with_output()
-        })
-        .map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    if out.status.success() {
-        Ok(text)
-    } else {
-        Err(format!("{text}{}", String::from_utf8_lossy(&out.stderr)))
-    }
 }
 
 #[test]

@@ -4,17 +4,13 @@
 //! server against the tables `sluice run` creates. The PromQL side runs
 //! against a real Prometheus in `sluice-runtime/tests/prometheus.rs`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-const DOMAINS: [&str; 4] = ["ecommerce", "iot", "fintech", "apm"];
+mod support;
+use support::{repo, required};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
+const DOMAINS: [&str; 4] = ["ecommerce", "iot", "fintech", "apm"];
 
 fn sluice(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
@@ -29,10 +25,6 @@ fn sluice(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
-}
-
-fn required() -> bool {
-    std::env::var_os("SLUICE_REQUIRE_SERVICES").is_some()
 }
 
 fn dashboards(domain: &str) -> (tempfile::TempDir, serde_json::Value, serde_json::Value) {
@@ -125,30 +117,7 @@ fn promtool_accepts_the_alert_rules() {
 }
 
 fn post(body: &str) -> Result<String, String> {
-    let out = Command::new("curl")
-        .args([
-            "-sS",
-            "--fail-with-body",
-            "--data-binary",
-            "@-",
-            "http://127.0.0.1:8123/",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin.take().unwrap().write_all(body.as_bytes())?;
-            c.wait_with_output()
-        })
-        .map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    if out.status.success() {
-        Ok(text)
-    } else {
-        Err(text)
-    }
+    support::post("http://127.0.0.1:8123/", body)
 }
 
 #[test]

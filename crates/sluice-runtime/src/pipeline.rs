@@ -167,6 +167,29 @@ impl RunSummary {
     }
 }
 
+/// The index of the lane of `shard` (created when missing), with the dense
+/// source partition `dense` declared to its engine.
+fn lane_for(
+    lanes: &mut Vec<Lane>,
+    plan: &sluice_engine::EnginePlan,
+    shard: String,
+    dense: u32,
+) -> Result<usize, RuntimeError> {
+    let li = match lanes.iter().position(|l| l.shard == shard) {
+        Some(i) => i,
+        None => {
+            lanes.push(Lane::new(plan, shard)?);
+            lanes.len() - 1
+        }
+    };
+    let lane = &mut lanes[li];
+    if !lane.dense.contains(&dense) {
+        lane.dense.push(dense);
+        lane.engine.declare_partitions(&[dense], now_ms());
+    }
+    Ok(li)
+}
+
 /// A short, bounded label for a sink or source description (its first word).
 fn sink_label(describe: &str) -> String {
     describe
@@ -619,21 +642,9 @@ pub fn run(
                         // open windows from the committed offsets
                         lanes.retain(|l| l.dense.iter().all(|d| o.partitions.contains(d)));
                         for (&d, &p) in o.partitions.iter().zip(&o.partition_numbers) {
-                            let shard = p.to_string();
-                            let li = match lanes.iter().position(|l| l.shard == shard) {
-                                Some(i) => i,
-                                None => {
-                                    lanes.push(Lane::new(&plan, shard)?);
-                                    lanes.len() - 1
-                                }
-                            };
-                            let lane = &mut lanes[li];
-                            if !lane.dense.contains(&d) {
-                                // every topic of the shard holds its
-                                // watermark back until it delivers or idles
-                                lane.dense.push(d);
-                                lane.engine.declare_partitions(&[d], now_ms());
-                            }
+                            // every topic of the shard holds its watermark
+                            // back until it delivers or idles
+                            lane_for(&mut lanes, &plan, p.to_string(), d)?;
                         }
                     } else {
                         lanes[0].engine.declare_partitions(&o.partitions, now_ms());
@@ -642,24 +653,11 @@ pub fn run(
                 }
                 let position = o.position.take();
                 let li = if opts.sharded {
-                    let dense = o.batch.partition;
                     let shard = position
                         .as_ref()
                         .map(|(_, p, _)| p.to_string())
                         .unwrap_or_default();
-                    let li = match lanes.iter().position(|l| l.shard == shard) {
-                        Some(i) => i,
-                        None => {
-                            lanes.push(Lane::new(&plan, shard)?);
-                            lanes.len() - 1
-                        }
-                    };
-                    let lane = &mut lanes[li];
-                    if !lane.dense.contains(&dense) {
-                        lane.dense.push(dense);
-                        lane.engine.declare_partitions(&[dense], now_ms());
-                    }
-                    li
+                    lane_for(&mut lanes, &plan, shard, o.batch.partition)?
                 } else {
                     0
                 };

@@ -8,13 +8,11 @@
 
 mod common;
 
-use std::net::{TcpStream, ToSocketAddrs};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use common::*;
-use sluice_config::{load, Config, LoadOptions};
+use sluice_config::Config;
 use sluice_connectors::kafka::producer::{produce_generated, ProduceOptions};
 use sluice_connectors::kafka::source::{KafkaSource, SourceOptions};
 use sluice_connectors::kafka::KafkaSettings;
@@ -23,42 +21,13 @@ use sluice_connectors::source::generator::GeneratorSource;
 use sluice_generator::{Generator, GeneratorOptions};
 use sluice_runtime::pipeline::{self, PipelineOptions, RunSummary, Stats};
 use sluice_runtime::plan::{self, BuiltPlan};
-use sluice_schema::registry::RegistryClient;
-use sluice_secrets::ResolvedSecrets;
 
 fn config() -> Config {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
-    let mut o = LoadOptions::new(dir, "dev");
-    o.vars.clear();
-    load(&o).unwrap()
+    shipped_config()
 }
 
-/// Kafka settings with fresh topics, or `None` when the services are down.
 fn kafka(cfg: &Config, tag: &str) -> Option<KafkaSettings> {
-    let mut s =
-        KafkaSettings::from_config(&cfg.platform.kafka, &ResolvedSecrets::default()).unwrap();
-    let up = s
-        .bootstrap_servers
-        .split(',')
-        .filter_map(|a| a.trim().to_socket_addrs().ok()?.next())
-        .any(|a| TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok());
-    let registry = RegistryClient::new(&s.registry)
-        .and_then(|c| c.subjects())
-        .is_ok();
-    if !(up && registry) {
-        if std::env::var_os("SLUICE_REQUIRE_SERVICES").is_some() {
-            panic!("SLUICE_REQUIRE_SERVICES is set but kafka (up: {up}) or the registry (up: {registry}) is not running");
-        }
-        eprintln!("skipping: kafka or schema registry not running");
-        return None;
-    }
-    let stamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis();
-    s.topic_template = format!("ch{stamp}{tag}.{{domain}}.{{event_type}}");
-    s.dlq_topic_template = format!("ch{stamp}{tag}.{{domain}}.dlq");
-    Some(s)
+    kafka_settings(cfg, "ch", tag)
 }
 
 /// The domain's plan as shipped (no allowed lateness).

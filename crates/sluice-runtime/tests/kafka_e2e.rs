@@ -10,13 +10,11 @@
 
 mod common;
 
-use std::net::{TcpStream, ToSocketAddrs};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use common::*;
-use sluice_config::{load, Config, LoadOptions};
+use sluice_config::Config;
 use sluice_connectors::kafka::dlq::{read_dlq, DlqStart, DlqWriter};
 use sluice_connectors::kafka::producer::{produce_generated, ProduceOptions, RawProducer};
 use sluice_connectors::kafka::source::{KafkaSource, SourceOptions};
@@ -27,42 +25,13 @@ use sluice_connectors::DeadLetterRecord;
 use sluice_generator::{Generator, GeneratorOptions};
 use sluice_runtime::pipeline::{self, PipelineOptions, Stats};
 use sluice_runtime::plan;
-use sluice_schema::registry::RegistryClient;
-use sluice_secrets::ResolvedSecrets;
 
 fn config() -> Config {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
-    let mut o = LoadOptions::new(dir, "dev");
-    o.vars.clear();
-    load(&o).unwrap()
+    shipped_config()
 }
 
-/// Settings with fresh topics, or `None` when the services are down.
 fn settings(cfg: &Config, tag: &str) -> Option<KafkaSettings> {
-    let mut s =
-        KafkaSettings::from_config(&cfg.platform.kafka, &ResolvedSecrets::default()).unwrap();
-    let up = s
-        .bootstrap_servers
-        .split(',')
-        .filter_map(|a| a.trim().to_socket_addrs().ok()?.next())
-        .any(|a| TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok());
-    let registry = RegistryClient::new(&s.registry)
-        .and_then(|c| c.subjects())
-        .is_ok();
-    if !(up && registry) {
-        if std::env::var_os("SLUICE_REQUIRE_SERVICES").is_some() {
-            panic!("SLUICE_REQUIRE_SERVICES is set but kafka (up: {up}) or the registry (up: {registry}) is not running");
-        }
-        eprintln!("skipping: kafka or schema registry not running (scripts/services.sh start kafka registry)");
-        return None;
-    }
-    let stamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis();
-    s.topic_template = format!("e2e{stamp}{tag}.{{domain}}.{{event_type}}");
-    s.dlq_topic_template = format!("e2e{stamp}{tag}.{{domain}}.dlq");
-    Some(s)
+    kafka_settings(cfg, "e2e", tag)
 }
 
 fn gen(cfg: &Config, name: &str, n: u64) -> Generator {

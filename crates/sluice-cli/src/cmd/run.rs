@@ -179,7 +179,14 @@ fn make_kafka_source(
             dlq.write_all(dead, &[]).map_err(|e| e.to_string())?;
             dlq.flush(std::time::Duration::from_secs(30))
                 .map(|_| ())
-                .map_err(|e| e.to_string())
+                .map_err(|e| {
+                    metrics::counter!(
+                        sluice_core::metrics::KAFKA_DELIVERY_ERRORS_TOTAL,
+                        "kind" => "dlq"
+                    )
+                    .increment(1);
+                    e.to_string()
+                })
         },
     )));
     Ok(Box::new(src))

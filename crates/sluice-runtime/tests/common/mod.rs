@@ -266,3 +266,49 @@ pub fn clickhouse(
     }
     Some((settings, client))
 }
+
+/// The shipped configuration, `dev` environment, no environment variables.
+pub fn shipped_config() -> sluice_config::Config {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+    let mut o = sluice_config::LoadOptions::new(dir, "dev");
+    o.vars.clear();
+    sluice_config::load(&o).unwrap()
+}
+
+/// Kafka settings with fresh topics named `<prefix><stamp><tag>.…`, or
+/// `None` (skip) when the broker or the registry is down and services are
+/// not required.
+pub fn kafka_settings(
+    cfg: &sluice_config::Config,
+    prefix: &str,
+    tag: &str,
+) -> Option<sluice_connectors::kafka::KafkaSettings> {
+    use std::net::{TcpStream, ToSocketAddrs};
+    let mut s = sluice_connectors::kafka::KafkaSettings::from_config(
+        &cfg.platform.kafka,
+        &sluice_secrets::ResolvedSecrets::default(),
+    )
+    .unwrap();
+    let up = s
+        .bootstrap_servers
+        .split(',')
+        .filter_map(|a| a.trim().to_socket_addrs().ok()?.next())
+        .any(|a| TcpStream::connect_timeout(&a, std::time::Duration::from_secs(2)).is_ok());
+    let registry = sluice_schema::registry::RegistryClient::new(&s.registry)
+        .and_then(|c| c.subjects())
+        .is_ok();
+    if !(up && registry) {
+        if std::env::var_os("SLUICE_REQUIRE_SERVICES").is_some() {
+            panic!("SLUICE_REQUIRE_SERVICES is set but kafka (up: {up}) or the registry (up: {registry}) is not running");
+        }
+        eprintln!("skipping: kafka or schema registry not running (scripts/services.sh start kafka registry)");
+        return None;
+    }
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    s.topic_template = format!("{prefix}{stamp}{tag}.{{domain}}.{{event_type}}");
+    s.dlq_topic_template = format!("{prefix}{stamp}{tag}.{{domain}}.dlq");
+    Some(s)
+}

@@ -1,0 +1,41 @@
+//! Helpers shared by the CLI's integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// True when CI demands every service (skipping would hide a failure).
+pub fn required() -> bool {
+    std::env::var_os("SLUICE_REQUIRE_SERVICES").is_some()
+}
+
+/// POSTs `body` to `url` (ClickHouse's HTTP interface); the answer, or the
+/// server's error text.
+pub fn post(url: &str, body: &str) -> Result<String, String> {
+    let out = Command::new("curl")
+        .args(["-sS", "--fail-with-body", "--data-binary", "@-", url])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(body.as_bytes())?;
+            c.wait_with_output()
+        })
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if out.status.success() {
+        Ok(text)
+    } else {
+        Err(format!("{text}{}", String::from_utf8_lossy(&out.stderr)))
+    }
+}
