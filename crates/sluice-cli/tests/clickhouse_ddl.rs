@@ -210,3 +210,212 @@ fn query_runs_on_clickhouse_when_it_is_the_environments_sink() {
     // configured database, and numbers came back as numbers
     assert_eq!(v[0]["answer"], serde_json::json!(42));
 }
+
+/// A copy of the shipped configuration writing to ClickHouse database `db`.
+fn config_with_database(db: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let src = repo().join("config");
+    for sub in ["", "environments", "domains"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        for e in std::fs::read_dir(src.join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_file() {
+                std::fs::copy(&p, dir.path().join(sub).join(p.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+    let platform = dir.path().join("platform.yaml");
+    let text = std::fs::read_to_string(&platform)
+        .unwrap()
+        .replace("database: sluice", &format!("database: {db}"));
+    std::fs::write(&platform, text).unwrap();
+    dir
+}
+
+/// The same partial rows, loaded into the Debian server (legacy tables) and
+/// into chDB (modern tables), give the same final views: the merge SQL means
+/// the same on both generations. Two shards per group (the run's rows and a
+/// copy under another shard name), so the views really merge.
+#[test]
+fn modern_views_on_chdb_merge_exactly_like_the_debian_server() {
+    let url = "http://127.0.0.1:8123/";
+    let python = std::env::var("SLUICE_CACHE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/sluice"))
+        .join("chdb/bin/python");
+    let chdb = Command::new(&python)
+        .args(["-c", "import chdb"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if post(url, "SELECT 1").is_err() || !chdb {
+        assert!(
+            !required(),
+            "SLUICE_REQUIRE_SERVICES is set but ClickHouse or chDB is missing"
+        );
+        eprintln!("skipping: ClickHouse or chDB missing");
+        return;
+    }
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    for domain in DOMAINS {
+        let db = format!("x{stamp}_{domain}");
+        let cfg = config_with_database(&db);
+        let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .current_dir(repo())
+            .env("SLUICE_CONFIG_DIR", cfg.path())
+            .env_remove("SLUICE_ENV")
+            .args([
+                "run",
+                "--domain",
+                domain,
+                "--count",
+                "4000",
+                "--sink",
+                "clickhouse",
+                "--quiet",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ddl_legacy = ddl(domain, "legacy").replace("`sluice`", &format!("`{db}`"));
+        let work = tempfile::tempdir().unwrap();
+        let mut tables = Vec::new();
+        for st in statements(&ddl_legacy) {
+            let Some(rest) = st.strip_prefix("CREATE TABLE IF NOT EXISTS ") else {
+                continue;
+            };
+            let name = rest.split_whitespace().next().unwrap().to_string();
+            if !name.ends_with("_parts`") {
+                continue;
+            }
+            // a second shard: the same rows under another shard name
+            let rows = post(url, &format!("SELECT * FROM {name} FORMAT TSV")).unwrap();
+            let copy: String = rows
+                .lines()
+                .map(|l| {
+                    let mut f: Vec<&str> = l.split('\t').collect();
+                    let n = f.len();
+                    f[n - 2] = "copy";
+                    f.join("\t") + "\n"
+                })
+                .collect();
+            post(url, &format!("INSERT INTO {name} FORMAT TSV\n{copy}")).unwrap();
+            let all = post(url, &format!("SELECT * FROM {name} FORMAT TSV")).unwrap();
+            let file = work.path().join(format!("{}.tsv", tables.len()));
+            std::fs::write(&file, all).unwrap();
+            tables.push((name, file));
+        }
+        assert!(!tables.is_empty());
+        // the views, read the same way on both servers
+        let view_queries: Vec<String> = views(&ddl_legacy)
+            .into_iter()
+            .map(|v| format!("SELECT * FROM {v} FORMAT JSONCompact"))
+            .collect();
+        let debian: Vec<serde_json::Value> = view_queries
+            .iter()
+            .map(|q| serde_json::from_str(&post(url, q).unwrap()).unwrap())
+            .collect();
+        let ddl_modern = ddl(domain, "modern").replace("`sluice`", &format!("`{db}`"));
+        let ddl_file = work.path().join("modern.sql");
+        std::fs::write(&ddl_file, &ddl_modern).unwrap();
+        let plan = serde_json::json!({
+            "ddl": ddl_file,
+            "loads": tables.iter().map(|(n, f)| (n.clone(), f.clone())).collect::<Vec<_>>(),
+            "queries": view_queries,
+        });
+        let plan_file = work.path().join("plan.json");
+        std::fs::write(&plan_file, plan.to_string()).unwrap();
+        let script = r#"
+import sys, json
+from chdb import session
+plan = json.load(open(sys.argv[1]))
+s = session.Session()
+for st in [x.strip() for x in open(plan["ddl"]).read().split(";\n") if x.strip()]:
+    s.query(st)
+for name, path in plan["loads"]:
+    s.query("INSERT INTO " + name + " FROM INFILE '" + path + "' FORMAT TSV")
+out = [json.loads(s.query(q.rsplit(" FORMAT ", 1)[0], "JSONCompact").data()) for q in plan["queries"]]
+print(json.dumps(out))
+"#;
+        let out = Command::new(&python)
+            .args(["-c", script])
+            .arg(&plan_file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{domain}: chDB: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let modern: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+        for ((q, a), b) in view_queries.iter().zip(&debian).zip(&modern) {
+            let names: Vec<&str> = a["meta"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["name"].as_str().unwrap())
+                .collect();
+            // rows in a server-independent order: by the exact window bounds
+            // and the text of the other columns, numbers rounded
+            let sorted = |d: &serde_json::Value| {
+                let mut rows = d["data"].as_array().unwrap().clone();
+                rows.sort_by_key(|r| {
+                    r.as_array()
+                        .unwrap()
+                        .iter()
+                        .zip(&names)
+                        .filter(|(_, n)| {
+                            !matches!(**n, "window_start" | "window_end" | "emitted_at")
+                        })
+                        .map(|(v, _)| {
+                            match v
+                                .as_f64()
+                                .or_else(|| v.as_str().and_then(|s| s.parse::<f64>().ok()))
+                            {
+                                Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => {
+                                    format!("{:+020}", f as i64)
+                                }
+                                Some(f) => format!("{f:.6e}"),
+                                None => v.to_string(),
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .join("|")
+                });
+                rows
+            };
+            let (ra, rb) = (sorted(a), sorted(b));
+            assert!(!ra.is_empty(), "{domain}: {q}: no rows");
+            assert_eq!(ra.len(), rb.len(), "{domain}: {q}");
+            for (x, y) in ra.iter().zip(&rb) {
+                for ((n, u), v) in names
+                    .iter()
+                    .zip(x.as_array().unwrap())
+                    .zip(y.as_array().unwrap())
+                {
+                    if matches!(*n, "window_start" | "window_end" | "emitted_at") {
+                        continue; // DateTime vs DateTime64 text
+                    }
+                    let num = |j: &serde_json::Value| {
+                        j.as_f64()
+                            .or_else(|| j.as_str().and_then(|s| s.parse::<f64>().ok()))
+                    };
+                    match (num(u), num(v)) {
+                        (Some(p), Some(r)) => assert!(
+                            (p - r).abs() <= 1e-9 * p.abs().max(r.abs()).max(1.0),
+                            "{domain}: {q}: column {n}: {u} on 18.16, {v} on chDB"
+                        ),
+                        _ => assert_eq!(u, v, "{domain}: {q}: column {n}"),
+                    }
+                }
+            }
+        }
+        post(url, &format!("DROP DATABASE `{db}`")).unwrap();
+    }
+}
