@@ -175,7 +175,7 @@ fn sigkill_at_random_moments_loses_nothing_and_counts_nothing_twice() {
                 finished = true;
                 break;
             }
-            if !wrote && newest() >= started_secs {
+            if !wrote && newest() > started_secs {
                 wrote = true;
                 if after_write {
                     wait = started.elapsed() + Duration::from_millis(next(&mut rng) % 800);
