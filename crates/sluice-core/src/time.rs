@@ -35,6 +35,14 @@ pub enum Watermark {
     Idle,
 }
 
+/// Milliseconds since the Unix epoch, now (0 if the clock is before 1970).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
 /// `YYYY-MM-DD HH:MM:SS.mmm` (UTC) for milliseconds since the epoch.
 pub fn format_utc(ms: i64) -> String {
     let days = ms.div_euclid(86_400_000);

@@ -104,10 +104,7 @@ pub fn format_utc_millis(ms: i64) -> String {
 
 /// Milliseconds since the epoch now. Only real-time mode calls this.
 pub fn wall_clock_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    sluice_core::time::now_ms()
 }
 
 #[cfg(test)]

@@ -39,6 +39,7 @@ use crate::convert;
 use crate::plan::BuiltPlan;
 use crate::RuntimeError;
 use sluice_core::metrics as M;
+use sluice_core::time::now_ms;
 
 /// Tuning knobs.
 #[derive(Clone)]
@@ -383,13 +384,6 @@ impl Lane {
             out.push((key.0.clone(), key.1, safe));
         }
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 fn source_loop(

@@ -10,7 +10,9 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+use sluice_core::time::now_ms;
 
 use clap::Args;
 use serde_json::json;
@@ -94,13 +96,6 @@ impl Sink for Discard {
     fn close(&mut self) -> Result<(), ConnectorError> {
         Ok(())
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 fn percentile(sorted: &[i64], q: f64) -> i64 {

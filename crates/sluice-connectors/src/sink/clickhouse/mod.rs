@@ -338,10 +338,7 @@ impl Sink for ClickHouseSink {
         }
         if !dead.is_empty() {
             let mut body = Vec::new();
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as i64)
-                .unwrap_or(0);
+            let now = sluice_core::time::now_ms();
             for d in dead {
                 rowbinary::encode_dead_letter(&mut body, self.dialect, d, now);
             }
