@@ -183,20 +183,20 @@ impl Client {
         self.post_in(Some(database), None, sql.as_bytes())
     }
 
-    /// Inserts RowBinary `body` into `table` (`db.name`) for `columns`.
-    pub fn insert_rowbinary(
-        &self,
-        table: &str,
-        columns: &[String],
-        body: &[u8],
-    ) -> Result<(), ConnectorError> {
+    /// The statement inserting RowBinary rows of `columns` into `table`
+    /// (`db.name`).
+    pub fn insert_statement(table: &str, columns: &[String]) -> String {
         let cols = columns
             .iter()
             .map(|c| format!("`{c}`"))
             .collect::<Vec<_>>()
             .join(", ");
-        let q = format!("INSERT INTO {table} ({cols}) FORMAT RowBinary");
-        self.post(Some(&q), body).map(|_| ())
+        format!("INSERT INTO {table} ({cols}) FORMAT RowBinary")
+    }
+
+    /// Runs `insert` (from [`Client::insert_statement`]) with RowBinary `body`.
+    pub fn insert(&self, insert: &str, body: &[u8]) -> Result<(), ConnectorError> {
+        self.post(Some(insert), body).map(|_| ())
     }
 
     /// The server version, e.g. `18.16.1`.
@@ -219,6 +219,10 @@ pub struct ClickHouseSink {
     settings: ClickHouseSettings,
     dialect: Dialect,
     tables: Vec<TableSpec>,
+    /// Per table, its insert statement (built once, in `prepare`).
+    inserts: Vec<String>,
+    /// The dead-letter table's insert statement.
+    dead_insert: String,
 }
 
 impl ClickHouseSink {
@@ -233,6 +237,8 @@ impl ClickHouseSink {
             settings,
             dialect,
             tables: Vec::new(),
+            inserts: Vec::new(),
+            dead_insert: String::new(),
         })
     }
 
@@ -308,6 +314,21 @@ impl Sink for ClickHouseSink {
         for t in tables {
             self.check_columns(t)?;
         }
+        self.inserts = tables
+            .iter()
+            .map(|t| {
+                let cols: Vec<String> = parts_columns(t, self.dialect)
+                    .into_iter()
+                    .map(|(c, _)| c)
+                    .collect();
+                Client::insert_statement(&self.qualified(&format!("{}_parts", t.name)), &cols)
+            })
+            .collect();
+        let dead_cols: Vec<String> = ddl::dead_letter_columns(self.dialect)
+            .into_iter()
+            .map(|(c, _)| c.to_string())
+            .collect();
+        self.dead_insert = Client::insert_statement(&self.qualified(DEAD_LETTER_TABLE), &dead_cols);
         Ok(())
     }
 
@@ -316,25 +337,22 @@ impl Sink for ClickHouseSink {
         rows: &[ResultRow],
         dead: &[DeadLetterRecord],
     ) -> Result<(), ConnectorError> {
-        for (i, spec) in self.tables.iter().enumerate() {
-            let mut body = Vec::new();
-            let mut n = 0usize;
-            for r in rows.iter().filter(|r| r.table == i) {
-                rowbinary::encode_row(&mut body, spec, self.dialect, r)?;
-                n += 1;
+        // one pass over the rows, one RowBinary body per table
+        let mut bodies: Vec<Vec<u8>> = vec![Vec::new(); self.tables.len()];
+        for r in rows {
+            let (Some(spec), Some(body)) = (self.tables.get(r.table), bodies.get_mut(r.table))
+            else {
+                return Err(ConnectorError::Config {
+                    connector: "clickhouse",
+                    message: format!("row for unknown table index {}", r.table),
+                });
+            };
+            rowbinary::encode_row(body, spec, self.dialect, r)?;
+        }
+        for (body, insert) in bodies.iter().zip(&self.inserts) {
+            if !body.is_empty() {
+                self.client.insert(insert, body)?;
             }
-            if n == 0 {
-                continue;
-            }
-            let cols: Vec<String> = parts_columns(spec, self.dialect)
-                .into_iter()
-                .map(|(c, _)| c)
-                .collect();
-            self.client.insert_rowbinary(
-                &self.qualified(&format!("{}_parts", spec.name)),
-                &cols,
-                &body,
-            )?;
         }
         if !dead.is_empty() {
             let mut body = Vec::new();
@@ -342,12 +360,7 @@ impl Sink for ClickHouseSink {
             for d in dead {
                 rowbinary::encode_dead_letter(&mut body, self.dialect, d, now);
             }
-            let cols: Vec<String> = ddl::dead_letter_columns(self.dialect)
-                .into_iter()
-                .map(|(c, _)| c.to_string())
-                .collect();
-            self.client
-                .insert_rowbinary(&self.qualified(DEAD_LETTER_TABLE), &cols, &body)?;
+            self.client.insert(&self.dead_insert, &body)?;
         }
         Ok(())
     }
