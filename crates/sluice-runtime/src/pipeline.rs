@@ -168,18 +168,18 @@ impl RunSummary {
     }
 }
 
-/// The index of the lane of `shard` (created when missing), with the dense
-/// source partition `dense` declared to its engine.
+/// The index of the lane of partition number `number` (created when
+/// missing), with the dense source partition `dense` declared to its engine.
 fn lane_for(
     lanes: &mut Vec<Lane>,
     plan: &sluice_engine::EnginePlan,
-    shard: String,
+    number: Option<i32>,
     dense: u32,
 ) -> Result<usize, RuntimeError> {
-    let li = match lanes.iter().position(|l| l.shard == shard) {
+    let li = match lanes.iter().position(|l| l.number == number) {
         Some(i) => i,
         None => {
-            lanes.push(Lane::new(plan, shard)?);
+            lanes.push(Lane::new(plan, number)?);
             lanes.len() - 1
         }
     };
@@ -340,7 +340,9 @@ type PartitionKey = (String, i32);
 /// One engine and the bookkeeping that turns its state into safe offsets.
 struct Lane {
     engine: Engine,
-    /// The partition number in sharded mode, empty otherwise.
+    /// The partition number in sharded mode (`None`: the whole input).
+    number: Option<i32>,
+    /// `number` as the rows' shard tag, empty for the whole input.
     shard: String,
     /// Dense ids of the source partitions this lane reads (sharded mode).
     dense: Vec<u32>,
@@ -352,10 +354,11 @@ struct Lane {
 }
 
 impl Lane {
-    fn new(plan: &sluice_engine::EnginePlan, shard: String) -> Result<Self, RuntimeError> {
+    fn new(plan: &sluice_engine::EnginePlan, number: Option<i32>) -> Result<Self, RuntimeError> {
         Ok(Self {
             engine: Engine::new(plan.clone()).map_err(RuntimeError::Plan)?,
-            shard,
+            number,
+            shard: number.map(|n| n.to_string()).unwrap_or_default(),
             dense: Vec::new(),
             marks: Default::default(),
             next: Default::default(),
@@ -531,7 +534,7 @@ pub fn run(
     plan.options.emit_state = plan.options.emit_state || opts.sharded;
     let mut lanes: Vec<Lane> = Vec::new();
     if !opts.sharded {
-        lanes.push(Lane::new(&plan, String::new())?);
+        lanes.push(Lane::new(&plan, None)?);
     }
     if let Ok(mut l) = stats.latest.lock() {
         *l = vec![Vec::new(); tables.len()];
@@ -638,7 +641,7 @@ pub fn run(
                         for (&d, &p) in o.partitions.iter().zip(&o.partition_numbers) {
                             // every topic of the shard holds its watermark
                             // back until it delivers or idles
-                            lane_for(&mut lanes, &plan, p.to_string(), d)?;
+                            lane_for(&mut lanes, &plan, Some(p), d)?;
                         }
                     } else {
                         lanes[0].engine.declare_partitions(&o.partitions, now_ms());
@@ -647,11 +650,8 @@ pub fn run(
                 }
                 let position = o.position.take();
                 let li = if opts.sharded {
-                    let shard = position
-                        .as_ref()
-                        .map(|(_, p, _)| p.to_string())
-                        .unwrap_or_default();
-                    lane_for(&mut lanes, &plan, shard, o.batch.partition)?
+                    let number = position.as_ref().map(|(_, p, _)| *p);
+                    lane_for(&mut lanes, &plan, number, o.batch.partition)?
                 } else {
                     0
                 };
