@@ -211,27 +211,6 @@ fn query_runs_on_clickhouse_when_it_is_the_environments_sink() {
     assert_eq!(v[0]["answer"], serde_json::json!(42));
 }
 
-/// A copy of the shipped configuration writing to ClickHouse database `db`.
-fn config_with_database(db: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let src = repo().join("config");
-    for sub in ["", "environments", "domains"] {
-        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
-        for e in std::fs::read_dir(src.join(sub)).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_file() {
-                std::fs::copy(&p, dir.path().join(sub).join(p.file_name().unwrap())).unwrap();
-            }
-        }
-    }
-    let platform = dir.path().join("platform.yaml");
-    let text = std::fs::read_to_string(&platform)
-        .unwrap()
-        .replace("database: sluice", &format!("database: {db}"));
-    std::fs::write(&platform, text).unwrap();
-    dir
-}
-
 /// The same partial rows, loaded into the Debian server (legacy tables) and
 /// into chDB (modern tables), give the same final views: the merge SQL means
 /// the same on both generations. Two shards per group (the run's rows and a
@@ -261,7 +240,7 @@ fn modern_views_on_chdb_merge_exactly_like_the_debian_server() {
         .as_millis();
     for domain in DOMAINS {
         let db = format!("x{stamp}_{domain}");
-        let cfg = config_with_database(&db);
+        let cfg = support::shipped_config_with(&[("database: sluice", &format!("database: {db}"))]);
         let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
             .current_dir(repo())
             .env("SLUICE_CONFIG_DIR", cfg.path())

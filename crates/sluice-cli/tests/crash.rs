@@ -19,7 +19,7 @@ mod support;
 use sluice_config::{load, LoadOptions};
 use sluice_connectors::source::generator::GeneratorSource;
 use sluice_generator::{Generator, GeneratorOptions};
-use support::repo;
+use support::{repo, shipped_config_with};
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -31,39 +31,21 @@ fn env_u64(name: &str, default: u64) -> u64 {
 /// A copy of the shipped configuration with this run's topics, group,
 /// database and 10 minutes of allowed lateness.
 fn config_dir(tag: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let src = repo().join("config");
-    for sub in ["", "environments", "domains"] {
-        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
-        for e in std::fs::read_dir(src.join(sub)).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_file() {
-                std::fs::copy(&p, dir.path().join(sub).join(p.file_name().unwrap())).unwrap();
-            }
-        }
-    }
-    let platform = dir.path().join("platform.yaml");
-    let text = std::fs::read_to_string(&platform)
-        .unwrap()
-        .replace(
-            "topic_template: \"{domain}.{event_type}\"",
-            &format!("topic_template: \"{tag}.{{domain}}.{{event_type}}\""),
-        )
-        .replace(
-            "dlq_topic_template: \"{domain}.dlq\"",
-            &format!("dlq_topic_template: \"{tag}.{{domain}}.dlq\""),
-        )
-        .replace("group_id: sluice", &format!("group_id: {tag}"))
-        // static membership: a restarted instance takes its partitions back
-        // at once instead of waiting for the killed one's session to expire
-        .replace(
-            "properties: {}",
-            &format!("properties: {{ \"group.instance.id\": \"{tag}-a\" }}"),
-        )
-        .replace("allowed_lateness: 0s", "allowed_lateness: 10 minutes")
-        .replace("database: sluice", &format!("database: {tag}"));
-    std::fs::write(&platform, text).unwrap();
-    dir
+    let topics = format!("topic_template: \"{tag}.{{domain}}.{{event_type}}\"");
+    let dlq = format!("dlq_topic_template: \"{tag}.{{domain}}.dlq\"");
+    let group = format!("group_id: {tag}");
+    // static membership: a restarted instance takes its partitions back at
+    // once instead of waiting for the killed one's session to expire
+    let props = format!("properties: {{ \"group.instance.id\": \"{tag}-a\" }}");
+    let database = format!("database: {tag}");
+    shipped_config_with(&[
+        ("topic_template: \"{domain}.{event_type}\"", &topics),
+        ("dlq_topic_template: \"{domain}.dlq\"", &dlq),
+        ("group_id: sluice", &group),
+        ("properties: {}", &props),
+        ("allowed_lateness: 0s", "allowed_lateness: 10 minutes"),
+        ("database: sluice", &database),
+    ])
 }
 
 fn sluice(cfg: &Path) -> Command {

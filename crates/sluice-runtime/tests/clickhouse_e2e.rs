@@ -39,8 +39,7 @@ fn gen(cfg: &Config, name: &str, n: u64) -> Generator {
     Generator::from_config(cfg, name, GeneratorOptions::events(33, n)).unwrap()
 }
 
-/// One pipeline instance: Kafka group member → ClickHouse, committing safe
-/// offsets after every durable write.
+/// One bounded instance with small batches (several per partition).
 fn instance(
     cfg: &Config,
     s: &KafkaSettings,
@@ -49,32 +48,18 @@ fn instance(
     group: &str,
     built: &BuiltPlan,
 ) -> RunSummary {
-    let src = KafkaSource::from_config(
-        cfg,
-        s,
-        domain,
-        SourceOptions {
-            group_id: Some(group.to_string()),
-            stop_at_end: true,
-            ..SourceOptions::default()
-        },
-    )
-    .unwrap();
-    let committer = src.committer();
-    let commit: pipeline::CommitHook = Arc::new(move |pos: &[(String, i32, i64)]| {
-        committer.commit(pos).map(|_| ()).map_err(|e| e.to_string())
-    });
     let opts = PipelineOptions {
         batch_size: 500,
-        sharded: true,
-        on_durable: Some(commit.clone()),
-        on_durable_end: Some(commit),
         ..PipelineOptions::default()
     };
-    pipeline::run(
+    kafka_to_clickhouse(
+        cfg,
+        s,
+        ch,
+        domain,
+        group,
+        true,
         built.clone(),
-        Box::new(src),
-        Box::new(ClickHouseSink::connect(ch.clone()).unwrap()),
         opts,
         Arc::new(Stats::default()),
     )

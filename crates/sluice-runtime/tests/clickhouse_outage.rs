@@ -18,12 +18,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use common::*;
 use sluice_config::{load, LoadOptions};
 use sluice_connectors::kafka::producer::{produce_generated, ProduceOptions};
-use sluice_connectors::kafka::source::{KafkaSource, SourceOptions};
 use sluice_connectors::kafka::KafkaSettings;
-use sluice_connectors::sink::clickhouse::ClickHouseSink;
 use sluice_connectors::source::generator::GeneratorSource;
 use sluice_generator::{Generator, GeneratorOptions};
-use sluice_runtime::pipeline::{self, PipelineOptions, Stats};
+use sluice_runtime::pipeline::{PipelineOptions, Stats};
 use sluice_secrets::ResolvedSecrets;
 
 /// Resident memory of this process, bytes.
@@ -118,35 +116,24 @@ fn clickhouse_down_for_30_seconds_loses_nothing_and_keeps_memory_bounded() {
     let group = format!("out{stamp}");
     // one pipeline instance; `bounded` ends at the end of the topics
     let start = |bounded: bool, stats: Arc<Stats>, stop: Arc<AtomicBool>| {
-        let src = KafkaSource::from_config(
-            &cfg,
-            &s,
-            name,
-            SourceOptions {
-                group_id: Some(group.clone()),
-                stop_at_end: bounded,
-                ..SourceOptions::default()
-            },
-        )
-        .unwrap();
-        let committer = src.committer();
-        let commit: pipeline::CommitHook = Arc::new(move |pos: &[(String, i32, i64)]| {
-            committer.commit(pos).map(|_| ()).map_err(|e| e.to_string())
-        });
         let opts = PipelineOptions {
             batch_size: 1000,
             // flush often: the sink channel then fills within a second of
             // the outage and the source pauses
             trigger_interval: Duration::from_millis(200),
-            sharded: true,
             stop,
-            on_durable: Some(commit.clone()),
-            on_durable_end: Some(commit),
             ..PipelineOptions::default()
         };
-        let sink = ClickHouseSink::connect(ch.clone()).unwrap();
-        let built = built.clone();
-        std::thread::spawn(move || pipeline::run(built, Box::new(src), Box::new(sink), opts, stats))
+        let (cfg, s, ch, built, group) = (
+            cfg.clone(),
+            s.clone(),
+            ch.clone(),
+            built.clone(),
+            group.clone(),
+        );
+        std::thread::spawn(move || {
+            kafka_to_clickhouse(&cfg, &s, &ch, name, &group, bounded, built, opts, stats)
+        })
     };
 
     // the producer writes the first half, then waits for the outage

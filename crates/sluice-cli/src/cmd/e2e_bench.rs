@@ -129,10 +129,7 @@ fn pipeline_run(
             ..SourceOptions::default()
         },
     )?;
-    let committer = src.committer();
-    let commit: pipeline::CommitHook = Arc::new(move |pos: &[(String, i32, i64)]| {
-        committer.commit(pos).map(|_| ()).map_err(|e| e.to_string())
-    });
+    let commit: pipeline::CommitHook = src.committer().into_hook();
     let opts = PipelineOptions {
         trigger_interval: cfg.platform.engine.trigger_interval.0,
         sharded: true,

@@ -161,12 +161,7 @@ fn make_kafka_source(
     let src = KafkaSource::from_config(cfg, &settings, &args.domain, src_opts)?;
     let committer = src.committer();
     spawn_lag_gauges(committer.clone(), opts.stop.clone());
-    let commit: pipeline::CommitHook = Arc::new(move |positions: &[(String, i32, i64)]| {
-        committer
-            .commit(positions)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    });
+    let commit: pipeline::CommitHook = committer.clone().into_hook();
     opts.on_durable_end = Some(commit.clone());
     if opts.sharded {
         // the store keeps the row with the most inputs, so replaying from

@@ -39,3 +39,27 @@ pub fn post(url: &str, body: &str) -> Result<String, String> {
         Err(format!("{text}{}", String::from_utf8_lossy(&out.stderr)))
     }
 }
+
+/// A copy of the shipped `config/` directory whose `platform.yaml` has each
+/// `(from, to)` text replacement applied (every `from` must occur).
+pub fn shipped_config_with(replacements: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let src = repo().join("config");
+    for sub in ["", "environments", "domains"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        for e in std::fs::read_dir(src.join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_file() {
+                std::fs::copy(&p, dir.path().join(sub).join(p.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+    let platform = dir.path().join("platform.yaml");
+    let mut text = std::fs::read_to_string(&platform).unwrap();
+    for (from, to) in replacements {
+        assert!(text.contains(from), "platform.yaml has no `{from}`");
+        text = text.replace(from, to);
+    }
+    std::fs::write(&platform, text).unwrap();
+    dir
+}

@@ -186,6 +186,10 @@ impl ConsumerContext for GroupContext {
 
 type GroupConsumer = BaseConsumer<GroupContext>;
 
+/// A commit callback: `(topic, partition, next offset)` triples in, error
+/// text out.
+pub type CommitFn = Arc<dyn Fn(&[(String, i32, i64)]) -> Result<(), String> + Send + Sync>;
+
 /// A handle on the consumer for other threads (it is thread-safe): commit
 /// durable offsets from the sink thread, read lag for the live view.
 #[derive(Clone)]
@@ -225,6 +229,16 @@ impl Committer {
                 .map_err(|e| KafkaError::client("commit", e))?;
         }
         Ok(n)
+    }
+
+    /// `commit` as the pipeline's commit hook (the runtime's `CommitHook`):
+    /// errors as text.
+    pub fn into_hook(self) -> CommitFn {
+        Arc::new(move |positions: &[(String, i32, i64)]| {
+            self.commit(positions)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
     }
 
     /// Lag of every assigned partition (asks the broker for watermarks:

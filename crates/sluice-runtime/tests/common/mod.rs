@@ -312,3 +312,42 @@ pub fn kafka_settings(
     s.dlq_topic_template = format!("{prefix}{stamp}{tag}.{{domain}}.dlq");
     Some(s)
 }
+
+/// One pipeline instance as `sluice run --source kafka --sink clickhouse`
+/// wires it: a member of consumer group `group` (ending at the end of the
+/// topics when `bounded`), sharded, committing safe offsets after every
+/// durable write; `opts` supplies the other knobs.
+#[allow(clippy::too_many_arguments)]
+pub fn kafka_to_clickhouse(
+    cfg: &sluice_config::Config,
+    s: &sluice_connectors::kafka::KafkaSettings,
+    ch: &sluice_connectors::sink::clickhouse::ClickHouseSettings,
+    domain: &str,
+    group: &str,
+    bounded: bool,
+    built: BuiltPlan,
+    opts: PipelineOptions,
+    stats: Arc<Stats>,
+) -> Result<RunSummary, sluice_runtime::RuntimeError> {
+    use sluice_connectors::kafka::source::{KafkaSource, SourceOptions};
+    let src = KafkaSource::from_config(
+        cfg,
+        s,
+        domain,
+        SourceOptions {
+            group_id: Some(group.to_string()),
+            stop_at_end: bounded,
+            ..SourceOptions::default()
+        },
+    )
+    .unwrap();
+    let commit = src.committer().into_hook();
+    let opts = PipelineOptions {
+        sharded: true,
+        on_durable: Some(commit.clone()),
+        on_durable_end: Some(commit),
+        ..opts
+    };
+    let sink = sluice_connectors::sink::clickhouse::ClickHouseSink::connect(ch.clone()).unwrap();
+    pipeline::run(built, Box::new(src), Box::new(sink), opts, stats)
+}
