@@ -39,6 +39,82 @@ pub struct Projector {
     types: Vec<TypePlan>,
     spans: Vec<Option<(usize, usize)>>,
     scratch: Vec<u8>,
+    shape: Shape,
+    last_type: usize,
+}
+
+/// The keys seen at each position of a line, as raw `"key":` tokens with
+/// their slots. Lines of one producer repeat their keys in the same order
+/// (one order per event type), so the k-th key of a line is nearly always
+/// one of the few tokens seen at position k: one or two word compares
+/// instead of scanning the key and looking it up.
+#[derive(Default)]
+struct Shape {
+    at: Vec<Vec<Token>>,
+}
+
+/// A known key token.
+struct Token {
+    bytes: Vec<u8>,
+    head: u64,
+    tail: u64,
+    slot: Option<usize>,
+}
+
+/// Candidates kept per key position (one per event type is typical).
+const SHAPES: usize = 16;
+
+#[inline(always)]
+fn word(b: &[u8], at: usize) -> Option<u64> {
+    let w: [u8; 8] = b.get(at..at + 8)?.try_into().ok()?;
+    Some(u64::from_le_bytes(w))
+}
+
+impl Token {
+    fn new(bytes: &[u8], slot: Option<usize>) -> Self {
+        let n = bytes.len();
+        Token {
+            bytes: bytes.to_vec(),
+            head: word(bytes, 0).unwrap_or(0),
+            tail: n.checked_sub(8).and_then(|t| word(bytes, t)).unwrap_or(0),
+            slot,
+        }
+    }
+
+    /// Whether `b[i..]` starts with this token.
+    #[inline(always)]
+    fn matches(&self, b: &[u8], i: usize) -> bool {
+        let n = self.bytes.len();
+        if (8..=16).contains(&n) {
+            word(b, i) == Some(self.head) && word(b, i + n - 8) == Some(self.tail)
+        } else {
+            b.get(i..i + n) == Some(self.bytes.as_slice())
+        }
+    }
+}
+
+impl Shape {
+    /// The known key at position `k` that `b[i..]` starts with: (token
+    /// length including the colon, slot).
+    #[inline(always)]
+    fn predict(&self, k: usize, b: &[u8], i: usize) -> Option<(usize, Option<usize>)> {
+        self.at
+            .get(k)?
+            .iter()
+            .find(|t| t.matches(b, i))
+            .map(|t| (t.bytes.len(), t.slot))
+    }
+
+    fn learn(&mut self, k: usize, tok: &[u8], slot: Option<usize>) {
+        if self.at.len() <= k {
+            self.at.resize_with(k + 1, Vec::new);
+        }
+        let known = &mut self.at[k];
+        if known.len() >= SHAPES {
+            known.remove(0);
+        }
+        known.push(Token::new(tok, slot));
+    }
 }
 
 impl std::fmt::Debug for Projector {
@@ -86,6 +162,8 @@ impl Projector {
             types,
             spans: vec![None; n],
             scratch: Vec::new(),
+            shape: Shape::default(),
+            last_type: 0,
         }
     }
 
@@ -93,18 +171,23 @@ impl Projector {
     /// returns its event type id. On error `out` is unchanged.
     pub fn line(&mut self, line: &[u8], out: &mut Vec<u8>) -> Result<u32, Reject> {
         self.spans.iter_mut().for_each(|s| *s = None);
-        scan_object(line, &self.slots, &mut self.spans).map_err(|m| (m, None))?;
+        scan_object(line, &self.slots, &mut self.spans, &mut self.shape).map_err(|m| (m, None))?;
         let Some((s, e)) = self.spans[self.type_slot] else {
             return Err(("missing required field `event_type`".into(), None));
         };
         let et = string_bytes(&line[s..e], &mut self.scratch)
             .ok_or_else(|| ("`event_type` must be a string".to_string(), None))?;
-        let Some(ti) = self.types.iter().position(|t| t.name == et) else {
+        let hit = self.types.get(self.last_type).filter(|t| t.name == et);
+        let Some(ti) = hit
+            .map(|_| self.last_type)
+            .or_else(|| self.types.iter().position(|t| t.name == et))
+        else {
             return Err((
                 format!("unknown event type `{}`", String::from_utf8_lossy(et)),
                 Some(String::from_utf8_lossy(et).into_owned()),
             ));
         };
+        self.last_type = ti;
         let mark = out.len();
         let tp = &self.types[ti];
         for (slot, ty, optional) in &tp.fields {
@@ -383,6 +466,7 @@ fn scan_object(
     b: &[u8],
     slots: &[Slot],
     spans: &mut [Option<(usize, usize)>],
+    shape: &mut Shape,
 ) -> Result<(), String> {
     let mut i = ws(b, 0);
     if b.get(i) != Some(&b'{') {
@@ -396,22 +480,36 @@ fn scan_object(
             Err("malformed JSON: trailing characters".into())
         };
     }
+    let mut k = 0usize;
     loop {
-        if b.get(i) != Some(&b'"') {
-            return Err("malformed JSON: expected a key".into());
-        }
-        let key_end = skip_string(b, i)?;
-        let key = &b[i + 1..key_end - 1];
-        i = ws(b, key_end);
-        if b.get(i) != Some(&b':') {
-            return Err("malformed JSON: expected `:`".into());
-        }
-        i = ws(b, i + 1);
+        let slot = match shape.predict(k, b, i) {
+            Some((len, slot)) => {
+                i = ws(b, i + len);
+                slot
+            }
+            None => {
+                if b.get(i) != Some(&b'"') {
+                    return Err("malformed JSON: expected a key".into());
+                }
+                let key_start = i;
+                let key_end = skip_string(b, i)?;
+                let key = &b[i + 1..key_end - 1];
+                i = ws(b, key_end);
+                if b.get(i) != Some(&b':') {
+                    return Err("malformed JSON: expected `:`".into());
+                }
+                let slot = slots.iter().position(|s| s.name == key);
+                if i == key_end && !key.contains(&b'\\') {
+                    shape.learn(k, &b[key_start..=i], slot);
+                }
+                i = ws(b, i + 1);
+                slot
+            }
+        };
+        k += 1;
         let v_end = skip_value(b, i, 0)?;
-        if let Some(k) = slots.iter().position(|s| {
-            s.name.len() == key.len() && s.name.first() == key.first() && s.name == key
-        }) {
-            spans[k] = Some((i, v_end));
+        if let Some(slot) = slot {
+            spans[slot] = Some((i, v_end));
         }
         i = ws(b, v_end);
         match b.get(i) {

@@ -1,7 +1,8 @@
 //! JSON lines parsed on every core. Files are cut into fixed byte ranges;
-//! each worker reads its range itself (positional reads into a reused
-//! buffer), takes the lines that *start* in the range (reading past its end
-//! to finish the last one), projects them
+//! each worker reads its range itself (positional reads of 256 KiB slices
+//! into a reused buffer, each parsed while it is still in cache), takes the
+//! lines that *start* in the range (reading past its end to finish the last
+//! one), projects them
 //! ([`Projector`](super::json_fast::Projector)), and `next_batch` hands the
 //! chunks back in file order, so results are exactly those of a sequential
 //! read. Channels are bounded: a slow engine slows the workers.
@@ -19,6 +20,8 @@ use super::{Source, SourceOutput, SourceStatus};
 use crate::{ConnectorError, DeadLetterKind, DeadLetterRecord};
 
 const CHUNK: usize = 4 << 20;
+/// Bytes read per system call: small enough to be parsed while in L2.
+const SLICE: usize = 256 << 10;
 
 struct Job {
     seq: u64,
@@ -101,98 +104,113 @@ fn dispatcher(files: Vec<PathBuf>, chunk: u64, jobs: SyncSender<Job>, done: Sync
     done.send(Done::End(seq)).ok();
 }
 
-/// Reads the lines starting in `[start, end)` (and the rest of the last one)
-/// into `buf`; returns the offset in `buf` where the first such line starts.
-fn read_range(
+/// Parses the lines that start in `[start, end)` of `f` (reading past `end`
+/// to finish the last one). The range is read in slices of `slice` bytes
+/// into `buf`, each parsed while still in cache; a line cut by a slice
+/// boundary moves to the front of the buffer before the next read.
+#[allow(clippy::too_many_arguments)]
+fn parse_range(
     f: &std::fs::File,
     start: u64,
     end: u64,
+    slice: usize,
     buf: &mut Vec<u8>,
-) -> std::io::Result<usize> {
-    // one byte before the range tells whether a line starts at `start`
-    let from = start.saturating_sub(1);
-    buf.clear();
-    let mut want = (end - from) as usize + 64 * 1024;
-    loop {
-        let have = buf.len();
-        buf.resize(want, 0);
-        let mut n = have;
-        while n < want {
-            match f.read_at(&mut buf[n..want], from + n as u64)? {
-                0 => break,
-                k => n += k,
-            }
-        }
-        buf.truncate(n);
-        let eof = n < want;
-        let in_range = (end - from) as usize;
-        // the last line starting before `end` must be complete
-        let last_start =
-            memchr::memrchr(b'\n', &buf[..in_range.min(buf.len())]).map_or(0, |p| p + 1);
-        let complete = last_start >= in_range
-            || memchr::memchr(b'\n', &buf[last_start.min(buf.len())..]).is_some();
-        if eof || complete {
-            break;
-        }
-        want *= 2;
-    }
-    let first = if start == 0 {
-        0
-    } else {
-        match memchr::memchr(b'\n', buf) {
-            Some(p) => p + 1,
-            None => buf.len(),
-        }
-    };
-    Ok(first)
-}
-
-fn parse_chunk(
     p: &mut Projector,
     origin: &str,
-    bytes: &[u8],
-    mut start: usize,
-    limit: usize,
-) -> (SourceOutput, i64) {
+) -> std::io::Result<(SourceOutput, i64)> {
     let mut out = SourceOutput {
         origin: origin.to_string(),
         ..SourceOutput::default()
     };
     let mut idx = 0i64;
-    while start < bytes.len() && start < limit {
-        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |k| start + k);
-        let raw = &bytes[start..end];
-        start = end + 1;
-        let this = idx;
-        idx += 1;
-        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
+    // file offset of buf[0]; one byte before the range tells whether a
+    // line starts at `start` (else the first partial line is the previous range's)
+    let mut base = start.saturating_sub(1);
+    let mut skip_partial = start > 0;
+    let mut have = 0usize;
+    loop {
+        let want = have + slice;
+        if buf.len() < want {
+            buf.resize(want, 0);
         }
-        match p.line(line, &mut out.batch.data) {
-            Ok(et) => {
-                out.batch.push_typed(et, &[]);
-                out.offsets.push(this);
+        let mut eof = false;
+        while have < want {
+            match f.read_at(&mut buf[have..want], base + have as u64)? {
+                0 => {
+                    eof = true;
+                    break;
+                }
+                k => have += k,
             }
-            Err((reason, event_type)) => out.rejects.push(DeadLetterRecord {
-                kind: DeadLetterKind::Malformed,
-                reason,
-                source: origin.to_string(),
-                partition: 0,
-                offset: this,
-                event_type,
-                aggregation: None,
-                event_time: None,
-                payload: line.to_vec(),
-            }),
         }
+        let mut pos = 0usize;
+        if skip_partial {
+            match memchr::memchr(b'\n', &buf[..have]) {
+                Some(k) => {
+                    pos = k + 1;
+                    skip_partial = false;
+                }
+                None if eof => return Ok((out, idx)),
+                None => {
+                    base += have as u64;
+                    have = 0;
+                    continue;
+                }
+            }
+        }
+        while pos < have && base + (pos as u64) < end {
+            match memchr::memchr(b'\n', &buf[pos..have]) {
+                Some(k) => {
+                    take_line(p, origin, &buf[pos..pos + k], idx, &mut out);
+                    idx += 1;
+                    pos += k + 1;
+                }
+                None if eof => {
+                    take_line(p, origin, &buf[pos..have], idx, &mut out);
+                    idx += 1;
+                    pos = have;
+                }
+                None => break,
+            }
+        }
+        if eof || base + (pos as u64) >= end {
+            return Ok((out, idx));
+        }
+        buf.copy_within(pos..have, 0);
+        base += pos as u64;
+        have -= pos;
     }
-    (out, idx)
+}
+
+/// Projects one line (without its newline) numbered `idx` within its range.
+fn take_line(p: &mut Projector, origin: &str, raw: &[u8], idx: i64, out: &mut SourceOutput) {
+    let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return;
+    }
+    match p.line(line, &mut out.batch.data) {
+        Ok(et) => {
+            out.batch.push_typed(et, &[]);
+            out.offsets.push(idx);
+        }
+        Err((reason, event_type)) => out.rejects.push(DeadLetterRecord {
+            kind: DeadLetterKind::Malformed,
+            reason,
+            source: origin.to_string(),
+            partition: 0,
+            offset: idx,
+            event_type,
+            aggregation: None,
+            event_time: None,
+            payload: line.to_vec(),
+        }),
+    }
 }
 
 fn worker(
     projected: Vec<RecordLayout>,
     paths: Vec<PathBuf>,
+    slice: usize,
     jobs: Arc<Mutex<Receiver<Job>>>,
     done: SyncSender<Done>,
 ) {
@@ -217,17 +235,23 @@ fn worker(
             }
         }
         let Some((_, f)) = open.as_ref() else { return };
-        let first = match read_range(f, job.start, job.end, &mut buf) {
-            Ok(first) => first,
+        let parsed = parse_range(
+            f,
+            job.start,
+            job.end,
+            slice,
+            &mut buf,
+            &mut p,
+            &names[job.file],
+        );
+        let (out, lines) = match parsed {
+            Ok(r) => r,
             Err(e) => {
                 done.send(Done::Failed(job.seq, read_error(&paths[job.file], e)))
                     .ok();
                 return;
             }
         };
-        // lines starting at buffer offsets below `limit` are this job's
-        let limit = (job.end - job.start.saturating_sub(1)) as usize;
-        let (out, lines) = parse_chunk(&mut p, &names[job.file], &buf, first, limit);
         if done
             .send(Done::Chunk(
                 job.seq,
@@ -259,6 +283,8 @@ impl ParallelJsonSource {
     ) -> Self {
         let threads = threads.max(1);
         let chunk = chunk.max(1);
+        // small chunks (tests) get small slices, so lines cross slice ends
+        let slice = (chunk as usize).clamp(1, SLICE);
         let (job_tx, job_rx) = sync_channel::<Job>(threads * 2);
         let (done_tx, done_rx) = sync_channel::<Done>(threads * 2);
         let job_rx = Arc::new(Mutex::new(job_rx));
@@ -272,7 +298,7 @@ impl ParallelJsonSource {
             );
             spawned &= std::thread::Builder::new()
                 .name(format!("sluice-json-{i}"))
-                .spawn(move || worker(p, n, j, d))
+                .spawn(move || worker(p, n, slice, j, d))
                 .is_ok();
         }
         let f = files.clone();
