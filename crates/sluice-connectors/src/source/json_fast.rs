@@ -70,6 +70,23 @@ fn word(b: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(w))
 }
 
+/// Byte equality without a library call for the short names compared on
+/// every line (event types, enum symbols).
+#[inline(always)]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if (8..=16).contains(&n) {
+        return word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8);
+    }
+    if n < 8 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    a == b
+}
+
 impl Token {
     fn new(bytes: &[u8], slot: Option<usize>) -> Self {
         let n = bytes.len();
@@ -177,10 +194,10 @@ impl Projector {
         };
         let et = string_bytes(&line[s..e], &mut self.scratch)
             .ok_or_else(|| ("`event_type` must be a string".to_string(), None))?;
-        let hit = self.types.get(self.last_type).filter(|t| t.name == et);
+        let hit = self.types.get(self.last_type).filter(|t| same(&t.name, et));
         let Some(ti) = hit
             .map(|_| self.last_type)
-            .or_else(|| self.types.iter().position(|t| t.name == et))
+            .or_else(|| self.types.iter().position(|t| same(&t.name, et)))
         else {
             return Err((
                 format!("unknown event type `{}`", String::from_utf8_lossy(et)),
@@ -234,7 +251,9 @@ fn encode(
         FieldType::String => {
             let s = string_bytes(v, scratch)
                 .ok_or_else(|| format!("expected a string, found {}", shown()))?;
-            std::str::from_utf8(s).map_err(|_| "invalid UTF-8".to_string())?;
+            if !s.is_ascii() {
+                std::str::from_utf8(s).map_err(|_| "invalid UTF-8".to_string())?;
+            }
             write_bytes(out, s);
         }
         FieldType::Int | FieldType::Long | FieldType::Money { .. } => {
@@ -285,7 +304,7 @@ fn encode(
                 .ok_or_else(|| format!("expected a symbol, found {}", shown()))?;
             let i = symbols
                 .iter()
-                .position(|x| x.as_bytes() == s)
+                .position(|x| same(x.as_bytes(), s))
                 .ok_or_else(|| {
                     format!(
                         "`{}` is not one of {}",

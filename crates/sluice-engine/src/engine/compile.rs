@@ -15,7 +15,7 @@ use crate::plan::EnginePlan;
 use crate::window::{Windowing, MAX_SIZE_MS};
 
 /// One part of a group key, read from a slot.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) enum KeyPart {
     /// Any scalar slot; enums need their symbols.
     Slot { slot: u16, symbols: Vec<Box<[u8]>> },
@@ -105,6 +105,9 @@ pub(crate) struct Feed {
     pub agg: usize,
     pub preds: Vec<CompiledPredicate>,
     pub key: Vec<KeyPart>,
+    /// Index of the first feed of this event type with the same key parts:
+    /// aggregations grouped alike build and hash the key once per record.
+    pub key_of: usize,
     pub value: ValueSrc,
 }
 
@@ -326,10 +329,15 @@ pub(crate) fn compile(plan: &EnginePlan) -> Result<Compiled, PlanError> {
                     },
                 )?);
             }
+            let key_of = feeds[et]
+                .iter()
+                .position(|f| f.key == key)
+                .unwrap_or(feeds[et].len());
             feeds[et].push(Feed {
                 agg: ai,
                 preds,
                 key,
+                key_of,
                 value,
             });
         }

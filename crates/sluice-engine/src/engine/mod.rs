@@ -321,17 +321,23 @@ impl Engine {
             ..
         } = self;
         if let Some(feeds) = feeds.get(et as usize) {
+            // the feed whose key `keybuf` and `hash` hold
+            let mut built = usize::MAX;
+            let mut hash = 0u64;
             for feed in feeds {
                 if !feed.preds.iter().all(|p| p.eval(vals, rec)) {
                     m.filtered += 1;
                     continue;
                 }
-                keybuf.clear();
-                for part in &feed.key {
-                    part.push(vals, at.data, at.base, keybuf);
+                if built != feed.key_of {
+                    keybuf.clear();
+                    for part in &feed.key {
+                        part.push(vals, at.data, at.base, keybuf);
+                    }
+                    hash = hash_key(keybuf.as_slice());
+                    built = feed.key_of;
                 }
                 let key = keybuf.as_slice();
-                let hash = hash_key(key);
                 let mut scratch = [0u8; 8];
                 let input = feed.value.input(vals, rec, &mut scratch);
                 let agg = &mut aggs[feed.agg];
