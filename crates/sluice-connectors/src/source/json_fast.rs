@@ -37,7 +37,7 @@ pub struct Projector {
     slots: Vec<Slot>,
     type_slot: usize,
     types: Vec<TypePlan>,
-    spans: Vec<Option<(usize, usize)>>,
+    spans: Vec<Option<Span>>,
     scratch: Vec<u8>,
     shape: Shape,
     last_type: usize,
@@ -189,10 +189,10 @@ impl Projector {
     pub fn line(&mut self, line: &[u8], out: &mut Vec<u8>) -> Result<u32, Reject> {
         self.spans.iter_mut().for_each(|s| *s = None);
         scan_object(line, &self.slots, &mut self.spans, &mut self.shape).map_err(|m| (m, None))?;
-        let Some((s, e)) = self.spans[self.type_slot] else {
+        let Some((s, e, esc)) = self.spans[self.type_slot] else {
             return Err(("missing required field `event_type`".into(), None));
         };
-        let et = string_bytes(&line[s..e], &mut self.scratch)
+        let et = string_bytes(&line[s..e], esc, &mut self.scratch)
             .ok_or_else(|| ("`event_type` must be a string".to_string(), None))?;
         let hit = self.types.get(self.last_type).filter(|t| same(&t.name, et));
         let Some(ti) = hit
@@ -208,7 +208,7 @@ impl Projector {
         let mark = out.len();
         let tp = &self.types[ti];
         for (slot, ty, optional) in &tp.fields {
-            let span = self.spans[*slot].filter(|(s, e)| &line[*s..*e] != b"null");
+            let span = self.spans[*slot].filter(|(s, e, _)| &line[*s..*e] != b"null");
             let res = match (span, optional) {
                 (None, true) => {
                     out.push(0);
@@ -218,11 +218,15 @@ impl Projector {
                     "missing required field `{}`",
                     String::from_utf8_lossy(&self.slots[*slot].name)
                 )),
-                (Some((s, e)), opt) => {
+                (Some((s, e, esc)), opt) => {
                     if *opt {
                         out.push(2); // union branch 1, zigzag encoded
                     }
-                    encode(&line[s..e], ty, tp.money, out, &mut self.scratch).map_err(|m| {
+                    let v = Tok {
+                        tok: &line[s..e],
+                        esc,
+                    };
+                    encode(v, ty, tp.money, out, &mut self.scratch).map_err(|m| {
                         format!(
                             "field `{}`: {m}",
                             String::from_utf8_lossy(&self.slots[*slot].name)
@@ -239,17 +243,28 @@ impl Projector {
     }
 }
 
+/// A value token and whether it is a string with escapes.
+#[derive(Clone, Copy)]
+struct Tok<'a> {
+    tok: &'a [u8],
+    esc: bool,
+}
+
+/// A value's byte span in its line and whether it is a string with escapes.
+type Span = (usize, usize, bool);
+
 fn encode(
-    v: &[u8],
+    val: Tok<'_>,
     ty: &FieldType,
     money: MoneyEncoding,
     out: &mut Vec<u8>,
     scratch: &mut Vec<u8>,
 ) -> Result<(), String> {
+    let v = val.tok;
     let shown = || String::from_utf8_lossy(v).into_owned();
     match ty {
         FieldType::String => {
-            let s = string_bytes(v, scratch)
+            let s = string_bytes(v, val.esc, scratch)
                 .ok_or_else(|| format!("expected a string, found {}", shown()))?;
             if !s.is_ascii() {
                 std::str::from_utf8(s).map_err(|_| "invalid UTF-8".to_string())?;
@@ -272,7 +287,7 @@ fn encode(
             let t = match parse_int(v) {
                 Some(t) => t,
                 None => {
-                    let s = string_bytes(v, scratch)
+                    let s = string_bytes(v, val.esc, scratch)
                         .and_then(|b| std::str::from_utf8(b).ok())
                         .ok_or_else(|| {
                             format!(
@@ -300,7 +315,7 @@ fn encode(
             _ => return Err(format!("expected true or false, found {}", shown())),
         },
         FieldType::Enum { symbols } => {
-            let s = string_bytes(v, scratch)
+            let s = string_bytes(v, val.esc, scratch)
                 .ok_or_else(|| format!("expected a symbol, found {}", shown()))?;
             let i = symbols
                 .iter()
@@ -326,6 +341,18 @@ fn parse_int(v: &[u8]) -> Option<i64> {
     if digits.is_empty() || digits.len() > 19 {
         return None;
     }
+    if digits.len() <= 18 {
+        // 18 digits cannot overflow an i64: no checks per digit
+        let mut n: i64 = 0;
+        for &c in digits {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            n = n * 10 + i64::from(d);
+        }
+        return Some(if neg { -n } else { n });
+    }
     let mut n: i64 = 0;
     for &c in digits {
         if !c.is_ascii_digit() {
@@ -337,13 +364,13 @@ fn parse_int(v: &[u8]) -> Option<i64> {
 }
 
 /// The content of a JSON string token (with quotes), unescaped into
-/// `scratch` only when it has escapes.
-fn string_bytes<'a>(tok: &'a [u8], scratch: &'a mut Vec<u8>) -> Option<&'a [u8]> {
+/// `scratch` only when it has escapes (`esc`, known from the scan).
+fn string_bytes<'a>(tok: &'a [u8], esc: bool, scratch: &'a mut Vec<u8>) -> Option<&'a [u8]> {
     if tok.len() < 2 || tok[0] != b'"' || tok[tok.len() - 1] != b'"' {
         return None;
     }
     let inner = &tok[1..tok.len() - 1];
-    if !inner.contains(&b'\\') {
+    if !esc {
         return Some(inner);
     }
     scratch.clear();
@@ -422,13 +449,21 @@ fn find_quote_or_backslash(b: &[u8], mut j: usize) -> Option<usize> {
 }
 
 fn skip_string(b: &[u8], i: usize) -> Result<usize, String> {
-    // b[i] == '"'. Lines never contain a raw newline; other control
-    // characters are checked on the fields that are read.
+    skip_string_esc(b, i).map(|(end, _)| end)
+}
+
+/// The end of the string token at `b[i] == '"'` and whether it has escapes.
+/// Lines never contain a raw newline; other control characters are checked
+/// on the fields that are read.
+#[inline]
+fn skip_string_esc(b: &[u8], i: usize) -> Result<(usize, bool), String> {
     let mut j = i + 1;
+    let mut esc = false;
     while let Some(at) = find_quote_or_backslash(b, j) {
         if b[at] == b'"' {
-            return Ok(at + 1);
+            return Ok((at + 1, esc));
         }
+        esc = true;
         j = at + 2;
     }
     Err("malformed JSON: unterminated string".into())
@@ -484,7 +519,7 @@ fn skip_value(b: &[u8], i: usize, depth: u32) -> Result<usize, String> {
 fn scan_object(
     b: &[u8],
     slots: &[Slot],
-    spans: &mut [Option<(usize, usize)>],
+    spans: &mut [Option<Span>],
     shape: &mut Shape,
 ) -> Result<(), String> {
     let mut i = ws(b, 0);
@@ -526,9 +561,13 @@ fn scan_object(
             }
         };
         k += 1;
-        let v_end = skip_value(b, i, 0)?;
+        let (v_end, esc) = if b.get(i) == Some(&b'"') {
+            skip_string_esc(b, i)?
+        } else {
+            (skip_value(b, i, 0)?, false)
+        };
         if let Some(slot) = slot {
-            spans[slot] = Some((i, v_end));
+            spans[slot] = Some((i, v_end, esc));
         }
         i = ws(b, v_end);
         match b.get(i) {

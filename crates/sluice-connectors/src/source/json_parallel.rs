@@ -48,6 +48,7 @@ enum Done {
 pub struct ParallelJsonSource {
     files: Vec<PathBuf>,
     rx: Receiver<Done>,
+    spare: SyncSender<SourceOutput>,
     pending: BTreeMap<u64, Done>,
     next_seq: u64,
     file: usize,
@@ -117,11 +118,12 @@ fn parse_range(
     buf: &mut Vec<u8>,
     p: &mut Projector,
     origin: &str,
+    mut out: SourceOutput,
 ) -> std::io::Result<(SourceOutput, i64)> {
-    let mut out = SourceOutput {
-        origin: origin.to_string(),
-        ..SourceOutput::default()
-    };
+    out.clear();
+    if out.origin != origin {
+        out.origin = origin.to_string();
+    }
     let mut idx = 0i64;
     // file offset of buf[0]; one byte before the range tells whether a
     // line starts at `start` (else the first partial line is the previous range's)
@@ -212,6 +214,7 @@ fn worker(
     paths: Vec<PathBuf>,
     slice: usize,
     jobs: Arc<Mutex<Receiver<Job>>>,
+    spare: Arc<Mutex<Receiver<SourceOutput>>>,
     done: SyncSender<Done>,
 ) {
     let mut p = Projector::new(&projected);
@@ -235,6 +238,12 @@ fn worker(
             }
         }
         let Some((_, f)) = open.as_ref() else { return };
+        // buffers the consumer is done with, so chunks do not regrow them
+        let reuse = spare
+            .lock()
+            .ok()
+            .and_then(|rx| rx.try_recv().ok())
+            .unwrap_or_default();
         let parsed = parse_range(
             f,
             job.start,
@@ -243,6 +252,7 @@ fn worker(
             &mut buf,
             &mut p,
             &names[job.file],
+            reuse,
         );
         let (out, lines) = match parsed {
             Ok(r) => r,
@@ -288,17 +298,20 @@ impl ParallelJsonSource {
         let (job_tx, job_rx) = sync_channel::<Job>(threads * 2);
         let (done_tx, done_rx) = sync_channel::<Done>(threads * 2);
         let job_rx = Arc::new(Mutex::new(job_rx));
+        let (spare_tx, spare_rx) = sync_channel::<SourceOutput>(threads * 4);
+        let spare_rx = Arc::new(Mutex::new(spare_rx));
         let mut spawned = true;
         for i in 0..threads {
-            let (p, n, j, d) = (
+            let (p, n, j, r, d) = (
                 projected.clone(),
                 files.clone(),
                 job_rx.clone(),
+                spare_rx.clone(),
                 done_tx.clone(),
             );
             spawned &= std::thread::Builder::new()
                 .name(format!("sluice-json-{i}"))
-                .spawn(move || worker(p, n, slice, j, d))
+                .spawn(move || worker(p, n, slice, j, r, d))
                 .is_ok();
         }
         let f = files.clone();
@@ -313,6 +326,7 @@ impl ParallelJsonSource {
         Self {
             files,
             rx: done_rx,
+            spare: spare_tx,
             pending: BTreeMap::new(),
             next_seq: 0,
             file: usize::MAX,
@@ -355,6 +369,8 @@ impl Source for ParallelJsonSource {
                         p.out.rejects.iter_mut().for_each(|r| r.offset += base);
                         self.line_base += p.lines;
                         std::mem::swap(out, &mut p.out);
+                        // the caller's previous buffers go back to the workers
+                        self.spare.try_send(p.out).ok();
                         return Ok(SourceStatus::More);
                     }
                     Done::Failed(_, e) => return Err(e),
