@@ -107,6 +107,43 @@ fn upserts_are_idempotent_and_revisions_replace() {
 }
 
 #[test]
+fn an_empty_table_takes_rows_directly_then_upserts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fresh.duckdb");
+    let mut s = DuckDbSink::open(path.to_str().unwrap()).unwrap();
+    s.prepare(&[spec("views", false)]).unwrap();
+    // first write into the empty table: one emission per key survives
+    s.write(
+        &[
+            row(0, 60_000, Some("mobile"), 1, 0),
+            row(0, 60_000, Some("mobile"), 2, 1),
+            row(0, 60_000, Some("web"), 7, 0),
+        ],
+        &[],
+    )
+    .unwrap();
+    let q = "SELECT device_type, value, revision FROM views ORDER BY device_type";
+    assert_eq!(
+        rows(&s, q),
+        vec![("mobile".into(), 2, 1), ("web".into(), 7, 0)]
+    );
+    // the same keys again in the same run: upserted (an older revision
+    // loses), not a key violation
+    s.write(
+        &[
+            row(0, 60_000, Some("mobile"), 3, 0),
+            row(0, 60_000, Some("web"), 8, 1),
+        ],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        rows(&s, q),
+        vec![("mobile".into(), 2, 1), ("web".into(), 8, 1)]
+    );
+}
+
+#[test]
 fn grown_sessions_supersede_overlapping_rows() {
     let mut s = DuckDbSink::open(":memory:").unwrap();
     s.prepare(&[spec("sessions", true)]).unwrap();

@@ -18,6 +18,9 @@ pub struct DuckDbSink {
     path: String,
     conn: Connection,
     tables: Vec<TableSpec>,
+    /// Per table: still empty (no row before the run, none written since),
+    /// so the next write is a plain insert — no key can conflict.
+    empty: Vec<bool>,
 }
 
 impl std::fmt::Debug for DuckDbSink {
@@ -116,6 +119,7 @@ impl DuckDbSink {
             path: path.to_string(),
             conn,
             tables: Vec::new(),
+            empty: Vec::new(),
         })
     }
 
@@ -140,6 +144,7 @@ impl DuckDbSink {
 
 impl DuckDbSink {
     fn prepare_tables(&mut self, tables: &[TableSpec]) -> Result<(), ConnectorError> {
+        self.empty.clear();
         for t in tables {
             let want = column_names(t);
             if let Some(have) = self.existing_columns(&t.name)? {
@@ -159,6 +164,13 @@ impl DuckDbSink {
             self.conn
                 .execute_batch(&create_table_sql(t, &t.name, true))
                 .map_err(db)?;
+            let rows: i64 = self
+                .conn
+                .query_row(&format!("SELECT count(*) FROM {}", t.name), [], |r| {
+                    r.get(0)
+                })
+                .map_err(db)?;
+            self.empty.push(rows == 0 && !t.session);
             let stage = format!("_sluice_stage_{}", t.name);
             self.conn
                 .execute_batch(&format!(
@@ -223,8 +235,13 @@ impl Sink for DuckDbSink {
                 continue;
             }
             let stage = format!("_sluice_stage_{}", t.name);
+            // an empty table takes the rows directly (they are unique per
+            // key, `last_per_key`); otherwise they are staged and upserted
+            let empty = self.empty.get(ti).copied().unwrap_or(false);
             {
-                let mut app = tx.appender(&stage).map_err(db)?;
+                let mut app = tx
+                    .appender(if empty { &t.name } else { &stage })
+                    .map_err(db)?;
                 for (r, key) in &mine {
                     let mut vals = Vec::with_capacity(6 + r.dims.len() + r.values.len());
                     vals.push(Value::Timestamp(TimeUnit::Millisecond, r.window_start));
@@ -250,18 +267,20 @@ impl Sink for DuckDbSink {
                 ))
                 .map_err(db)?;
             }
-            let cols = column_names(t);
-            let set: Vec<String> = cols
-                .iter()
-                .filter(|c| !matches!(c.as_str(), "window_start" | "window_end" | "group_key"))
-                .map(|c| format!("{c} = excluded.{c}"))
-                .collect();
-            tx.execute_batch(&format!(
-                "INSERT INTO {n} SELECT * FROM {stage} ON CONFLICT (window_start, window_end, group_key) DO UPDATE SET {set} WHERE excluded.revision >= {n}.revision; DELETE FROM {stage};",
-                n = t.name,
-                set = set.join(", ")
-            ))
-            .map_err(db)?;
+            if !empty {
+                let cols = column_names(t);
+                let set: Vec<String> = cols
+                    .iter()
+                    .filter(|c| !matches!(c.as_str(), "window_start" | "window_end" | "group_key"))
+                    .map(|c| format!("{c} = excluded.{c}"))
+                    .collect();
+                tx.execute_batch(&format!(
+                    "INSERT INTO {n} SELECT * FROM {stage} ON CONFLICT (window_start, window_end, group_key) DO UPDATE SET {set} WHERE excluded.revision >= {n}.revision; DELETE FROM {stage};",
+                    n = t.name,
+                    set = set.join(", ")
+                ))
+                .map_err(db)?;
+            }
         }
         if !dead.is_empty() {
             let mut st = tx
@@ -287,7 +306,9 @@ impl Sink for DuckDbSink {
                 .map_err(db)?;
             }
         }
-        tx.commit().map_err(db)
+        tx.commit().map_err(db)?;
+        self.empty.iter_mut().for_each(|e| *e = false);
+        Ok(())
     }
 
     fn close(&mut self) -> Result<(), ConnectorError> {
