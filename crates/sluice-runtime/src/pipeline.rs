@@ -18,6 +18,9 @@
 //!   it means a restart re-reads exactly what rebuilds the open windows;
 //!   re-emitted rows of already closed windows carry fewer inputs than the
 //!   stored ones, so stores keeping the row with the most inputs ignore them.
+//! * A source may let the engine thread do its work while the engine would
+//!   wait for input ([`Source::assist`]): the parallel JSON reader then
+//!   parses on it, so parsers and engine never compete for cores.
 //! * Sharded mode ([`PipelineOptions::sharded`]): one engine per partition
 //!   number (partition `p` of every topic: Kafka keys records by entity and
 //!   the range assignor co-partitions, so one entity's events meet in one
@@ -25,7 +28,7 @@
 //!   partitions write disjoint partial rows a store merges.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -545,6 +548,7 @@ pub fn run(
     let (recycle_tx, recycle_rx) = sync_channel::<Box<SourceOutput>>(opts.channel_depth + 2);
     let (sink_tx, sink_rx) = sync_channel::<ToSink>(2);
     let source_name = source.describe();
+    let assist = source.assist();
     let source_thread = {
         let opts = opts.clone();
         let stats = stats.clone();
@@ -630,7 +634,18 @@ pub fn run(
     };
 
     loop {
-        let msg = src_rx.recv_timeout(tick);
+        let msg = loop {
+            match src_rx.try_recv() {
+                Ok(m) => break Ok(m),
+                Err(TryRecvError::Disconnected) => break Err(RecvTimeoutError::Disconnected),
+                Err(TryRecvError::Empty) => {}
+            }
+            // nothing to process: do the source's work rather than wait
+            if assist.as_ref().is_some_and(|a| a.assist()) {
+                continue;
+            }
+            break src_rx.recv_timeout(tick);
+        };
         match msg {
             Ok(FromSource::Data(mut o)) => {
                 if !o.partitions.is_empty() && o.partitions != declared {

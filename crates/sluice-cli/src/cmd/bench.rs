@@ -274,7 +274,8 @@ fn file(
     let db = tmp.join("sluice.duckdb");
     std::fs::remove_file(&db).ok();
     let t0 = Instant::now();
-    let src = ParallelJsonSource::new(vec![path.clone()], projected.plan.layouts.clone(), threads);
+    let src =
+        ParallelJsonSource::assisted(vec![path.clone()], projected.plan.layouts.clone(), threads);
     let sink = DuckDbSink::open(db.to_str().context("path")?)?;
     let s = pipeline::run(
         projected,

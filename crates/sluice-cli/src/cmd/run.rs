@@ -85,10 +85,11 @@ fn make_source(
             .iter()
             .all(|f| f.extension().is_some_and(|e| e != "avro"));
         if all_json {
-            // parse on every core, reading only the fields the aggregations use
+            // parse on every core (the engine's thread parses too while it
+            // would wait), reading only the fields the aggregations use
             *built = sluice_runtime::plan::projected(built);
             let threads = super::parser_threads();
-            let s = ParallelJsonSource::new(files, built.plan.layouts.clone(), threads);
+            let s = ParallelJsonSource::assisted(files, built.plan.layouts.clone(), threads);
             return Ok((Box::new(s), None));
         }
         let s = FileSource::new(spec, d.layouts())?;

@@ -5,18 +5,20 @@
 //! one), projects them
 //! ([`Projector`](super::json_fast::Projector)), and `next_batch` hands the
 //! chunks back in file order, so results are exactly those of a sequential
-//! read. Channels are bounded: a slow engine slows the workers.
+//! read. At most two chunks per thread are parsed ahead of the consumer: a
+//! slow engine slows the workers. In assisted mode the consumer's thread is
+//! one of the parsers ([`Source::assist`]): it parses while it would wait.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender, TryRecvError};
+use std::sync::{Arc, Condvar, Mutex};
 
 use sluice_core::RecordLayout;
 
 use super::json_fast::Projector;
-use super::{Source, SourceOutput, SourceStatus};
+use super::{Assist, Source, SourceOutput, SourceStatus};
 use crate::{ConnectorError, DeadLetterKind, DeadLetterRecord};
 
 const CHUNK: usize = 4 << 20;
@@ -48,13 +50,14 @@ enum Done {
 pub struct ParallelJsonSource {
     files: Vec<PathBuf>,
     rx: Receiver<Done>,
-    spare: SyncSender<SourceOutput>,
+    pool: Arc<Pool>,
     pending: BTreeMap<u64, Done>,
     next_seq: u64,
     file: usize,
     line_base: i64,
     ended: bool,
     threads: usize,
+    assisted: bool,
 }
 
 impl std::fmt::Debug for ParallelJsonSource {
@@ -74,7 +77,7 @@ fn read_error(path: &std::path::Path, e: std::io::Error) -> ConnectorError {
 }
 
 /// Enumerates byte ranges (no I/O beyond file sizes).
-fn dispatcher(files: Vec<PathBuf>, chunk: u64, jobs: SyncSender<Job>, done: SyncSender<Done>) {
+fn dispatcher(files: Vec<PathBuf>, chunk: u64, jobs: SyncSender<Job>, done: Sender<Done>) {
     let mut seq = 0u64;
     for (fi, path) in files.iter().enumerate() {
         let len = match std::fs::metadata(path) {
@@ -209,79 +212,194 @@ fn take_line(p: &mut Projector, origin: &str, raw: &[u8], idx: i64, out: &mut So
     }
 }
 
-fn worker(
-    projected: Vec<RecordLayout>,
+/// What the parsers share: the job queue, the buffers handed back by the
+/// consumer, and the bound on parsed chunks waiting for it.
+struct Pool {
     paths: Vec<PathBuf>,
+    names: Vec<String>,
+    projected: Vec<RecordLayout>,
     slice: usize,
-    jobs: Arc<Mutex<Receiver<Job>>>,
-    spare: Arc<Mutex<Receiver<SourceOutput>>>,
-    done: SyncSender<Done>,
-) {
-    let mut p = Projector::new(&projected);
-    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-    let mut open: Option<(usize, std::fs::File)> = None;
-    let mut buf = Vec::new();
-    loop {
-        let job = match jobs.lock() {
-            Ok(rx) => rx.recv(),
-            Err(_) => return,
+    jobs: Mutex<Receiver<Job>>,
+    spare: Mutex<Vec<SourceOutput>>,
+    done: Mutex<Sender<Done>>,
+    /// Parsed chunks (or chunks being parsed) the consumer has not taken.
+    in_flight: Mutex<usize>,
+    room: Condvar,
+    max_in_flight: usize,
+}
+
+/// One parser's reusable state.
+struct Parser {
+    p: Projector,
+    open: Option<(usize, std::fs::File)>,
+    buf: Vec<u8>,
+}
+
+/// What one parsing step did.
+#[derive(PartialEq)]
+enum Step {
+    Parsed,
+    /// Nothing to do right now (assisting only: no room or no job ready).
+    Declined,
+    /// No more jobs, or a failure was reported.
+    Finished,
+}
+
+impl Pool {
+    fn parser(&self) -> Parser {
+        Parser {
+            p: Projector::new(&self.projected),
+            open: None,
+            buf: Vec::new(),
+        }
+    }
+
+    fn send(&self, d: Done) {
+        if let Ok(tx) = self.done.lock() {
+            tx.send(d).ok();
+        }
+    }
+
+    /// Reserves room for one chunk; `wait` blocks until there is some.
+    fn reserve(&self, wait: bool) -> bool {
+        let Ok(mut n) = self.in_flight.lock() else {
+            return false;
         };
-        let Ok(job) = job else { return };
-        if open.as_ref().is_none_or(|(i, _)| *i != job.file) {
-            match std::fs::File::open(&paths[job.file]) {
-                Ok(f) => open = Some((job.file, f)),
+        while *n >= self.max_in_flight {
+            if !wait {
+                return false;
+            }
+            n = match self.room.wait(n) {
+                Ok(n) => n,
+                Err(_) => return false,
+            };
+        }
+        *n += 1;
+        true
+    }
+
+    fn release(&self) {
+        if let Ok(mut n) = self.in_flight.lock() {
+            *n = n.saturating_sub(1);
+        }
+        self.room.notify_all();
+    }
+
+    /// Parses the next job. Background workers `wait` for room and jobs; an
+    /// assisting consumer thread never blocks (it declines instead).
+    fn step(&self, st: &mut Parser, wait: bool) -> Step {
+        if !self.reserve(wait) {
+            return if wait { Step::Finished } else { Step::Declined };
+        }
+        let job = if wait {
+            match self.jobs.lock() {
+                Ok(rx) => rx.recv().map_err(|_| true),
+                Err(_) => Err(true),
+            }
+        } else {
+            // a worker waiting for the next job holds the queue: decline
+            match self.jobs.try_lock() {
+                Ok(rx) => rx.try_recv().map_err(|e| e == TryRecvError::Disconnected),
+                Err(_) => Err(false),
+            }
+        };
+        let job = match job {
+            Ok(job) => job,
+            Err(finished) => {
+                self.release();
+                return if finished {
+                    Step::Finished
+                } else {
+                    Step::Declined
+                };
+            }
+        };
+        let path = &self.paths[job.file];
+        if st.open.as_ref().is_none_or(|(i, _)| *i != job.file) {
+            match std::fs::File::open(path) {
+                Ok(f) => st.open = Some((job.file, f)),
                 Err(e) => {
-                    done.send(Done::Failed(job.seq, read_error(&paths[job.file], e)))
-                        .ok();
-                    return;
+                    self.send(Done::Failed(job.seq, read_error(path, e)));
+                    return Step::Finished;
                 }
             }
         }
-        let Some((_, f)) = open.as_ref() else { return };
+        let Some((_, f)) = st.open.as_ref() else {
+            return Step::Finished;
+        };
         // buffers the consumer is done with, so chunks do not regrow them
-        let reuse = spare
+        let reuse = self
+            .spare
             .lock()
             .ok()
-            .and_then(|rx| rx.try_recv().ok())
+            .and_then(|mut v| v.pop())
             .unwrap_or_default();
         let parsed = parse_range(
             f,
             job.start,
             job.end,
-            slice,
-            &mut buf,
-            &mut p,
-            &names[job.file],
+            self.slice,
+            &mut st.buf,
+            &mut st.p,
+            &self.names[job.file],
             reuse,
         );
-        let (out, lines) = match parsed {
-            Ok(r) => r,
-            Err(e) => {
-                done.send(Done::Failed(job.seq, read_error(&paths[job.file], e)))
-                    .ok();
-                return;
+        match parsed {
+            Ok((out, lines)) => {
+                self.send(Done::Chunk(
+                    job.seq,
+                    Box::new(Parsed {
+                        file: job.file,
+                        lines,
+                        out,
+                    }),
+                ));
+                Step::Parsed
             }
-        };
-        if done
-            .send(Done::Chunk(
-                job.seq,
-                Box::new(Parsed {
-                    file: job.file,
-                    lines,
-                    out,
-                }),
-            ))
-            .is_err()
-        {
-            return;
+            Err(e) => {
+                self.send(Done::Failed(job.seq, read_error(path, e)));
+                Step::Finished
+            }
         }
     }
 }
 
+fn worker(pool: Arc<Pool>) {
+    let mut st = pool.parser();
+    while pool.step(&mut st, true) == Step::Parsed {}
+}
+
+/// Parses chunks on the consumer's own thread while it would otherwise wait
+/// ([`Source::assist`]).
+struct Helper {
+    pool: Arc<Pool>,
+    parser: Mutex<Option<Parser>>,
+}
+
+impl Assist for Helper {
+    fn assist(&self) -> bool {
+        let Ok(mut st) = self.parser.lock() else {
+            return false;
+        };
+        let st = st.get_or_insert_with(|| self.pool.parser());
+        self.pool.step(st, false) == Step::Parsed
+    }
+}
+
 impl ParallelJsonSource {
-    /// Reads `files` (JSON lines) into records of the `projected` layouts.
+    /// Reads `files` (JSON lines) into records of the `projected` layouts on
+    /// `threads` background parser threads.
     pub fn new(files: Vec<PathBuf>, projected: Vec<RecordLayout>, threads: usize) -> Self {
-        Self::with_chunk(files, projected, threads, CHUNK as u64)
+        Self::build(files, projected, threads, CHUNK as u64, false)
+    }
+
+    /// Like [`ParallelJsonSource::new`], counting the consumer as one of the
+    /// `threads`: one background parser fewer starts, and the consumer
+    /// parses through [`Source::assist`] whenever it would wait. On a
+    /// machine whose cores all parse, the engine then never competes with
+    /// the parsers for a core (at least one background parser always runs).
+    pub fn assisted(files: Vec<PathBuf>, projected: Vec<RecordLayout>, threads: usize) -> Self {
+        Self::build(files, projected, threads, CHUNK as u64, true)
     }
 
     /// Like [`ParallelJsonSource::new`] with a chunk size in bytes (tests use tiny ones).
@@ -290,28 +408,47 @@ impl ParallelJsonSource {
         projected: Vec<RecordLayout>,
         threads: usize,
         chunk: u64,
+        assisted: bool,
+    ) -> Self {
+        Self::build(files, projected, threads, chunk, assisted)
+    }
+
+    fn build(
+        files: Vec<PathBuf>,
+        projected: Vec<RecordLayout>,
+        threads: usize,
+        chunk: u64,
+        assisted: bool,
     ) -> Self {
         let threads = threads.max(1);
+        let workers = if assisted {
+            (threads - 1).max(1)
+        } else {
+            threads
+        };
         let chunk = chunk.max(1);
         // small chunks (tests) get small slices, so lines cross slice ends
         let slice = (chunk as usize).clamp(1, SLICE);
         let (job_tx, job_rx) = sync_channel::<Job>(threads * 2);
-        let (done_tx, done_rx) = sync_channel::<Done>(threads * 2);
-        let job_rx = Arc::new(Mutex::new(job_rx));
-        let (spare_tx, spare_rx) = sync_channel::<SourceOutput>(threads * 4);
-        let spare_rx = Arc::new(Mutex::new(spare_rx));
+        let (done_tx, done_rx) = channel::<Done>();
+        let pool = Arc::new(Pool {
+            names: files.iter().map(|p| p.display().to_string()).collect(),
+            paths: files.clone(),
+            projected,
+            slice,
+            jobs: Mutex::new(job_rx),
+            spare: Mutex::new(Vec::new()),
+            done: Mutex::new(done_tx.clone()),
+            in_flight: Mutex::new(0),
+            room: Condvar::new(),
+            max_in_flight: threads * 2,
+        });
         let mut spawned = true;
-        for i in 0..threads {
-            let (p, n, j, r, d) = (
-                projected.clone(),
-                files.clone(),
-                job_rx.clone(),
-                spare_rx.clone(),
-                done_tx.clone(),
-            );
+        for i in 0..workers {
+            let pool = pool.clone();
             spawned &= std::thread::Builder::new()
                 .name(format!("sluice-json-{i}"))
-                .spawn(move || worker(p, n, slice, j, r, d))
+                .spawn(move || worker(pool))
                 .is_ok();
         }
         let f = files.clone();
@@ -320,19 +457,26 @@ impl ParallelJsonSource {
             .spawn(move || dispatcher(f, chunk, job_tx, done_tx))
             .is_ok();
         if !spawned {
-            // a missing thread shows up as a closed channel in `next_batch`
-            tracing::error!("cannot start JSON reader threads");
+            // reported by the first `next_batch`
+            pool.send(Done::Failed(
+                0,
+                ConnectorError::BadInput {
+                    path: pool.names.first().cloned().unwrap_or_default(),
+                    message: "cannot start the JSON parser threads".into(),
+                },
+            ));
         }
         Self {
             files,
             rx: done_rx,
-            spare: spare_tx,
+            pool,
             pending: BTreeMap::new(),
             next_seq: 0,
             file: usize::MAX,
             line_base: 1,
             ended: false,
             threads,
+            assisted,
         }
     }
 }
@@ -340,10 +484,24 @@ impl ParallelJsonSource {
 impl Source for ParallelJsonSource {
     fn describe(&self) -> String {
         format!(
-            "file ({} JSON lines files, {} parser threads)",
+            "file ({} JSON lines files, {} parser threads{})",
             self.files.len(),
-            self.threads
+            self.threads,
+            if self.assisted {
+                ", one of them the engine's"
+            } else {
+                ""
+            }
         )
+    }
+
+    fn assist(&self) -> Option<Arc<dyn Assist>> {
+        self.assisted.then(|| {
+            Arc::new(Helper {
+                pool: self.pool.clone(),
+                parser: Mutex::new(None),
+            }) as Arc<dyn Assist>
+        })
     }
 
     fn next_batch(
@@ -369,8 +527,13 @@ impl Source for ParallelJsonSource {
                         p.out.rejects.iter_mut().for_each(|r| r.offset += base);
                         self.line_base += p.lines;
                         std::mem::swap(out, &mut p.out);
-                        // the caller's previous buffers go back to the workers
-                        self.spare.try_send(p.out).ok();
+                        self.pool.release();
+                        // the caller's previous buffers go back to the parsers
+                        if let Ok(mut spare) = self.pool.spare.lock() {
+                            if spare.len() < self.threads * 2 {
+                                spare.push(p.out);
+                            }
+                        }
                         return Ok(SourceStatus::More);
                     }
                     Done::Failed(_, e) => return Err(e),
@@ -438,11 +601,25 @@ mod tests {
             money: MoneyEncoding::Long,
             fields,
         };
-        for chunk in [1u64, 2, 7, 50, 97, 300, 1 << 20] {
-            let mut src =
-                ParallelJsonSource::with_chunk(files.clone(), vec![layout.clone()], 3, chunk);
+        for (chunk, assisted) in [1u64, 2, 7, 50, 97, 300, 1 << 20]
+            .into_iter()
+            .flat_map(|c| [(c, false), (c, true)])
+        {
+            let mut src = ParallelJsonSource::with_chunk(
+                files.clone(),
+                vec![layout.clone()],
+                3,
+                chunk,
+                assisted,
+            );
+            let helper = src.assist();
+            assert_eq!(helper.is_some(), assisted);
             let mut got = Vec::new();
             loop {
+                // the consumer parses some chunks itself, as the pipeline does
+                if let Some(h) = &helper {
+                    while h.assist() {}
+                }
                 let mut out = SourceOutput::default();
                 let st = src.next_batch(0, &mut out).unwrap();
                 assert!(out.rejects.is_empty(), "{:?}", out.rejects);
@@ -459,7 +636,7 @@ mod tests {
                     break;
                 }
             }
-            assert_eq!(got, expect, "chunk {chunk}");
+            assert_eq!(got, expect, "chunk {chunk}, assisted {assisted}");
         }
     }
 }

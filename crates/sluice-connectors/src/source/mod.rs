@@ -95,6 +95,21 @@ pub trait Source: Send {
         max_records: usize,
         out: &mut SourceOutput,
     ) -> Result<SourceStatus, ConnectorError>;
+
+    /// A handle through which the consumer's thread can do the source's
+    /// background work (e.g. parse) while it would otherwise wait for input.
+    /// Taken before the source moves to its own thread.
+    fn assist(&self) -> Option<std::sync::Arc<dyn Assist>> {
+        None
+    }
+}
+
+/// See [`Source::assist`].
+pub trait Assist: Send + Sync {
+    /// Does one bounded unit of the source's work on the calling thread;
+    /// false when there was none (the caller should wait instead). Never
+    /// blocks.
+    fn assist(&self) -> bool;
 }
 
 /// Index of an event type by name.
