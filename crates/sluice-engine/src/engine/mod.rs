@@ -123,6 +123,12 @@ impl Agg {
         }
     }
 
+    /// The frontier at which this aggregation's watermark reaches `next_due`.
+    #[inline(always)]
+    fn due_frontier(&self) -> i64 {
+        self.next_due().saturating_add(self.delay)
+    }
+
     #[inline(always)]
     fn next_due(&self) -> i64 {
         match &self.state {
@@ -156,6 +162,10 @@ pub struct Engine {
     vals: Vec<FieldVal>,
     keybuf: crate::keys::KeyBuf,
     m: EngineMetrics,
+    /// No aggregation has anything to fire before the frontier reaches this
+    /// (a lower bound: lowered on every ingest, recomputed on every fire), so
+    /// a frontier moving by one event usually costs one comparison.
+    due: i64,
 }
 
 impl Engine {
@@ -190,6 +200,7 @@ impl Engine {
             vals: vec![FieldVal::Null; c.slots.max(1)],
             keybuf: crate::keys::KeyBuf::default(),
             m: EngineMetrics::default(),
+            due: i64::MIN,
         })
     }
 
@@ -318,6 +329,7 @@ impl Engine {
             vals,
             keybuf,
             m,
+            due,
             ..
         } = self;
         if let Some(feeds) = feeds.get(et as usize) {
@@ -353,6 +365,7 @@ impl Engine {
                     State::Paned(p) => p.ingest(t, wm, hash, key, input, &mut sink),
                     State::Session(s) => s.ingest(t, wm, hash, key, input, &mut sink),
                 };
+                *due = (*due).min(agg.due_frontier());
                 if !accepted {
                     m.late += 1;
                     out.late.push(LateEvent {
@@ -368,13 +381,14 @@ impl Engine {
                 }
             }
         }
-        if self.wm.observe(pidx, t) {
+        if self.wm.observe(pidx, t) && self.wm.frontier() >= self.due {
             self.on_frontier(out);
         }
     }
 
     fn on_frontier(&mut self, out: &mut Output) {
         let frontier = self.wm.frontier();
+        self.due = i64::MAX;
         for (i, agg) in self.aggs.iter_mut().enumerate() {
             let wm = agg.watermark(frontier);
             if wm >= agg.next_due() {
@@ -386,6 +400,7 @@ impl Engine {
                 };
                 agg.fire(wm, &mut sink);
             }
+            self.due = self.due.min(agg.due_frontier());
         }
     }
 
