@@ -7,10 +7,11 @@
 //! bits pick a register, the rank is one plus the leading zeros of the other
 //! 50. The estimator is the classic one (Flajolet et al. 2007) with linear
 //! counting below 2.5·m; with 64-bit hashes no large-range correction is
-//! needed. Small sketches stay *sparse* (a sorted list of (register, rank)
-//! pairs, up to 2 048 entries) and turn dense past that; both forms give the
-//! same registers and, since the harmonic sum is computed exactly in
-//! integers, bit-identical estimates.
+//! needed. Small sketches stay *sparse* (the non-zero registers in a small
+//! open-addressing table keyed by register index, at most half full, up to
+//! 1 024 entries: an update is a probe or two, never a shift) and turn dense
+//! past that; both forms give the same registers and, since the harmonic sum
+//! is computed exactly in integers, bit-identical estimates.
 
 use super::{Input, Reducer};
 use crate::hash::hash_bytes;
@@ -22,24 +23,99 @@ pub const PRECISION: u32 = 14;
 pub const REGISTERS: usize = 1 << PRECISION;
 /// Relative standard error of the estimate.
 pub const STANDARD_ERROR: f64 = 0.0081;
-const SPARSE_LIMIT: usize = 2048;
+const SPARSE_LIMIT: usize = 1024;
 const SEED: u64 = 0x005e_ed0f_4c1d;
 const MAX_RANK: u32 = 64 - PRECISION + 1;
 
 /// A HyperLogLog sketch.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum Hll {
-    /// Sorted `(register << 8) | rank` entries, one per non-zero register.
-    Sparse(Vec<u32>),
+    /// The non-zero registers.
+    Sparse(SparseRegisters),
     /// One rank per register.
     Dense(Box<[u8]>),
 }
 
-impl Default for Hll {
-    fn default() -> Self {
-        Hll::Sparse(Vec::new())
+/// Non-zero registers as `(register << 8) | rank` entries (0: empty slot) in
+/// a power-of-two table probed linearly from the register index (the index
+/// bits are hash bits, so already uniform).
+#[derive(Clone, Debug, Default)]
+pub struct SparseRegisters {
+    slots: Vec<u32>,
+    len: usize,
+}
+
+impl SparseRegisters {
+    /// Number of non-zero registers.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when no register is set.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The `(register << 8) | rank` entries, in no particular order.
+    pub fn entries(&self) -> impl Iterator<Item = u32> + '_ {
+        self.slots.iter().copied().filter(|&e| e != 0)
+    }
+
+    #[inline]
+    fn set(&mut self, idx: u32, rank: u8) {
+        if self.slots.is_empty() {
+            self.slots = vec![0; 16];
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = idx as usize & mask;
+        loop {
+            let e = self.slots[i];
+            if e == 0 {
+                self.slots[i] = (idx << 8) | u32::from(rank);
+                self.len += 1;
+                if self.len * 2 > self.slots.len() {
+                    self.grow();
+                }
+                return;
+            }
+            if e >> 8 == idx {
+                if (e & 0xff) < u32::from(rank) {
+                    self.slots[i] = (idx << 8) | u32::from(rank);
+                }
+                return;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn grow(&mut self) {
+        let doubled = vec![0; self.slots.len() * 2];
+        let old = std::mem::replace(&mut self.slots, doubled);
+        let mask = self.slots.len() - 1;
+        for e in old.into_iter().filter(|&e| e != 0) {
+            let mut i = (e >> 8) as usize & mask;
+            while self.slots[i] != 0 {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = e;
+        }
     }
 }
+
+impl Default for Hll {
+    fn default() -> Self {
+        Hll::Sparse(SparseRegisters::default())
+    }
+}
+
+/// Equal registers, whatever the form.
+impl PartialEq for Hll {
+    fn eq(&self, other: &Self) -> bool {
+        self.registers() == other.registers()
+    }
+}
+
+impl Eq for Hll {}
 
 impl Hll {
     /// An empty sketch.
@@ -73,14 +149,7 @@ impl Hll {
                 }
             }
             Hll::Sparse(v) => {
-                match v.binary_search_by_key(&idx, |e| e >> 8) {
-                    Ok(i) => {
-                        if (v[i] & 0xff) < u32::from(rank) {
-                            v[i] = (idx << 8) | u32::from(rank);
-                        }
-                    }
-                    Err(i) => v.insert(i, (idx << 8) | u32::from(rank)),
-                }
+                v.set(idx, rank);
                 if v.len() > SPARSE_LIMIT {
                     self.densify();
                 }
@@ -91,7 +160,7 @@ impl Hll {
     fn densify(&mut self) {
         if let Hll::Sparse(v) = self {
             let mut r = vec![0u8; REGISTERS].into_boxed_slice();
-            for &e in v.iter() {
+            for e in v.entries() {
                 r[(e >> 8) as usize] = (e & 0xff) as u8;
             }
             *self = Hll::Dense(r);
@@ -102,7 +171,7 @@ impl Hll {
     pub fn merge(&mut self, other: &Hll) {
         match other {
             Hll::Sparse(v) => {
-                for &e in v {
+                for e in v.entries() {
                     self.set(e >> 8, (e & 0xff) as u8);
                 }
             }
@@ -129,7 +198,7 @@ impl Hll {
             }),
             Hll::Sparse(v) => {
                 let zeros = REGISTERS - v.len();
-                let s = v.iter().fold((zeros as u128) << MAX_RANK, |s, &e| {
+                let s = v.entries().fold((zeros as u128) << MAX_RANK, |s, e| {
                     s + (1u128 << (MAX_RANK - (e & 0xff)))
                 });
                 (s, zeros)
@@ -152,7 +221,7 @@ impl Hll {
             Hll::Dense(r) => r.to_vec(),
             Hll::Sparse(v) => {
                 let mut r = vec![0u8; REGISTERS];
-                for &e in v {
+                for e in v.entries() {
                     r[(e >> 8) as usize] = (e & 0xff) as u8;
                 }
                 r
@@ -163,7 +232,7 @@ impl Hll {
     /// Heap bytes held.
     pub fn heap_bytes(&self) -> usize {
         match self {
-            Hll::Sparse(v) => v.capacity() * 4,
+            Hll::Sparse(v) => v.slots.capacity() * 4,
             Hll::Dense(r) => r.len(),
         }
     }
@@ -236,13 +305,26 @@ mod tests {
 
     #[test]
     fn sparse_and_dense_estimates_are_identical() {
-        let mut s = Hll::new();
-        for i in 0..1500u32 {
-            s.insert(&i.to_le_bytes());
+        for n in [0u32, 1, 7, 100, 900, 1000] {
+            let mut s = Hll::new();
+            for i in 0..n {
+                s.insert(&i.to_le_bytes());
+                // repeats change nothing
+                s.insert(&(i / 2).to_le_bytes());
+            }
+            assert!(matches!(s, Hll::Sparse(_)), "{n}");
+            let mut d = s.clone();
+            d.densify();
+            assert!(matches!(d, Hll::Dense(_)));
+            assert_eq!(s.estimate(), d.estimate(), "{n}");
+            assert_eq!(s, d, "{n}");
+            // a sparse sketch merged into a dense one and the other way round
+            let mut m = Hll::new();
+            m.merge(&d);
+            let mut m2 = d.clone();
+            m2.merge(&s);
+            assert_eq!(m, s);
+            assert_eq!(m2, s);
         }
-        assert!(matches!(s, Hll::Sparse(_)));
-        let mut d = s.clone();
-        d.densify();
-        assert_eq!(s.estimate(), d.estimate());
     }
 }
