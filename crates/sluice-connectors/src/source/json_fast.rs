@@ -6,8 +6,11 @@
 //! The engine is then planned over the projected layouts
 //! ([`project_layout`]), so it decodes exactly what was written. Errors in
 //! the fields read (wrong type, missing required field, unknown event type,
-//! unknown enum symbol) and malformed JSON anywhere in the line reject the
-//! line with its reason; fields not read are only checked for JSON syntax.
+//! unknown enum symbol, raw control character) and malformed JSON anywhere
+//! in the line (structure, numbers, escapes) reject the line with its
+//! reason; fields not read are only checked for JSON syntax, except that a
+//! raw control character inside a string that is not read is let through.
+//! `tests/json_projector.rs` holds the scanner to a full `serde_json` parse.
 
 use sluice_core::layout::{EVENT_TIME, EVENT_TYPE};
 use sluice_core::{FieldType, MoneyEncoding, RecordLayout};
@@ -68,6 +71,23 @@ const SHAPES: usize = 16;
 fn word(b: &[u8], at: usize) -> Option<u64> {
     let w: [u8; 8] = b.get(at..at + 8)?.try_into().ok()?;
     Some(u64::from_le_bytes(w))
+}
+
+/// True when every byte is printable ASCII (0x20..0x80), eight at a time;
+/// may answer false for some printable words (the caller then checks fully).
+#[inline(always)]
+fn printable_ascii(s: &[u8]) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut i = 0;
+    while let Some(w) = word(s, i) {
+        // a byte >= 0x80, or one whose subtraction of 0x20 borrows
+        if (w | w.wrapping_sub(LO * 0x20)) & HI != 0 {
+            return false;
+        }
+        i += 8;
+    }
+    s[i..].iter().all(|&c| (0x20..0x80).contains(&c))
 }
 
 /// Byte equality without a library call for the short names compared on
@@ -266,7 +286,12 @@ fn encode(
         FieldType::String => {
             let s = string_bytes(v, val.esc, scratch)
                 .ok_or_else(|| format!("expected a string, found {}", shown()))?;
-            if !s.is_ascii() {
+            // printable ASCII (nearly always) in one pass; else the full checks
+            if !printable_ascii(s) {
+                // (escaped ones such as \n are fine: look at the raw token)
+                if v.iter().any(|&c| c < 0x20) {
+                    return Err("raw control character in a string".into());
+                }
                 std::str::from_utf8(s).map_err(|_| "invalid UTF-8".to_string())?;
             }
             write_bytes(out, s);
@@ -486,8 +511,8 @@ fn skip_string(b: &[u8], i: usize) -> Result<usize, String> {
 }
 
 /// The end of the string token at `b[i] == '"'` and whether it has escapes.
-/// Lines never contain a raw newline; other control characters are checked
-/// on the fields that are read.
+/// Escapes are checked; lines never contain a raw newline, and other raw
+/// control characters are only rejected in the string fields that are read.
 #[inline]
 fn skip_string_esc(b: &[u8], i: usize) -> Result<(usize, bool), String> {
     let mut j = i + 1;
@@ -497,9 +522,78 @@ fn skip_string_esc(b: &[u8], i: usize) -> Result<(usize, bool), String> {
             return Ok((at + 1, esc));
         }
         esc = true;
-        j = at + 2;
+        j = escape_end(b, at)?;
     }
     Err("malformed JSON: unterminated string".into())
+}
+
+/// Where the escape at `b[at] == '\\'` ends, if it is one JSON allows.
+#[cold]
+fn escape_end(b: &[u8], at: usize) -> Result<usize, String> {
+    match b.get(at + 1) {
+        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(at + 2),
+        Some(b'u')
+            if b.get(at + 2..at + 6)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) =>
+        {
+            Ok(at + 6)
+        }
+        _ => Err("malformed JSON: bad escape in a string".into()),
+    }
+}
+
+#[cold]
+fn bad_number() -> Result<usize, String> {
+    Err("malformed JSON: bad number".into())
+}
+
+/// The end of the JSON number at `b[i]`, by the grammar
+/// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`. Integers take
+/// the short path.
+#[inline]
+fn skip_number(b: &[u8], i: usize) -> Result<usize, String> {
+    let start = i + usize::from(b.get(i) == Some(&b'-'));
+    let mut j = start;
+    while b.get(j).is_some_and(u8::is_ascii_digit) {
+        j += 1;
+    }
+    if j == start || (j > start + 1 && b[start] == b'0') {
+        return bad_number();
+    }
+    match b.get(j) {
+        Some(b'.' | b'e' | b'E') => number_tail(b, j),
+        _ => Ok(j),
+    }
+}
+
+/// The fraction and exponent of a number from `b[j]`.
+#[cold]
+fn number_tail(b: &[u8], mut j: usize) -> Result<usize, String> {
+    let digits = |mut j: usize| {
+        while b.get(j).is_some_and(u8::is_ascii_digit) {
+            j += 1;
+        }
+        j
+    };
+    if b.get(j) == Some(&b'.') {
+        let k = digits(j + 1);
+        if k == j + 1 {
+            return bad_number();
+        }
+        j = k;
+    }
+    if matches!(b.get(j), Some(b'e' | b'E')) {
+        j += 1;
+        if matches!(b.get(j), Some(b'+' | b'-')) {
+            j += 1;
+        }
+        let k = digits(j);
+        if k == j {
+            return bad_number();
+        }
+        j = k;
+    }
+    Ok(j)
 }
 
 fn skip_value(b: &[u8], i: usize, depth: u32) -> Result<usize, String> {
@@ -537,13 +631,7 @@ fn skip_value(b: &[u8], i: usize, depth: u32) -> Result<usize, String> {
         Some(b't') if b[i..].starts_with(b"true") => Ok(i + 4),
         Some(b'f') if b[i..].starts_with(b"false") => Ok(i + 5),
         Some(b'n') if b[i..].starts_with(b"null") => Ok(i + 4),
-        Some(c) if *c == b'-' || c.is_ascii_digit() => {
-            let mut j = i + 1;
-            while j < b.len() && matches!(b[j], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') {
-                j += 1;
-            }
-            Ok(j)
-        }
+        Some(c) if *c == b'-' || c.is_ascii_digit() => skip_number(b, i),
         _ => bad(),
     }
 }
