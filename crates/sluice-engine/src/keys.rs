@@ -216,10 +216,11 @@ fn word(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(w)
 }
 
-/// Byte equality with few data-dependent branches: keys of 8 to 32 bytes
-/// (the common case) compare as four overlapping words.
+/// Byte equality with few data-dependent branches and no library call: keys
+/// and names of 8 to 32 bytes (the common case) compare as four overlapping
+/// words.
 #[inline(always)]
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub fn same(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     if n != b.len() {
         return false;

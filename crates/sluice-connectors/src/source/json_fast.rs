@@ -14,6 +14,7 @@
 
 use sluice_core::layout::{EVENT_TIME, EVENT_TYPE};
 use sluice_core::{FieldType, MoneyEncoding, RecordLayout};
+use sluice_engine::keys::same;
 use sluice_engine::value::{decimal_bytes, write_bytes, write_long};
 
 /// The layout restricted to `needed` fields (plus `event_time`), in order.
@@ -88,23 +89,6 @@ fn printable_ascii(s: &[u8]) -> bool {
         i += 8;
     }
     s[i..].iter().all(|&c| (0x20..0x80).contains(&c))
-}
-
-/// Byte equality without a library call for the short names compared on
-/// every line (event types, enum symbols).
-#[inline(always)]
-fn same(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    if (8..=16).contains(&n) {
-        return word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8);
-    }
-    if n < 8 {
-        return a.iter().zip(b).all(|(x, y)| x == y);
-    }
-    a == b
 }
 
 impl Token {
