@@ -222,8 +222,9 @@ struct Pool {
     jobs: Mutex<Receiver<Job>>,
     spare: Mutex<Vec<SourceOutput>>,
     done: Mutex<Sender<Done>>,
-    /// Parsed chunks (or chunks being parsed) the consumer has not taken.
-    in_flight: Mutex<usize>,
+    /// Parsed chunks (or chunks being parsed) the consumer has not taken,
+    /// and whether the consumer is gone.
+    in_flight: Mutex<(usize, bool)>,
     room: Condvar,
     max_in_flight: usize,
 }
@@ -261,26 +262,38 @@ impl Pool {
     }
 
     /// Reserves room for one chunk; `wait` blocks until there is some.
+    /// False once the consumer is gone.
     fn reserve(&self, wait: bool) -> bool {
-        let Ok(mut n) = self.in_flight.lock() else {
+        let Ok(mut g) = self.in_flight.lock() else {
             return false;
         };
-        while *n >= self.max_in_flight {
+        while g.0 >= self.max_in_flight && !g.1 {
             if !wait {
                 return false;
             }
-            n = match self.room.wait(n) {
-                Ok(n) => n,
+            g = match self.room.wait(g) {
+                Ok(g) => g,
                 Err(_) => return false,
             };
         }
-        *n += 1;
+        if g.1 {
+            return false;
+        }
+        g.0 += 1;
         true
     }
 
     fn release(&self) {
-        if let Ok(mut n) = self.in_flight.lock() {
-            *n = n.saturating_sub(1);
+        if let Ok(mut g) = self.in_flight.lock() {
+            g.0 = g.0.saturating_sub(1);
+        }
+        self.room.notify_all();
+    }
+
+    /// The consumer is gone: waiting workers stop.
+    fn close(&self) {
+        if let Ok(mut g) = self.in_flight.lock() {
+            g.1 = true;
         }
         self.room.notify_all();
     }
@@ -439,7 +452,7 @@ impl ParallelJsonSource {
             jobs: Mutex::new(job_rx),
             spare: Mutex::new(Vec::new()),
             done: Mutex::new(done_tx.clone()),
-            in_flight: Mutex::new(0),
+            in_flight: Mutex::new((0, false)),
             room: Condvar::new(),
             max_in_flight: threads * 2,
         });
@@ -478,6 +491,12 @@ impl ParallelJsonSource {
             threads,
             assisted,
         }
+    }
+}
+
+impl Drop for ParallelJsonSource {
+    fn drop(&mut self) {
+        self.pool.close();
     }
 }
 
@@ -564,6 +583,38 @@ mod tests {
     use super::*;
     use sluice_core::{MoneyEncoding, RecordLayout};
     use sluice_engine::value::{decode_record, Value};
+
+    #[test]
+    fn dropping_the_source_midway_stops_its_parsers() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big.jsonl");
+        let line = "{\"event_type\":\"e\",\"event_time\":1}\n";
+        std::fs::write(&p, line.repeat(20_000)).unwrap();
+        let mut fields = RecordLayout::envelope("id");
+        fields.retain(|x| x.name == "event_time");
+        let layout = RecordLayout {
+            namespace: "n".into(),
+            domain: "d".into(),
+            event_type: "e".into(),
+            entity_key: "id".into(),
+            money: MoneyEncoding::Long,
+            fields,
+        };
+        // tiny chunks: far more than the parsers may run ahead
+        let mut src = ParallelJsonSource::with_chunk(vec![p], vec![layout], 2, 512, false);
+        let mut out = SourceOutput::default();
+        assert_eq!(src.next_batch(0, &mut out).unwrap(), SourceStatus::More);
+        let pool = Arc::downgrade(&src.pool);
+        drop(src);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while pool.upgrade().is_some() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "parser threads still hold the pool"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
 
     #[test]
     fn every_line_exactly_once_in_order_whatever_the_chunk_size() {
