@@ -584,22 +584,27 @@ mod tests {
     use sluice_core::{MoneyEncoding, RecordLayout};
     use sluice_engine::value::{decode_record, Value};
 
-    #[test]
-    fn dropping_the_source_midway_stops_its_parsers() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("big.jsonl");
-        let line = "{\"event_type\":\"e\",\"event_time\":1}\n";
-        std::fs::write(&p, line.repeat(20_000)).unwrap();
+    /// Event type `e` with only its `event_time`.
+    fn time_only_layout() -> RecordLayout {
         let mut fields = RecordLayout::envelope("id");
         fields.retain(|x| x.name == "event_time");
-        let layout = RecordLayout {
+        RecordLayout {
             namespace: "n".into(),
             domain: "d".into(),
             event_type: "e".into(),
             entity_key: "id".into(),
             money: MoneyEncoding::Long,
             fields,
-        };
+        }
+    }
+
+    #[test]
+    fn dropping_the_source_midway_stops_its_parsers() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big.jsonl");
+        let line = "{\"event_type\":\"e\",\"event_time\":1}\n";
+        std::fs::write(&p, line.repeat(20_000)).unwrap();
+        let layout = time_only_layout();
         // tiny chunks: far more than the parsers may run ahead
         let mut src = ParallelJsonSource::with_chunk(vec![p], vec![layout], 2, 512, false);
         let mut out = SourceOutput::default();
@@ -642,16 +647,7 @@ mod tests {
             std::fs::write(&p, text).unwrap();
             files.push(p);
         }
-        let mut fields = RecordLayout::envelope("id");
-        fields.retain(|x| x.name == "event_time");
-        let layout = RecordLayout {
-            namespace: "n".into(),
-            domain: "d".into(),
-            event_type: "e".into(),
-            entity_key: "id".into(),
-            money: MoneyEncoding::Long,
-            fields,
-        };
+        let layout = time_only_layout();
         for (chunk, assisted) in [1u64, 2, 7, 50, 97, 300, 1 << 20]
             .into_iter()
             .flat_map(|c| [(c, false), (c, true)])
