@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod support;
-use support::{post, repo, required};
+use support::{available, post, repo, required, stamp};
 
 const DOMAINS: [&str; 4] = ["ecommerce", "iot", "fintech", "apm"];
 
@@ -83,18 +83,10 @@ fn ddl_matches_golden_files_for_old_and_modern_servers() {
 #[test]
 fn legacy_ddl_runs_on_the_debian_server() {
     let url = "http://127.0.0.1:8123/";
-    if post(url, "SELECT 1").is_err() {
-        assert!(
-            !required(),
-            "SLUICE_REQUIRE_SERVICES is set but ClickHouse is down"
-        );
-        eprintln!("skipping: ClickHouse not running");
+    if !available(post(url, "SELECT 1").is_ok(), "ClickHouse") {
         return;
     }
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis();
+    let stamp = stamp();
     for domain in DOMAINS {
         let db = format!("ddl{stamp}_{domain}");
         let sql = ddl(domain, "legacy").replace("`sluice`", &format!("`{db}`"));
@@ -167,12 +159,10 @@ print(s.query("SELECT version()", "CSV").data().strip(), len(views))
 
 #[test]
 fn query_runs_on_clickhouse_when_it_is_the_environments_sink() {
-    if post("http://127.0.0.1:8123/", "SELECT 1").is_err() {
-        assert!(
-            !required(),
-            "SLUICE_REQUIRE_SERVICES is set but ClickHouse is down"
-        );
-        eprintln!("skipping: ClickHouse not running");
+    if !available(
+        post("http://127.0.0.1:8123/", "SELECT 1").is_ok(),
+        "ClickHouse",
+    ) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -226,18 +216,10 @@ fn modern_views_on_chdb_merge_exactly_like_the_debian_server() {
         .args(["-c", "import chdb"])
         .output()
         .is_ok_and(|o| o.status.success());
-    if post(url, "SELECT 1").is_err() || !chdb {
-        assert!(
-            !required(),
-            "SLUICE_REQUIRE_SERVICES is set but ClickHouse or chDB is missing"
-        );
-        eprintln!("skipping: ClickHouse or chDB missing");
+    if !available(post(url, "SELECT 1").is_ok() && chdb, "ClickHouse or chDB") {
         return;
     }
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis();
+    let stamp = stamp();
     for domain in DOMAINS {
         let db = format!("x{stamp}_{domain}");
         let cfg = support::shipped_config_with(&[("database: sluice", &format!("database: {db}"))]);

@@ -17,6 +17,27 @@ pub fn required() -> bool {
     std::env::var_os("SLUICE_REQUIRE_SERVICES").is_some()
 }
 
+/// Whether a test can use a service: when `up` is false it skips (saying
+/// which `what` is missing), or fails when CI demands every service.
+pub fn available(up: bool, what: &str) -> bool {
+    if !up {
+        assert!(
+            !required(),
+            "SLUICE_REQUIRE_SERVICES is set but {what} is not available"
+        );
+        eprintln!("skipping: {what} not available");
+    }
+    up
+}
+
+/// Milliseconds since the epoch: a suffix for scratch databases and topics.
+pub fn stamp() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+}
+
 /// POSTs `body` to `url` (ClickHouse's HTTP interface); the answer, or the
 /// server's error text.
 pub fn post(url: &str, body: &str) -> Result<String, String> {
