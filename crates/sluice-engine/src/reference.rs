@@ -78,6 +78,9 @@ pub fn run_reference(plan: &EnginePlan, ops: &[Op]) -> Result<Output, PlanError>
             Op::ProcessingTime(now) => r.processing_time(*now),
         }
     }
+    for p in 0..r.parts.len() {
+        r.release(p);
+    }
     r.frontier = i64::MAX;
     r.fire_all();
     Ok(r.out)
@@ -127,6 +130,19 @@ struct RefPart {
     max: Option<i64>,
     last: i64,
     idle: bool,
+    /// First records on probation (see [`crate::engine::PROBATION`]).
+    held: Vec<RefHeld>,
+    settled: bool,
+    since: i64,
+}
+
+#[derive(Clone, Debug)]
+struct RefHeld {
+    et: u32,
+    partition: u32,
+    offset: i64,
+    t: i64,
+    bytes: Vec<u8>,
 }
 
 struct Reference<'p> {
@@ -353,6 +369,16 @@ impl Reference<'_> {
             return;
         }
         self.proc_now = now;
+        let wait = self
+            .plan
+            .options
+            .idle_timeout_ms
+            .unwrap_or(crate::engine::HOLD_AT_MOST_MS);
+        for p in 0..self.parts.len() {
+            if !self.parts[p].held.is_empty() && now - self.parts[p].since >= wait {
+                self.release(p);
+            }
+        }
         if let Some(timeout) = self.plan.options.idle_timeout_ms {
             for p in &mut self.parts {
                 if now - p.last >= timeout {
@@ -398,6 +424,9 @@ impl Reference<'_> {
                     max: None,
                     last: 0,
                     idle: false,
+                    held: Vec::new(),
+                    settled: false,
+                    since: 0,
                 });
                 self.parts.len() - 1
             }
@@ -448,12 +477,77 @@ impl Reference<'_> {
                 .push(dead(DecodeError::TimeOutOfRange(t)));
             return;
         }
+        let held = RefHeld {
+            et,
+            partition: b.partition,
+            offset,
+            t,
+            bytes: bytes.to_vec(),
+        };
+        let part = &mut self.parts[p];
+        if self.plan.options.max_future_skew_ms.is_some() && !part.settled {
+            if part.held.is_empty() {
+                part.since = self.proc_now;
+            }
+            part.held.push(held);
+            if part.held.len() >= crate::engine::PROBATION {
+                self.release(p);
+            }
+            return;
+        }
+        self.accept(p, &held);
+    }
+
+    /// Ends partition `p`'s probation: held records far ahead of their lower
+    /// median are outliers, the rest are accepted in arrival order.
+    fn release(&mut self, p: usize) {
+        self.parts[p].settled = true;
+        let held = std::mem::take(&mut self.parts[p].held);
+        if held.is_empty() {
+            return;
+        }
+        let mut times: Vec<i64> = held.iter().map(|h| h.t).collect();
+        times.sort();
+        let reference = times[(times.len() - 1) / 2];
+        for h in held {
+            match self.plan.options.max_future_skew_ms {
+                Some(skew) if h.t > reference + skew => self.out.late.push(LateEvent {
+                    aggregation: None,
+                    partition: h.partition,
+                    offset: h.offset,
+                    event_time: EventTime(h.t),
+                    reason: LateReason::TooFarInFuture {
+                        max_seen: EventTime(reference),
+                    },
+                    bytes: h.bytes,
+                }),
+                _ => self.accept(p, &h),
+            }
+        }
+    }
+
+    /// A decoded record past probation: outlier check, every aggregation,
+    /// then the watermark.
+    fn accept(&mut self, p: usize, h: &RefHeld) {
+        let (t, offset, bytes) = (h.t, h.offset, &h.bytes[..]);
+        let Some(layout) = self.plan.layouts.get(h.et as usize) else {
+            return;
+        };
+        let Ok(values) = decode_record(layout, bytes) else {
+            return;
+        };
+        let get = |name: &str| {
+            layout
+                .index_of(name)
+                .map(|i| values[i].clone())
+                .unwrap_or(Value::Null)
+        };
         let max_seen = self.parts.iter().filter_map(|p| p.max).max();
         if let (Some(skew), Some(max)) = (self.plan.options.max_future_skew_ms, max_seen) {
             if t > max + skew {
                 self.out.late.push(LateEvent {
                     aggregation: None,
-                    partition: b.partition,
+                    partition: h.partition,
                     offset,
                     event_time: EventTime(t),
                     reason: LateReason::TooFarInFuture {
@@ -495,6 +589,28 @@ impl Reference<'_> {
             };
             let wm = self.agg_wm(ai);
             let lateness = ms(&a.allowed_lateness);
+            // late by the partition's own progress, whatever the others'
+            let own_wm = self.parts[p]
+                .max
+                .map_or(i64::MIN, |m| m - ms(&a.watermark_delay));
+            let last_end = windows_of(&a.window, t)
+                .iter()
+                .map(|w| w.1)
+                .max()
+                .unwrap_or(i64::MIN);
+            if own_wm > wm && last_end + lateness <= own_wm {
+                self.out.late.push(LateEvent {
+                    aggregation: Some(ai),
+                    partition: h.partition,
+                    offset,
+                    event_time: EventTime(t),
+                    reason: LateReason::BeyondAllowedLateness {
+                        watermark: EventTime(own_wm),
+                    },
+                    bytes: bytes.to_vec(),
+                });
+                continue;
+            }
             let accepted = if let WindowSpec::Session { gap } = a.window {
                 let proto = (t, t + ms(&gap));
                 let list = self.aggs[ai].sessions.entry(key.clone()).or_default();
@@ -563,7 +679,7 @@ impl Reference<'_> {
             if !accepted {
                 self.out.late.push(LateEvent {
                     aggregation: Some(ai),
-                    partition: b.partition,
+                    partition: h.partition,
                     offset,
                     event_time: EventTime(t),
                     reason: LateReason::BeyondAllowedLateness {

@@ -52,6 +52,12 @@ impl WatermarkTracker {
         self.max_seen
     }
 
+    /// The largest event time partition `idx` delivered, if any.
+    #[inline]
+    pub fn partition_max(&self, idx: usize) -> Option<i64> {
+        self.parts.get(idx).and_then(|p| p.max)
+    }
+
     /// Index of partition `id`, registering it.
     pub fn partition_index(&mut self, id: u32) -> usize {
         if let Some(i) = self.parts.iter().position(|p| p.id == id) {

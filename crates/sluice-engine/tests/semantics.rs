@@ -325,11 +325,118 @@ fn clock_jump_outliers_do_not_advance_the_watermark() {
     assert_eq!(out.late[0].aggregation, None);
     assert_eq!(
         out.late[0].reason,
+        // judged against the lower median of the first three records
         LateReason::TooFarInFuture {
-            max_seen: EventTime(100)
+            max_seen: EventTime(200)
         }
     );
     assert_eq!(counts(&out), vec![(0, 1000, 2, 0), (30_000, 31_000, 1, 0)]);
+}
+
+fn on(partition: u32, t: i64) -> Ev {
+    Ev {
+        partition,
+        ..Ev::at(t)
+    }
+}
+
+const YEAR_2100: i64 = 4_102_444_800_000;
+
+/// Good events a second apart from 1 000 s, on `partitions` partitions in
+/// turn, with `outlier` inserted at `at`.
+fn stream_with_outlier(partitions: u32, outlier: Ev, at: usize) -> Vec<Ev> {
+    let mut evs: Vec<Ev> = (0..40)
+        .map(|i| on(i as u32 % partitions, 1_000_000 + i * 1000))
+        .collect();
+    evs.insert(at, outlier);
+    evs
+}
+
+#[test]
+fn a_far_future_record_is_an_outlier_wherever_it_sits() {
+    let mut a = agg(K::Count, None, tumbling(10_000));
+    a.watermark_delay = ms(2_000);
+    let mut p = plan(vec![a]);
+    p.options.max_future_skew_ms = Some(3_600_000);
+    let clean = check(&p, &ops(&stream_with_outlier(1, on(0, 1_000_500), 0), &[]));
+    assert!(clean.late.is_empty());
+    for partitions in [1, 3] {
+        for at in [0, 1, 2, 3, 20, 40] {
+            for part in 0..partitions {
+                let evs = stream_with_outlier(partitions, on(part, YEAR_2100), at);
+                for cuts in [vec![], vec![1, 2, 5]] {
+                    let out = check(&p, &ops(&evs, &cuts));
+                    let what = format!("{partitions} partitions, outlier at {at} on {part}");
+                    assert_eq!(out.late.len(), 1, "{what}: {:?}", out.late);
+                    assert_eq!(out.late[0].aggregation, None, "{what}");
+                    assert_eq!(out.late[0].event_time, EventTime(YEAR_2100), "{what}");
+                    // the other 40 events are counted, in the same windows
+                    let total: u64 = counts(&out).iter().map(|c| c.2).sum();
+                    assert_eq!(total, 40, "{what}");
+                    assert_eq!(counts(&out).len(), 4, "{what}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_far_future_first_record_does_not_hold_results_back_at_the_end() {
+    // a partition with fewer records than the probation is judged when the
+    // input ends (and when it has been silent for the idle timeout)
+    let mut p = plan(vec![agg(K::Count, None, tumbling(1000))]);
+    p.options.max_future_skew_ms = Some(60_000);
+    let out = check(&p, &ops(&[on(0, YEAR_2100), on(0, 500)], &[]));
+    assert_eq!(out.late.len(), 1);
+    assert_eq!(counts(&out), vec![(0, 1000, 1, 0)]);
+    p.options.idle_timeout_ms = Some(1_000);
+    let mut e = Engine::new(p.clone()).unwrap();
+    let mut out = Output::new();
+    e.advance_processing_time(10_000, &mut out);
+    e.process(&batches(&[on(0, 500)], &[])[0], &mut out);
+    assert!(out.results.is_empty() && out.late.is_empty(), "held");
+    assert_eq!(
+        e.retained_from(),
+        Some(i64::MIN),
+        "held records pin offsets"
+    );
+    e.advance_processing_time(11_000, &mut out);
+    assert_eq!(
+        e.max_event_time(),
+        Some(500),
+        "released after the idle timeout"
+    );
+}
+
+#[test]
+fn a_record_far_behind_its_own_partition_is_late_whatever_the_others_read() {
+    // partition 1 lags (as when a backlog is read partition by partition):
+    // the combined watermark stays low, but partition 0's own progress says
+    // its record at 3 000 is late, as it would be read from a file or live
+    let p = plan(vec![agg(K::Count, None, tumbling(1000))]);
+    let mut evs: Vec<Ev> = vec![on(0, 1000), on(1, 1000)];
+    evs.extend((2..=10).map(|i| on(0, i * 1000)));
+    evs.push(on(0, 3000));
+    evs.push(on(0, 10_500));
+    let out = check(&p, &ops(&evs, &[]));
+    assert_eq!(out.late.len(), 1, "{:?}", out.late);
+    assert_eq!(out.late[0].event_time, EventTime(3000));
+    assert_eq!(
+        out.late[0].reason,
+        LateReason::BeyondAllowedLateness {
+            watermark: EventTime(10_000)
+        }
+    );
+    // the same records with partition 1 read first give the same verdict
+    let mut reordered = vec![on(1, 1000)];
+    reordered.extend(evs.iter().filter(|e| e.partition == 0).cloned());
+    let out2 = check(&p, &ops(&reordered, &[]));
+    assert_eq!(out2.late.len(), 1);
+    assert_eq!(out2.late[0].event_time, EventTime(3000));
+    assert_eq!(
+        counts(&out).iter().map(|c| c.2).sum::<u64>(),
+        counts(&out2).iter().map(|c| c.2).sum::<u64>()
+    );
 }
 
 #[test]

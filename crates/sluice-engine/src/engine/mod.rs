@@ -110,6 +110,8 @@ enum State {
 #[derive(Clone, Debug)]
 struct Agg {
     delay: i64,
+    lateness: i64,
+    windowing: Windowing,
     state: State,
 }
 
@@ -166,6 +168,40 @@ pub struct Engine {
     /// (a lower bound: lowered on every ingest, recomputed on every fire), so
     /// a frontier moving by one event usually costs one comparison.
     due: i64,
+    /// Per partition index: its first records, held until they can be
+    /// judged (see [`PROBATION`]).
+    probation: Vec<Probation>,
+}
+
+/// How many first records of a partition are held before any of them is
+/// aggregated. Their lower median is the reference against which each is
+/// judged a far-future outlier, so a single broken clock among them (the
+/// very first record included) cannot move the watermark.
+pub const PROBATION: usize = 3;
+
+/// Without an idle timeout, how long (processing time) a partition's first
+/// records may be held before they are judged with fewer than
+/// [`PROBATION`] of them.
+pub const HOLD_AT_MOST_MS: i64 = 10_000;
+
+/// A partition's first records, waiting for judgement.
+#[derive(Clone, Debug, Default)]
+struct Probation {
+    held: Vec<Held>,
+    settled: bool,
+    /// Processing time when the first record was held.
+    since: i64,
+}
+
+/// One held record: enough to process it later exactly as if it had just
+/// arrived.
+#[derive(Clone, Debug)]
+struct Held {
+    event_type: u32,
+    partition: u32,
+    offset: i64,
+    t: i64,
+    bytes: Vec<u8>,
 }
 
 impl Engine {
@@ -178,6 +214,8 @@ impl Engine {
             .into_iter()
             .map(|a| Agg {
                 delay: a.delay,
+                lateness: a.lateness,
+                windowing: a.windowing,
                 state: match a.windowing {
                     Windowing::Session { gap } => {
                         State::Session(SessionWindows::new(gap, a.lateness, a.columns))
@@ -201,6 +239,7 @@ impl Engine {
             keybuf: crate::keys::KeyBuf::default(),
             m: EngineMetrics::default(),
             due: i64::MIN,
+            probation: Vec::new(),
         })
     }
 
@@ -304,6 +343,125 @@ impl Engine {
             }
         };
         self.m.decoded += 1;
+        if self.plan.options.max_future_skew_ms.is_some() && !self.settled(pidx) {
+            self.hold(et, pidx, at, t, rec, out);
+            return;
+        }
+        self.accept(et, t, pidx, at, rec, out);
+    }
+
+    fn settled(&self, pidx: usize) -> bool {
+        self.probation.get(pidx).is_some_and(|p| p.settled)
+    }
+
+    /// Holds one of partition `pidx`'s first records; judges them all once
+    /// [`PROBATION`] are held.
+    fn hold(
+        &mut self,
+        et: u32,
+        pidx: usize,
+        at: &Located<'_>,
+        t: i64,
+        rec: &[u8],
+        out: &mut Output,
+    ) {
+        if self.probation.len() <= pidx {
+            self.probation.resize_with(pidx + 1, Probation::default);
+        }
+        let p = &mut self.probation[pidx];
+        if p.held.is_empty() {
+            p.since = self.proc_now;
+        }
+        p.held.push(Held {
+            event_type: et,
+            partition: at.partition,
+            offset: at.offset,
+            t,
+            bytes: rec.to_vec(),
+        });
+        if p.held.len() >= PROBATION {
+            self.release(pidx, out);
+        }
+    }
+
+    /// Ends partition `pidx`'s probation: each held record more than
+    /// `max_future_skew_ms` ahead of the held records' lower median is an
+    /// outlier; the others are processed in arrival order.
+    fn release(&mut self, pidx: usize, out: &mut Output) {
+        let Some(p) = self.probation.get_mut(pidx) else {
+            return;
+        };
+        p.settled = true;
+        let held = std::mem::take(&mut p.held);
+        if held.is_empty() {
+            return;
+        }
+        let mut times: Vec<i64> = held.iter().map(|h| h.t).collect();
+        times.sort_unstable();
+        let reference = times[(times.len() - 1) / 2];
+        let skew = self.plan.options.max_future_skew_ms.unwrap_or(i64::MAX);
+        for h in held {
+            if h.t > reference.saturating_add(skew) {
+                self.m.outliers += 1;
+                out.late.push(LateEvent {
+                    aggregation: None,
+                    partition: h.partition,
+                    offset: h.offset,
+                    event_time: EventTime(h.t),
+                    reason: LateReason::TooFarInFuture {
+                        max_seen: EventTime(reference),
+                    },
+                    bytes: h.bytes,
+                });
+                continue;
+            }
+            let Some(dec) = self.decoders.get(h.event_type as usize) else {
+                continue; // decoded once already: cannot happen
+            };
+            let Ok(t) = dec.decode(&h.bytes, &mut self.vals) else {
+                continue;
+            };
+            let at = Located {
+                partition: h.partition,
+                offset: h.offset,
+                data: &h.bytes,
+                base: 0,
+            };
+            self.accept(h.event_type, t, pidx, &at, &h.bytes, out);
+        }
+    }
+
+    /// Releases every partition still on probation (`only_silent_at`: only
+    /// those held for the idle timeout at that processing time).
+    fn release_held(&mut self, only_silent_at: Option<i64>, out: &mut Output) {
+        for pidx in 0..self.probation.len() {
+            let p = &self.probation[pidx];
+            if p.settled || p.held.is_empty() {
+                continue;
+            }
+            if let Some(now) = only_silent_at {
+                let wait = self.plan.options.idle_timeout_ms.unwrap_or(HOLD_AT_MOST_MS);
+                if now.saturating_sub(p.since) < wait {
+                    continue;
+                }
+            }
+            self.release(pidx, out);
+        }
+    }
+
+    /// Decides one decoded record (values in `self.vals`): outlier, late or
+    /// aggregated; then moves the watermark.
+    #[inline]
+    fn accept(
+        &mut self,
+        et: u32,
+        t: i64,
+        pidx: usize,
+        at: &Located<'_>,
+        rec: &[u8],
+        out: &mut Output,
+    ) {
+        let (partition, offset) = (at.partition, at.offset);
         if let (Some(skew), Some(max)) = (self.plan.options.max_future_skew_ms, self.wm.max_seen())
         {
             if t > max.saturating_add(skew) {
@@ -322,6 +480,9 @@ impl Engine {
             }
         }
         let frontier = self.wm.frontier();
+        // the partition's own progress: an event late by it is late whatever
+        // the other partitions' progress (so read order cannot matter)
+        let own = self.wm.partition_max(pidx).unwrap_or(i64::MIN);
         let emit_state = self.plan.options.emit_state;
         let Self {
             feeds,
@@ -354,18 +515,26 @@ impl Engine {
                 let input = feed.value.input(vals, rec, &mut scratch);
                 let agg = &mut aggs[feed.agg];
                 let wm = agg.watermark(frontier);
-                let mut sink = Sink {
-                    agg: feed.agg,
-                    out,
-                    m,
-                    state: emit_state,
+                let own_wm = agg.watermark(own);
+                let (accepted, wm) = if own_wm > wm
+                    && agg.windowing.last_end(t).saturating_add(agg.lateness) <= own_wm
+                {
+                    (false, own_wm)
+                } else {
+                    let mut sink = Sink {
+                        agg: feed.agg,
+                        out,
+                        m,
+                        state: emit_state,
+                    };
+                    let accepted = match &mut agg.state {
+                        State::Fixed(f) => f.ingest(t, wm, hash, key, input, &mut sink),
+                        State::Paned(p) => p.ingest(t, wm, hash, key, input, &mut sink),
+                        State::Session(s) => s.ingest(t, wm, hash, key, input, &mut sink),
+                    };
+                    *due = (*due).min(agg.due_frontier());
+                    (accepted, wm)
                 };
-                let accepted = match &mut agg.state {
-                    State::Fixed(f) => f.ingest(t, wm, hash, key, input, &mut sink),
-                    State::Paned(p) => p.ingest(t, wm, hash, key, input, &mut sink),
-                    State::Session(s) => s.ingest(t, wm, hash, key, input, &mut sink),
-                };
-                *due = (*due).min(agg.due_frontier());
                 if !accepted {
                     m.late += 1;
                     out.late.push(LateEvent {
@@ -431,6 +600,7 @@ impl Engine {
             return;
         }
         self.proc_now = now_ms;
+        self.release_held(Some(now_ms), out);
         if self.wm.mark_idle(now_ms) {
             self.on_frontier(out);
         }
@@ -463,6 +633,7 @@ impl Engine {
     /// Ends bounded input: the watermark jumps to +∞, every window is
     /// emitted and all state is freed. Records processed afterwards are late.
     pub fn finish(&mut self, out: &mut Output) {
+        self.release_held(None, out);
         self.wm.finish();
         self.on_frontier(out);
     }
@@ -485,6 +656,11 @@ impl Engine {
     /// than this can no longer change any result, which is what makes a
     /// source offset safe to commit (see the runtime's checkpointing).
     pub fn retained_from(&self) -> Option<i64> {
+        if self.probation.iter().any(|p| !p.held.is_empty()) {
+            // records on probation are not in any window yet, and the marks
+            // of their batches may not show their times: hold everything
+            return Some(i64::MIN);
+        }
         self.aggs
             .iter()
             .filter_map(|a| match &a.state {

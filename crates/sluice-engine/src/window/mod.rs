@@ -133,4 +133,17 @@ impl Windowing {
             Windowing::Session { gap } => out.push(session::proto(t, gap)),
         }
     }
+
+    /// The end of the last window an event at `t` belongs to (for sessions,
+    /// of its proto-window `[t, t + gap)`): once a watermark is at or past
+    /// this plus the allowed lateness, the event can change no result.
+    #[inline]
+    pub fn last_end(&self, t: i64) -> i64 {
+        match *self {
+            Windowing::Tumbling { size } => align(t, size).saturating_add(size),
+            Windowing::Sliding { size, slide } => align(t, slide).saturating_add(size),
+            Windowing::Cumulative { max, .. } => align(t, max).saturating_add(max),
+            Windowing::Session { gap } => t.saturating_add(gap),
+        }
+    }
 }
