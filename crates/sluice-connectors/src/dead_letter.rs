@@ -42,8 +42,13 @@ pub struct DeadLetterRecord {
     pub aggregation: Option<String>,
     /// Event time, when known (ms).
     pub event_time: Option<i64>,
-    /// The original bytes.
+    /// The original bytes (for Kafka: the message value, wire header
+    /// included).
     pub payload: Vec<u8>,
+    /// The original message key, when the source has keys (Kafka).
+    pub key: Option<Vec<u8>>,
+    /// The original message timestamp (epoch ms), when the source has one.
+    pub timestamp: Option<i64>,
 }
 
 /// Lower-case hex of bytes (payloads that are not UTF-8 text).

@@ -178,6 +178,8 @@ fn dead_letters_are_stored_once_with_their_bytes() {
         aggregation: None,
         event_time: None,
         payload: b"{oops".to_vec(),
+        key: None,
+        timestamp: None,
     };
     s.write(&[], std::slice::from_ref(&d)).unwrap();
     s.write(&[], &[d]).unwrap();

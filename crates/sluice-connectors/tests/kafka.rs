@@ -618,3 +618,149 @@ fn a_second_member_triggers_revocation_and_the_hook() {
     assert!(!revoked.lock().unwrap().is_empty(), "on_revoke hook ran");
     cleanup(kafka::delete_topics(&s, a.topics()));
 }
+
+/// Messages in `topic` (sum of high watermarks; the topic is fresh).
+fn messages_in(s: &KafkaSettings, topic: &str) -> i64 {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let c: BaseConsumer = s
+        .client_config(&[], &[("group.id", "sluice-test-count")])
+        .create()
+        .unwrap();
+    let md = c
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .unwrap();
+    md.topics()
+        .iter()
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .map(|p| {
+            let (low, high) = c
+                .fetch_watermarks(topic, p, Duration::from_secs(10))
+                .unwrap();
+            high - low
+        })
+        .sum()
+}
+
+fn dead_letter(
+    kind: sluice_connectors::DeadLetterKind,
+    topic: &str,
+    offset: i64,
+    aggregation: Option<&str>,
+    payload: Vec<u8>,
+) -> DeadLetterRecord {
+    DeadLetterRecord {
+        kind,
+        reason: "test".into(),
+        source: topic.into(),
+        partition: 1,
+        offset,
+        event_type: Some("page_view".into()),
+        aggregation: aggregation.map(String::from),
+        event_time: None,
+        payload,
+        key: Some(format!("k{offset}").into_bytes()),
+        timestamp: Some(1_700_000_000_000 + offset),
+    }
+}
+
+#[test]
+fn dead_letters_written_again_after_restarts_are_inspected_and_replayed_once() {
+    use sluice_connectors::DeadLetterKind as K;
+    let cfg = config();
+    let Some(s) = settings(&cfg) else {
+        return;
+    };
+    let domain = "ecommerce";
+    let topic = s.topic(domain, "page_view");
+    kafka::ensure_topics(&s, std::slice::from_ref(&topic)).unwrap();
+    // five malformed records, and one record late for two aggregations
+    let mut recs: Vec<DeadLetterRecord> = (0..5)
+        .map(|o| dead_letter(K::Malformed, &topic, o, None, vec![o as u8; 8]))
+        .collect();
+    for agg in ["a", "b"] {
+        recs.push(dead_letter(
+            K::Late,
+            &topic,
+            10,
+            Some(agg),
+            b"late".to_vec(),
+        ));
+    }
+    let mut dlq = DlqWriter::new(&s, domain, true).unwrap();
+    // the first run and two restarts that re-read the same input
+    for _ in 0..3 {
+        dlq.write_all(&recs, &[]).unwrap();
+        dlq.flush(Duration::from_secs(30)).unwrap();
+    }
+    let read = read_dlq(&s, domain, &DlqStart::Beginning, None, TEST_TIMEOUT).unwrap();
+    assert_eq!(read.entries.len(), recs.len(), "each dead letter once");
+    assert_eq!(read.duplicates, 2 * recs.len() as u64);
+
+    let r = replay_dlq(&s, domain, None, TEST_TIMEOUT).unwrap();
+    assert_eq!(r.replayed, 6, "each source message once: {r:?}");
+    assert_eq!(r.duplicates, 3 * recs.len() as u64 - 6);
+    assert_eq!(messages_in(&s, &topic), 6);
+
+    // a restart after the replay writes them once more: nothing new to replay
+    dlq.write_all(&recs, &[]).unwrap();
+    dlq.flush(Duration::from_secs(30)).unwrap();
+    let again = replay_dlq(&s, domain, None, TEST_TIMEOUT).unwrap();
+    assert_eq!(again.replayed, 0, "{again:?}");
+    assert_eq!(again.duplicates, recs.len() as u64);
+    assert_eq!(messages_in(&s, &topic), 6);
+    cleanup(kafka::delete_topics(&s, &[topic, s.dlq_topic(domain)]));
+}
+
+#[test]
+fn a_dead_letter_larger_than_the_topic_takes_is_cut_marked_and_not_replayed() {
+    use sluice_connectors::kafka::dlq::MAX_DEAD_LETTER_PAYLOAD;
+    let cfg = config();
+    let Some(s) = settings(&cfg) else {
+        return;
+    };
+    let domain = "ecommerce";
+    let topic = s.topic(domain, "page_view");
+    kafka::ensure_topics(&s, std::slice::from_ref(&topic)).unwrap();
+    let huge: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+    let small = b"small and broken".to_vec();
+    let recs = [
+        dead_letter(
+            sluice_connectors::DeadLetterKind::Malformed,
+            &topic,
+            0,
+            None,
+            huge.clone(),
+        ),
+        dead_letter(
+            sluice_connectors::DeadLetterKind::Malformed,
+            &topic,
+            1,
+            None,
+            small.clone(),
+        ),
+    ];
+    let mut dlq = DlqWriter::new(&s, domain, true).unwrap();
+    dlq.write_all(&recs, &[]).unwrap();
+    dlq.flush(Duration::from_secs(30))
+        .expect("a huge payload must not fail the dead-letter write");
+    let read = read_dlq(&s, domain, &DlqStart::Beginning, None, TEST_TIMEOUT).unwrap();
+    assert_eq!(read.entries.len(), 2);
+    let cut = read
+        .entries
+        .iter()
+        .find(|e| e.source_offset == Some(0))
+        .unwrap();
+    assert_eq!(cut.truncated, Some(huge.len() as u64));
+    assert_eq!(cut.payload, huge[..MAX_DEAD_LETTER_PAYLOAD]);
+    let whole = read
+        .entries
+        .iter()
+        .find(|e| e.source_offset == Some(1))
+        .unwrap();
+    assert_eq!((whole.truncated, &whole.payload), (None, &small));
+
+    let r = replay_dlq(&s, domain, None, TEST_TIMEOUT).unwrap();
+    assert_eq!((r.replayed, r.truncated), (1, 1), "{r:?}");
+    assert_eq!(messages_in(&s, &topic), 1);
+    cleanup(kafka::delete_topics(&s, &[topic, s.dlq_topic(domain)]));
+}

@@ -51,44 +51,108 @@ fn cell_int(v: i128, ty: SqlType) -> Cell {
     }
 }
 
-/// Source offset and event type of the engine's record index `i` of `src`.
-fn origin_of(
-    src: &SourceOutput,
-    event_types: &[String],
+/// Where an engine record came from: the source output it arrived in
+/// (the current one or one kept while the engine held records) and its
+/// index there. Engine offsets are the pipeline's running record numbers
+/// (each batch's `first_offset`).
+pub fn locate<'a>(
+    current: Option<&'a SourceOutput>,
+    kept: &'a std::collections::VecDeque<SourceOutput>,
     engine_offset: i64,
-) -> (i64, Option<String>) {
-    let i = engine_offset - src.batch.first_offset;
-    let event_type = usize::try_from(i)
-        .ok()
-        .and_then(|i| event_types.get(src.batch.event_type_of(i) as usize))
+) -> Option<(&'a SourceOutput, usize)> {
+    let within = |s: &SourceOutput| {
+        let i = engine_offset - s.batch.first_offset;
+        usize::try_from(i).ok().filter(|&i| i < s.batch.len())
+    };
+    current
+        .into_iter()
+        .chain(kept.iter().rev())
+        .find_map(|s| within(s).map(|i| (s, i)))
+}
+
+/// What a dead letter says about where its record came from.
+struct Origin {
+    source: String,
+    partition: u32,
+    offset: i64,
+    event_type: Option<String>,
+    payload: Vec<u8>,
+    key: Option<Vec<u8>>,
+    timestamp: Option<i64>,
+}
+
+fn origin(
+    src: Option<(&SourceOutput, usize)>,
+    event_types: &[String],
+    partition: u32,
+    engine_offset: i64,
+    bytes: &[u8],
+) -> Origin {
+    let Some((src, i)) = src else {
+        // cannot happen (the pipeline keeps every batch the engine may
+        // name); never drop the record for it
+        return Origin {
+            source: "unknown".into(),
+            partition,
+            offset: engine_offset,
+            event_type: None,
+            payload: bytes.to_vec(),
+            key: None,
+            timestamp: None,
+        };
+    };
+    let event_type = event_types
+        .get(src.batch.event_type_of(i) as usize)
         .cloned();
-    (src.offset_of(i), event_type)
+    let envelope = src.envelopes.get(i, bytes);
+    Origin {
+        source: src.origin.clone(),
+        // the source's own partition number (Kafka), not the engine's id
+        partition: src
+            .position
+            .as_ref()
+            .and_then(|p| u32::try_from(p.1).ok())
+            .unwrap_or(partition),
+        offset: src.offset_of(i as i64),
+        event_type,
+        payload: envelope
+            .as_ref()
+            .map_or_else(|| bytes.to_vec(), |e| e.value.clone()),
+        key: envelope.as_ref().and_then(|e| e.key.clone()),
+        timestamp: envelope.and_then(|e| e.timestamp),
+    }
 }
 
 /// A record the engine could not decode.
-pub fn dead_letter(src: &SourceOutput, event_types: &[String], d: &DeadLetter) -> DeadLetterRecord {
-    let (offset, event_type) = origin_of(src, event_types, d.offset);
+pub fn dead_letter(
+    src: Option<(&SourceOutput, usize)>,
+    event_types: &[String],
+    d: &DeadLetter,
+) -> DeadLetterRecord {
+    let o = origin(src, event_types, d.partition, d.offset, &d.bytes);
     DeadLetterRecord {
         kind: DeadLetterKind::Malformed,
         reason: d.reason.to_string(),
-        source: src.origin.clone(),
-        partition: d.partition,
-        offset,
-        event_type,
+        source: o.source,
+        partition: o.partition,
+        offset: o.offset,
+        event_type: o.event_type,
         aggregation: None,
         event_time: None,
-        payload: d.bytes.clone(),
+        payload: o.payload,
+        key: o.key,
+        timestamp: o.timestamp,
     }
 }
 
 /// A late event or outlier.
 pub fn late(
-    src: &SourceOutput,
+    src: Option<(&SourceOutput, usize)>,
     tables: &[TableSpec],
     event_types: &[String],
     l: &LateEvent,
 ) -> DeadLetterRecord {
-    let (offset, event_type) = origin_of(src, event_types, l.offset);
+    let o = origin(src, event_types, l.partition, l.offset, &l.bytes);
     let (kind, reason) = match &l.reason {
         LateReason::BeyondAllowedLateness { watermark } => (
             DeadLetterKind::Late,
@@ -101,7 +165,7 @@ pub fn late(
         LateReason::TooFarInFuture { max_seen } => (
             DeadLetterKind::FutureOutlier,
             format!(
-                "event time {} is too far ahead of the largest event time seen ({})",
+                "event time {} is too far ahead of the other events' times ({})",
                 l.event_time.millis(),
                 max_seen.millis()
             ),
@@ -110,15 +174,17 @@ pub fn late(
     DeadLetterRecord {
         kind,
         reason,
-        source: src.origin.clone(),
-        partition: l.partition,
-        offset,
-        event_type,
+        source: o.source,
+        partition: o.partition,
+        offset: o.offset,
+        event_type: o.event_type,
         aggregation: l
             .aggregation
             .and_then(|a| tables.get(a))
             .map(|t| t.aggregation.clone()),
         event_time: Some(l.event_time.millis()),
-        payload: l.bytes.clone(),
+        payload: o.payload,
+        key: o.key,
+        timestamp: o.timestamp,
     }
 }

@@ -354,6 +354,12 @@ struct Lane {
     marks: std::collections::BTreeMap<PartitionKey, std::collections::VecDeque<(i64, i64)>>,
     /// Per partition: the next offset after everything processed.
     next: std::collections::BTreeMap<PartitionKey, i64>,
+    /// Running record number: each batch's `first_offset`, so the engine
+    /// names every record by a number unique in the lane.
+    seq: i64,
+    /// Source outputs kept while the engine holds records from them (its
+    /// late output then names records of earlier batches).
+    kept: std::collections::VecDeque<SourceOutput>,
 }
 
 impl Lane {
@@ -365,6 +371,8 @@ impl Lane {
             dense: Vec::new(),
             marks: Default::default(),
             next: Default::default(),
+            seq: 0,
+            kept: Default::default(),
         })
     }
 
@@ -580,9 +588,10 @@ pub fn run(
 
     let collect = |out: &mut Output,
                    src: Option<&SourceOutput>,
-                   shard: &str,
+                   lane: &Lane,
                    rows: &mut Vec<ResultRow>,
                    dead: &mut Vec<DeadLetterRecord>| {
+        let shard = lane.shard.as_str();
         let now = now_ms();
         stats
             .results
@@ -608,13 +617,16 @@ pub fn run(
             }
         }
         batch_metrics.results(&out.results);
-        if let Some(src) = src {
+        // late output may come without a batch (records held on probation
+        // are judged on a tick or at the end): never drop it
+        {
+            let at = |offset| convert::locate(src, &lane.kept, offset);
             batch_metrics.decode_errors(out.dead_letters.len());
             for d in &out.dead_letters {
-                dead.push(convert::dead_letter(src, &event_types, d));
+                dead.push(convert::dead_letter(at(d.offset), &event_types, d));
             }
             for l in &out.late {
-                let rec = convert::late(src, &tables, &event_types, l);
+                let rec = convert::late(at(l.offset), &tables, &event_types, l);
                 if let Some(a) = l.aggregation {
                     stats.late.fetch_add(1, Ordering::Relaxed);
                     if let Some(t) = tables.get(a) {
@@ -663,7 +675,7 @@ pub fn run(
                     }
                     declared.clone_from(&o.partitions);
                 }
-                let position = o.position.take();
+                let position = o.position.clone();
                 let li = if opts.sharded {
                     let number = position.as_ref().map(|(_, p, _)| *p);
                     lane_for(&mut lanes, &plan, number, o.batch.partition)?
@@ -680,18 +692,26 @@ pub fn run(
                 batch_metrics.batch(&o.batch, o.rejects.len());
                 dead.append(&mut o.rejects);
                 let lane = &mut lanes[li];
+                o.batch.first_offset = lane.seq;
+                lane.seq = lane.seq.saturating_add(o.batch.len() as i64);
                 lane.engine.process(&o.batch, &mut out);
                 if let Some((t, p, next)) = position {
                     let first = o.offsets.first().copied().unwrap_or(next);
                     lane.note_batch((t, p), first, next);
                 }
-                collect(&mut out, Some(&o), &lane.shard, &mut rows, &mut dead);
+                collect(&mut out, Some(&o), lane, &mut rows, &mut dead);
+                if lane.engine.holding() {
+                    lane.kept.push_back((*o).clone());
+                } else {
+                    lane.kept.clear();
+                }
                 recycle_tx.try_send(o).ok();
             }
             Ok(FromSource::End) => {
                 for lane in &mut lanes {
                     lane.engine.finish(&mut out);
-                    collect(&mut out, None, &lane.shard, &mut rows, &mut dead);
+                    collect(&mut out, None, lane, &mut rows, &mut dead);
+                    lane.kept.clear();
                 }
                 break;
             }
@@ -708,7 +728,10 @@ pub fn run(
         let now = now_ms();
         for lane in &mut lanes {
             lane.engine.advance_processing_time(now, &mut out);
-            collect(&mut out, None, &lane.shard, &mut rows, &mut dead);
+            collect(&mut out, None, lane, &mut rows, &mut dead);
+            if !lane.engine.holding() {
+                lane.kept.clear();
+            }
         }
         // gauges walk every open window: refresh them for the live view a few
         // times a second, not once per batch

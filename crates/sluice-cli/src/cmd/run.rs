@@ -67,6 +67,11 @@ pub struct RunArgs {
     /// Kafka: consumer group (default `kafka.group_id`).
     #[arg(long)]
     pub group: Option<String>,
+    /// Kafka: this instance's stable name for static membership (a restart
+    /// takes its partitions back at once); default the host name. Give each
+    /// instance on one machine its own; `""` turns static membership off.
+    #[arg(long, env = "SLUICE_INSTANCE")]
+    pub instance: Option<String>,
     /// Serve `/metrics`, `/healthz` and `/readyz` on this address (default:
     /// `metrics.address` when `metrics.enabled`).
     #[arg(long)]
@@ -157,6 +162,7 @@ fn make_kafka_source(
     let src_opts = SourceOptions {
         group_id: args.group.clone(),
         stop_at_end: args.until_end,
+        instance: Some(args.instance.clone().unwrap_or_else(host_name)),
         ..SourceOptions::default()
     };
     let src = KafkaSource::from_config(cfg, &settings, &args.domain, src_opts)?;
@@ -186,6 +192,17 @@ fn make_kafka_source(
         },
     )));
     Ok(Box::new(src))
+}
+
+/// This machine's host name (empty when unknown: no static membership).
+fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.trim().is_empty())
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 /// The sink kind a run writes to: `--sink`, else `sinks.default`.

@@ -6,6 +6,19 @@
 //! aggregation when known). [`read_dlq`] lists them; [`replay_dlq`]
 //! re-injects them into their source topics, remembering (as a consumer
 //! group) how far it got so a second replay does not repeat the first.
+//!
+//! Idempotence: the topic is written at least once (a run that restarts
+//! after a crash reads its input again from the committed offsets and
+//! writes the same dead letters again). Each carries an identity
+//! ([`H_DEAD_LETTER_ID`]); [`read_dlq`] shows each identity once and counts
+//! the repeats, and [`replay_dlq`] re-injects each source message once, ever:
+//! a message whose dead letter was replayed before (or that several
+//! aggregations found late) is not replayed again.
+//!
+//! A payload larger than [`MAX_DEAD_LETTER_PAYLOAD`] is cut to that size and
+//! marked ([`H_PAYLOAD_TRUNCATED`]): a huge undecodable message must not
+//! make the dead-letter write fail and stop the pipeline. Replay skips such
+//! dead letters (the original is still in its source topic).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -18,10 +31,29 @@ use sluice_schema::registry::decode_wire;
 use super::producer::{ProducerStats, RawProducer};
 use super::source::RejectMeta;
 use super::{
-    ensure_topics, entity_key, KafkaError, KafkaSettings, H_AGGREGATION, H_ERROR_KIND,
-    H_ERROR_MESSAGE, H_EVENT_TYPE, H_SOURCE_OFFSET, H_SOURCE_PARTITION, H_SOURCE_TIMESTAMP,
-    H_SOURCE_TOPIC,
+    ensure_topics, entity_key, KafkaError, KafkaSettings, H_AGGREGATION, H_DEAD_LETTER_ID,
+    H_ERROR_KIND, H_ERROR_MESSAGE, H_EVENT_TYPE, H_PAYLOAD_TRUNCATED, H_SOURCE_OFFSET,
+    H_SOURCE_PARTITION, H_SOURCE_TIMESTAMP, H_SOURCE_TOPIC,
 };
+
+/// The largest payload a dead letter carries (bytes): well under the
+/// broker's default message size limit (1 MiB) with room for headers.
+pub const MAX_DEAD_LETTER_PAYLOAD: usize = 512 * 1024;
+
+/// A dead letter's identity: the same record, kind and aggregation always
+/// give the same text.
+pub fn dead_letter_id(
+    kind: &str,
+    topic: &str,
+    partition: i64,
+    offset: i64,
+    aggregation: Option<&str>,
+) -> String {
+    format!(
+        "{kind}/{topic}/{partition}/{offset}/{}",
+        aggregation.unwrap_or("")
+    )
+}
 use crate::{DeadLetterKind, DeadLetterRecord};
 
 /// Writes dead letters to a domain's dead-letter topic.
@@ -73,7 +105,25 @@ impl DlqWriter {
     ) -> Result<(), KafkaError> {
         let partition = rec.partition.to_string();
         let offset = rec.offset.to_string();
-        let timestamp = meta.and_then(|m| m.timestamp).map(|t| t.to_string());
+        let id = dead_letter_id(
+            rec.kind.as_str(),
+            &rec.source,
+            i64::from(rec.partition),
+            rec.offset,
+            rec.aggregation.as_deref(),
+        );
+        let (payload, truncated) = if rec.payload.len() > MAX_DEAD_LETTER_PAYLOAD {
+            (
+                &rec.payload[..MAX_DEAD_LETTER_PAYLOAD],
+                Some(rec.payload.len().to_string()),
+            )
+        } else {
+            (&rec.payload[..], None)
+        };
+        let timestamp = meta
+            .and_then(|m| m.timestamp)
+            .or(rec.timestamp)
+            .map(|t| t.to_string());
         let mut h = OwnedHeaders::new()
             .insert(Header {
                 key: H_ERROR_KIND,
@@ -94,7 +144,17 @@ impl DlqWriter {
             .insert(Header {
                 key: H_SOURCE_OFFSET,
                 value: Some(offset.as_str()),
+            })
+            .insert(Header {
+                key: H_DEAD_LETTER_ID,
+                value: Some(id.as_str()),
             });
+        if let Some(n) = &truncated {
+            h = h.insert(Header {
+                key: H_PAYLOAD_TRUNCATED,
+                value: Some(n.as_str()),
+            });
+        }
         if let Some(t) = &timestamp {
             h = h.insert(Header {
                 key: H_SOURCE_TIMESTAMP,
@@ -113,12 +173,12 @@ impl DlqWriter {
                 value: Some(a.as_str()),
             });
         }
-        let key = match meta.and_then(|m| m.key.as_deref()) {
+        let key = match meta.and_then(|m| m.key.as_deref()).or(rec.key.as_deref()) {
             Some(k) => Some(k),
             None => derived_key(rec),
         };
         let topic = self.topic.clone();
-        self.raw.send(&topic, key, &rec.payload, Some(h), None)
+        self.raw.send(&topic, key, payload, Some(h), None)
     }
 
     /// Queues every dead letter; `metas` is parallel to `recs` (may be
@@ -176,6 +236,25 @@ pub struct DlqEntry {
     pub aggregation: Option<String>,
     /// Every header as received.
     pub headers: Vec<(String, Vec<u8>)>,
+    /// `sluice.dead_letter.id` (computed from the other headers for dead
+    /// letters written before it existed).
+    pub id: String,
+    /// The original payload's length when `payload` is only its beginning.
+    pub truncated: Option<u64>,
+}
+
+impl DlqEntry {
+    /// What replay re-injects once: the source message, else the dead letter.
+    fn source_key(&self) -> String {
+        match (
+            &self.source_topic,
+            self.source_partition,
+            self.source_offset,
+        ) {
+            (Some(t), Some(p), Some(o)) => format!("{t}/{p}/{o}"),
+            _ => self.id.clone(),
+        }
+    }
 }
 
 impl DlqEntry {
@@ -225,6 +304,9 @@ pub struct DlqRead {
     pub entries: Vec<DlqEntry>,
     /// (partition, next offset) after the last record returned per partition.
     pub next: Vec<(i32, i64)>,
+    /// Repeats of a dead letter already returned (written again after a
+    /// restart), left out of `entries`.
+    pub duplicates: u64,
 }
 
 fn reader(settings: &KafkaSettings, group: &str) -> Result<BaseConsumer, KafkaError> {
@@ -258,7 +340,7 @@ pub fn read_dlq(
         DlqStart::Committed(g) => g.clone(),
     };
     let consumer = reader(settings, &group)?;
-    read_with(&consumer, &topic, start, limit, timeout)
+    read_with(&consumer, &topic, start, limit, timeout, true)
 }
 
 fn read_with(
@@ -267,6 +349,7 @@ fn read_with(
     start: &DlqStart,
     limit: Option<usize>,
     timeout: Duration,
+    dedupe: bool,
 ) -> Result<DlqRead, KafkaError> {
     let md = consumer
         .fetch_metadata(Some(topic), Duration::from_secs(10))
@@ -312,7 +395,7 @@ fn read_with(
             todo.insert(*p, (from, high));
         }
     }
-    if todo.is_empty() {
+    if todo.is_empty() || limit == Some(0) {
         return Ok(out);
     }
     let mut tpl = TopicPartitionList::new();
@@ -366,7 +449,19 @@ fn read_with(
         let source_timestamp = text(H_SOURCE_TIMESTAMP).and_then(|v| v.parse().ok());
         let event_type = text(H_EVENT_TYPE);
         let aggregation = text(H_AGGREGATION);
+        let truncated = text(H_PAYLOAD_TRUNCATED).and_then(|v| v.parse().ok());
+        let id = text(H_DEAD_LETTER_ID).unwrap_or_else(|| {
+            dead_letter_id(
+                &kind,
+                source_topic.as_deref().unwrap_or(""),
+                source_partition.map_or(-1, i64::from),
+                source_offset.unwrap_or(-1),
+                aggregation.as_deref(),
+            )
+        });
         e = DlqEntry {
+            id,
+            truncated,
             kind,
             message,
             source_topic,
@@ -384,6 +479,13 @@ fn read_with(
     }
     let mut all: Vec<DlqEntry> = per_part.into_values().flatten().collect();
     all.sort_by_key(|e| (e.partition, e.offset));
+    if dedupe {
+        // each dead letter once (a restart writes some again)
+        let before = all.len();
+        let mut seen = std::collections::HashSet::new();
+        all.retain(|e| seen.insert(e.id.clone()));
+        out.duplicates = (before - all.len()) as u64;
+    }
     if let Some(l) = limit {
         all.truncate(l);
     }
@@ -408,13 +510,22 @@ pub struct ReplaySummary {
     pub replayed: u64,
     /// Records skipped because they name no source topic.
     pub skipped: u64,
+    /// Dead letters whose source message was replayed before (a repeat
+    /// written after a restart, or the same late event for several
+    /// aggregations): not re-injected again.
+    pub duplicates: u64,
+    /// Dead letters carrying only the beginning of a huge payload: not
+    /// re-injected (the original is in its source topic, at its offset).
+    pub truncated: u64,
     /// Re-injected records per source topic.
     pub by_topic: BTreeMap<String, u64>,
 }
 
 /// `sluice dlq replay`: re-injects up to `limit` dead letters not replayed
 /// before (consumer group `<group_id>-dlq-replay`) into their source topics,
-/// original bytes and key, waits for delivery, then records progress.
+/// original bytes, key and timestamp, waits for delivery, then records
+/// progress. Each source message is re-injected at most once, whatever how
+/// many dead letters name it.
 pub fn replay_dlq(
     settings: &KafkaSettings,
     domain: &str,
@@ -424,29 +535,63 @@ pub fn replay_dlq(
     let group = format!("{}-dlq-replay", settings.group_id);
     let topic = settings.dlq_topic(domain);
     let consumer = reader(settings, &group)?;
-    let read = read_with(
+    // progress so far, then everything: what lies before the progress was
+    // replayed (or skipped) already
+    let progress = read_with(
         &consumer,
         &topic,
-        &DlqStart::Committed(group),
-        limit,
+        &DlqStart::Committed(group.clone()),
+        Some(0),
         timeout,
+        false,
     )?;
-    // a missing source topic would be auto-created with broker defaults
-    let mut sources: Vec<String> = read
+    let done_before: BTreeMap<i32, i64> = progress.next.iter().copied().collect();
+    let all = read_with(
+        &consumer,
+        &topic,
+        &DlqStart::Beginning,
+        None,
+        timeout,
+        false,
+    )?;
+    let mut handled: std::collections::HashSet<String> = all
         .entries
         .iter()
-        .filter_map(|e| e.source_topic.clone())
+        .filter(|e| e.offset < done_before.get(&e.partition).copied().unwrap_or(0))
+        .map(DlqEntry::source_key)
         .collect();
+    let mut next = done_before.clone();
+    let mut todo: Vec<&DlqEntry> = Vec::new();
+    let mut summary = ReplaySummary::default();
+    for e in all
+        .entries
+        .iter()
+        .filter(|e| e.offset >= done_before.get(&e.partition).copied().unwrap_or(0))
+    {
+        if limit.is_some_and(|l| todo.len() >= l) {
+            break;
+        }
+        next.insert(e.partition, e.offset + 1);
+        if e.source_topic.is_none() {
+            summary.skipped += 1;
+        } else if e.truncated.is_some() {
+            summary.truncated += 1;
+        } else if !handled.insert(e.source_key()) {
+            summary.duplicates += 1;
+        } else {
+            todo.push(e);
+        }
+    }
+    // a missing source topic would be auto-created with broker defaults
+    let mut sources: Vec<String> = todo.iter().filter_map(|e| e.source_topic.clone()).collect();
     sources.sort();
     sources.dedup();
     if !sources.is_empty() {
         ensure_topics(settings, &sources)?;
     }
     let mut producer = RawProducer::new(settings)?;
-    let mut summary = ReplaySummary::default();
-    for e in &read.entries {
+    for e in todo {
         let Some(t) = &e.source_topic else {
-            summary.skipped += 1;
             continue;
         };
         let dlq_offset = format!("{}:{}", e.partition, e.offset);
@@ -454,7 +599,14 @@ pub fn replay_dlq(
             key: "sluice.replayed.from",
             value: Some(dlq_offset.as_str()),
         });
-        producer.send(t, e.key.as_deref(), &e.payload, Some(h), None)?;
+        producer.send_with_timestamp(
+            t,
+            e.key.as_deref(),
+            &e.payload,
+            Some(h),
+            None,
+            e.source_timestamp,
+        )?;
         summary.replayed += 1;
         *summary.by_topic.entry(t.clone()).or_default() += 1;
     }
@@ -468,7 +620,7 @@ pub fn replay_dlq(
         });
     }
     let mut tpl = TopicPartitionList::new();
-    for (p, next) in &read.next {
+    for (p, next) in &next {
         tpl.add_partition_offset(&topic, *p, Offset::Offset(*next))
             .map_err(|e| KafkaError::client("build commit list", e))?;
     }

@@ -60,6 +60,14 @@ pub const H_SOURCE_TIMESTAMP: &str = "sluice.source.timestamp";
 pub const H_EVENT_TYPE: &str = "sluice.event_type";
 /// Header: aggregation a late record missed, when any.
 pub const H_AGGREGATION: &str = "sluice.aggregation";
+/// Header: the dead letter's identity (kind, source topic, partition,
+/// offset, aggregation): a dead letter written again after a restart has
+/// the same one, and inspect and replay count it once.
+pub const H_DEAD_LETTER_ID: &str = "sluice.dead_letter.id";
+/// Header: the original payload's length when the dead letter carries only
+/// its first [`dlq::MAX_DEAD_LETTER_PAYLOAD`] bytes (the whole message stays
+/// in its source topic at its offset).
+pub const H_PAYLOAD_TRUNCATED: &str = "sluice.payload.truncated";
 
 /// What went wrong on the Kafka path.
 #[derive(Debug, thiserror::Error)]

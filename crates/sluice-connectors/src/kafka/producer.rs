@@ -120,7 +120,24 @@ impl RawProducer {
         headers: Option<OwnedHeaders>,
         partition: Option<i32>,
     ) -> Result<(), KafkaError> {
+        self.send_with_timestamp(topic, key, payload, headers, partition, None)
+    }
+
+    /// [`RawProducer::send`] with an explicit message timestamp (epoch ms;
+    /// `None`: the time of sending).
+    pub fn send_with_timestamp(
+        &mut self,
+        topic: &str,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        headers: Option<OwnedHeaders>,
+        partition: Option<i32>,
+        timestamp: Option<i64>,
+    ) -> Result<(), KafkaError> {
         let mut rec: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic).payload(payload);
+        if let Some(t) = timestamp {
+            rec = rec.timestamp(t);
+        }
         if let Some(k) = key {
             rec = rec.key(k);
         }

@@ -66,6 +66,13 @@ pub struct SourceOptions {
     pub auto_offset_reset: String,
     /// Runs inside a revocation (see [`RevokeHook`]).
     pub on_revoke: Option<RevokeHook>,
+    /// A name for this member that stays the same across restarts (e.g. the
+    /// host name): static membership, `group.instance.id` =
+    /// `<group>.<instance>` (unless `kafka.properties` sets one), so a member
+    /// that restarts within the session timeout takes its partitions back
+    /// at once instead of waiting for a rebalance. Two live members of one
+    /// group must not share it (the broker fences the older).
+    pub instance: Option<String>,
 }
 
 impl std::fmt::Debug for SourceOptions {
@@ -78,6 +85,7 @@ impl std::fmt::Debug for SourceOptions {
             .field("create_topics", &self.create_topics)
             .field("auto_offset_reset", &self.auto_offset_reset)
             .field("on_revoke", &self.on_revoke.is_some())
+            .field("instance", &self.instance)
             .finish()
     }
 }
@@ -92,8 +100,27 @@ impl Default for SourceOptions {
             create_topics: true,
             auto_offset_reset: "earliest".into(),
             on_revoke: None,
+            instance: None,
         }
     }
+}
+
+/// `group.instance.id` for `instance` in `group`: the name with every
+/// character Kafka does not take in it replaced by `_`; `None` without an
+/// instance name.
+pub fn static_member_id(group: &str, instance: Option<&str>) -> Option<String> {
+    let name = instance.map(str::trim).filter(|n| !n.is_empty())?;
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Some(format!("{group}.{clean}"))
 }
 
 /// A group membership change.
@@ -380,14 +407,19 @@ impl KafkaSource {
             changed: AtomicBool::new(false),
             on_revoke: opts.on_revoke.clone(),
         };
+        let member = static_member_id(&group, opts.instance.as_deref());
+        let mut defaults = vec![
+            ("auto.offset.reset", opts.auto_offset_reset.as_str()),
+            ("fetch.wait.max.ms", "100"),
+            ("session.timeout.ms", "10000"),
+            ("heartbeat.interval.ms", "1000"),
+        ];
+        if let Some(m) = &member {
+            defaults.push(("group.instance.id", m.as_str()));
+        }
         let consumer: GroupConsumer = settings
             .client_config(
-                &[
-                    ("auto.offset.reset", opts.auto_offset_reset.as_str()),
-                    ("fetch.wait.max.ms", "100"),
-                    ("session.timeout.ms", "10000"),
-                    ("heartbeat.interval.ms", "1000"),
-                ],
+                &defaults,
                 &[
                     ("group.id", group.as_str()),
                     // co-partitioning: a member gets the same partition
@@ -560,6 +592,7 @@ impl KafkaSource {
         let dense = self.dense_id(ti, partition);
         let payload = msg.payload().unwrap_or(&[]);
         // decide first (may call the registry), then write into the buffer
+        let mut resolved = false;
         let verdict: Result<(), String> = match decode_wire(payload) {
             Err(e) => Err(e.to_string()),
             Ok((id, datum)) => {
@@ -590,6 +623,7 @@ impl KafkaSource {
                         Err(e) => Err(format!("malformed datum (schema id {id}): {e}")),
                     },
                     WriterPlan::Resolve(w) => {
+                        resolved = true;
                         match resolve_into(w, &self.readers[ti as usize].schema, datum, &mut b.data)
                         {
                             Ok(()) => Ok(()),
@@ -614,6 +648,16 @@ impl KafkaSource {
             Ok(()) => {
                 if buf.out.batch.end_record() {
                     buf.out.offsets.push(offset);
+                    let mut prefix = [0u8; 5];
+                    if let Some(p) = payload.get(..5) {
+                        prefix.copy_from_slice(p);
+                    }
+                    buf.out.envelopes.push(
+                        msg.key(),
+                        msg.timestamp().to_millis(),
+                        prefix,
+                        resolved.then_some(payload),
+                    );
                     self.buffered += 1;
                     return Ok(());
                 }
@@ -648,6 +692,8 @@ impl KafkaSource {
             aggregation: None,
             event_time: None,
             payload: msg.payload().unwrap_or(&[]).to_vec(),
+            key: msg.key().map(<[u8]>::to_vec),
+            timestamp: msg.timestamp().to_millis(),
         });
         buf.meta.push(RejectMeta {
             key: msg.key().map(<[u8]>::to_vec),
@@ -893,5 +939,24 @@ impl Source for KafkaSource {
             }
         }
         Ok(SourceStatus::More)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::static_member_id;
+
+    #[test]
+    fn static_member_ids_are_stable_legal_and_optional() {
+        assert_eq!(
+            static_member_id("sluice", Some("web-1.example")),
+            Some("sluice.web-1.example".into())
+        );
+        assert_eq!(
+            static_member_id("g", Some(" host name/α ")),
+            Some("g.host_name__".into())
+        );
+        assert_eq!(static_member_id("g", Some("  ")), None);
+        assert_eq!(static_member_id("g", None), None);
     }
 }

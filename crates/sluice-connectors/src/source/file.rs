@@ -226,6 +226,8 @@ fn reject(
         aggregation: None,
         event_time: None,
         payload: payload.to_vec(),
+        key: None,
+        timestamp: None,
     }
 }
 

@@ -208,6 +208,8 @@ fn take_line(p: &mut Projector, origin: &str, raw: &[u8], idx: i64, out: &mut So
             aggregation: None,
             event_time: None,
             payload: line.to_vec(),
+            key: None,
+            timestamp: None,
         }),
     }
 }

@@ -16,7 +16,7 @@ use crate::{ConnectorError, DeadLetterRecord};
 pub const SOURCES: &[&str] = &["generator", "file"];
 
 /// What one call to [`Source::next_batch`] produced.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct SourceOutput {
     /// Records for the engine (Avro datums in the layouts' field order).
     pub batch: RawBatch,
@@ -37,6 +37,101 @@ pub struct SourceOutput {
     /// The source's own partition number of each entry of `partitions`
     /// (Kafka: the partition within its topic).
     pub partition_numbers: Vec<i32>,
+    /// For sources whose records are messages (Kafka): each record's key,
+    /// timestamp and original value, so a dead letter the engine produces
+    /// later (late, future outlier) is the original message.
+    pub envelopes: Envelopes,
+}
+
+/// Message envelopes of a batch's records, parallel to the batch (empty when
+/// the source has none). Kept flat: no allocation per record.
+#[derive(Clone, Debug, Default)]
+pub struct Envelopes {
+    /// Per record: the message timestamp (epoch ms; `i64::MIN`: none).
+    pub timestamps: Vec<i64>,
+    /// Every record's key, back to back.
+    pub keys: Vec<u8>,
+    /// Per record: end of its key in `keys`, or `None` without a key.
+    pub key_ends: Vec<Option<u32>>,
+    /// Per record: the value bytes before the datum (the wire header).
+    pub prefixes: Vec<[u8; 5]>,
+    /// `(record index, original value)` of records whose datum was
+    /// rewritten (resolved from an older writer schema).
+    pub originals: Vec<(u32, Vec<u8>)>,
+}
+
+/// One record's original message, rebuilt from [`Envelopes`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Envelope {
+    /// Key.
+    pub key: Option<Vec<u8>>,
+    /// Timestamp (epoch ms).
+    pub timestamp: Option<i64>,
+    /// The value exactly as it was read.
+    pub value: Vec<u8>,
+}
+
+impl Envelopes {
+    /// Empties everything, keeping buffers.
+    pub fn clear(&mut self) {
+        self.timestamps.clear();
+        self.keys.clear();
+        self.key_ends.clear();
+        self.prefixes.clear();
+        self.originals.clear();
+    }
+
+    /// Records the envelope of the record just added to the batch.
+    pub fn push(
+        &mut self,
+        key: Option<&[u8]>,
+        timestamp: Option<i64>,
+        prefix: [u8; 5],
+        original: Option<&[u8]>,
+    ) {
+        self.timestamps.push(timestamp.unwrap_or(i64::MIN));
+        let end = key.map(|k| {
+            self.keys.extend_from_slice(k);
+            u32::try_from(self.keys.len()).unwrap_or(u32::MAX)
+        });
+        self.key_ends.push(end);
+        if let Some(o) = original {
+            let i = u32::try_from(self.prefixes.len()).unwrap_or(u32::MAX);
+            self.originals.push((i, o.to_vec()));
+        }
+        self.prefixes.push(prefix);
+    }
+
+    /// The original message of record `i`, whose datum (as the engine saw
+    /// it) is `datum`; `None` when the source keeps no envelopes.
+    pub fn get(&self, i: usize, datum: &[u8]) -> Option<Envelope> {
+        let prefix = self.prefixes.get(i)?;
+        let key = match self.key_ends.get(i).copied().flatten() {
+            Some(end) => {
+                let start = self.key_ends[..i]
+                    .iter()
+                    .rev()
+                    .find_map(|e| *e)
+                    .unwrap_or(0) as usize;
+                self.keys.get(start..end as usize).map(<[u8]>::to_vec)
+            }
+            None => None,
+        };
+        let value = match self.originals.iter().find(|(j, _)| *j as usize == i) {
+            Some((_, o)) => o.clone(),
+            None => {
+                let mut v = Vec::with_capacity(5 + datum.len());
+                v.extend_from_slice(prefix);
+                v.extend_from_slice(datum);
+                v
+            }
+        };
+        Some(Envelope {
+            key,
+            timestamp: self.timestamps.get(i).copied().filter(|&t| t != i64::MIN),
+            value,
+        })
+    }
 }
 
 impl SourceOutput {
@@ -49,6 +144,7 @@ impl SourceOutput {
         self.position = None;
         self.partitions.clear();
         self.partition_numbers.clear();
+        self.envelopes.clear();
     }
 
     /// Records the source offset of the record just pushed to `batch`.

@@ -656,7 +656,7 @@ impl Engine {
     /// than this can no longer change any result, which is what makes a
     /// source offset safe to commit (see the runtime's checkpointing).
     pub fn retained_from(&self) -> Option<i64> {
-        if self.probation.iter().any(|p| !p.held.is_empty()) {
+        if self.holding() {
             // records on probation are not in any window yet, and the marks
             // of their batches may not show their times: hold everything
             return Some(i64::MIN);
@@ -669,6 +669,12 @@ impl Engine {
                 State::Session(s) => s.retained_from(),
             })
             .min()
+    }
+
+    /// Whether records are held on probation (their late output, when they
+    /// are judged, names offsets of the batches they came in).
+    pub fn holding(&self) -> bool {
+        self.probation.iter().any(|p| !p.held.is_empty())
     }
 
     /// The largest event time accepted so far.
