@@ -146,7 +146,12 @@ pub fn parse(text: &str, source: usize, rep: &mut Reporter<'_>) -> Option<YNode>
         );
         return None;
     }
-    let opts = marked_yaml::LoaderOptions::default().error_on_duplicate_keys(true);
+    second_document(text, source, rep);
+    // `prevent_coercion` makes marked-yaml record which scalars were quoted
+    // (`""` is then an empty string, not null)
+    let opts = marked_yaml::LoaderOptions::default()
+        .error_on_duplicate_keys(true)
+        .prevent_coercion(true);
     match marked_yaml::parse_yaml_with_options(source, text, opts) {
         Ok(node) => Some(convert(&node, source)),
         Err(err) => {
@@ -191,6 +196,48 @@ pub fn parse(text: &str, source: usize, rep: &mut Reporter<'_>) -> Option<YNode>
                 }
             }
             None
+        }
+    }
+}
+
+/// Reports a second YAML document, which the parser would silently skip: a
+/// `---` (or, after a `...` end marker, any content) at the start of a line
+/// once the first document has content. In YAML such a line is always a
+/// document marker, never part of a value, so looking at lines is exact.
+fn second_document(text: &str, source: usize, rep: &mut Reporter<'_>) {
+    let marker = |l: &str, m: &str| {
+        l.strip_prefix(m)
+            .is_some_and(|r| r.is_empty() || r.starts_with([' ', '\t']))
+    };
+    let mut content = false;
+    let mut ended = false;
+    for (i, line) in text.lines().enumerate() {
+        let blank = line.trim().is_empty() || line.trim_start().starts_with('#');
+        let start = marker(line, "---");
+        let at_marker = start && content;
+        let after_end = ended && !blank && !start;
+        if at_marker || after_end {
+            let d = rep.error(
+                Pos {
+                    source,
+                    line: i + 1,
+                    col: 1,
+                },
+                "",
+                "a second YAML document starts here; only one YAML document per file is read",
+            );
+            d.suggestion =
+                Some("remove the `---` line or move the second document to its own file".into());
+            return;
+        }
+        if marker(line, "...") {
+            ended = content;
+        } else if start {
+            // `--- {a: 1}`: the document starts on the marker line
+            let rest = line[3..].trim();
+            content = !rest.is_empty() && !rest.starts_with('#');
+        } else if !blank {
+            content = true;
         }
     }
 }
