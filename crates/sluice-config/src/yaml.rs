@@ -457,6 +457,39 @@ mod tests {
     }
 
     #[test]
+    fn a_second_document_is_an_error_at_its_marker() {
+        let sources = SourceMap::default();
+        let cases: [(&str, Option<usize>); 7] = [
+            ("---\na: 1\n", None),
+            ("# c\n--- # start\na: 1\n# end\n", None),
+            ("a: 1\nb: |\n  ---\n  text\n", None),
+            ("a: 1\n---\nb: 2\n", Some(2)),
+            ("a: 1\n...\nb: 2\n", Some(3)),
+            ("--- {a: 1}\n--- {b: 2}\n", Some(2)),
+            ("a: 1\n---\n", Some(2)),
+        ];
+        for (text, line) in cases {
+            let mut rep = Reporter::new(&sources);
+            assert!(parse(text, 0, &mut rep).is_some(), "{text:?}");
+            let d = rep.finish();
+            assert_eq!(d.0.first().map(|d| d.line), line, "{text:?}: {d}");
+            if line.is_some() {
+                assert!(d.0[0].message.contains("only one YAML document"), "{d}");
+            }
+        }
+    }
+
+    #[test]
+    fn quoted_empty_string_is_not_null() {
+        let sources = SourceMap::default();
+        let mut rep = Reporter::new(&sources);
+        let n = parse("a: \"\"\nb:\nc: ''\n", 0, &mut rep).unwrap();
+        assert!(!n.get("a").unwrap().is_null());
+        assert!(n.get("b").unwrap().is_null());
+        assert!(!n.get("c").unwrap().is_null());
+    }
+
+    #[test]
     fn syntax_errors_have_positions() {
         let sources = SourceMap::default();
         let mut rep = Reporter::new(&sources);
