@@ -463,6 +463,31 @@ pub fn topics(p: &PlatformConfig, domains: &[DomainConfig], rep: &mut Reporter<'
             event_topics.push((t, d, et, et_path));
         }
     }
+    // a template without `{domain}` gives equally named event types of two
+    // domains one topic, with two different schemas
+    for (i, (t, d, et, et_path)) in event_topics.iter().enumerate() {
+        let Some((_, first, _, _)) = event_topics[..i]
+            .iter()
+            .find(|(u, od, _, _)| u == t && od.domain.value != d.domain.value)
+        else {
+            continue;
+        };
+        let (pos, path) = match k.topic_template_pos {
+            Some(pos) => (pos, "kafka.topic_template"),
+            None => (et.name.pos, et_path.as_str()),
+        };
+        let diag = rep.error(
+            pos,
+            path,
+            format!(
+                "topic `{t}` is shared by event type `{}` of domains `{}` and `{}`",
+                et.name.value, first.domain.value, d.domain.value
+            ),
+        );
+        diag.expected = Some("one topic per event type of each domain".into());
+        diag.suggestion =
+            Some("add `{domain}` to the template, e.g. `{domain}.{event_type}`".into());
+    }
     for d in domains.iter().copied() {
         let dlq = rules::render_topic(&k.dlq_topic_template, &d.domain.value, None);
         let (pos, path) = match k.dlq_topic_template_pos {

@@ -129,3 +129,36 @@ fn topic_rules_see_every_domain() {
         "{diags}"
     );
 }
+
+#[test]
+fn event_types_of_two_domains_do_not_share_a_topic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = "domain: a\nentity:\n  primary_key: id\nevent_types:\n  - name: click\n";
+    let b =
+        "domain: b\nentity:\n  primary_key: id\nevent_types:\n  - name: view\n  - name: click\n";
+    write(
+        tmp.path(),
+        "kafka:\n  topic_template: \"events.{event_type}\"\n",
+        &[("a", a), ("b", b)],
+    );
+    let diags = errors(tmp.path());
+    assert_eq!(diags.len(), 1, "{diags}");
+    let d = &diags.0[0];
+    assert_eq!(
+        (d.path.as_str(), d.line, d.col),
+        ("kafka.topic_template", 2, 19)
+    );
+    assert!(
+        d.message.contains(
+            "topic `events.click` is shared by event type `click` of domains `a` and `b`"
+        ),
+        "{diags}"
+    );
+    // with `{domain}` the same names are fine
+    write(
+        tmp.path(),
+        "kafka:\n  topic_template: \"{domain}.{event_type}\"\n",
+        &[],
+    );
+    load_dir(tmp.path()).unwrap_or_else(|d| panic!("{d}"));
+}
