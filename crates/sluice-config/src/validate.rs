@@ -450,8 +450,8 @@ pub fn topics(p: &PlatformConfig, domains: &[DomainConfig], rep: &mut Reporter<'
             let t = rules::render_topic(&k.topic_template, &d.domain.value, Some(&et.name.value));
             if let Err(mut pr) = rules::topic_name(&t) {
                 pr.message = format!(
-                    "{} (event type `{}` of domain `{}`)",
-                    pr.message, et.name.value, d.domain.value
+                    "event type `{}` of domain `{}`: {}",
+                    et.name.value, d.domain.value, pr.message
                 );
                 pr.suggestion = Some("shorten the template or the names".into());
                 let (pos, path) = match k.topic_template_pos {
@@ -495,7 +495,10 @@ pub fn topics(p: &PlatformConfig, domains: &[DomainConfig], rep: &mut Reporter<'
             None => (d.domain.pos, "domain"),
         };
         if let Err(mut pr) = rules::topic_name(&dlq) {
-            pr.message = format!("dead-letter {} (domain `{}`)", pr.message, d.domain.value);
+            pr.message = format!(
+                "dead-letter topic of domain `{}`: {}",
+                d.domain.value, pr.message
+            );
             rules::report(rep, pos, path, pr);
             continue;
         }
