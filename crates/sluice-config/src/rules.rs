@@ -61,21 +61,21 @@ pub fn topic_name(name: &str) -> Result<(), Problem> {
         return Err(Problem::new(
             "the topic name is empty".into(),
             TOPIC_CHARS,
-            None,
+            Some("name the topic, e.g. `{domain}.dlq`".into()),
         ));
     }
     if name == "." || name == ".." {
         return Err(Problem::new(
             format!("`{name}` is not allowed as a Kafka topic name"),
             "a name other than `.` and `..`",
-            None,
+            Some("add a name, e.g. `{domain}.dlq`".into()),
         ));
     }
     if let Some(c) = name.chars().find(|c| !topic_char(*c)) {
         return Err(Problem::new(
             format!("topic `{name}` contains {}", show_char(c)),
             TOPIC_CHARS,
-            None,
+            Some("use `.`, `_` or `-` as separators".into()),
         ));
     }
     let len = name.chars().count();
@@ -83,7 +83,7 @@ pub fn topic_name(name: &str) -> Result<(), Problem> {
         return Err(Problem::new(
             format!("topic `{name}` is {len} characters long"),
             format!("at most {MAX_TOPIC_LEN} characters (Kafka limit)"),
-            None,
+            Some("shorten the template or the names".into()),
         ));
     }
     Ok(())
@@ -147,7 +147,7 @@ pub fn topic_template(template: &str, allowed: &[&str], dlq: bool) -> Result<(),
                 show_char(c)
             ),
             format!("placeholders {expected_ph} and {TOPIC_CHARS}"),
-            None,
+            Some("use `.`, `_` or `-` as separators".into()),
         ));
     }
     if !dlq && !template.contains("{event_type}") {
@@ -178,13 +178,13 @@ pub fn partitions(n: u64) -> Result<(), Problem> {
         Err(Problem::new(
             "a topic needs at least one partition, not `0`".into(),
             expected,
-            None,
+            Some("e.g. `6`, or remove the key for the default 6".into()),
         ))
     } else if n > MAX_PARTITIONS {
         Err(Problem::new(
             format!("`{n}` partitions is more than sluice creates"),
             expected,
-            None,
+            Some(format!("use at most {MAX_PARTITIONS}")),
         ))
     } else {
         Ok(())
@@ -199,13 +199,13 @@ pub fn replication_factor(n: u64) -> Result<(), Problem> {
         Err(Problem::new(
             "a replication factor of `0` keeps no copy of the data".into(),
             expected,
-            None,
+            Some("e.g. `3`, or remove the key for the default 1".into()),
         ))
     } else if n > MAX_REPLICATION_FACTOR {
         Err(Problem::new(
             format!("replication factor `{n}` is more than Kafka accepts"),
             expected,
-            None,
+            Some("use at most the number of brokers".into()),
         ))
     } else {
         Ok(())
@@ -245,7 +245,7 @@ pub fn log_directives(text: &str) -> Result<(), Problem> {
                 return Err(Problem::new(
                     format!("`{d}` is not a logging directive"),
                     expected,
-                    None,
+                    Some("write `target=level`, e.g. `sluice_engine=debug`".into()),
                 ));
             }
         }
@@ -255,6 +255,8 @@ pub fn log_directives(text: &str) -> Result<(), Problem> {
             if lower == "warning" {
                 suggestion = Some("did you mean `warn`?".into());
             }
+            let suggestion =
+                suggestion.or_else(|| Some("e.g. `debug` for more detail, `warn` for less".into()));
             return Err(Problem::new(
                 format!("unknown logging level `{level}`"),
                 expected,

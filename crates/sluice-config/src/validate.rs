@@ -453,7 +453,6 @@ pub fn topics(p: &PlatformConfig, domains: &[DomainConfig], rep: &mut Reporter<'
                     "event type `{}` of domain `{}`: {}",
                     et.name.value, d.domain.value, pr.message
                 );
-                pr.suggestion = Some("shorten the template or the names".into());
                 let (pos, path) = match k.topic_template_pos {
                     Some(pos) => (pos, "kafka.topic_template"),
                     None => (et.name.pos, et_path.as_str()),
