@@ -871,7 +871,7 @@ fn aggregation(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<Aggre
                     // with at most three decimals of the percentage
                     // (`sluice_connectors::table::quantile_column`), so two
                     // quantiles equal at that precision would share one.
-                    let key = |q: f64| (q * 100_000.0).round();
+                    let key = |q: f64| (q * 100.0 * 1000.0).round();
                     if let Some((j, w)) = seen.iter().find(|(_, w)| key(*w) == key(v)) {
                         let d = rep.error(
                             item.pos,

@@ -459,8 +459,9 @@ mod tests {
     #[test]
     fn a_second_document_is_an_error_at_its_marker() {
         let sources = SourceMap::default();
-        let cases: [(&str, Option<usize>); 7] = [
+        let cases: [(&str, Option<usize>); 8] = [
             ("---\na: 1\n", None),
+            ("a: 1\r\n---\r\nb: 2\r\n", Some(2)),
             ("# c\n--- # start\na: 1\n# end\n", None),
             ("a: 1\nb: |\n  ---\n  text\n", None),
             ("a: 1\n---\nb: 2\n", Some(2)),

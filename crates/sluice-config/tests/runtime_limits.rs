@@ -162,3 +162,21 @@ fn event_types_of_two_domains_do_not_share_a_topic() {
     );
     load_dir(tmp.path()).unwrap_or_else(|d| panic!("{d}"));
 }
+
+#[test]
+fn quantiles_naming_the_same_result_column_are_refused() {
+    // p99_999 for both: result columns keep three decimals of the percentage
+    let tmp = tempfile::tempdir().unwrap();
+    let domain = "domain: d\nentity:\n  primary_key: id\nevent_types:\n  - name: e\n    attributes: [{ name: v, type: double }]\naggregations:\n  - name: a\n    type: percentile\n    field: v\n    quantiles: [0.5, 0.999991, 0.999994]\n    window: { type: tumbling, duration: 1m }\n";
+    write(tmp.path(), "kafka: {}\n", &[("d", domain)]);
+    let diags = errors(tmp.path());
+    assert_eq!(diags.len(), 1, "{diags}");
+    let d = &diags.0[0];
+    assert_eq!(d.path, "aggregations[0].quantiles[2]");
+    assert!(
+        d.message.contains(
+            "quantile `0.999994` is the same as `0.999991` (aggregations[0].quantiles[1])"
+        ),
+        "{diags}"
+    );
+}
