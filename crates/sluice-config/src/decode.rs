@@ -10,10 +10,24 @@ use sluice_core::{
 use crate::diag::{one_of, Reporter};
 use crate::model::*;
 use crate::read::{self, join, MapReader};
+use crate::rules;
 use crate::yaml::{secret_parts, YNode, YValue};
+
+/// Text handed to C libraries (librdkafka) or the file system cannot hold a
+/// NUL character; reports it at the value.
+fn no_nul(node: &YNode, path: &str, t: &str, rep: &mut Reporter<'_>) -> Option<()> {
+    if !t.contains('\0') {
+        return Some(());
+    }
+    let d = rep.error(node.pos, path, "the value contains a NUL character");
+    d.expected = Some("text without NUL (`\\0`) characters".into());
+    d.suggestion = Some("remove the `\\0` escape".into());
+    None
+}
 
 fn setting(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<Setting> {
     let t = read::text(node, path, "a string", rep)?;
+    no_nul(node, path, t, rep)?;
     Some(Setting {
         parts: secret_parts(t),
         pos: node.pos,
@@ -30,6 +44,7 @@ fn plain_string(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<Stri
         );
         return None;
     }
+    no_nul(node, path, t, rep)?;
     Some(t.to_string())
 }
 
@@ -86,6 +101,8 @@ fn kafka(node: Option<&YNode>, rep: &mut Reporter<'_>) -> KafkaConfig {
         },
         topic_template: "{domain}.{event_type}".into(),
         dlq_topic_template: "{domain}.dlq".into(),
+        topic_template_pos: None,
+        dlq_topic_template_pos: None,
         partitions: 6,
         replication_factor: 1,
         retention: HumanDuration::parse("7d").unwrap_or_default(),
@@ -130,24 +147,42 @@ fn kafka(node: Option<&YNode>, rep: &mut Reporter<'_>) -> KafkaConfig {
             r.finish(rep);
         }
     }
-    if let Some(n) = m.optional("topic_template") {
-        if let Some(s) = plain_string(n, "kafka.topic_template", rep) {
-            k.topic_template = s;
+    let templates = [
+        ("topic_template", rules::TOPIC_PLACEHOLDERS, false),
+        ("dlq_topic_template", rules::DLQ_PLACEHOLDERS, true),
+    ];
+    for (key, placeholders, dlq) in templates {
+        let Some(n) = m.optional(key) else { continue };
+        let path = join("kafka", key);
+        let Some(s) = plain_string(n, &path, rep) else {
+            continue;
+        };
+        if let Err(p) = rules::topic_template(&s, placeholders, dlq) {
+            rules::report(rep, n.pos, &path, p);
+            continue;
         }
-    }
-    if let Some(n) = m.optional("dlq_topic_template") {
-        if let Some(s) = plain_string(n, "kafka.dlq_topic_template", rep) {
+        if dlq {
             k.dlq_topic_template = s;
+            k.dlq_topic_template_pos = Some(n.pos);
+        } else {
+            k.topic_template = s;
+            k.topic_template_pos = Some(n.pos);
         }
     }
     if let Some(n) = m.optional("partitions") {
         if let Some(v) = read::uint(n, "kafka.partitions", rep) {
-            k.partitions = u32::try_from(v).unwrap_or(u32::MAX);
+            match rules::partitions(v) {
+                Ok(()) => k.partitions = u32::try_from(v).unwrap_or(u32::MAX),
+                Err(p) => rules::report(rep, n.pos, "kafka.partitions", p),
+            }
         }
     }
     if let Some(n) = m.optional("replication_factor") {
         if let Some(v) = read::uint(n, "kafka.replication_factor", rep) {
-            k.replication_factor = u32::try_from(v).unwrap_or(u32::MAX);
+            match rules::replication_factor(v) {
+                Ok(()) => k.replication_factor = u32::try_from(v).unwrap_or(u32::MAX),
+                Err(p) => rules::report(rep, n.pos, "kafka.replication_factor", p),
+            }
         }
     }
     if let Some(n) = m.optional("retention") {
@@ -169,7 +204,13 @@ fn kafka(node: Option<&YNode>, rep: &mut Reporter<'_>) -> KafkaConfig {
     }
     if let Some(n) = m.optional("group_id") {
         if let Some(v) = plain_string(n, "kafka.group_id", rep) {
-            k.group_id = v;
+            if v.trim().is_empty() {
+                let d = rep.error(n.pos, "kafka.group_id", "the consumer group id is empty");
+                d.expected = Some("a consumer group name such as `sluice`".into());
+                d.suggestion = Some("remove the key to use `sluice`".into());
+            } else {
+                k.group_id = v;
+            }
         }
     }
     if let Some(n) = m.optional("properties") {
@@ -311,7 +352,15 @@ fn sinks(node: Option<&YNode>, rep: &mut Reporter<'_>) -> SinksConfig {
                 s.clickhouse.url = v;
             }
             if let Some(v) = c.optional("database") {
-                if let Some(v) = read::ident(v, "sinks.clickhouse.database", rep) {
+                let path = "sinks.clickhouse.database";
+                if matches!(&v.value, YValue::Scalar { text, .. } if text.trim().is_empty()) {
+                    let d = rep.error(v.pos, path, "the ClickHouse database name is empty");
+                    d.expected = Some(
+                        "a name of lowercase letters, digits and `_` (it is quoted as `name` in DDL)"
+                            .into(),
+                    );
+                    d.suggestion = Some("remove the key to use `sluice`".into());
+                } else if let Some(v) = read::ident(v, path, rep) {
                     s.clickhouse.database = v;
                 }
             }
@@ -388,11 +437,13 @@ fn logging(node: Option<&YNode>, rep: &mut Reporter<'_>) -> LoggingConfig {
     let Some(mut m) = MapReader::new(node, "logging", rep) else {
         return c;
     };
-    if let Some(v) = m
-        .optional("level")
-        .and_then(|n| plain_string(n, "logging.level", rep))
-    {
-        c.level = v;
+    if let Some(n) = m.optional("level") {
+        if let Some(v) = plain_string(n, "logging.level", rep) {
+            match rules::log_directives(&v) {
+                Ok(()) => c.level = v,
+                Err(p) => rules::report(rep, n.pos, "logging.level", p),
+            }
+        }
     }
     if let Some(n) = m.optional("format") {
         if let Some(v) = read::choice(
@@ -803,15 +854,39 @@ fn aggregation(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<Aggre
     let mut quantiles = Vec::new();
     if let Some(q) = m.optional("quantiles") {
         let qp = join(path, "quantiles");
-        for (i, item) in read::list(q, &qp, rep)
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-        {
+        let items = read::list(q, &qp, rep).unwrap_or_default();
+        if matches!(&q.value, YValue::Seq(l) if l.is_empty()) {
+            let d = rep.error(q.pos, &qp, "the `quantiles` list is empty");
+            d.expected = Some("at least one quantile, e.g. `[0.5, 0.99]`".into());
+            d.suggestion =
+                Some("remove the key for the default quantiles 0.5, 0.9 and 0.99".into());
+        }
+        // (index, value) of each accepted quantile, to find repeats
+        let mut seen: Vec<(usize, f64)> = Vec::new();
+        for (i, item) in items.iter().enumerate() {
             let ip = format!("{qp}[{i}]");
             if let Some(v) = read::float(item, &ip, rep) {
                 if v > 0.0 && v < 1.0 {
-                    quantiles.push(v);
+                    // Each quantile becomes a result column named after it
+                    // with at most three decimals of the percentage
+                    // (`sluice_connectors::table::quantile_column`), so two
+                    // quantiles equal at that precision would share one.
+                    let key = |q: f64| (q * 100.0 * 1000.0).round();
+                    if let Some((j, w)) = seen.iter().find(|(_, w)| key(*w) == key(v)) {
+                        let d = rep.error(
+                            item.pos,
+                            &ip,
+                            if *w == v {
+                                format!("quantile `{v}` is listed twice (also {qp}[{j}])")
+                            } else {
+                                format!("quantile `{v}` is the same as `{w}` ({qp}[{j}]) at the 5 decimals that name result columns")
+                            },
+                        );
+                        d.suggestion = Some("remove the repeated quantile".into());
+                    } else {
+                        seen.push((i, v));
+                        quantiles.push(v);
+                    }
                 } else {
                     rep.expected(
                         item.pos,

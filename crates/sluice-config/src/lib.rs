@@ -14,6 +14,7 @@ pub mod diag;
 pub mod load;
 pub mod model;
 pub mod read;
+pub mod rules;
 pub mod show;
 pub mod validate;
 pub mod yaml;

@@ -244,6 +244,9 @@ pub fn load_with(
             }
         }
     }
+    if let Some(p) = &platform {
+        validate::topics(p, &domains, &mut rep);
+    }
     let mut seen = BTreeMap::new();
     for d in &domains {
         if let Some(prev) = seen.insert(d.domain.value.clone(), d.domain.pos) {

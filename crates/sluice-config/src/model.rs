@@ -113,6 +113,12 @@ pub struct KafkaConfig {
     pub topic_template: String,
     /// Dead-letter topic; `{domain}` is replaced.
     pub dlq_topic_template: String,
+    /// Where `topic_template` was written (`None`: the default).
+    #[serde(skip)]
+    pub topic_template_pos: Option<Pos>,
+    /// Where `dlq_topic_template` was written (`None`: the default).
+    #[serde(skip)]
+    pub dlq_topic_template_pos: Option<Pos>,
     /// Partitions for topics sluice creates.
     pub partitions: u32,
     /// Replication factor for topics sluice creates.

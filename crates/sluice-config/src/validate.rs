@@ -4,12 +4,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use sluice_core::layout::{EVENT_ID, EVENT_TIME, EVENT_TYPE, RESERVED_FIELDS, SESSION_ID};
+use sluice_core::window::MAX_WINDOWS_PER_EVENT;
 use sluice_core::{
-    filter::decimal_to_minor, AggregateKind, CompareOp, FieldType, Literal, WindowSpec,
+    filter::decimal_to_minor, AggregateKind, CompareOp, FieldType, HumanDuration, Literal,
+    WindowSpec,
 };
 
-use crate::diag::{suggest, Reporter};
+use crate::diag::{suggest, Pos, Reporter};
 use crate::model::*;
+use crate::rules;
 
 /// Checks one domain; fills in each aggregation's `event_types` when the YAML
 /// left it empty (every event type that has the fields the aggregation needs).
@@ -178,6 +181,8 @@ fn aggregation(
                     format!("slide `{slide}` does not divide the window duration `{size}`"),
                     "a slide that divides the duration, e.g. duration `5m` with slide `1m`",
                 );
+            } else {
+                too_many_windows(size, slide, "duration", "slide", w.pos, &wpath, rep);
             }
         }
         WindowSpec::Session { gap } if !positive(gap) => {
@@ -196,6 +201,8 @@ fn aggregation(
                     &wpath,
                     format!("step `{step}` does not divide max_size `{max_size}`"),
                 );
+            } else {
+                too_many_windows(max_size, step, "max_size", "step", w.pos, &wpath, rep);
             }
         }
         _ => {}
@@ -368,6 +375,157 @@ fn aggregation(
         }
     }
     feeding
+}
+
+/// The engine refuses windows that put one event in more than
+/// [`MAX_WINDOWS_PER_EVENT`] windows (`size / step`, rounded up, as the engine
+/// counts them).
+fn too_many_windows(
+    size: HumanDuration,
+    step: HumanDuration,
+    size_key: &str,
+    step_key: &str,
+    pos: Pos,
+    path: &str,
+    rep: &mut Reporter<'_>,
+) {
+    let (size_ms, step_ms) = (size.0.as_millis(), step.0.as_millis());
+    let limit = MAX_WINDOWS_PER_EVENT as u128;
+    let count = size_ms.div_ceil(step_ms);
+    if count <= limit {
+        return;
+    }
+    let d = rep.error(
+        pos,
+        path,
+        format!("{size_key} `{size}` with {step_key} `{step}` puts each event in {count} windows"),
+    );
+    d.expected = Some(format!(
+        "at most {MAX_WINDOWS_PER_EVENT} windows per event ({size_key} / {step_key})"
+    ));
+    let min_step = size_ms.div_ceil(limit);
+    d.suggestion = Some(match smallest_divisor(size_ms, min_step) {
+        Some(ms) => format!(
+            "use a {step_key} of `{}` or longer that divides the {size_key}",
+            HumanDuration(std::time::Duration::from_millis(
+                u64::try_from(ms).unwrap_or(u64::MAX)
+            ))
+        ),
+        None => format!("use a longer {step_key}, one that divides the {size_key}"),
+    });
+}
+
+/// The smallest divisor of `size` (ms) that is at least `min`, preferring
+/// whole seconds; `None` when a short search finds none.
+fn smallest_divisor(size: u128, min: u128) -> Option<u128> {
+    for unit in [1000u128, 1] {
+        let first = min.div_ceil(unit) * unit;
+        let found = (0..100_000u128)
+            .map(|k| first + k * unit)
+            .take_while(|c| *c <= size)
+            .find(|c| size % c == 0);
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
+}
+
+/// Checks the Kafka topics every domain gets: each rendered name legal, and
+/// the dead-letter topic of a domain not also an event type's topic. Reports
+/// at the template when it was written in a file, otherwise at the domain
+/// name or event type that produced the clash.
+pub fn topics(p: &PlatformConfig, domains: &[DomainConfig], rep: &mut Reporter<'_>) {
+    let k = &p.kafka;
+    let mut event_topics: Vec<(String, &DomainConfig, &EventTypeConfig, String)> = Vec::new();
+    // names that are not safe identifiers are reported on their own
+    let safe = |n: &str| sluice_core::check_identifier(n).is_ok();
+    let domains: Vec<&DomainConfig> = domains.iter().filter(|d| safe(&d.domain.value)).collect();
+    for d in domains.iter().copied() {
+        for (i, et) in d.event_types.iter().enumerate() {
+            if !safe(&et.name.value) {
+                continue;
+            }
+            let et_path = format!("event_types[{i}].name");
+            let t = rules::render_topic(&k.topic_template, &d.domain.value, Some(&et.name.value));
+            if let Err(mut pr) = rules::topic_name(&t) {
+                pr.message = format!(
+                    "event type `{}` of domain `{}`: {}",
+                    et.name.value, d.domain.value, pr.message
+                );
+                let (pos, path) = match k.topic_template_pos {
+                    Some(pos) => (pos, "kafka.topic_template"),
+                    None => (et.name.pos, et_path.as_str()),
+                };
+                rules::report(rep, pos, path, pr);
+            }
+            event_topics.push((t, d, et, et_path));
+        }
+    }
+    // a template without `{domain}` gives equally named event types of two
+    // domains one topic, with two different schemas
+    for (i, (t, d, et, et_path)) in event_topics.iter().enumerate() {
+        let Some((_, first, _, _)) = event_topics[..i]
+            .iter()
+            .find(|(u, od, _, _)| u == t && od.domain.value != d.domain.value)
+        else {
+            continue;
+        };
+        let (pos, path) = match k.topic_template_pos {
+            Some(pos) => (pos, "kafka.topic_template"),
+            None => (et.name.pos, et_path.as_str()),
+        };
+        let diag = rep.error(
+            pos,
+            path,
+            format!(
+                "topic `{t}` is shared by event type `{}` of domains `{}` and `{}`",
+                et.name.value, first.domain.value, d.domain.value
+            ),
+        );
+        diag.expected = Some("one topic per event type of each domain".into());
+        diag.suggestion =
+            Some("add `{domain}` to the template, e.g. `{domain}.{event_type}`".into());
+    }
+    for d in domains.iter().copied() {
+        let dlq = rules::render_topic(&k.dlq_topic_template, &d.domain.value, None);
+        let (pos, path) = match k.dlq_topic_template_pos {
+            Some(pos) => (pos, "kafka.dlq_topic_template"),
+            None => (d.domain.pos, "domain"),
+        };
+        if let Err(mut pr) = rules::topic_name(&dlq) {
+            pr.message = format!(
+                "dead-letter topic of domain `{}`: {}",
+                d.domain.value, pr.message
+            );
+            rules::report(rep, pos, path, pr);
+            continue;
+        }
+        for (t, od, et, et_path) in &event_topics {
+            if *t != dlq {
+                continue;
+            }
+            let message = format!(
+                "dead-letter topic `{dlq}` of domain `{}` is also the topic of event type `{}` of domain `{}`",
+                d.domain.value, et.name.value, od.domain.value
+            );
+            let (pos, path, suggestion) = match k.dlq_topic_template_pos {
+                Some(_) => (
+                    pos,
+                    path,
+                    "use a name no event type gets, e.g. `{domain}.dlq`",
+                ),
+                None => (
+                    et.name.pos,
+                    et_path.as_str(),
+                    "rename the event type or set `kafka.dlq_topic_template`",
+                ),
+            };
+            let diag = rep.error(pos, path, message);
+            diag.expected = Some("a dead-letter topic separate from every event topic".into());
+            diag.suggestion = Some(suggestion.into());
+        }
+    }
 }
 
 fn check_literal(ty: &FieldType, op: CompareOp, lit: &Literal) -> Result<(), String> {

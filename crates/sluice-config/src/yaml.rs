@@ -146,7 +146,12 @@ pub fn parse(text: &str, source: usize, rep: &mut Reporter<'_>) -> Option<YNode>
         );
         return None;
     }
-    let opts = marked_yaml::LoaderOptions::default().error_on_duplicate_keys(true);
+    second_document(text, source, rep);
+    // `prevent_coercion` makes marked-yaml record which scalars were quoted
+    // (`""` is then an empty string, not null)
+    let opts = marked_yaml::LoaderOptions::default()
+        .error_on_duplicate_keys(true)
+        .prevent_coercion(true);
     match marked_yaml::parse_yaml_with_options(source, text, opts) {
         Ok(node) => Some(convert(&node, source)),
         Err(err) => {
@@ -191,6 +196,48 @@ pub fn parse(text: &str, source: usize, rep: &mut Reporter<'_>) -> Option<YNode>
                 }
             }
             None
+        }
+    }
+}
+
+/// Reports a second YAML document, which the parser would silently skip: a
+/// `---` (or, after a `...` end marker, any content) at the start of a line
+/// once the first document has content. In YAML such a line is always a
+/// document marker, never part of a value, so looking at lines is exact.
+fn second_document(text: &str, source: usize, rep: &mut Reporter<'_>) {
+    let marker = |l: &str, m: &str| {
+        l.strip_prefix(m)
+            .is_some_and(|r| r.is_empty() || r.starts_with([' ', '\t']))
+    };
+    let mut content = false;
+    let mut ended = false;
+    for (i, line) in text.lines().enumerate() {
+        let blank = line.trim().is_empty() || line.trim_start().starts_with('#');
+        let start = marker(line, "---");
+        let at_marker = start && content;
+        let after_end = ended && !blank && !start;
+        if at_marker || after_end {
+            let d = rep.error(
+                Pos {
+                    source,
+                    line: i + 1,
+                    col: 1,
+                },
+                "",
+                "a second YAML document starts here; only one YAML document per file is read",
+            );
+            d.suggestion =
+                Some("remove the `---` line or move the second document to its own file".into());
+            return;
+        }
+        if marker(line, "...") {
+            ended = content;
+        } else if start {
+            // `--- {a: 1}`: the document starts on the marker line
+            let rest = line[3..].trim();
+            content = !rest.is_empty() && !rest.starts_with('#');
+        } else if !blank {
+            content = true;
         }
     }
 }
@@ -407,6 +454,40 @@ mod tests {
         let c = a.get("c").unwrap();
         assert_eq!(c.pos.source, 1);
         assert!(matches!(&base.get("d").unwrap().value, YValue::Seq(v) if v.len() == 2));
+    }
+
+    #[test]
+    fn a_second_document_is_an_error_at_its_marker() {
+        let sources = SourceMap::default();
+        let cases: [(&str, Option<usize>); 8] = [
+            ("---\na: 1\n", None),
+            ("a: 1\r\n---\r\nb: 2\r\n", Some(2)),
+            ("# c\n--- # start\na: 1\n# end\n", None),
+            ("a: 1\nb: |\n  ---\n  text\n", None),
+            ("a: 1\n---\nb: 2\n", Some(2)),
+            ("a: 1\n...\nb: 2\n", Some(3)),
+            ("--- {a: 1}\n--- {b: 2}\n", Some(2)),
+            ("a: 1\n---\n", Some(2)),
+        ];
+        for (text, line) in cases {
+            let mut rep = Reporter::new(&sources);
+            assert!(parse(text, 0, &mut rep).is_some(), "{text:?}");
+            let d = rep.finish();
+            assert_eq!(d.0.first().map(|d| d.line), line, "{text:?}: {d}");
+            if line.is_some() {
+                assert!(d.0[0].message.contains("only one YAML document"), "{d}");
+            }
+        }
+    }
+
+    #[test]
+    fn quoted_empty_string_is_not_null() {
+        let sources = SourceMap::default();
+        let mut rep = Reporter::new(&sources);
+        let n = parse("a: \"\"\nb:\nc: ''\n", 0, &mut rep).unwrap();
+        assert!(!n.get("a").unwrap().is_null());
+        assert!(n.get("b").unwrap().is_null());
+        assert!(!n.get("c").unwrap().is_null());
     }
 
     #[test]

@@ -2,6 +2,11 @@
 
 use crate::HumanDuration;
 
+/// Most windows one event may belong to: `duration / slide` for sliding
+/// windows, `max_size / step` for cumulative ones. The engine refuses plans
+/// above it and configuration validation reports them, from this one value.
+pub const MAX_WINDOWS_PER_EVENT: i64 = 4096;
+
 /// How events are grouped in event time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum WindowSpec {

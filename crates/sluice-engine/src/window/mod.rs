@@ -28,8 +28,8 @@ use sluice_core::WindowSpec;
 
 /// Largest window size, gap or step in milliseconds.
 pub const MAX_SIZE_MS: i64 = 1 << 53;
-/// Most windows one event may belong to.
-pub const MAX_WINDOWS_PER_EVENT: i64 = 4096;
+/// Most windows one event may belong to (shared with config validation).
+pub use sluice_core::window::MAX_WINDOWS_PER_EVENT;
 
 /// `⌊t / size⌋ · size` (towards −∞).
 #[inline(always)]
