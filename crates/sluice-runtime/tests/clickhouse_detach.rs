@@ -60,8 +60,7 @@ fn result_tables_detached_mid_run_are_retried_and_nothing_is_lost() {
     let n = 60_000u64;
     let gen = || Generator::from_config(&cfg, name, GeneratorOptions::events(11, n)).unwrap();
     let mut built =
-        sluice_runtime::plan::build(cfg.domain(name).unwrap(), &cfg.platform.engine, &[])
-            .unwrap();
+        sluice_runtime::plan::build(cfg.domain(name).unwrap(), &cfg.platform.engine, &[]).unwrap();
     built.plan.options.emit_state = true; // ClickHouse stores mergeable state
     let (go_tx, go_rx) = channel();
     let source = Gated {
