@@ -1,7 +1,8 @@
 //! The `duckdb` sink, the embedded default: one table per aggregation in a
 //! database file, rows upserted by `(window_start, window_end, group_key)`
 //! so re-runs do not duplicate and a higher revision replaces a lower one;
-//! dead letters in `_sluice_dead_letters`. Each `write` is one transaction.
+//! dead letters in `_sluice_dead_letters`, staged and inserted in bulk (the
+//! first of a key is kept). Each `write` is one transaction.
 
 use duckdb::types::{TimeUnit, Value};
 use duckdb::{appender_params_from_iter, Connection};
