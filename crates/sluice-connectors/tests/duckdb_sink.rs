@@ -203,3 +203,83 @@ fn a_table_with_other_columns_is_a_clear_error() {
     let e = s.prepare(&[spec("views", false)]).unwrap_err().to_string();
     assert!(e.contains("table `views` exists with columns [a]"), "{e}");
 }
+
+fn letter(offset: i64, aggregation: Option<&str>, reason: &str) -> DeadLetterRecord {
+    DeadLetterRecord {
+        kind: if aggregation.is_some() {
+            DeadLetterKind::Late
+        } else {
+            DeadLetterKind::Malformed
+        },
+        reason: reason.into(),
+        source: "events.jsonl".into(),
+        partition: u32::try_from(offset % 3).unwrap(),
+        offset,
+        event_type: Some("page_view".into()),
+        aggregation: aggregation.map(str::to_string),
+        event_time: aggregation.map(|_| offset * 1000),
+        payload: format!("{{\"n\": {offset}").into_bytes(),
+    }
+}
+
+/// 24 000 dead letters in one flush (the README's malformed share over 2 M
+/// events makes 20 000), then a flush overlapping half of them: every key
+/// stored once, the first writer's row kept, nothing else touched.
+#[test]
+fn many_dead_letters_in_one_flush_are_stored_once_per_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dead.duckdb");
+    let path = path.to_str().unwrap();
+    let n: i64 = 12_000;
+    // per offset a malformed letter and a late one (another key: the
+    // aggregation differs); within the batch a repeat of every 10th offset
+    // with another reason, which must not replace the first
+    let mut first: Vec<DeadLetterRecord> = Vec::new();
+    for o in 0..n {
+        first.push(letter(o, None, "first"));
+        first.push(letter(o, Some("views_per_minute"), "first"));
+    }
+    first.extend((0..n).step_by(10).map(|o| letter(o, None, "repeat")));
+    let second: Vec<DeadLetterRecord> = (n / 2..n + n / 2)
+        .map(|o| letter(o, None, "second"))
+        .collect();
+    {
+        let mut s = DuckDbSink::open(path).unwrap();
+        s.prepare(&[spec("views", false)]).unwrap();
+        s.write(&[], &first).unwrap();
+        s.close().unwrap();
+    }
+    // a new process (connection) writing the overlapping batch
+    let mut s = DuckDbSink::open(path).unwrap();
+    s.prepare(&[spec("views", false)]).unwrap();
+    s.write(&[], &second).unwrap();
+    s.close().unwrap();
+    let count = |sql: &str| -> i64 { s.connection().query_row(sql, [], |r| r.get(0)).unwrap() };
+    let total = count("SELECT count(*) FROM _sluice_dead_letters");
+    assert_eq!(total, 2 * n + n / 2, "rows stored");
+    let keys = count(
+        "SELECT count(*) FROM (SELECT DISTINCT source, partition, \"offset\", kind, aggregation FROM _sluice_dead_letters)",
+    );
+    assert_eq!(keys, total, "a key is stored twice");
+    assert_eq!(
+        count("SELECT count(*) FROM _sluice_dead_letters WHERE reason = 'repeat'"),
+        0
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM _sluice_dead_letters WHERE reason = 'second'"),
+        n / 2
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM _sluice_dead_letters WHERE kind = 'late' AND aggregation = 'views_per_minute' AND event_time = epoch_ms(\"offset\" * 1000)"),
+        n
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM _sluice_dead_letters WHERE payload = encode('{\"n\": ' || \"offset\")"),
+        total
+    );
+    // the stage is temporary: not stored in the file
+    assert_eq!(
+        count("SELECT count(*) FROM information_schema.tables WHERE table_name = '_sluice_dead_letter_stage' AND table_catalog <> 'temp'"),
+        0
+    );
+}

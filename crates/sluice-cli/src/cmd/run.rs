@@ -226,6 +226,13 @@ pub fn clickhouse_settings(
     let mut s = sluice_connectors::sink::clickhouse::ClickHouseSettings::new(&url, &c.database);
     let user = render(&c.user, "sinks.clickhouse.user")?;
     let password = render(&c.password, "sinks.clickhouse.password")?;
+    // every secret value these settings use stays out of errors and logs
+    s.redact = [&c.url, &c.user, &c.password]
+        .iter()
+        .flat_map(|setting| setting.secret_names())
+        .filter_map(|name| secrets.values.get(name))
+        .map(|v| v.expose().to_string())
+        .collect();
     s.user = (!user.is_empty()).then_some(user);
     s.password = (!password.is_empty()).then_some(password);
     s.create_tables = c.create_tables;
@@ -285,7 +292,11 @@ fn make_sink(cli: &Cli, args: &RunArgs, cfg: &Config) -> anyhow::Result<(Box<dyn
         }
         "clickhouse" => {
             let settings = clickhouse_settings(cli, cfg)?;
-            let desc = format!("clickhouse {} database {}", settings.url, settings.database);
+            let desc = format!(
+                "clickhouse {} database {}",
+                settings.display_url(),
+                settings.database
+            );
             let sink = sluice_connectors::sink::clickhouse::ClickHouseSink::connect(settings)
                 .context("cannot connect to ClickHouse (is it running? `scripts/services.sh start clickhouse`)")?;
             Ok((Box::new(sink), desc))

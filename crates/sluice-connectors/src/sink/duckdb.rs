@@ -1,10 +1,11 @@
 //! The `duckdb` sink, the embedded default: one table per aggregation in a
 //! database file, rows upserted by `(window_start, window_end, group_key)`
 //! so re-runs do not duplicate and a higher revision replaces a lower one;
-//! dead letters in `_sluice_dead_letters`. Each `write` is one transaction.
+//! dead letters in `_sluice_dead_letters`, staged and inserted in bulk (the
+//! first of a key is kept). Each `write` is one transaction.
 
 use duckdb::types::{TimeUnit, Value};
-use duckdb::{appender_params_from_iter, params_from_iter, Connection};
+use duckdb::{appender_params_from_iter, Connection};
 
 use super::{last_per_key, Sink};
 use crate::table::{Cell, SqlType, FIXED_COLUMNS};
@@ -12,6 +13,59 @@ use crate::{ConnectorError, DeadLetterRecord, ResultRow, TableSpec};
 
 /// Table holding dead letters.
 pub const DEAD_LETTER_TABLE: &str = "_sluice_dead_letters";
+
+/// Per-connection temporary table the dead letters of one write are
+/// appended to before one set-based insert into [`DEAD_LETTER_TABLE`]
+/// (temporary: never in the file, cannot clash with a result table).
+const DEAD_LETTER_STAGE: &str = "_sluice_dead_letter_stage";
+
+/// The columns a dead letter is written with (`recorded_at` takes its default).
+const DEAD_LETTER_COLUMNS: &str =
+    "kind, reason, source, partition, \"offset\", event_type, aggregation, event_time, payload";
+
+/// Appends `dead` to the stage, then moves the ones whose key
+/// `(source, partition, offset, kind, aggregation)` is not stored yet into
+/// [`DEAD_LETTER_TABLE`] with one statement: the first of a key wins, within
+/// the batch and against earlier writes, as a row-by-row
+/// `INSERT … ON CONFLICT DO NOTHING` would, but in time linear in the batch.
+fn write_dead_letters(
+    tx: &duckdb::Transaction<'_>,
+    dead: &[DeadLetterRecord],
+) -> Result<(), ConnectorError> {
+    tx.execute_batch(&format!("DELETE FROM temp.main.{DEAD_LETTER_STAGE}"))
+        .map_err(db)?;
+    {
+        let mut app = tx
+            .appender_to_catalog_and_db(DEAD_LETTER_STAGE, "temp", "main")
+            .map_err(db)?;
+        for (seq, d) in dead.iter().enumerate() {
+            app.append_row(appender_params_from_iter([
+                Value::BigInt(i64::try_from(seq).unwrap_or(i64::MAX)),
+                Value::Text(d.kind.as_str().into()),
+                Value::Text(d.reason.clone()),
+                Value::Text(d.source.clone()),
+                Value::Int(i32::try_from(d.partition).unwrap_or(i32::MAX)),
+                Value::BigInt(d.offset),
+                d.event_type.clone().map(Value::Text).unwrap_or(Value::Null),
+                Value::Text(d.aggregation.clone().unwrap_or_default()),
+                d.event_time
+                    .map(|t| Value::Timestamp(TimeUnit::Millisecond, t))
+                    .unwrap_or(Value::Null),
+                Value::Blob(d.payload.clone()),
+            ]))
+            .map_err(db)?;
+        }
+        app.flush().map_err(db)?;
+    }
+    tx.execute_batch(&format!(
+        "INSERT INTO {DEAD_LETTER_TABLE} ({DEAD_LETTER_COLUMNS}) \
+         SELECT {DEAD_LETTER_COLUMNS} FROM temp.main.{DEAD_LETTER_STAGE} \
+         QUALIFY row_number() OVER (PARTITION BY source, partition, \"offset\", kind, aggregation ORDER BY seq) = 1 \
+         ON CONFLICT DO NOTHING; \
+         DELETE FROM temp.main.{DEAD_LETTER_STAGE};"
+    ))
+    .map_err(db)
+}
 
 /// A DuckDB database file.
 pub struct DuckDbSink {
@@ -195,7 +249,10 @@ impl DuckDbSink {
                 "CREATE TABLE IF NOT EXISTS {DEAD_LETTER_TABLE} (kind VARCHAR NOT NULL, reason VARCHAR NOT NULL, source VARCHAR NOT NULL, \
                  partition INTEGER NOT NULL, \"offset\" BIGINT NOT NULL, event_type VARCHAR, aggregation VARCHAR NOT NULL, \
                  event_time TIMESTAMP, payload BLOB NOT NULL, recorded_at TIMESTAMP NOT NULL DEFAULT current_timestamp, \
-                 PRIMARY KEY (source, partition, \"offset\", kind, aggregation))"
+                 PRIMARY KEY (source, partition, \"offset\", kind, aggregation)); \
+                 CREATE TEMP TABLE IF NOT EXISTS {DEAD_LETTER_STAGE} (seq BIGINT NOT NULL, kind VARCHAR NOT NULL, reason VARCHAR NOT NULL, \
+                 source VARCHAR NOT NULL, partition INTEGER NOT NULL, \"offset\" BIGINT NOT NULL, event_type VARCHAR, \
+                 aggregation VARCHAR NOT NULL, event_time TIMESTAMP, payload BLOB NOT NULL)"
             ))
             .map_err(db)?;
         Ok(())
@@ -283,28 +340,7 @@ impl Sink for DuckDbSink {
             }
         }
         if !dead.is_empty() {
-            let mut st = tx
-                .prepare(&format!(
-                    "INSERT INTO {DEAD_LETTER_TABLE} (kind, reason, source, partition, \"offset\", event_type, aggregation, event_time, payload) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
-                ))
-                .map_err(db)?;
-            for d in dead {
-                st.execute(params_from_iter([
-                    Value::Text(d.kind.as_str().into()),
-                    Value::Text(d.reason.clone()),
-                    Value::Text(d.source.clone()),
-                    Value::Int(i32::try_from(d.partition).unwrap_or(i32::MAX)),
-                    Value::BigInt(d.offset),
-                    d.event_type.clone().map(Value::Text).unwrap_or(Value::Null),
-                    Value::Text(d.aggregation.clone().unwrap_or_default()),
-                    d.event_time
-                        .map(|t| Value::Timestamp(TimeUnit::Millisecond, t))
-                        .unwrap_or(Value::Null),
-                    Value::Blob(d.payload.clone()),
-                ]))
-                .map_err(db)?;
-            }
+            write_dead_letters(&tx, dead)?;
         }
         tx.commit().map_err(db)?;
         self.empty.iter_mut().for_each(|e| *e = false);

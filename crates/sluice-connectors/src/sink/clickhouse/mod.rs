@@ -20,9 +20,11 @@
 //! Old servers (Debian's 18.16) and modern ones (20.x and later) differ in
 //! column types only: see [`Dialect`].
 
+mod answer;
 mod ddl;
 mod rowbinary;
 
+pub use answer::{classify, error_code, Redactor, Verdict, REDACTED};
 pub use ddl::{ddl, parts_columns, Dialect, DEAD_LETTER_TABLE};
 
 use std::time::Duration;
@@ -30,7 +32,7 @@ use std::time::Duration;
 use crate::{ConnectorError, DeadLetterRecord, ResultRow, Sink, TableSpec};
 
 /// Where and how to connect.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ClickHouseSettings {
     /// `http://host:8123`.
     pub url: String,
@@ -47,6 +49,25 @@ pub struct ClickHouseSettings {
     pub ttl_days: Option<u32>,
     /// Timeout per request.
     pub timeout: Duration,
+    /// Resolved secret values (the user when given as a secret, ...) that
+    /// must never appear in an error or a log line; the password and any
+    /// credentials in `url` are redacted without being listed here.
+    pub redact: Vec<String>,
+}
+
+impl std::fmt::Debug for ClickHouseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let r = self.redactor();
+        f.debug_struct("ClickHouseSettings")
+            .field("url", &r.apply(&self.url))
+            .field("database", &self.database)
+            .field("user", &self.user.as_deref().map(|u| r.apply(u)))
+            .field("password", &self.password.as_ref().map(|_| REDACTED))
+            .field("create_tables", &self.create_tables)
+            .field("ttl_days", &self.ttl_days)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClickHouseSettings {
@@ -60,7 +81,25 @@ impl ClickHouseSettings {
             create_tables: true,
             ttl_days: None,
             timeout: Duration::from_secs(30),
+            redact: Vec::new(),
         }
+    }
+
+    /// The redactor of every secret these settings hold.
+    pub fn redactor(&self) -> Redactor {
+        let (_, in_url) = answer::split_credentials(&self.url);
+        Redactor::new(
+            self.redact
+                .iter()
+                .cloned()
+                .chain(self.password.clone())
+                .chain(in_url),
+        )
+    }
+
+    /// The URL without credentials, for messages.
+    pub fn display_url(&self) -> String {
+        answer::split_credentials(&self.url).0
     }
 }
 
@@ -69,37 +108,24 @@ impl ClickHouseSettings {
 pub struct Client {
     agent: ureq::Agent,
     url: String,
+    /// `url` without credentials, for messages.
+    shown_url: String,
     user: Option<String>,
     password: Option<String>,
+    redactor: Redactor,
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("url", &self.url)
-            .field("user", &self.user)
+            .field("url", &self.shown_url)
+            .field(
+                "user",
+                &self.user.as_deref().map(|u| self.redactor.apply(u)),
+            )
             .finish_non_exhaustive()
     }
 }
-
-/// ClickHouse error codes that retrying cannot fix (syntax, unknown
-/// identifiers, type mismatches, bad arguments, unknown tables).
-const USER_ERROR_CODES: &[&str] = &[
-    "Code: 6,",
-    "Code: 16,",
-    "Code: 27,",
-    "Code: 36,",
-    "Code: 42,",
-    "Code: 43,",
-    "Code: 44,",
-    "Code: 46,",
-    "Code: 47,",
-    "Code: 53,",
-    "Code: 57,",
-    "Code: 60,",
-    "Code: 62,",
-    "Code: 81,",
-];
 
 fn remote(message: String, retry: bool) -> ConnectorError {
     ConnectorError::Remote {
@@ -115,7 +141,10 @@ impl Client {
         if !(settings.url.starts_with("http://") || settings.url.starts_with("https://")) {
             return Err(ConnectorError::Config {
                 connector: "clickhouse",
-                message: format!("url `{}` must start with http:// or https://", settings.url),
+                message: format!(
+                    "url `{}` must start with http:// or https://",
+                    settings.display_url()
+                ),
             });
         }
         let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -127,20 +156,31 @@ impl Client {
         Ok(Self {
             agent,
             url: format!("{}/", settings.url.trim_end_matches('/')),
+            shown_url: format!("{}/", settings.display_url().trim_end_matches('/')),
             user: settings.user.clone(),
             password: settings.password.clone(),
+            redactor: settings.redactor(),
         })
     }
 
-    fn post(&self, query: Option<&str>, body: &[u8]) -> Result<String, ConnectorError> {
-        self.post_in(None, query, body)
+    /// The redactor applied to every answer and transport error.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
     }
 
+    fn post(&self, query: Option<&str>, body: &[u8]) -> Result<String, ConnectorError> {
+        self.post_in(None, query, body, false)
+    }
+
+    /// Sends one request. `verified`: the statement touches only tables
+    /// `prepare` verified, so their vanishing is a server stopping
+    /// ([`classify`]).
     fn post_in(
         &self,
         database: Option<&str>,
         query: Option<&str>,
         body: &[u8],
+        verified: bool,
     ) -> Result<String, ConnectorError> {
         let mut req = self.agent.post(&self.url);
         if let Some(db) = database {
@@ -155,20 +195,31 @@ impl Client {
         if let Some(p) = &self.password {
             req = req.header("X-ClickHouse-Key", p);
         }
+        let r = &self.redactor;
+        // connection refused or reset, timeouts: the server is away
         let mut resp = req
             .send(body)
-            .map_err(|e| remote(format!("{}: {e}", self.url), true))?;
+            .map_err(|e| remote(r.apply(&format!("{}: {e}", self.shown_url)), true))?;
         let status = resp.status().as_u16();
         let text = resp
             .body_mut()
             .with_config()
             .limit(1 << 30)
             .read_to_string()
-            .map_err(|e| remote(format!("reading the answer: {e}"), true))?;
+            .map_err(|e| remote(r.apply(&format!("reading the answer: {e}")), true))?;
         if status >= 400 {
-            let user_error = USER_ERROR_CODES.iter().any(|c| text.contains(c));
-            let retry = !(user_error || status == 401 || status == 403 || status == 404);
-            return Err(remote(format!("HTTP {status}: {}", text.trim()), retry));
+            let said = r.apply(text.trim());
+            return Err(match classify(status, &text, verified) {
+                Verdict::Transient => remote(format!("HTTP {status}: {said}"), true),
+                Verdict::Permanent => remote(format!("HTTP {status}: {said}"), false),
+                Verdict::Authentication => remote(
+                    format!(
+                        "authentication failed at {}: check `sinks.clickhouse.user` and `password` (HTTP {status}: {said})",
+                        self.shown_url
+                    ),
+                    false,
+                ),
+            });
         }
         Ok(text)
     }
@@ -180,7 +231,7 @@ impl Client {
 
     /// Runs one statement with `database` as the default database.
     pub fn query_in(&self, database: &str, sql: &str) -> Result<String, ConnectorError> {
-        self.post_in(Some(database), None, sql.as_bytes())
+        self.post_in(Some(database), None, sql.as_bytes(), false)
     }
 
     /// The statement inserting RowBinary rows of `columns` into `table`
@@ -197,6 +248,12 @@ impl Client {
     /// Runs `insert` (from [`Client::insert_statement`]) with RowBinary `body`.
     pub fn insert(&self, insert: &str, body: &[u8]) -> Result<(), ConnectorError> {
         self.post(Some(insert), body).map(|_| ())
+    }
+
+    /// [`Client::insert`] into a table verified to exist: its vanishing
+    /// (a server stopping detaches tables) is retryable.
+    fn insert_verified(&self, insert: &str, body: &[u8]) -> Result<(), ConnectorError> {
+        self.post_in(None, Some(insert), body, true).map(|_| ())
     }
 
     /// The server version, e.g. `18.16.1`.
@@ -231,7 +288,7 @@ impl ClickHouseSink {
         let client = Client::new(&settings)?;
         let version = client.version()?;
         let dialect = Dialect::from_version(&version);
-        tracing::info!(%version, ?dialect, url = %settings.url, "connected to ClickHouse");
+        tracing::info!(%version, ?dialect, url = %settings.display_url(), "connected to ClickHouse");
         Ok(Self {
             client,
             settings,
@@ -295,7 +352,9 @@ impl Sink for ClickHouseSink {
     fn describe(&self) -> String {
         format!(
             "clickhouse {} database {} ({:?})",
-            self.settings.url, self.settings.database, self.dialect
+            self.settings.display_url(),
+            self.settings.database,
+            self.dialect
         )
     }
 
@@ -351,7 +410,7 @@ impl Sink for ClickHouseSink {
         }
         for (body, insert) in bodies.iter().zip(&self.inserts) {
             if !body.is_empty() {
-                self.client.insert(insert, body)?;
+                self.client.insert_verified(insert, body)?;
             }
         }
         if !dead.is_empty() {
@@ -360,7 +419,7 @@ impl Sink for ClickHouseSink {
             for d in dead {
                 rowbinary::encode_dead_letter(&mut body, self.dialect, d, now);
             }
-            self.client.insert(&self.dead_insert, &body)?;
+            self.client.insert_verified(&self.dead_insert, &body)?;
         }
         Ok(())
     }
