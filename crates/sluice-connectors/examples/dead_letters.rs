@@ -18,6 +18,8 @@ fn letter(offset: i64) -> DeadLetterRecord {
         aggregation: None,
         event_time: None,
         payload: format!("{{\"user_id\": \"u{offset}\", oops").into_bytes(),
+        key: None,
+        timestamp: None,
     }
 }
 

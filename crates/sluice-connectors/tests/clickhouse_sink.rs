@@ -118,6 +118,8 @@ fn a_detached_result_table_is_retried_and_the_write_lands_once_it_is_back() {
         aggregation: None,
         event_time: None,
         payload: b"x".to_vec(),
+        key: None,
+        timestamp: None,
     };
     client
         .query(&format!("DETACH TABLE `{db}`.`_sluice_dead_letters`"))

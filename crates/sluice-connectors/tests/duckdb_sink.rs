@@ -219,6 +219,8 @@ fn letter(offset: i64, aggregation: Option<&str>, reason: &str) -> DeadLetterRec
         aggregation: aggregation.map(str::to_string),
         event_time: aggregation.map(|_| offset * 1000),
         payload: format!("{{\"n\": {offset}").into_bytes(),
+        key: None,
+        timestamp: None,
     }
 }
 
