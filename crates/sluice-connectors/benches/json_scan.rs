@@ -79,7 +79,10 @@ fn lines(n: usize, title: &str) -> Vec<u8> {
 fn scan(c: &mut Criterion) {
     let layouts = layouts();
     let mut g = c.benchmark_group("json_scan");
-    for (name, title) in [("ascii", "Product"), ("non_ascii_unread", "Prödukt für Größe €")] {
+    for (name, title) in [
+        ("ascii", "Product"),
+        ("non_ascii_unread", "Prödukt für Größe €"),
+    ] {
         let text = lines(20_000, title);
         g.throughput(Throughput::Bytes(text.len() as u64));
         g.bench_function(name, |b| {
