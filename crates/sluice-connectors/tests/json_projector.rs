@@ -5,7 +5,7 @@
 //! surprised), with keys in each event type's usual order or shuffled,
 //! escapes, nested values the projection skips, and corruptions: structural
 //! characters, truncation, raw control characters and bytes that break UTF-8
-//! anywhere in the line, and repeated keys. The one rule `serde_json` does not
+//! anywhere in the line, repeated keys and keys written with escapes. The one rule `serde_json` does not
 //! have: a key that the projection reads may appear only once per object
 //! (`serde_json` keeps the last), so the reference rejects such lines too.
 //!
@@ -268,10 +268,16 @@ fn line() -> impl Strategy<Value = Line> {
                     kv.rotate_left(k % 3);
                 }
                 let (kind, at, what) = corrupt;
-                if kind == 3 {
+                if kind == 3 || kind == 4 {
                     // a key repeated (read or not), with another value
                     let (k, _) = kv[at.index(kv.len())].clone();
                     kv.push((k, extra[what % 3].clone()));
+                }
+                if kind == 4 || kind == 5 {
+                    // a key written with an escape (the same key to a parser)
+                    let n = kv.len();
+                    let k = &mut kv[(what * 7) % n].0;
+                    *k = format!("\\u{:04x}{}", u32::from(k.as_bytes()[0]), &k[1..]);
                 }
                 let body: Vec<String> = kv.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
                 let mut text = format!("{{{}}}", body.join(",")).into_bytes();

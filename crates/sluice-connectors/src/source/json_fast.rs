@@ -936,7 +936,7 @@ mod tests {
         let head = br#"{"event_type":"buy","event_time":1,"amount":1,"kind":"a","#;
         let with = |tail: &[u8]| [&head[..], tail, b"}"].concat();
         let mut out = vec![9];
-        let bad: [(Vec<u8>, &str); 9] = [
+        let bad: [(Vec<u8>, &str); 12] = [
             (with(b"\"note\":\"\xff\""), "invalid UTF-8"),
             (with(b"\"note\":\"a\xc3\""), "invalid UTF-8"),
             (with(b"\"note\":\"\xed\xa0\x80\""), "invalid UTF-8"),
@@ -949,6 +949,9 @@ mod tests {
                 with(b"\"event_type\":\"buy\""),
                 "duplicate key `event_type`",
             ),
+            (with(br#""amo\u0075nt":2"#), "duplicate key `amount`"),
+            (with(br#""note":"\ud800""#), "unpaired surrogate"),
+            (with(br#""note":"\udc00\ud800""#), "unpaired surrogate"),
         ];
         for (line, want) in bad {
             let e = pr.line(&line, &mut out).unwrap_err();
@@ -967,6 +970,7 @@ mod tests {
             br#""note":"\u0000\n""#,
             br#""pad":1,"pad":2"#,
             br#""skip":{"a":1,"a":2}"#,
+            br#""note":"\ud83d\ude00""#,
         ] {
             let line = with(tail);
             assert!(
