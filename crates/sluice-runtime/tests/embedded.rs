@@ -417,6 +417,26 @@ fn a_corrupt_container_block_is_counted_record_by_record_and_reading_resumes() {
     );
     assert_eq!(read, 5_000 - blocks[1].1);
 
+    // a file of one event type (no union) loses a damaged block the same way
+    let opts = GeneratorOptions {
+        only_event_type: Some("page_view".into()),
+        ..gen_opts(5_000, 11)
+    };
+    let mut g = Generator::from_config(&cfg, "ecommerce", opts).unwrap();
+    let mut one = Vec::new();
+    g.write_to(sluice_generator::Format::AvroOcf, &mut one, &mut |_| {})
+        .unwrap();
+    let (all, none) = read_file(&write("one.avro", &one), d);
+    assert!(none.is_empty() && all > 1_000, "{all} {none:?}");
+    let mid = one.len() / 2;
+    one[mid..mid + 64].fill(0xFF);
+    let (read, lost) = read_file(&write("one-bad.avro", &one), d);
+    assert!(!lost.is_empty());
+    assert_eq!(read + lost.len(), all);
+    assert!(lost
+        .iter()
+        .all(|r| r.event_type.as_deref() == Some("page_view")));
+
     // a file cut in the middle of its last block
     let cut = &clean[..blocks[blocks.len() - 1].0 + 100];
     let (read, lost) = read_file(&write("cut.avro", cut), d);
