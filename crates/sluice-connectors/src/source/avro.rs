@@ -22,8 +22,9 @@
 //!   its sync marker is in place (the datums did not decode), or the
 //!   16 bytes where the marker belongs are followed by a good block or the
 //!   end of the file (a damaged marker), or the file ends inside the block
-//!   with no sync marker after it (a cut file). Each lost record is then
-//!   reported on its own ([`BlockRead::Lost`]);
+//!   with no sync marker after it and the block's length is no more than
+//!   the file's (a cut file). Each lost record is then reported on its own
+//!   ([`BlockRead::Lost`]) — never more of them than the file has bytes;
 //! - otherwise the block's extent is unknown: the bytes up to the next
 //!   occurrence of the file's sync marker (or the end of the file) are
 //!   skipped and reported once ([`BlockRead::Unknown`]).
@@ -288,13 +289,16 @@ pub fn next_block(
     }
     if data_end.saturating_add(16) > b.len() {
         // the file ends inside the block: a cut file, unless a sync marker
-        // follows (then the header's length is wrong)
+        // follows (then the header's length is wrong) or the block would be
+        // longer than the whole file (a damaged header; this also bounds the
+        // dead letters by the file's size)
         return match marker_after(pos) {
-            None => BlockRead::Lost {
+            None if data_end - data_start <= b.len() => BlockRead::Lost {
                 count,
                 why: "the file ends inside the block".into(),
                 next: b.len(),
             },
+            None => unknown(b, pos, "block length runs past the end of the file", None),
             found => unknown(b, pos, "block length runs past a sync marker", found),
         };
     }
@@ -409,4 +413,86 @@ pub fn match_layout(layouts: &[RecordLayout], schema: &Json) -> Result<u32, Stri
         ));
     }
     Ok(idx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_generator::encode::put_long;
+
+    /// Event type `e` with only its `event_time` (one long per datum).
+    fn time_only() -> Vec<RecordLayout> {
+        let mut fields = RecordLayout::envelope("id");
+        fields.retain(|x| x.name == "event_time");
+        vec![RecordLayout {
+            namespace: "n".into(),
+            domain: "d".into(),
+            event_type: "e".into(),
+            entity_key: "id".into(),
+            money: MoneyEncoding::Long,
+            fields,
+        }]
+    }
+
+    const SYNC: [u8; 16] = *b"0123456789abcdef";
+
+    /// A block of `count` datums.
+    fn block(out: &mut Vec<u8>, count: i64) {
+        let mut data = Vec::new();
+        for t in 0..count {
+            put_long(&mut data, 1000 + t);
+        }
+        put_long(out, count);
+        put_long(out, data.len() as i64);
+        out.extend_from_slice(&data);
+        out.extend_from_slice(&SYNC);
+    }
+
+    fn read(b: &[u8], pos: usize) -> (BlockRead, usize) {
+        let one = Branches {
+            union: false,
+            types: vec![0],
+        };
+        let mut records = Vec::new();
+        let r = next_block(b, pos, &SYNC, &time_only(), &one, &mut records);
+        (r, records.len())
+    }
+
+    #[test]
+    fn blocks_are_used_whole_or_counted_as_lost() {
+        let mut b = Vec::new();
+        block(&mut b, 3);
+        let second = b.len();
+        block(&mut b, 4);
+        assert_eq!(read(&b, 0), (BlockRead::Records { next: second }, 3));
+        assert_eq!(read(&b, b.len()), (BlockRead::End, 0));
+        // a count that does not match the bytes: the block is lost whole
+        let mut bad = Vec::new();
+        block(&mut bad, 3);
+        bad[0] = 4; // count 2
+        let (r, n) = read(&bad, 0);
+        assert!(matches!(r, BlockRead::Lost { count: 2, next, .. } if next == second));
+        assert_eq!(n, 0, "no record of a lost block is kept");
+        // a cut file: the header's count is reported
+        let (r, _) = read(&b[..second + 4], second);
+        assert!(matches!(r, BlockRead::Lost { count: 4, .. }), "{r:?}");
+        // a header claiming more bytes than the file has, with no sync
+        // marker after it: the count is not believed
+        let mut huge = Vec::new();
+        put_long(&mut huge, 1 << 40);
+        put_long(&mut huge, 1 << 41);
+        huge.resize(40, 2);
+        let (r, _) = read(&huge, 0);
+        assert!(matches!(r, BlockRead::Unknown { next: 40, .. }), "{r:?}");
+        // an unreadable header: skipped to just past the next sync marker
+        let mut junk = vec![0xFF; 12];
+        let next = junk.len();
+        junk.extend_from_slice(&b);
+        let (r, _) = read(&junk, 0);
+        let first_end = next + second;
+        assert!(
+            matches!(r, BlockRead::Unknown { next, .. } if next == first_end),
+            "{r:?}"
+        );
+    }
 }
