@@ -458,3 +458,95 @@ fn schema_register_check_refuses_breaking_changes() {
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("REFUSED") && out.contains("items"), "{out}");
 }
+
+/// Runs `sluice run --source file:SPEC` on the shipped config into a scratch
+/// database; `drop_dac` runs it without the capabilities that let root read
+/// any file (so permission errors happen as for any other user).
+fn run_file_source(dir: &Path, spec: &str, drop_dac: bool) -> (Option<i32>, String) {
+    let mut c = if drop_dac {
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--bounding-set=-dac_override,-dac_read_search",
+            "--inh-caps=-dac_override,-dac_read_search",
+            "--",
+        ])
+        .arg(env!("CARGO_BIN_EXE_sluice"));
+        c.env_remove("SLUICE_ENV")
+            .env_remove("SLUICE_CONFIG_DIR")
+            .env_remove("RUST_LOG");
+        c
+    } else {
+        sluice()
+    };
+    let out = c
+        .current_dir(dir)
+        .arg("--config-dir")
+        .arg(repo().join("config"))
+        .args(["run", "--domain", "ecommerce", "--quiet", "--db"])
+        .arg(dir.join("s.duckdb"))
+        .arg("--source")
+        .arg(format!("file:{spec}"))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    (out.status.code(), stdout + &stderr)
+}
+
+#[test]
+fn a_file_source_that_is_not_a_regular_file_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out) = run_file_source(dir.path(), "/dev/zero", false);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("`/dev/zero`") && out.contains("not a regular file (character device)"),
+        "{out}"
+    );
+    assert!(!out.contains("no such file"), "{out}");
+    // a missing file still says so
+    let (code, out) = run_file_source(dir.path(), "missing.jsonl", false);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("`missing.jsonl`: no such file"), "{out}");
+}
+
+#[test]
+fn a_permission_error_on_the_file_source_is_printed_once() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let line = r#"{"event_id":"e1","event_type":"page_view","user_id":"u1","event_time":1000,"session_id":null,"page_url":"/","referrer":null,"device_type":"mobile","platform":"ios","country":"DE"}"#;
+    let locked = dir.path().join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    for f in ["x.jsonl", "y.avro"] {
+        let p = dir.path().join(f);
+        std::fs::write(&p, format!("{line}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o000)).unwrap();
+    }
+    std::fs::write(locked.join("x.jsonl"), format!("{line}\n")).unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    // root reads anything unless it gives up the capabilities that allow it
+    let drop_dac = std::fs::read(dir.path().join("x.jsonl")).is_ok();
+    if drop_dac && Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("skipping: running as root and `setpriv` is not installed");
+        return;
+    }
+    for spec in [
+        "x.jsonl",
+        "y.avro",
+        "locked",
+        "locked/x.jsonl",
+        "locked/*.jsonl",
+    ] {
+        let (code, out) = run_file_source(dir.path(), spec, drop_dac);
+        assert_eq!(code, Some(1), "{spec}: {out}");
+        assert_eq!(
+            out.matches("Permission denied").count(),
+            1,
+            "{spec}: the reason once\n{out}"
+        );
+        assert!(
+            out.contains(&format!("`{spec}`")) || out.contains("`locked`"),
+            "{spec}: {out}"
+        );
+        assert!(!out.contains("no such file"), "{spec}: {out}");
+    }
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+}

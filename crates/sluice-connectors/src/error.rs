@@ -6,21 +6,23 @@ use sluice_core::{ErrorDomain, RetryHint};
 /// What went wrong in a source or sink.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {
-    /// Reading input failed.
-    #[error("cannot read `{path}`: {source}")]
+    /// Reading input failed. The message already ends with the cause, so
+    /// the cause is deliberately not also the error's `source()` (a chain
+    /// printer such as `{:#}` would print it twice).
+    #[error("cannot read `{path}`: {cause}")]
     Read {
         /// The file.
         path: String,
         /// Cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
-    /// Writing output failed.
-    #[error("cannot write `{path}`: {source}")]
+    /// Writing output failed (cause in the message, as for `Read`).
+    #[error("cannot write `{path}`: {cause}")]
     Write {
         /// The file.
         path: String,
         /// Cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// Input that cannot be used at all (not a single record).
     #[error("bad input `{path}`: {message}")]

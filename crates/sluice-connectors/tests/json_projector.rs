@@ -3,9 +3,11 @@
 //! engine's own Avro encoder writes the record. Lines come in batches
 //! through one projector (so the key-order prediction learns and is
 //! surprised), with keys in each event type's usual order or shuffled,
-//! escapes, nested values the projection skips, and corruptions. (One
-//! documented leniency: raw control characters inside strings that are not
-//! read are not rejected, so none are generated there.)
+//! escapes, nested values the projection skips, and corruptions: structural
+//! characters, truncation, raw control characters and bytes that break UTF-8
+//! anywhere in the line, repeated keys and keys written with escapes. The one rule `serde_json` does not
+//! have: a key that the projection reads may appear only once per object
+//! (`serde_json` keeps the last), so the reference rejects such lines too.
 //!
 //! Case count: `PROPTEST_CASES` (default 64).
 
@@ -13,6 +15,29 @@ use proptest::prelude::*;
 use sluice_connectors::source::json_fast::Projector;
 use sluice_core::{FieldLayout, FieldRole, FieldType, MoneyEncoding, RecordLayout};
 use sluice_engine::value::{encode_record, Value};
+
+/// A top-level JSON object as its key/value pairs in order, repeats kept.
+struct Pairs(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for Pairs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Pairs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Pairs, A::Error> {
+                let mut v = Vec::new();
+                while let Some(kv) = m.next_entry()? {
+                    v.push(kv);
+                }
+                Ok(Pairs(v))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
 
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
@@ -79,9 +104,17 @@ fn layouts() -> Vec<RecordLayout> {
 
 /// What the projector must produce for `line`: the Avro record and its
 /// type, or an error.
-fn reference(layouts: &[RecordLayout], line: &str) -> Option<(u32, Vec<u8>)> {
-    let v: serde_json::Value = serde_json::from_str(line).ok()?;
-    let obj = v.as_object()?;
+fn reference(layouts: &[RecordLayout], line: &[u8]) -> Option<(u32, Vec<u8>)> {
+    let Pairs(pairs) = serde_json::from_slice(line).ok()?;
+    // keys the projection reads: `event_type` and every projected field
+    let read =
+        |k: &str| k == "event_type" || layouts.iter().any(|l| l.fields.iter().any(|f| f.name == k));
+    let mut obj = serde_json::Map::new();
+    for (k, v) in pairs {
+        if obj.insert(k.clone(), v).is_some() && read(&k) {
+            return None;
+        }
+    }
     let et = obj.get("event_type")?.as_str()?;
     let ti = layouts.iter().position(|l| l.event_type == et)?;
     let l = &layouts[ti];
@@ -113,6 +146,11 @@ fn json_string() -> impl Strategy<Value = String> {
         4 => "[a-z0-9_]{0,12}".prop_map(|s| format!("\"{s}\"")),
         1 => "[a-z]{0,4}".prop_map(|s| format!("\"{s}\\\"q\\\\\\u00e9\\n{s}\"")),
         1 => "[a-zé€😀 ]{1,6}".prop_map(|s| format!("\"{s}\"")),
+        // a lone surrogate escape, or a pair
+        1 => prop::sample::select(vec!["\"\\ud800\"", "\"a\\udc00b\"", "\"\\ud83d\\ude00\""])
+            .prop_map(str::to_string),
+        // a raw control character
+        1 => "[a-z]{0,3}".prop_map(|s| format!("\"{s}\u{0}{s}\u{1f}\"")),
     ]
 }
 
@@ -172,7 +210,7 @@ fn typed_value(kind: u8) -> BoxedStrategy<String> {
 
 #[derive(Debug, Clone)]
 struct Line {
-    text: String,
+    text: Vec<u8>,
 }
 
 fn line() -> impl Strategy<Value = Line> {
@@ -190,7 +228,7 @@ fn line() -> impl Strategy<Value = Line> {
         prop::collection::vec(json_value(), 3),
         any::<bool>(),
         any::<prop::sample::Index>(),
-        (0u8..8, any::<prop::sample::Index>(), 0usize..6),
+        (0u8..10, any::<prop::sample::Index>(), 0usize..9),
     )
         .prop_flat_map(move |(ty, drop, extra, shuffle, perm, corrupt)| {
             let fields = if ty == 1 { buy.clone() } else { view.clone() };
@@ -229,26 +267,30 @@ fn line() -> impl Strategy<Value = Line> {
                     kv.swap(0, k);
                     kv.rotate_left(k % 3);
                 }
-                let body: Vec<String> = kv.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
-                let mut text = format!("{{{}}}", body.join(","));
                 let (kind, at, what) = corrupt;
-                // raw control characters are only rejected in strings that are
-                // read: a corruption must not turn such a field into another key
-                let kind = if text.contains('\u{1}') { 7 } else { kind };
+                if kind == 3 || kind == 4 {
+                    // a key repeated (read or not), with another value
+                    let (k, _) = kv[at.index(kv.len())].clone();
+                    kv.push((k, extra[what % 3].clone()));
+                }
+                if kind == 4 || kind == 5 {
+                    // a key written with an escape (the same key to a parser)
+                    let n = kv.len();
+                    let k = &mut kv[(what * 7) % n].0;
+                    *k = format!("\\u{:04x}{}", u32::from(k.as_bytes()[0]), &k[1..]);
+                }
+                let body: Vec<String> = kv.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                let mut text = format!("{{{}}}", body.join(",")).into_bytes();
                 if kind == 0 {
                     // a structural or blank character somewhere
-                    let chars = [',', ':', '}', '{', '"', ' ', ']', 'x'];
-                    let mut at = at.index(text.len() + 1);
-                    while !text.is_char_boundary(at) {
-                        at -= 1;
-                    }
-                    text.insert(at, chars[what % chars.len()]);
+                    let chars = b",:}{\" ]x";
+                    text.insert(at.index(text.len() + 1), chars[what % chars.len()]);
                 } else if kind == 1 {
-                    let mut at = at.index(text.len());
-                    while !text.is_char_boundary(at) {
-                        at -= 1;
-                    }
-                    text.truncate(at);
+                    text.truncate(at.index(text.len()));
+                } else if kind == 2 {
+                    // a raw byte that is a control character or breaks UTF-8
+                    let bytes = [0x00, 0x01, 0x1f, b'\t', 0x80, 0xbf, 0xc3, 0xed, 0xff];
+                    text.insert(at.index(text.len() + 1), bytes[what % bytes.len()]);
                 }
                 Line { text }
             },
@@ -266,17 +308,18 @@ proptest! {
         for l in &lines {
             let want = reference(&layouts, &l.text);
             let mark = out.len();
-            let got = p.line(l.text.as_bytes(), &mut out);
+            let got = p.line(&l.text, &mut out);
+            let shown = String::from_utf8_lossy(&l.text);
             match (got, want) {
                 (Ok(et), Some((want_et, bytes))) => {
-                    prop_assert_eq!(et, want_et, "{}", l.text);
-                    prop_assert_eq!(&out[mark..], &bytes[..], "{}", l.text);
+                    prop_assert_eq!(et, want_et, "{}", shown);
+                    prop_assert_eq!(&out[mark..], &bytes[..], "{}", shown);
                 }
-                (Err(_), None) => prop_assert_eq!(out.len(), mark, "{}", l.text),
+                (Err(_), None) => prop_assert_eq!(out.len(), mark, "{}", shown),
                 (got, want) => prop_assert!(
                     false,
-                    "{}\nprojector: {:?}\nreference: {:?}",
-                    l.text,
+                    "{:?}\nprojector: {:?}\nreference: {:?}",
+                    shown,
                     got.map_err(|e| e.0),
                     want.map(|w| w.0)
                 ),

@@ -268,6 +268,182 @@ fn parallel_projected_json_gives_the_reference_results_and_dead_letters() {
     }
 }
 
+/// `n` ecommerce events of `seed` from the real generator, in `format`.
+fn generated(cfg: &Config, n: u64, seed: u64, format: sluice_generator::Format) -> Vec<u8> {
+    let mut g = Generator::from_config(cfg, "ecommerce", gen_opts(n, seed)).unwrap();
+    assert!(g.is_union_output(), "several event types in one file");
+    let mut out = Vec::new();
+    g.write_to(format, &mut out, &mut |_| {}).unwrap();
+    out
+}
+
+/// Reads a file source to its end: records read, dead letters.
+fn read_file(
+    path: &Path,
+    d: &sluice_config::DomainConfig,
+) -> (usize, Vec<sluice_connectors::DeadLetterRecord>) {
+    use sluice_connectors::source::{Source, SourceOutput, SourceStatus};
+    let mut src = FileSource::new(path.to_str().unwrap(), d.layouts()).unwrap();
+    let (mut good, mut bad) = (0, Vec::new());
+    loop {
+        let mut out = SourceOutput::default();
+        let st = src.next_batch(1000, &mut out).unwrap();
+        assert!(out.rejects.len() <= 1000, "batches stay bounded");
+        good += out.batch.len();
+        bad.append(&mut out.rejects);
+        if st == SourceStatus::End {
+            return (good, bad);
+        }
+    }
+}
+
+#[test]
+fn a_multi_type_container_file_gives_the_results_of_the_same_events_as_json_lines() {
+    let cfg = config();
+    let d = cfg.domain("ecommerce").unwrap();
+    let built = plan::build(d, &cfg.platform.engine, &[]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ocf = dir.path().join("e.avro");
+    let jsonl = dir.path().join("e.jsonl");
+    std::fs::write(
+        &ocf,
+        generated(&cfg, 6_000, 9, sluice_generator::Format::AvroOcf),
+    )
+    .unwrap();
+    std::fs::write(
+        &jsonl,
+        generated(&cfg, 6_000, 9, sluice_generator::Format::Jsonl),
+    )
+    .unwrap();
+    let mut summaries = Vec::new();
+    let mut tables = Vec::new();
+    for (i, p) in [&ocf, &jsonl].into_iter().enumerate() {
+        let db = dir.path().join(format!("{i}.duckdb"));
+        let db = db.to_str().unwrap();
+        let src = FileSource::new(p.to_str().unwrap(), d.layouts()).unwrap();
+        let s = run_into(&built, Box::new(src), db);
+        summaries.push((s.records_in, s.malformed, s.late, s.results, s.rows_written));
+        tables.push(stored(db, &built));
+    }
+    assert_eq!(summaries[0], summaries[1], "container file vs JSON lines");
+    assert_eq!(summaries[0].0, 6_000);
+    assert_eq!(summaries[0].1, 0);
+    assert_tables_eq(&tables[0], &tables[1]);
+    let batches = drain(Box::new(
+        FileSource::new(jsonl.to_str().unwrap(), d.layouts()).unwrap(),
+    ));
+    assert_tables_eq(&tables[0], &expected(&built, &batches));
+}
+
+#[test]
+fn a_corrupt_container_block_is_counted_record_by_record_and_reading_resumes() {
+    use sluice_connectors::source::avro;
+    let cfg = config();
+    let d = cfg.domain("ecommerce").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let clean = generated(&cfg, 5_000, 11, sluice_generator::Format::AvroOcf);
+    // the blocks: (start, record count, end)
+    let h = avro::read_header(&clean).unwrap();
+    let mut blocks = Vec::new();
+    let mut at = h.len;
+    while let Some((count, _, next)) = avro::read_block(&clean, at, &h.sync).unwrap() {
+        blocks.push((at, count as usize, next));
+        at = next;
+    }
+    assert!(blocks.len() >= 3, "{blocks:?}");
+    let write = |name: &str, bytes: &[u8]| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    };
+    assert_eq!(read_file(&write("clean.avro", &clean), d), (5_000, vec![]));
+
+    // 64 bytes overwritten in the middle of the file
+    let mut bytes = clean.clone();
+    let mid = bytes.len() / 2;
+    bytes[mid..mid + 64].fill(0xFF);
+    let (read, lost) = read_file(&write("middle.avro", &bytes), d);
+    let hit = blocks.iter().find(|b| b.0 <= mid && mid < b.2).unwrap();
+    assert_eq!(
+        lost.len(),
+        hit.1,
+        "one dead letter per record of the damaged block"
+    );
+    assert_eq!(read + lost.len(), 5_000);
+    assert!(
+        lost.iter()
+            .all(|r| r.reason.contains("corrupt")
+                && r.reason.contains(&format!("{} records", hit.1))),
+        "{:?}",
+        lost[0]
+    );
+    // the dead letters carry the lost records' indexes
+    let first = blocks
+        .iter()
+        .take_while(|b| b.0 < hit.0)
+        .map(|b| b.1)
+        .sum::<usize>() as i64;
+    let offsets: Vec<i64> = lost.iter().map(|r| r.offset).collect();
+    assert_eq!(offsets, (first..first + hit.1 as i64).collect::<Vec<_>>());
+
+    // the same file through the pipeline: every record is accounted for
+    let built = plan::build(d, &cfg.platform.engine, &[]).unwrap();
+    let db = dir.path().join("m.duckdb");
+    let src = FileSource::new(
+        dir.path().join("middle.avro").to_str().unwrap(),
+        d.layouts(),
+    )
+    .unwrap();
+    let s = run_into(&built, Box::new(src), db.to_str().unwrap());
+    assert_eq!((s.records_in, s.malformed), (5_000, hit.1 as u64));
+
+    // a damaged sync marker: that block is lost, the next ones are read
+    let mut bytes = clean.clone();
+    let end = blocks[0].2;
+    bytes[end - 16..end].fill(0);
+    let (read, lost) = read_file(&write("sync.avro", &bytes), d);
+    assert_eq!((read, lost.len()), (5_000 - blocks[0].1, blocks[0].1));
+
+    // a damaged block header: the count is unknown, one dead letter says
+    // so, and reading resumes after the next sync marker
+    let mut bytes = clean.clone();
+    bytes[blocks[1].0..blocks[1].0 + 4].fill(0xFF);
+    let (read, lost) = read_file(&write("header.avro", &bytes), d);
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert!(
+        lost[0].reason.contains("record count unknown"),
+        "{}",
+        lost[0].reason
+    );
+    assert_eq!(read, 5_000 - blocks[1].1);
+
+    // a file of one event type (no union) loses a damaged block the same way
+    let opts = GeneratorOptions {
+        only_event_type: Some("page_view".into()),
+        ..gen_opts(5_000, 11)
+    };
+    let mut g = Generator::from_config(&cfg, "ecommerce", opts).unwrap();
+    let mut one = Vec::new();
+    g.write_to(sluice_generator::Format::AvroOcf, &mut one, &mut |_| {})
+        .unwrap();
+    let (all, none) = read_file(&write("one.avro", &one), d);
+    assert!(none.is_empty() && all > 1_000, "{all} {none:?}");
+    let mid = one.len() / 2;
+    one[mid..mid + 64].fill(0xFF);
+    let (read, lost) = read_file(&write("one-bad.avro", &one), d);
+    assert!(!lost.is_empty());
+    assert_eq!(read + lost.len(), all);
+    assert!(lost
+        .iter()
+        .all(|r| r.event_type.as_deref() == Some("page_view")));
+
+    // a file cut in the middle of its last block
+    let cut = &clean[..blocks[blocks.len() - 1].0 + 100];
+    let (read, lost) = read_file(&write("cut.avro", cut), d);
+    let last = blocks[blocks.len() - 1].1;
+    assert_eq!((read, lost.len()), (5_000 - last, last));
+}
+
 #[test]
 fn a_real_time_generator_source_hands_out_small_batches_and_stops_promptly() {
     let cfg = config();

@@ -159,7 +159,7 @@ impl DuckDbSink {
             {
                 std::fs::create_dir_all(dir).map_err(|e| ConnectorError::Write {
                     path: path.into(),
-                    source: e,
+                    cause: e,
                 })?;
             }
         }

@@ -35,7 +35,7 @@ impl JsonlSink {
             {
                 std::fs::create_dir_all(dir).map_err(|e| ConnectorError::Write {
                     path: path.into(),
-                    source: e,
+                    cause: e,
                 })?;
             }
             let f = std::fs::OpenOptions::new()
@@ -44,7 +44,7 @@ impl JsonlSink {
                 .open(path)
                 .map_err(|e| ConnectorError::Write {
                     path: path.into(),
-                    source: e,
+                    cause: e,
                 })?;
             Box::new(std::io::BufWriter::new(f))
         };
@@ -118,7 +118,7 @@ impl Sink for JsonlSink {
     ) -> Result<(), ConnectorError> {
         let err = |e| ConnectorError::Write {
             path: self.path.clone(),
-            source: e,
+            cause: e,
         };
         let mut buf = Vec::new();
         for r in rows {
@@ -137,14 +137,14 @@ impl Sink for JsonlSink {
         self.out.write_all(&buf).map_err(err)?;
         self.out.flush().map_err(|e| ConnectorError::Write {
             path: self.path.clone(),
-            source: e,
+            cause: e,
         })
     }
 
     fn close(&mut self) -> Result<(), ConnectorError> {
         self.out.flush().map_err(|e| ConnectorError::Write {
             path: self.path.clone(),
-            source: e,
+            cause: e,
         })
     }
 }

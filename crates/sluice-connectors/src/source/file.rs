@@ -3,51 +3,104 @@
 //! in name order) or a `*`/`?` pattern in the last path component. All files
 //! form partition 0, read in order; offsets are line numbers (1-based) for
 //! JSON lines and record indexes for Avro.
+//!
+//! - A path that exists but is not a regular file or directory (a device
+//!   such as `/dev/zero`, a FIFO, a socket) is refused as "not a regular
+//!   file (…)"; a path that cannot be examined or a file that cannot be
+//!   opened is a read error naming it (e.g. permission denied), checked
+//!   before anything is read; only a path that does not exist is "no such
+//!   file or directory".
+//! - JSON lines: a UTF-8 byte order mark opening a file is skipped; anywhere
+//!   else it is malformed JSON. Lines go through the projecting scanner
+//!   ([`Projector`]), whose rules are in [`super::json_fast`].
+//! - Avro: one event type or a union of the domain's event types per file;
+//!   a damaged block loses its records, each reported as a dead letter when
+//!   its record count is known (one dead letter saying so otherwise), and
+//!   reading resumes at the next sync marker ([`super::avro`]). Dead letters
+//!   of lost records carry no payload; the reason names the byte position.
 
 use std::path::{Path, PathBuf};
 
 use sluice_core::RecordLayout;
 
+use super::avro::{self, BlockRead, Branches, Record};
 use super::json_fast::Projector;
-use super::{avro, Source, SourceOutput, SourceStatus};
+use super::{Source, SourceOutput, SourceStatus};
 use crate::{ConnectorError, DeadLetterKind, DeadLetterRecord};
 
-/// Expands a path, directory or pattern into files, in order.
+/// The UTF-8 byte order mark.
+pub const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Expands a path, directory or pattern into files, in order. Every file
+/// returned could be opened for reading.
 pub fn expand(spec: &str) -> Result<Vec<PathBuf>, ConnectorError> {
     let p = Path::new(spec);
     let err = |m: &str| ConnectorError::BadInput {
         path: spec.to_string(),
         message: m.to_string(),
     };
-    let mut files = if p.is_file() {
-        vec![p.to_path_buf()]
-    } else if p.is_dir() {
-        list(p, |_| true)?
-    } else {
-        let name = p
-            .file_name()
-            .and_then(|n| n.to_str())
-            .ok_or_else(|| err("no such file"))?;
-        if !name.contains(['*', '?']) {
-            return Err(err("no such file or directory"));
+    let read_err = |e| ConnectorError::Read {
+        path: spec.to_string(),
+        cause: e,
+    };
+    let pattern = p
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|n| n.contains(['*', '?']));
+    let mut files = match (std::fs::metadata(p), pattern) {
+        (Ok(m), _) if m.is_file() => vec![p.to_path_buf()],
+        (Ok(m), _) if m.is_dir() => list(p, |_| true)?,
+        (Ok(m), _) => {
+            return Err(err(&format!(
+                "not a regular file ({})",
+                kind_of(&m.file_type())
+            )))
         }
-        let dir = p
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        list(dir, |f| glob_match(name.as_bytes(), f.as_bytes()))?
+        (Err(_), Some(name)) => {
+            let dir = p
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            list(dir, |f| glob_match(name.as_bytes(), f.as_bytes()))?
+        }
+        (Err(e), None) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(err("no such file or directory"))
+        }
+        (Err(e), None) => return Err(read_err(e)),
     };
     files.retain(|f| format_of(f).is_some());
     if files.is_empty() {
         return Err(err("no .jsonl, .ndjson, .json or .avro files found"));
     }
+    for f in &files {
+        std::fs::File::open(f).map_err(|e| ConnectorError::Read {
+            path: f.display().to_string(),
+            cause: e,
+        })?;
+    }
     Ok(files)
+}
+
+/// What kind of file a non-regular, non-directory path is.
+fn kind_of(t: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_char_device() {
+        "character device"
+    } else if t.is_block_device() {
+        "block device"
+    } else if t.is_fifo() {
+        "named pipe"
+    } else if t.is_socket() {
+        "socket"
+    } else {
+        "special file"
+    }
 }
 
 fn list(dir: &Path, keep: impl Fn(&str) -> bool) -> Result<Vec<PathBuf>, ConnectorError> {
     let rd = std::fs::read_dir(dir).map_err(|e| ConnectorError::Read {
         path: dir.display().to_string(),
-        source: e,
+        cause: e,
     })?;
     let mut v: Vec<PathBuf> = rd
         .flatten()
@@ -103,8 +156,22 @@ struct Current {
     pos: usize,
     /// JSON: line number of the next line; Avro: index of the next record.
     offset: i64,
-    /// Avro: the event type, sync marker and the records left in the current block.
-    ocf: Option<(u32, [u8; 16], usize, usize)>,
+    /// Avro: where its records go and the current block's state.
+    ocf: Option<Ocf>,
+}
+
+/// Reading state of a container file.
+#[derive(Debug)]
+struct Ocf {
+    branches: Branches,
+    sync: [u8; 16],
+    /// The current block's records and how many were handed out.
+    records: Vec<Record>,
+    taken: usize,
+    /// Records of a damaged block still to report, of how many, and why.
+    lost: usize,
+    lost_of: usize,
+    why: String,
 }
 
 impl FileSource {
@@ -131,7 +198,7 @@ impl FileSource {
         self.next_file += 1;
         let bytes = std::fs::read(path).map_err(|e| ConnectorError::Read {
             path: path.display().to_string(),
-            source: e,
+            cause: e,
         })?;
         let format = format_of(path).unwrap_or(Format::JsonLines);
         let mut cur = Current {
@@ -142,20 +209,26 @@ impl FileSource {
             offset: if format == Format::JsonLines { 1 } else { 0 },
             ocf: None,
         };
+        if format == Format::JsonLines && cur.bytes.starts_with(BOM) {
+            cur.pos = BOM.len();
+        }
         if format == Format::AvroOcf {
             let bad = |m: String| ConnectorError::BadInput {
                 path: cur.path.clone(),
                 message: m,
             };
             let h = avro::read_header(&cur.bytes).map_err(bad)?;
-            let idx = avro::match_layout(&self.layouts, &h.schema).map_err(|m| {
-                ConnectorError::BadInput {
-                    path: cur.path.clone(),
-                    message: m,
-                }
-            })?;
+            let branches = avro::match_schema(&self.layouts, &h.schema).map_err(bad)?;
             cur.pos = h.len;
-            cur.ocf = Some((idx, h.sync, 0, 0));
+            cur.ocf = Some(Ocf {
+                branches,
+                sync: h.sync,
+                records: Vec::new(),
+                taken: 0,
+                lost: 0,
+                lost_of: 0,
+                why: String::new(),
+            });
         }
         self.current = Some(cur);
         Ok(true)
@@ -268,75 +341,79 @@ fn read_json(
     cur.pos >= cur.bytes.len()
 }
 
+/// Returns true when the file is exhausted. Records of a good block go to
+/// the batch; a damaged block's records become dead letters (see the module
+/// docs), at most `max` entries per call either way.
 fn read_ocf(
     cur: &mut Current,
     layouts: &[RecordLayout],
     max: usize,
     out: &mut SourceOutput,
 ) -> bool {
-    let Some((et, sync, mut left, mut block_end)) = cur.ocf else {
+    let Some(mut ocf) = cur.ocf.take() else {
         return true;
     };
-    let layout = &layouts[et as usize];
+    // the event type of a dead letter, when the file has only one
+    let single = (!ocf.branches.union)
+        .then(|| ocf.branches.types.first())
+        .flatten()
+        .and_then(|et| layouts.get(*et as usize))
+        .map(|l| l.event_type.clone());
+    let mut done = false;
     while out.len() < max {
-        if left == 0 {
-            if block_end > 0 {
-                cur.pos = block_end;
-            }
-            match avro::read_block(&cur.bytes, cur.pos, &sync) {
-                Ok(None) => {
-                    cur.ocf = Some((et, sync, 0, 0));
-                    return true;
-                }
-                Ok(Some((count, data, next))) => {
-                    cur.pos = next - 16 - data.len();
-                    block_end = next;
-                    left = usize::try_from(count).unwrap_or(0);
-                }
-                Err(m) => {
-                    let tail = cur.bytes[cur.pos..].to_vec();
-                    let r = reject(
-                        cur,
-                        cur.offset,
-                        format!("corrupt container: {m}"),
-                        Some(layout.event_type.clone()),
-                        &tail,
-                    );
-                    out.rejects.push(r);
-                    cur.pos = cur.bytes.len();
-                    return true;
-                }
-            }
+        if ocf.lost > 0 {
+            let k = ocf.lost_of - ocf.lost + 1;
+            let reason = format!(
+                "corrupt Avro container block, {} records lost ({k} of {}): {}",
+                ocf.lost_of, ocf.lost_of, ocf.why
+            );
+            let r = reject(cur, cur.offset, reason, single.clone(), &[]);
+            out.rejects.push(r);
+            cur.offset += 1;
+            ocf.lost -= 1;
             continue;
         }
-        let data_end = block_end - 16;
-        let rec = &cur.bytes[cur.pos..data_end];
-        let offset = cur.offset;
-        cur.offset += 1;
-        left -= 1;
-        match avro::datum_len(layout, rec) {
-            Some(n) => {
-                out.batch.push_typed(et, &rec[..n]);
-                out.batch_offsets_push(offset);
-                cur.pos += n;
+        if let Some((et, range)) = ocf.records.get(ocf.taken) {
+            out.batch.push_typed(*et, &cur.bytes[range.clone()]);
+            out.batch_offsets_push(cur.offset);
+            cur.offset += 1;
+            ocf.taken += 1;
+            continue;
+        }
+        ocf.records.clear();
+        ocf.taken = 0;
+        let at = cur.pos;
+        match avro::next_block(
+            &cur.bytes,
+            at,
+            &ocf.sync,
+            layouts,
+            &ocf.branches,
+            &mut ocf.records,
+        ) {
+            BlockRead::End => {
+                done = true;
+                break;
             }
-            None => {
-                let r = reject(
-                    cur,
-                    offset,
-                    "truncated or malformed Avro record".into(),
-                    Some(layout.event_type.clone()),
-                    rec,
-                );
+            BlockRead::Records { next } => cur.pos = next,
+            BlockRead::Lost { count, why, next } => {
+                cur.pos = next;
+                ocf.lost = count;
+                ocf.lost_of = count;
+                ocf.why = format!("{why} (block at byte {at})");
+            }
+            BlockRead::Unknown { why, next } => {
+                cur.pos = next;
+                let reason =
+                    format!("corrupt Avro container at byte {at}, record count unknown: {why}");
+                let r = reject(cur, cur.offset, reason, single.clone(), &[]);
                 out.rejects.push(r);
-                // the rest of the block cannot be split reliably
-                left = 0;
-                cur.pos = block_end;
+                cur.offset += 1;
             }
         }
     }
-    cur.ocf = Some((et, sync, left, block_end));
-    false
+    cur.ocf = Some(ocf);
+    done
 }
 
 #[cfg(test)]
@@ -348,5 +425,57 @@ mod tests {
         assert!(glob_match(b"*.jsonl", b"a.jsonl"));
         assert!(glob_match(b"part-??.avro", b"part-01.avro"));
         assert!(!glob_match(b"*.jsonl", b"a.json"));
+    }
+
+    /// Event type `e` with only its `event_time`.
+    fn time_only() -> Vec<RecordLayout> {
+        let mut fields = RecordLayout::envelope("id");
+        fields.retain(|x| x.name == "event_time");
+        vec![RecordLayout {
+            namespace: "n".into(),
+            domain: "d".into(),
+            event_type: "e".into(),
+            entity_key: "id".into(),
+            money: sluice_core::MoneyEncoding::Long,
+            fields,
+        }]
+    }
+
+    fn read(src: &mut FileSource) -> (usize, Vec<DeadLetterRecord>) {
+        let (mut good, mut bad) = (0, Vec::new());
+        loop {
+            let mut out = SourceOutput::default();
+            let st = src.next_batch(1000, &mut out).unwrap();
+            good += out.batch.len();
+            bad.append(&mut out.rejects);
+            if st == SourceStatus::End {
+                return (good, bad);
+            }
+        }
+    }
+
+    #[test]
+    fn a_byte_order_mark_opening_a_json_file_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let line = "{\"event_type\":\"e\",\"event_time\":1}\n";
+        let p = dir.path().join("a.jsonl");
+        // one at the start of the file; one opening a later line is an error
+        std::fs::write(&p, format!("\u{feff}{line}{line}\u{feff}{line}")).unwrap();
+        let mut src = FileSource::new(p.to_str().unwrap(), time_only()).unwrap();
+        let (good, bad) = read(&mut src);
+        assert_eq!(good, 2);
+        assert_eq!(bad.len(), 1, "{bad:?}");
+        assert_eq!(bad[0].offset, 3);
+    }
+
+    #[test]
+    fn paths_that_are_not_regular_files_are_named_as_such() {
+        let e = expand("/dev/zero").unwrap_err().to_string();
+        assert!(
+            e.contains("`/dev/zero`: not a regular file (character device)"),
+            "{e}"
+        );
+        let e = expand("/nonexistent/x.jsonl").unwrap_err().to_string();
+        assert!(e.contains("no such file"), "{e}");
     }
 }

@@ -6,11 +6,21 @@
 //! The engine is then planned over the projected layouts
 //! ([`project_layout`]), so it decodes exactly what was written. Errors in
 //! the fields read (wrong type, missing required field, unknown event type,
-//! unknown enum symbol, raw control character) and malformed JSON anywhere
-//! in the line (structure, numbers, escapes) reject the line with its
-//! reason; fields not read are only checked for JSON syntax, except that a
-//! raw control character inside a string that is not read is let through.
+//! unknown enum symbol) and malformed JSON anywhere in the line reject the
+//! line with its reason. Every string of the line — read or not, keys and
+//! nested values included — is checked as a full parser would: no raw
+//! control character (below 0x20), valid UTF-8 (no overlong forms,
+//! surrogates or truncated sequences), only JSON's escapes, and `\u`
+//! escapes that pair surrogates properly. A key that the projection reads
+//! (`event_type` or a field of any projected layout) may appear only once in
+//! the top-level object: a repeat rejects the line ("duplicate key `x`")
+//! rather than silently taking one of the values; repeats of keys that are
+//! not read are accepted (their values are only checked for syntax).
 //! `tests/json_projector.rs` holds the scanner to a full `serde_json` parse.
+//!
+//! Cost: the string scan looks at eight bytes at a time for `"`, `\`, a
+//! control character or a non-ASCII byte; only the last two leave the fast
+//! path, so ASCII input pays nothing extra for the checks.
 
 use sluice_core::layout::{EVENT_TIME, EVENT_TYPE};
 use sluice_core::{FieldType, MoneyEncoding, RecordLayout};
@@ -72,23 +82,6 @@ const SHAPES: usize = 16;
 fn word(b: &[u8], at: usize) -> Option<u64> {
     let w: [u8; 8] = b.get(at..at + 8)?.try_into().ok()?;
     Some(u64::from_le_bytes(w))
-}
-
-/// True when every byte is printable ASCII (0x20..0x80), eight at a time;
-/// may answer false for some printable words (the caller then checks fully).
-#[inline(always)]
-fn printable_ascii(s: &[u8]) -> bool {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let mut i = 0;
-    while let Some(w) = word(s, i) {
-        // a byte >= 0x80, or one whose subtraction of 0x20 borrows
-        if (w | w.wrapping_sub(LO * 0x20)) & HI != 0 {
-            return false;
-        }
-        i += 8;
-    }
-    s[i..].iter().all(|&c| (0x20..0x80).contains(&c))
 }
 
 impl Token {
@@ -268,16 +261,10 @@ fn encode(
     let shown = || String::from_utf8_lossy(v).into_owned();
     match ty {
         FieldType::String => {
+            // the scan checked raw control characters and UTF-8; unescaping
+            // only produces valid characters
             let s = string_bytes(v, val.esc, scratch)
                 .ok_or_else(|| format!("expected a string, found {}", shown()))?;
-            // printable ASCII (nearly always) in one pass; else the full checks
-            if !printable_ascii(s) {
-                // (escaped ones such as \n are fine: look at the raw token)
-                if v.iter().any(|&c| c < 0x20) {
-                    return Err("raw control character in a string".into());
-                }
-                std::str::from_utf8(s).map_err(|_| "invalid UTF-8".to_string())?;
-            }
             write_bytes(out, s);
         }
         FieldType::Int | FieldType::Long | FieldType::Money { .. } => {
@@ -465,20 +452,26 @@ fn ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// Position of the first `"` or `\\` at or after `j`, eight bytes at a time
-/// (the lowest flagged byte of the classic "has zero byte" test is exact).
+/// Position of the first byte at or after `j` that a string scan must look
+/// at: `"`, `\\`, a control character (< 0x20) or a non-ASCII byte (>= 0x80),
+/// eight bytes at a time (the lowest flagged byte of each "has a byte
+/// below" test is exact, so the lowest of their union is too).
 #[inline]
-fn find_quote_or_backslash(b: &[u8], mut j: usize) -> Option<usize> {
+fn find_special(b: &[u8], mut j: usize) -> Option<usize> {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     const QUOTE: u64 = LO * b'"' as u64;
     const BACKSLASH: u64 = LO * b'\\' as u64;
+    const SPACE: u64 = LO * 0x20;
     while let Some(chunk) = b.get(j..j + 8) {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
         let w = u64::from_le_bytes(word);
         let (x, y) = (w ^ QUOTE, w ^ BACKSLASH);
-        let m = (x.wrapping_sub(LO) & !x & HI) | (y.wrapping_sub(LO) & !y & HI);
+        let m = (x.wrapping_sub(LO) & !x & HI)
+            | (y.wrapping_sub(LO) & !y & HI)
+            | (w.wrapping_sub(SPACE) & !w & HI)
+            | (w & HI);
         if m != 0 {
             return Some(j + (m.trailing_zeros() / 8) as usize);
         }
@@ -486,7 +479,7 @@ fn find_quote_or_backslash(b: &[u8], mut j: usize) -> Option<usize> {
     }
     b.get(j..)?
         .iter()
-        .position(|&c| c == b'"' || c == b'\\')
+        .position(|&c| c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c))
         .map(|k| j + k)
 }
 
@@ -495,34 +488,81 @@ fn skip_string(b: &[u8], i: usize) -> Result<usize, String> {
 }
 
 /// The end of the string token at `b[i] == '"'` and whether it has escapes.
-/// Escapes are checked; lines never contain a raw newline, and other raw
-/// control characters are only rejected in the string fields that are read.
+/// Escapes, raw control characters and UTF-8 are checked (see the module
+/// docs).
 #[inline]
 fn skip_string_esc(b: &[u8], i: usize) -> Result<(usize, bool), String> {
     let mut j = i + 1;
     let mut esc = false;
-    while let Some(at) = find_quote_or_backslash(b, j) {
-        if b[at] == b'"' {
-            return Ok((at + 1, esc));
+    while let Some(at) = find_special(b, j) {
+        match b[at] {
+            b'"' => return Ok((at + 1, esc)),
+            b'\\' => {
+                esc = true;
+                j = escape_end(b, at)?;
+            }
+            c if c < 0x20 => return Err(raw_control()),
+            _ => j = utf8_end(b, at)?,
         }
-        esc = true;
-        j = escape_end(b, at)?;
     }
     Err("malformed JSON: unterminated string".into())
 }
 
-/// Where the escape at `b[at] == '\\'` ends, if it is one JSON allows.
+#[cold]
+fn raw_control() -> String {
+    "raw control character in a string".into()
+}
+
+/// Where the UTF-8 sequence starting with the non-ASCII byte `b[at]` ends,
+/// if it is a valid one.
+#[cold]
+fn utf8_end(b: &[u8], at: usize) -> Result<usize, String> {
+    let width = match b[at] {
+        0xC2..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF4 => 4,
+        _ => 0,
+    };
+    b.get(at..at + width)
+        .filter(|s| width > 0 && std::str::from_utf8(s).is_ok())
+        .map(|_| at + width)
+        .ok_or_else(|| "invalid UTF-8 in a string".to_string())
+}
+
+/// The value of the four hex digits at `b[at..]`.
+fn hex4(b: &[u8], at: usize) -> Option<u32> {
+    let h = b.get(at..at + 4)?;
+    if !h.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    u32::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()
+}
+
+/// Where the escape at `b[at] == '\\'` ends, if it is one JSON allows; a
+/// `\u` escape of a high surrogate must be followed by one of a low
+/// surrogate, and a low surrogate may not stand alone.
 #[cold]
 fn escape_end(b: &[u8], at: usize) -> Result<usize, String> {
+    let bad = || Err("malformed JSON: bad escape in a string".into());
     match b.get(at + 1) {
         Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(at + 2),
-        Some(b'u')
-            if b.get(at + 2..at + 6)
-                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) =>
-        {
-            Ok(at + 6)
-        }
-        _ => Err("malformed JSON: bad escape in a string".into()),
+        Some(b'u') => match hex4(b, at + 2) {
+            Some(0xD800..=0xDBFF) => {
+                let low = (b.get(at + 6..at + 8) == Some(b"\\u"))
+                    .then(|| hex4(b, at + 8))
+                    .flatten();
+                match low {
+                    Some(0xDC00..=0xDFFF) => Ok(at + 12),
+                    _ => Err("malformed JSON: unpaired surrogate in a \\u escape".into()),
+                }
+            }
+            Some(0xDC00..=0xDFFF) => {
+                Err("malformed JSON: unpaired surrogate in a \\u escape".into())
+            }
+            Some(_) => Ok(at + 6),
+            None => bad(),
+        },
+        _ => bad(),
     }
 }
 
@@ -620,7 +660,13 @@ fn skip_value(b: &[u8], i: usize, depth: u32) -> Result<usize, String> {
     }
 }
 
-/// Walks the top-level object, recording the value span of every key in `slots`.
+#[cold]
+fn duplicate(name: &[u8]) -> String {
+    format!("duplicate key `{}`", String::from_utf8_lossy(name))
+}
+
+/// Walks the top-level object, recording the value span of every key in
+/// `slots` (each at most once).
 fn scan_object(
     b: &[u8],
     slots: &[Slot],
@@ -657,10 +703,19 @@ fn scan_object(
                 if b.get(i) != Some(&b':') {
                     return Err("malformed JSON: expected `:`".into());
                 }
-                let slot = slots.iter().position(|s| s.name == key);
-                if i == key_end && !key.contains(&b'\\') {
-                    shape.learn(k, &b[key_start..=i], slot);
-                }
+                let slot = if key.contains(&b'\\') {
+                    // an escaped key names the field it decodes to
+                    let mut scratch = Vec::new();
+                    let key = string_bytes(&b[key_start..key_end], true, &mut scratch)
+                        .ok_or_else(|| "malformed JSON: bad escape in a key".to_string())?;
+                    slots.iter().position(|s| s.name == key)
+                } else {
+                    let slot = slots.iter().position(|s| s.name == key);
+                    if i == key_end {
+                        shape.learn(k, &b[key_start..=i], slot);
+                    }
+                    slot
+                };
                 i = ws(b, i + 1);
                 slot
             }
@@ -672,6 +727,9 @@ fn scan_object(
             (skip_value(b, i, 0)?, false)
         };
         if let Some(slot) = slot {
+            if spans[slot].is_some() {
+                return Err(duplicate(&slots[slot].name));
+            }
             spans[slot] = Some((i, v_end, esc));
         }
         i = ws(b, v_end);
@@ -798,18 +856,23 @@ mod tests {
     }
 
     #[test]
-    fn finds_quotes_and_backslashes_at_every_offset() {
+    fn finds_special_bytes_at_every_offset() {
+        let special = [b'"', b'\\', 0x00, 0x1F, 0x80, 0xFF, 0x0A];
+        let plain = [b'a', 0x20, 0x7F, b'!', b'#', b'['];
         for len in 0..40usize {
             for at in 0..=len {
-                let mut v = vec![b'a'; len];
+                let mut v = vec![plain[len % plain.len()]; len];
                 if at < len {
-                    v[at] = if at % 2 == 0 { b'"' } else { b'\\' };
+                    v[at] = special[at % special.len()];
+                    // a later special byte must not hide the first
+                    if at + 3 < len {
+                        v[at + 3] = special[(at + 1) % special.len()];
+                    }
                 }
-                let want = (at < len).then_some(at);
                 for start in 0..=len.min(9) {
-                    let expect = want.filter(|w| *w >= start);
+                    let expect = (start..len).find(|&k| special.contains(&v[k]));
                     assert_eq!(
-                        find_quote_or_backslash(&v, start),
+                        find_special(&v, start),
                         expect,
                         "len {len} at {at} start {start}"
                     );
@@ -862,6 +925,59 @@ mod tests {
                 e.0
             );
             assert_eq!(out, vec![9]);
+        }
+    }
+
+    #[test]
+    fn strings_are_checked_everywhere_and_read_keys_only_once() {
+        let full = layout();
+        let p = project_layout(&full, &["amount".into(), "kind".into()]);
+        let mut pr = Projector::new(std::slice::from_ref(&p));
+        let head = br#"{"event_type":"buy","event_time":1,"amount":1,"kind":"a","#;
+        let with = |tail: &[u8]| [&head[..], tail, b"}"].concat();
+        let mut out = vec![9];
+        let bad: [(Vec<u8>, &str); 12] = [
+            (with(b"\"note\":\"\xff\""), "invalid UTF-8"),
+            (with(b"\"note\":\"a\xc3\""), "invalid UTF-8"),
+            (with(b"\"note\":\"\xed\xa0\x80\""), "invalid UTF-8"),
+            (with(b"\"skip\":[{\"k\":\"\xc0\xaf\"}]"), "invalid UTF-8"),
+            (with(b"\"no\xfete\":1"), "invalid UTF-8"),
+            (with(b"\"note\":\"a\x00b\""), "raw control character"),
+            (with(b"\"skip\":{\"a\":\"\x1f\"}"), "raw control character"),
+            (with(b"\"amount\":2"), "duplicate key `amount`"),
+            (
+                with(b"\"event_type\":\"buy\""),
+                "duplicate key `event_type`",
+            ),
+            (with(br#""amo\u0075nt":2"#), "duplicate key `amount`"),
+            (with(br#""note":"\ud800""#), "unpaired surrogate"),
+            (with(br#""note":"\udc00\ud800""#), "unpaired surrogate"),
+        ];
+        for (line, want) in bad {
+            let e = pr.line(&line, &mut out).unwrap_err();
+            assert!(
+                e.0.contains(want),
+                "{} → {}",
+                String::from_utf8_lossy(&line),
+                e.0
+            );
+            assert_eq!(out, vec![9]);
+        }
+        // well-formed text, escaped control characters and repeated keys
+        // the projection does not read are fine
+        for tail in [
+            "\"note\":\"é€😀\"".as_bytes(),
+            br#""note":"\u0000\n""#,
+            br#""pad":1,"pad":2"#,
+            br#""skip":{"a":1,"a":2}"#,
+            br#""note":"\ud83d\ude00""#,
+        ] {
+            let line = with(tail);
+            assert!(
+                pr.line(&line, &mut out).is_ok(),
+                "{}",
+                String::from_utf8_lossy(&line)
+            );
         }
     }
 }

@@ -8,6 +8,8 @@
 //! read. At most two chunks per thread are parsed ahead of the consumer: a
 //! slow engine slows the workers. In assisted mode the consumer's thread is
 //! one of the parsers ([`Source::assist`]): it parses while it would wait.
+//! A UTF-8 byte order mark opening a file is skipped, as in the `file`
+//! source.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::FileExt;
@@ -72,7 +74,7 @@ impl std::fmt::Debug for ParallelJsonSource {
 fn read_error(path: &std::path::Path, e: std::io::Error) -> ConnectorError {
     ConnectorError::Read {
         path: path.display().to_string(),
-        source: e,
+        cause: e,
     }
 }
 
@@ -166,12 +168,14 @@ fn parse_range(
         while pos < have && base + (pos as u64) < end {
             match memchr::memchr(b'\n', &buf[pos..have]) {
                 Some(k) => {
-                    take_line(p, origin, &buf[pos..pos + k], idx, &mut out);
+                    let line = first_line(&buf[pos..pos + k], base + pos as u64);
+                    take_line(p, origin, line, idx, &mut out);
                     idx += 1;
                     pos += k + 1;
                 }
                 None if eof => {
-                    take_line(p, origin, &buf[pos..have], idx, &mut out);
+                    let line = first_line(&buf[pos..have], base + pos as u64);
+                    take_line(p, origin, line, idx, &mut out);
                     idx += 1;
                     pos = have;
                 }
@@ -184,6 +188,16 @@ fn parse_range(
         buf.copy_within(pos..have, 0);
         base += pos as u64;
         have -= pos;
+    }
+}
+
+/// The line at file offset `at`, without the byte order mark that may open
+/// the file.
+fn first_line(line: &[u8], at: u64) -> &[u8] {
+    if at == 0 {
+        line.strip_prefix(super::file::BOM).unwrap_or(line)
+    } else {
+        line
     }
 }
 
@@ -686,6 +700,45 @@ mod tests {
                 }
             }
             assert_eq!(got, expect, "chunk {chunk}, assisted {assisted}");
+        }
+    }
+
+    #[test]
+    fn a_byte_order_mark_opening_a_file_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let line = "{\"event_type\":\"e\",\"event_time\":1}\n";
+        let mut files = Vec::new();
+        for f in 0..2 {
+            let p = dir.path().join(format!("{f}.jsonl"));
+            // at the start of each file; opening a later line it is an error
+            std::fs::write(&p, format!("\u{feff}{line}{line}\u{feff}{line}")).unwrap();
+            files.push(p);
+        }
+        for chunk in [1u64, 2, 3, 4, 40, 1 << 20] {
+            let mut src = ParallelJsonSource::with_chunk(
+                files.clone(),
+                vec![time_only_layout()],
+                2,
+                chunk,
+                false,
+            );
+            let (mut good, mut bad) = (Vec::new(), Vec::new());
+            loop {
+                let mut out = SourceOutput::default();
+                let st = src.next_batch(0, &mut out).unwrap();
+                good.extend(out.offsets.iter().map(|o| (out.origin.clone(), *o)));
+                bad.extend(out.rejects.iter().map(|r| (r.source.clone(), r.offset)));
+                if st == SourceStatus::End {
+                    break;
+                }
+            }
+            let name = |f: usize| files[f].display().to_string();
+            assert_eq!(
+                good,
+                vec![(name(0), 1), (name(0), 2), (name(1), 1), (name(1), 2)],
+                "chunk {chunk}"
+            );
+            assert_eq!(bad, vec![(name(0), 3), (name(1), 3)], "chunk {chunk}");
         }
     }
 }
