@@ -267,6 +267,7 @@ fn engine(node: Option<&YNode>, rep: &mut Reporter<'_>) -> EngineConfig {
         idle_timeout: d("30s"),
         max_future_skew: d("1h"),
         early_results: false,
+        max_open_groups: None,
         late_events: "dead_letter".into(),
     };
     let Some(node) = node else { return e };
@@ -290,6 +291,20 @@ fn engine(node: Option<&YNode>, rep: &mut Reporter<'_>) -> EngineConfig {
     if let Some(n) = m.optional("early_results") {
         if let Some(v) = read::boolean(n, "engine.early_results", rep) {
             e.early_results = v;
+        }
+    }
+    if let Some(n) = m.optional("max_open_groups") {
+        if let Some(v) = read::uint(n, "engine.max_open_groups", rep) {
+            if v == 0 {
+                rep.expected(
+                    n.pos,
+                    "engine.max_open_groups",
+                    "0 would refuse every event".to_string(),
+                    "a positive number of groups such as `1000000`, or leave the key out for no limit",
+                );
+            } else {
+                e.max_open_groups = Some(v);
+            }
         }
     }
     if let Some(n) = m.optional("late_events") {

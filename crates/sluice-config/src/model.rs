@@ -163,6 +163,9 @@ pub struct EngineConfig {
     pub max_future_skew: HumanDuration,
     /// Emit provisional results every trigger interval (update mode).
     pub early_results: bool,
+    /// Most open groups one aggregation may hold; over it, events that would
+    /// open another are dead-lettered (kind `state_limit`). `None`: no limit.
+    pub max_open_groups: Option<u64>,
     /// Where late events beyond allowed lateness go: `dead_letter` (the
     /// dead-letter store, kind `late`, with the reason and original bytes).
     pub late_events: String,

@@ -10,6 +10,8 @@ pub enum DeadLetterKind {
     Late,
     /// Too far ahead of the other events (broken clock).
     FutureOutlier,
+    /// Would have opened a group beyond `engine.max_open_groups`.
+    StateLimit,
 }
 
 impl DeadLetterKind {
@@ -19,6 +21,7 @@ impl DeadLetterKind {
             DeadLetterKind::Malformed => "malformed",
             DeadLetterKind::Late => "late",
             DeadLetterKind::FutureOutlier => "future_outlier",
+            DeadLetterKind::StateLimit => "state_limit",
         }
     }
 }

@@ -199,6 +199,7 @@ fn plan(layouts: &[RecordLayout], mut agg: AggregationPlan) -> EnginePlan {
             max_future_skew_ms: Some(3_600_000),
             early_emit_interval_ms: None,
             emit_state: false,
+            max_groups: None,
         },
     }
 }

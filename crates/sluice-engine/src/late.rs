@@ -15,6 +15,12 @@ pub enum LateReason {
         /// The aggregation's watermark when the event arrived.
         watermark: EventTime,
     },
+    /// The aggregation held `limit` open groups ([`crate::EngineOptions`]'s
+    /// `max_groups`) and the event would have opened another.
+    StateLimit {
+        /// The limit.
+        limit: u64,
+    },
     /// The event was more than `max_future_skew_ms` ahead of the largest event
     /// time seen; it did not move any watermark.
     TooFarInFuture {

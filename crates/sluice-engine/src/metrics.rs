@@ -17,6 +17,9 @@ pub struct EngineMetrics {
     pub late: u64,
     /// Events routed to late output as too far in the future.
     pub outliers: u64,
+    /// Events an aggregation at its `max_groups` limit refused (they would
+    /// have opened a new group).
+    pub over_limit: u64,
     /// (event, window) updates skipped because that one window was beyond
     /// lateness while another window of the same event was not (sliding and
     /// cumulative windows only).

@@ -79,4 +79,12 @@ pub struct EngineOptions {
     /// Attach each result's mergeable state ([`crate::AggState`]) for stores
     /// that combine partial rows from several source partitions.
     pub emit_state: bool,
+    /// Most open groups one aggregation may hold (summed over its open
+    /// windows; sessions count one each). While an aggregation is at the
+    /// limit, an event that would open a new group for it is routed to late
+    /// output with [`crate::LateReason::StateLimit`] (counted, never
+    /// dropped); events of groups already open still update them. Checked
+    /// once per batch, so the limit may be passed by one batch's new
+    /// groups. `None`: no limit.
+    pub max_groups: Option<u64>,
 }

@@ -154,7 +154,7 @@ proptest! {
         ticks in prop::collection::vec(0usize..160, 0..10),
     ) {
         let mut p: EnginePlan = plan(aggs);
-        p.options = EngineOptions { idle_timeout_ms: idle, max_future_skew_ms: skew, early_emit_interval_ms: None, emit_state: false };
+        p.options = EngineOptions { idle_timeout_ms: idle, max_future_skew_ms: skew, early_emit_interval_ms: None, emit_state: false, max_groups: None };
         let a = with_ticks(&evs, &cuts_a, &ticks);
         let out = check(&p, &a);
         // Another split of the same stream gives the same output.

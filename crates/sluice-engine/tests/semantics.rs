@@ -797,3 +797,79 @@ fn a_batch_before_the_first_processing_time_does_not_make_its_partition_idle() {
     }
     assert!(out.late.is_empty(), "nothing is late: {:?}", out.late);
 }
+
+#[test]
+fn an_aggregation_at_its_group_limit_refuses_new_groups_and_counts_them() {
+    let mut a = agg(K::Count, None, tumbling(1000));
+    a.group_by = vec!["user".into()];
+    let mut p = plan(vec![a]);
+    p.options.max_groups = Some(2);
+    let ev = |user: u8, t: i64| Ev { user, ..Ev::at(t) };
+    let evs = vec![
+        ev(0, 100),
+        ev(1, 200),
+        ev(2, 300),  // a third group while two are open: refused
+        ev(0, 400),  // an open group: counted
+        ev(3, 1500), // a new window's group while [0, 1000) still holds two: refused
+        ev(0, 2500), // [0, 1000) closed and freed its groups: counted
+    ];
+    let cuts: Vec<usize> = (0..evs.len()).collect();
+    let mut e = Engine::new(p).unwrap();
+    let mut out = Output::new();
+    for b in batches(&evs, &cuts) {
+        e.process(&b, &mut out);
+    }
+    e.finish(&mut out);
+    let refused: Vec<(i64, &LateReason)> = out
+        .late
+        .iter()
+        .map(|l| (l.event_time.0, &l.reason))
+        .collect();
+    let limit = LateReason::StateLimit { limit: 2 };
+    assert_eq!(refused, vec![(300, &limit), (1500, &limit)]);
+    assert_eq!(e.metrics().over_limit, 2);
+    let mut got: Vec<(i64, Vec<KeyValue>, u64)> = out
+        .results
+        .iter()
+        .map(|r| {
+            let AggValue::Count(c) = r.value else {
+                panic!("count")
+            };
+            (r.window_start.0, r.key.clone(), c)
+        })
+        .collect();
+    got.sort();
+    let u = |n: u8| vec![KeyValue::Str(format!("u{n}"))];
+    assert_eq!(got, vec![(0, u(0), 2), (0, u(1), 1), (2000, u(0), 1)]);
+}
+
+#[test]
+fn group_limits_hold_for_sliding_and_session_windows_too() {
+    for window in [
+        WindowSpec::Sliding {
+            size: ms(2000),
+            slide: ms(1000),
+        },
+        WindowSpec::Session { gap: ms(500) },
+    ] {
+        let mut a = agg(K::Count, None, window);
+        a.group_by = vec!["user".into()];
+        let mut p = plan(vec![a]);
+        p.options.max_groups = Some(1);
+        let ev = |user: u8, t: i64| Ev { user, ..Ev::at(t) };
+        let evs = vec![ev(0, 100), ev(1, 200), ev(0, 300)];
+        let cuts: Vec<usize> = (0..evs.len()).collect();
+        let mut e = Engine::new(p).unwrap();
+        let mut out = Output::new();
+        for b in batches(&evs, &cuts) {
+            e.process(&b, &mut out);
+        }
+        e.finish(&mut out);
+        assert_eq!(out.late.len(), 1, "{window:?}: {:?}", out.late);
+        assert_eq!(out.late[0].event_time, EventTime(200));
+        assert!(out
+            .results
+            .iter()
+            .all(|r| r.key == vec![KeyValue::Str("u0".into())]));
+    }
+}

@@ -162,6 +162,12 @@ pub fn late(
                 watermark.millis()
             ),
         ),
+        LateReason::StateLimit { limit } => (
+            DeadLetterKind::StateLimit,
+            format!(
+                "the aggregation holds {limit} open groups (`engine.max_open_groups`); this event would open another"
+            ),
+        ),
         LateReason::TooFarInFuture { max_seen } => (
             DeadLetterKind::FutureOutlier,
             format!(

@@ -111,6 +111,8 @@ pub struct Stats {
     pub late: AtomicU64,
     /// Future outliers.
     pub outliers: AtomicU64,
+    /// Events refused by an aggregation at its open-group limit.
+    pub over_limit: AtomicU64,
     /// Window results emitted by the engine.
     pub results: AtomicU64,
     /// Rows durably written.
@@ -150,6 +152,8 @@ pub struct RunSummary {
     pub late: u64,
     /// Future outliers dead-lettered.
     pub outliers: u64,
+    /// Events dead-lettered by an aggregation at `engine.max_open_groups`.
+    pub over_limit: u64,
     /// Window results emitted.
     pub results: u64,
     /// Rows written.
@@ -627,7 +631,9 @@ pub fn run(
             }
             for l in &out.late {
                 let rec = convert::late(at(l.offset), &tables, &event_types, l);
-                if let Some(a) = l.aggregation {
+                if let sluice_engine::LateReason::StateLimit { .. } = l.reason {
+                    stats.over_limit.fetch_add(1, Ordering::Relaxed);
+                } else if let Some(a) = l.aggregation {
                     stats.late.fetch_add(1, Ordering::Relaxed);
                     if let Some(t) = tables.get(a) {
                         metrics::counter!(M::LATE_EVENTS_TOTAL, "aggregation" => t.aggregation.clone())
@@ -800,6 +806,7 @@ pub fn run(
         malformed: stats.malformed.load(Ordering::Relaxed),
         late: stats.late.load(Ordering::Relaxed),
         outliers: stats.outliers.load(Ordering::Relaxed),
+        over_limit: stats.over_limit.load(Ordering::Relaxed),
         results: stats.results.load(Ordering::Relaxed),
         rows_written: stats.rows_written.load(Ordering::Relaxed),
         dead_written: stats.dead_written.load(Ordering::Relaxed),

@@ -159,6 +159,7 @@ pub fn build(
             .early_results
             .then(|| engine.trigger_interval.as_millis_i64()),
         emit_state: false,
+        max_groups: engine.max_open_groups,
     };
     Ok(BuiltPlan {
         plan: EnginePlan {

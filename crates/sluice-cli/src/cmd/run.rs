@@ -318,6 +318,12 @@ fn print_summary(s: &RunSummary, sink: &str) {
         s.late,
         s.outliers
     );
+    if s.over_limit > 0 {
+        eprintln!(
+            "{} events refused by aggregations at `engine.max_open_groups` (dead letters of kind `state_limit`)",
+            s.over_limit
+        );
+    }
 }
 
 /// Runs the command.

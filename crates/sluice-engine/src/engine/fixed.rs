@@ -116,6 +116,21 @@ impl FixedWindows {
         idx
     }
 
+    /// Whether an event at `t` (watermark `wm`) with this key would open no
+    /// new group: every window it would update holds the key already.
+    pub(crate) fn knows(&self, t: i64, wm: i64, hash: u64, key: &[u8]) -> bool {
+        let mut ws = Vec::new();
+        self.windowing.assign(t, &mut ws);
+        ws.iter()
+            .filter(|&&(_, e)| wm < e.saturating_add(self.lateness))
+            .all(|w| {
+                self.index
+                    .get(w)
+                    .and_then(|&i| self.slab.get(i as usize)?.as_ref())
+                    .is_some_and(|w| w.keys.find(hash, key).is_some())
+            })
+    }
+
     /// Adds one event; returns false when every window of the event is
     /// beyond allowed lateness (the caller routes it to late output).
     #[inline]

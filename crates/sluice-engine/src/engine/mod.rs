@@ -171,6 +171,8 @@ pub struct Engine {
     /// Per partition index: its first records, held until they can be
     /// judged (see [`PROBATION`]).
     probation: Vec<Probation>,
+    /// Per aggregation: at its `max_groups` limit (as of the batch start).
+    full: Vec<bool>,
 }
 
 /// How many first records of a partition are held before any of them is
@@ -240,6 +242,7 @@ impl Engine {
             m: EngineMetrics::default(),
             due: i64::MIN,
             probation: Vec::new(),
+            full: Vec::new(),
         })
     }
 
@@ -254,6 +257,7 @@ impl Engine {
         if batch.is_empty() {
             return;
         }
+        self.check_limits();
         let pidx = self.wm.partition_index(batch.partition);
         if self.wm.touch(pidx, self.proc_now) {
             self.on_frontier(out);
@@ -348,6 +352,25 @@ impl Engine {
             return;
         }
         self.accept(et, t, pidx, at, rec, out);
+    }
+
+    /// Marks the aggregations at their open-group limit.
+    fn check_limits(&mut self) {
+        let Some(limit) = self.plan.options.max_groups else {
+            return;
+        };
+        self.full = self
+            .aggs
+            .iter()
+            .map(|a| {
+                let groups = match &a.state {
+                    State::Fixed(f) => f.usage().1,
+                    State::Paned(p) => p.usage().1,
+                    State::Session(s) => s.usage().1,
+                };
+                groups >= limit
+            })
+            .collect();
     }
 
     fn settled(&self, pidx: usize) -> bool {
@@ -491,6 +514,8 @@ impl Engine {
             keybuf,
             m,
             due,
+            full,
+            plan,
             ..
         } = self;
         if let Some(feeds) = feeds.get(et as usize) {
@@ -516,6 +541,27 @@ impl Engine {
                 let agg = &mut aggs[feed.agg];
                 let wm = agg.watermark(frontier);
                 let own_wm = agg.watermark(own);
+                if full.get(feed.agg).copied().unwrap_or(false) {
+                    let known = match &agg.state {
+                        State::Fixed(f) => f.knows(t, wm, hash, key),
+                        State::Paned(p) => p.knows(t, hash, key),
+                        State::Session(s) => s.knows(t, hash, key),
+                    };
+                    if !known {
+                        m.over_limit += 1;
+                        out.late.push(LateEvent {
+                            aggregation: Some(feed.agg),
+                            partition,
+                            offset,
+                            event_time: EventTime(t),
+                            reason: LateReason::StateLimit {
+                                limit: plan.options.max_groups.unwrap_or(0),
+                            },
+                            bytes: rec.to_vec(),
+                        });
+                        continue;
+                    }
+                }
                 let (accepted, wm) = if own_wm > wm
                     && agg.windowing.last_end(t).saturating_add(agg.lateness) <= own_wm
                 {

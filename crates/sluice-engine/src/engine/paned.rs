@@ -137,6 +137,15 @@ impl PanedWindows {
     /// Adds one event; returns false when every window of the event is
     /// beyond allowed lateness.
     #[inline]
+    /// Whether an event at `t` with this key would open no new group: its
+    /// pane holds the key already.
+    pub(crate) fn knows(&self, t: i64, hash: u64, key: &[u8]) -> bool {
+        self.panes
+            .get(&align(t, self.slide))
+            .and_then(|&i| self.slab.get(i as usize)?.as_ref())
+            .is_some_and(|p| p.keys.find(hash, key).is_some())
+    }
+
     pub(crate) fn ingest(
         &mut self,
         t: i64,

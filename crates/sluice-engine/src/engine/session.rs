@@ -102,6 +102,20 @@ impl SessionWindows {
 
     /// Adds one event; returns false when it joins no live session and its
     /// own session would be beyond allowed lateness.
+    /// Whether an event at `t` with this key would open no new session: it
+    /// falls into one of the key's open sessions.
+    pub(crate) fn knows(&self, t: i64, hash: u64, key: &[u8]) -> bool {
+        let proto = (t, t.saturating_add(self.gap));
+        self.keys.find(hash, key).is_some_and(|kid| {
+            self.by_key.get(kid as usize).is_some_and(|ss| {
+                ss.iter().any(|&sid| {
+                    let s = &self.sessions[sid as usize];
+                    overlaps((s.start, s.end), proto)
+                })
+            })
+        })
+    }
+
     pub(crate) fn ingest(
         &mut self,
         t: i64,
