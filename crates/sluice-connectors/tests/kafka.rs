@@ -566,7 +566,19 @@ fn bench_produces_and_aggregates() {
     assert_eq!(r.events, r.consumed + r.rejected);
     assert!(r.events >= 5000);
     assert!(r.produce_events_per_sec > 0.0 && r.consume_aggregate_events_per_sec > 0.0);
-    eprintln!("{}", r.to_json());
+    // the bare consumer read every message (it fails otherwise) and its bytes
+    assert!(r.raw_consume_events_per_sec > 0.0);
+    assert!(r.raw_bytes >= 5 * r.events, "{r:?}");
+    let j = r.to_json();
+    for k in [
+        "raw_consume_events_per_sec",
+        "ratio_to_raw",
+        "join_seconds",
+        "results",
+    ] {
+        assert!(j.get(k).is_some(), "`{k}` missing from {j}");
+    }
+    eprintln!("{j}");
 }
 
 #[test]

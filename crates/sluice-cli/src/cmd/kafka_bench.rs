@@ -56,6 +56,11 @@ pub fn run(cli: &Cli, args: &KafkaBenchArgs) -> anyhow::Result<()> {
             "consume+aggregate events/s  {:.0}  (group join {:.1}s not counted; {} results)",
             r.consume_aggregate_events_per_sec, r.join_seconds, r.results
         );
+        println!(
+            "raw consume events/s        {:.0}  (bare librdkafka, same topics and settings; ratio {:.3})",
+            r.raw_consume_events_per_sec,
+            r.consume_aggregate_events_per_sec / r.raw_consume_events_per_sec.max(1e-9)
+        );
     }
     Ok(())
 }

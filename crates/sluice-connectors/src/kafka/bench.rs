@@ -32,8 +32,16 @@ pub struct BenchReport {
     pub rejected: u64,
     /// Window results the engine emitted.
     pub results: u64,
+    /// Late events and outliers the engine routed to late output.
+    pub late: u64,
     /// Seconds from subscribing to the first record (group join).
     pub join_seconds: f64,
+    /// The physical reference, same run: a bare librdkafka consumer with the
+    /// settings sluice ships reading the same topics (partitions assigned,
+    /// no group), counting messages and bytes and decoding nothing.
+    pub raw_consume_events_per_sec: f64,
+    /// Bytes the bare consumer read.
+    pub raw_bytes: u64,
 }
 
 impl BenchReport {
@@ -43,6 +51,16 @@ impl BenchReport {
             "events": self.events,
             "produce_events_per_sec": self.produce_events_per_sec.round(),
             "consume_aggregate_events_per_sec": self.consume_aggregate_events_per_sec.round(),
+            "raw_consume_events_per_sec": self.raw_consume_events_per_sec.round(),
+            "ratio_to_raw": (self.consume_aggregate_events_per_sec
+                / self.raw_consume_events_per_sec.max(1e-9) * 1000.0)
+                .round()
+                / 1000.0,
+            "consumed": self.consumed,
+            "rejected": self.rejected,
+            "results": self.results,
+            "late": self.late,
+            "join_seconds": (self.join_seconds * 1000.0).round() / 1000.0,
         })
     }
 }
@@ -100,7 +118,8 @@ pub fn run_bench(
         let mut out = SourceOutput::default();
         let subscribed = Instant::now();
         let mut first: Option<Instant> = None;
-        let (mut consumed, mut rejected, mut results) = (0u64, 0u64, 0u64);
+        let (mut consumed, mut rejected, mut results, mut late) = (0u64, 0u64, 0u64, 0u64);
+        let mut declared: Vec<u32> = Vec::new();
         let deadline = subscribed + timeout;
         while consumed + rejected < produced.records {
             if Instant::now() > deadline {
@@ -118,7 +137,14 @@ pub fn run_bench(
             }
             consumed += out.batch.len() as u64;
             rejected += out.rejects.len() as u64;
+            if !out.partitions.is_empty() && out.partitions != declared {
+                // as the pipeline does: a partition not read yet holds the
+                // watermark back (else its events could be late)
+                engine.declare_partitions(&out.partitions, sluice_core::time::now_ms());
+                declared.clone_from(&out.partitions);
+            }
             engine.process(&out.batch, &mut output);
+            late += output.late.len() as u64;
             results += output.results.len() as u64;
             output.clear();
             if status == SourceStatus::End {
@@ -127,8 +153,11 @@ pub fn run_bench(
         }
         engine.finish(&mut output);
         results += output.results.len() as u64;
+        late += output.late.len() as u64;
         let first = first.unwrap_or(subscribed);
         let secs = first.elapsed().as_secs_f64().max(1e-9);
+        drop(source);
+        let (raw_rate, raw_bytes) = raw_consume(&s, &topics, produced.records, timeout)?;
         Ok(BenchReport {
             events: produced.delivered,
             produce_events_per_sec: produced.events_per_sec(),
@@ -136,7 +165,10 @@ pub fn run_bench(
             consumed,
             rejected,
             results,
+            late,
             join_seconds: (first - subscribed).as_secs_f64(),
+            raw_consume_events_per_sec: raw_rate,
+            raw_bytes,
         })
     })();
     if let Err(e) = delete_topics(&s, &topics) {
@@ -150,4 +182,64 @@ pub fn run_bench(
         }
     }
     result
+}
+
+/// Reads `want` messages of `topics` from the beginning with a bare
+/// librdkafka consumer (sluice's consumer settings, partitions assigned
+/// directly): messages per second from the first message to the last, and
+/// the bytes read.
+fn raw_consume(
+    s: &KafkaSettings,
+    topics: &[String],
+    want: u64,
+    timeout: Duration,
+) -> Result<(f64, u64), KafkaError> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+    let group = format!("{}-raw", s.group_id);
+    let consumer: BaseConsumer = s
+        .client_config(
+            super::source::CONSUMER_DEFAULTS,
+            &[
+                ("group.id", group.as_str()),
+                ("enable.auto.commit", "false"),
+                ("enable.partition.eof", "false"),
+            ],
+        )
+        .create()
+        .map_err(|e| KafkaError::client("consumer creation", e))?;
+    let mut tpl = TopicPartitionList::new();
+    for t in topics {
+        let md = consumer
+            .fetch_metadata(Some(t), Duration::from_secs(10))
+            .map_err(|e| KafkaError::client(format!("metadata of `{t}`"), e))?;
+        for p in md.topics().iter().flat_map(|m| m.partitions()) {
+            tpl.add_partition_offset(t, p.id(), Offset::Beginning)
+                .map_err(|e| KafkaError::client("build assignment", e))?;
+        }
+    }
+    consumer
+        .assign(&tpl)
+        .map_err(|e| KafkaError::client("assign", e))?;
+    let deadline = Instant::now() + timeout;
+    let (mut n, mut bytes) = (0u64, 0u64);
+    let mut first: Option<Instant> = None;
+    while n < want {
+        if Instant::now() > deadline {
+            return Err(KafkaError::Timeout(format!(
+                "raw consumer read {n} of {want} messages"
+            )));
+        }
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                first.get_or_insert_with(Instant::now);
+                n += 1;
+                bytes += m.payload_len() as u64;
+            }
+            Some(Err(e)) => tracing::warn!("raw consumer: {e}"),
+            None => {}
+        }
+    }
+    let secs = first.map_or(0.0, |f| f.elapsed().as_secs_f64()).max(1e-9);
+    Ok((n as f64 / secs, bytes))
 }

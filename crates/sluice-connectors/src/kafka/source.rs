@@ -105,6 +105,24 @@ impl Default for SourceOptions {
     }
 }
 
+/// librdkafka consumer settings sluice ships (any `kafka.properties` entry
+/// overrides them):
+/// * `fetch.queue.backoff.ms = 1`: librdkafka ≥ 2.4 waits this long
+///   (default 1 000 ms) before fetching again whenever its local queue is
+///   full, so a consumer that drains fast would stall for a second at a
+///   time; measured here, the bare consumer went from 0.17 M to 1.0 M
+///   messages/s.
+/// * `fetch.wait.max.ms = 100`: the broker answers a fetch within 100 ms
+///   even with little data, so live events are seen quickly.
+/// * `session.timeout.ms = 10000`, `heartbeat.interval.ms = 1000`: a member
+///   that died is noticed within 10 s.
+pub const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
+    ("fetch.queue.backoff.ms", "1"),
+    ("fetch.wait.max.ms", "100"),
+    ("session.timeout.ms", "10000"),
+    ("heartbeat.interval.ms", "1000"),
+];
+
 /// `group.instance.id` for `instance` in `group`: the name with every
 /// character Kafka does not take in it replaced by `_`; `None` without an
 /// instance name.
@@ -408,12 +426,8 @@ impl KafkaSource {
             on_revoke: opts.on_revoke.clone(),
         };
         let member = static_member_id(&group, opts.instance.as_deref());
-        let mut defaults = vec![
-            ("auto.offset.reset", opts.auto_offset_reset.as_str()),
-            ("fetch.wait.max.ms", "100"),
-            ("session.timeout.ms", "10000"),
-            ("heartbeat.interval.ms", "1000"),
-        ];
+        let mut defaults = vec![("auto.offset.reset", opts.auto_offset_reset.as_str())];
+        defaults.extend_from_slice(CONSUMER_DEFAULTS);
         if let Some(m) = &member {
             defaults.push(("group.instance.id", m.as_str()));
         }
