@@ -21,7 +21,6 @@ use sluice_connectors::kafka::source::{KafkaSource, SourceOptions};
 use sluice_connectors::kafka::KafkaSettings;
 use sluice_connectors::sink::duckdb::DuckDbSink;
 use sluice_connectors::source::generator::GeneratorSource;
-use sluice_connectors::DeadLetterRecord;
 use sluice_generator::{Generator, GeneratorOptions};
 use sluice_runtime::pipeline::{self, PipelineOptions, Stats};
 use sluice_runtime::plan;
@@ -86,19 +85,14 @@ fn kafka_to_duckdb_equals_the_reference_for_every_domain_with_dead_letters_and_c
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("k.duckdb");
         let db = db.to_str().unwrap();
-        let mut dlq = DlqWriter::new(&s, &name, true).unwrap();
+        let dlq = DlqWriter::new(&s, &name, true).unwrap();
         let c2 = commits.clone();
         let opts = PipelineOptions {
             on_durable_end: Some(Arc::new(move |pos: &[(String, i32, i64)]| {
                 c2.lock().unwrap().extend_from_slice(pos);
                 committer.commit(pos).map(|_| ()).map_err(|e| e.to_string())
             })),
-            dead_letter_hook: Some(Arc::new(Mutex::new(move |dead: &[DeadLetterRecord]| {
-                dlq.write_all(dead, &[]).map_err(|e| e.to_string())?;
-                dlq.flush(Duration::from_secs(30))
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            }))),
+            dead_letter_hook: Some(dlq_hook(dlq)),
             ..PipelineOptions::default()
         };
         let summary = pipeline::run(

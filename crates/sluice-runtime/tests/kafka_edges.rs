@@ -12,7 +12,7 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
@@ -23,7 +23,6 @@ use sluice_connectors::kafka::producer::{
 use sluice_connectors::kafka::source::{KafkaSource, SourceOptions};
 use sluice_connectors::sink::duckdb::DuckDbSink;
 use sluice_connectors::source::generator::GeneratorSource;
-use sluice_connectors::DeadLetterRecord;
 use sluice_engine::value::{decode_record, encode_record, Value};
 use sluice_engine::RawBatch;
 use sluice_generator::{Generator, GeneratorOptions};
@@ -156,14 +155,9 @@ fn a_far_future_first_record_and_old_last_records_do_not_depend_on_read_order() 
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("edges.duckdb");
     let db = db.to_str().unwrap();
-    let mut dlq = DlqWriter::new(&s, name, true).unwrap();
+    let dlq = DlqWriter::new(&s, name, true).unwrap();
     let opts = PipelineOptions {
-        dead_letter_hook: Some(Arc::new(Mutex::new(move |dead: &[DeadLetterRecord]| {
-            dlq.write_all(dead, &[]).map_err(|e| e.to_string())?;
-            dlq.flush(Duration::from_secs(30))
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        }))),
+        dead_letter_hook: Some(dlq_hook(dlq)),
         ..PipelineOptions::default()
     };
     let summary = pipeline::run(

@@ -351,3 +351,18 @@ pub fn kafka_to_clickhouse(
     let sink = sluice_connectors::sink::clickhouse::ClickHouseSink::connect(ch.clone()).unwrap();
     pipeline::run(built, Box::new(src), Box::new(sink), opts, stats)
 }
+
+/// A dead-letter hook writing to `dlq` and waiting for delivery, as
+/// `sluice run` wires it.
+pub fn dlq_hook(
+    mut dlq: sluice_connectors::kafka::DlqWriter,
+) -> sluice_runtime::pipeline::DeadLetterHook {
+    Arc::new(std::sync::Mutex::new(
+        move |dead: &[sluice_connectors::DeadLetterRecord]| {
+            dlq.write_all(dead, &[]).map_err(|e| e.to_string())?;
+            dlq.flush(std::time::Duration::from_secs(30))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        },
+    ))
+}
