@@ -675,16 +675,22 @@ fn dead_letter(
     }
 }
 
+/// Fresh settings and ecommerce's `page_view` topic (created), or `None`
+/// (skip) when the services are down.
+fn dlq_fixture() -> Option<(KafkaSettings, String)> {
+    let s = settings(&config())?;
+    let topic = s.topic("ecommerce", "page_view");
+    kafka::ensure_topics(&s, std::slice::from_ref(&topic)).unwrap();
+    Some((s, topic))
+}
+
 #[test]
 fn dead_letters_written_again_after_restarts_are_inspected_and_replayed_once() {
     use sluice_connectors::DeadLetterKind as K;
-    let cfg = config();
-    let Some(s) = settings(&cfg) else {
+    let Some((s, topic)) = dlq_fixture() else {
         return;
     };
     let domain = "ecommerce";
-    let topic = s.topic(domain, "page_view");
-    kafka::ensure_topics(&s, std::slice::from_ref(&topic)).unwrap();
     // five malformed records, and one record late for two aggregations
     let mut recs: Vec<DeadLetterRecord> = (0..5)
         .map(|o| dead_letter(K::Malformed, &topic, o, None, vec![o as u8; 8]))
@@ -726,13 +732,10 @@ fn dead_letters_written_again_after_restarts_are_inspected_and_replayed_once() {
 #[test]
 fn a_dead_letter_larger_than_the_topic_takes_is_cut_marked_and_not_replayed() {
     use sluice_connectors::kafka::dlq::MAX_DEAD_LETTER_PAYLOAD;
-    let cfg = config();
-    let Some(s) = settings(&cfg) else {
+    let Some((s, topic)) = dlq_fixture() else {
         return;
     };
     let domain = "ecommerce";
-    let topic = s.topic(domain, "page_view");
-    kafka::ensure_topics(&s, std::slice::from_ref(&topic)).unwrap();
     let huge: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
     let small = b"small and broken".to_vec();
     let recs = [

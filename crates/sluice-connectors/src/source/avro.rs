@@ -416,12 +416,13 @@ pub fn match_layout(layouts: &[RecordLayout], schema: &Json) -> Result<u32, Stri
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use sluice_generator::encode::put_long;
 
-    /// Event type `e` with only its `event_time` (one long per datum).
-    fn time_only() -> Vec<RecordLayout> {
+    /// Event type `e` with only its `event_time` (one long per datum); the
+    /// source tests' shared fixture.
+    pub(crate) fn time_only() -> Vec<RecordLayout> {
         let mut fields = RecordLayout::envelope("id");
         fields.retain(|x| x.name == "event_time");
         vec![RecordLayout {

@@ -427,19 +427,7 @@ mod tests {
         assert!(!glob_match(b"*.jsonl", b"a.json"));
     }
 
-    /// Event type `e` with only its `event_time`.
-    fn time_only() -> Vec<RecordLayout> {
-        let mut fields = RecordLayout::envelope("id");
-        fields.retain(|x| x.name == "event_time");
-        vec![RecordLayout {
-            namespace: "n".into(),
-            domain: "d".into(),
-            event_type: "e".into(),
-            entity_key: "id".into(),
-            money: sluice_core::MoneyEncoding::Long,
-            fields,
-        }]
-    }
+    use crate::source::avro::tests::time_only;
 
     fn read(src: &mut FileSource) -> (usize, Vec<DeadLetterRecord>) {
         let (mut good, mut bad) = (0, Vec::new());

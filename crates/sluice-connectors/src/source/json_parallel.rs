@@ -597,21 +597,12 @@ impl Source for ParallelJsonSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sluice_core::{MoneyEncoding, RecordLayout};
+    use sluice_core::RecordLayout;
     use sluice_engine::value::{decode_record, Value};
 
     /// Event type `e` with only its `event_time`.
     fn time_only_layout() -> RecordLayout {
-        let mut fields = RecordLayout::envelope("id");
-        fields.retain(|x| x.name == "event_time");
-        RecordLayout {
-            namespace: "n".into(),
-            domain: "d".into(),
-            event_type: "e".into(),
-            entity_key: "id".into(),
-            money: MoneyEncoding::Long,
-            fields,
-        }
+        crate::source::avro::tests::time_only().remove(0)
     }
 
     #[test]
