@@ -550,3 +550,173 @@ fn a_permission_error_on_the_file_source_is_printed_once() {
     }
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+/// Runs `sluice` on the shipped configuration from the repository root.
+fn shipped(args: &[&str]) -> (Option<i32>, String) {
+    let o = sluice().current_dir(repo()).args(args).output().unwrap();
+    (o.status.code(), text(&o).1)
+}
+
+#[test]
+fn flags_the_chosen_source_or_sink_would_ignore_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("e.jsonl");
+    std::fs::write(&file, "").unwrap();
+    let db = dir.path().join("x.duckdb");
+    let src = format!("file:{}", file.display());
+    // the case: a file replayed in full despite --count/--until-end
+    let (code, err) = shipped(&[
+        "run",
+        "--domain",
+        "ecommerce",
+        "--source",
+        &src,
+        "--count",
+        "5",
+        "--until-end",
+        "--seed",
+        "3",
+        "--late-share",
+        "0.1",
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    for flag in ["--count", "--until-end", "--seed", "--late-share"] {
+        assert!(
+            err.contains(&format!("`{flag}` applies to")),
+            "{flag} not refused: {err}"
+        );
+    }
+    assert!(
+        !err.contains("`--db`"),
+        "--db applies to the duckdb sink: {err}"
+    );
+    assert!(!db.exists(), "nothing may run after a usage error");
+    // generator-only and kafka-only flags against the other sources
+    let (code, err) = shipped(&[
+        "run",
+        "--domain",
+        "ecommerce",
+        "--count",
+        "5",
+        "--group",
+        "g",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("`--group` applies to `--source kafka` only"),
+        "{err}"
+    );
+    let (code, err) = shipped(&[
+        "run",
+        "--domain",
+        "ecommerce",
+        "--source",
+        "kafka",
+        "--duration",
+        "1m",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("`--duration` applies to `--source generator` only"),
+        "{err}"
+    );
+    // sink-specific paths
+    let (code, err) = shipped(&[
+        "run",
+        "--domain",
+        "ecommerce",
+        "--count",
+        "5",
+        "--sink",
+        "jsonl",
+        "--db",
+        "x.duckdb",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("`--db` names the DuckDB file"), "{err}");
+    let (code, err) = shipped(&[
+        "generate",
+        "--domain",
+        "ecommerce",
+        "--to",
+        "kafka",
+        "--count",
+        "5",
+        "--format",
+        "avro",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("`--format` sets the file format"), "{err}");
+    // a flag that applies is honoured: 5 events from the generator
+    let out = dir.path().join("o.jsonl");
+    let (code, err) = shipped(&[
+        "run",
+        "--domain",
+        "ecommerce",
+        "--count",
+        "5",
+        "--quiet",
+        "--sink",
+        "jsonl",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("done: 5 records"), "{err}");
+}
+
+#[test]
+fn enumerated_arguments_suggest_the_near_miss() {
+    for (args, want) in [
+        (
+            vec!["run", "--domain", "ecommerce", "--source", "kafak"],
+            "unknown source `kafak` (expected one of `generator`, `file:PATH` or `kafka`); did you mean `kafka`?",
+        ),
+        (
+            vec!["run", "--domain", "ecommerce", "--sink", "clikhouse"],
+            "did you mean `clickhouse`?",
+        ),
+        (
+            vec!["run", "--domain", "ecommerce", "--aggregation", "revenue_tday"],
+            "unknown aggregation `revenue_tday` in domain `ecommerce`",
+        ),
+        (
+            vec!["generate", "--domain", "ecommerce", "--event", "page_veiw", "--count", "1"],
+            "did you mean `page_view`?",
+        ),
+        (
+            vec!["schema", "--domain", "ecommerce", "--event", "purchse"],
+            "did you mean `purchase`?",
+        ),
+        (
+            vec!["generate", "--domain", "ecommerce", "--to", "kafak"],
+            "a similar value exists: 'kafka'",
+        ),
+        (
+            vec!["run", "--domain", "ecomerce"],
+            "did you mean `ecommerce`?",
+        ),
+    ] {
+        let (code, err) = shipped(&args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: want {want:?} in {err}");
+    }
+}
+
+#[test]
+fn generate_and_run_share_one_default_seed() {
+    // `generate` with no --seed equals `generate --seed 42`, the seed
+    // `run` uses by default
+    let go = |extra: &[&str]| {
+        let mut a = vec!["generate", "--domain", "ecommerce", "--count", "50"];
+        a.extend_from_slice(extra);
+        let o = sluice().current_dir(repo()).args(&a).output().unwrap();
+        assert!(o.status.success(), "{}", text(&o).1);
+        o.stdout
+    };
+    let default = go(&[]);
+    assert_eq!(default, go(&["--seed", "42"]));
+    assert_ne!(default, go(&["--seed", "1"]));
+}

@@ -44,3 +44,7 @@ pub use generator::{
     Summary, TimeMode,
 };
 pub use hints::validate_hints;
+
+/// The seed `sluice generate` and `sluice run` use unless told otherwise
+/// (one default, so both produce the same events for the same flags).
+pub const DEFAULT_SEED: u64 = 42;

@@ -44,8 +44,9 @@ pub struct GenerateArgs {
     /// `--realtime`). Default: the domain's `sessions.concurrent`.
     #[arg(long)]
     pub rate: Option<String>,
-    /// Seed: the same seed, configuration and options give the same bytes.
-    #[arg(long, default_value_t = 1)]
+    /// Seed: the same seed, configuration and options give the same bytes
+    /// (the same default as `sluice run`).
+    #[arg(long, default_value_t = sluice_generator::DEFAULT_SEED)]
     pub seed: u64,
     /// Output format.
     #[arg(long, value_enum, default_value_t = FormatArg::Jsonl)]
@@ -92,6 +93,25 @@ pub struct FaultArgs {
 }
 
 impl FaultArgs {
+    /// The fault flags given with a non-default value (usage checks).
+    pub fn given(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        for (flag, set) in [
+            ("--out-of-order-share", self.out_of_order_share != 0.0),
+            ("--max-disorder", self.max_disorder != "5s"),
+            ("--late-share", self.late_share != 0.0),
+            ("--lateness", self.lateness != "1m"),
+            ("--duplicate-share", self.duplicate_share != 0.0),
+            ("--malformed-share", self.malformed_share != 0.0),
+            ("--malformed-kinds", !self.malformed_kinds.is_empty()),
+        ] {
+            if set {
+                out.push(flag);
+            }
+        }
+        out
+    }
+
     /// The generator's fault options.
     pub fn options(&self) -> anyhow::Result<FaultOptions> {
         let mut kinds = Vec::new();
@@ -205,8 +225,31 @@ pub fn options(args: &GenerateArgs) -> anyhow::Result<GeneratorOptions> {
     })
 }
 
+/// Refuses flags the chosen destination would ignore and unknown names
+/// (exit 2, every problem at once).
+pub fn check(args: &GenerateArgs, cfg: &sluice_config::Config) -> anyhow::Result<()> {
+    let mut problems = Vec::new();
+    if args.to.as_deref() == Some("kafka") {
+        if args.out.is_some() {
+            problems.push(
+                "`--out` names an output file, but `--to kafka` writes to the domain's topics"
+                    .to_string(),
+            );
+        }
+        if args.format != FormatArg::Jsonl {
+            problems.push("`--format` sets the file format, but `--to kafka` always writes Avro in the Confluent wire format".to_string());
+        }
+    }
+    super::args::usage(problems)?;
+    if let Some(d) = cfg.domain(&args.domain) {
+        super::args::check_event(args.event.as_ref(), d)?;
+    }
+    Ok(())
+}
+
 /// Runs `sluice generate`.
 pub fn run(args: &GenerateArgs, cfg: &sluice_config::Config) -> anyhow::Result<()> {
+    check(args, cfg)?;
     let opts = options(args)?;
     let limit = opts.limit;
     let mut g = Generator::from_config(cfg, &args.domain, opts)?;

@@ -16,6 +16,7 @@ use sluice_generator::{Generator, GeneratorOptions, Limit, TimeMode};
 use sluice_runtime::pipeline::{self, PipelineOptions, RunSummary, Stats};
 use sluice_runtime::plan::BuiltPlan;
 
+use super::args::SourceArg;
 use crate::Cli;
 
 /// Arguments of `sluice run`.
@@ -40,9 +41,9 @@ pub struct RunArgs {
     /// Events per second of event time (generator).
     #[arg(long)]
     pub rate: Option<String>,
-    /// Random seed of the generator.
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
+    /// Random seed of the generator (default 42, as `sluice generate`).
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Follow the wall clock even when bounded (default: only when unbounded).
     #[arg(long)]
     pub realtime: bool,
@@ -70,7 +71,8 @@ pub struct RunArgs {
     /// Kafka: this instance's stable name for static membership (a restart
     /// takes its partitions back at once); default the host name. Give each
     /// instance on one machine its own; `""` turns static membership off.
-    #[arg(long, env = "SLUICE_INSTANCE")]
+    /// Environment: `SLUICE_INSTANCE`.
+    #[arg(long)]
     pub instance: Option<String>,
     /// Serve `/metrics`, `/healthz` and `/readyz` on this address (default:
     /// `metrics.address` when `metrics.enabled`).
@@ -80,11 +82,13 @@ pub struct RunArgs {
 
 fn make_source(
     args: &RunArgs,
+    source: &SourceArg,
     cfg: &Config,
     d: &DomainConfig,
     built: &mut BuiltPlan,
 ) -> anyhow::Result<(Box<dyn Source>, Option<u64>)> {
-    if let Some(spec) = args.source.strip_prefix("file:") {
+    if let SourceArg::File(spec) = source {
+        let spec = spec.as_str();
         let files = sluice_connectors::source::file::expand(spec)?;
         let all_json = files
             .iter()
@@ -100,14 +104,9 @@ fn make_source(
         let s = FileSource::new(spec, d.layouts())?;
         return Ok((Box::new(s), None));
     }
-    if args.source == "kafka" {
+    if *source == SourceArg::Kafka {
         anyhow::bail!("internal: kafka sources are built by make_kafka_source");
     }
-    anyhow::ensure!(
-        args.source == "generator",
-        "unknown source `{}` (expected `generator` or `file:PATH`)",
-        args.source
-    );
     let duration_ms = match &args.duration {
         Some(t) => Some(
             HumanDuration::parse(t)
@@ -118,7 +117,7 @@ fn make_source(
     };
     let bounded = args.count.is_some() || duration_ms.is_some();
     let opts = GeneratorOptions {
-        seed: args.seed,
+        seed: args.seed.unwrap_or(sluice_generator::DEFAULT_SEED),
         time: if args.realtime || !bounded {
             TimeMode::RealTime
         } else {
@@ -162,7 +161,12 @@ fn make_kafka_source(
     let src_opts = SourceOptions {
         group_id: args.group.clone(),
         stop_at_end: args.until_end,
-        instance: Some(args.instance.clone().unwrap_or_else(host_name)),
+        instance: Some(
+            args.instance
+                .clone()
+                .or_else(|| std::env::var("SLUICE_INSTANCE").ok())
+                .unwrap_or_else(host_name),
+        ),
         ..SourceOptions::default()
     };
     let src = KafkaSource::from_config(cfg, &settings, &args.domain, src_opts)?;
@@ -301,7 +305,7 @@ fn make_sink(cli: &Cli, args: &RunArgs, cfg: &Config) -> anyhow::Result<(Box<dyn
                 .context("cannot connect to ClickHouse (is it running? `scripts/services.sh start clickhouse`)")?;
             Ok((Box::new(sink), desc))
         }
-        other => anyhow::bail!("unknown sink `{other}` (expected duckdb, clickhouse or jsonl)"),
+        other => anyhow::bail!(super::args::unknown("sink", other, &super::args::SINKS)),
     }
 }
 
@@ -326,10 +330,83 @@ fn print_summary(s: &RunSummary, sink: &str) {
     }
 }
 
+/// Every flag given that the chosen source or sink would ignore, each
+/// with why (a flag is either honoured or refused, never ignored).
+pub fn misapplied_flags(args: &RunArgs, source: &SourceArg, sink: &str) -> Vec<String> {
+    let mut given: Vec<&str> = Vec::new();
+    let generator_only = [
+        ("--count", args.count.is_some()),
+        ("--duration", args.duration.is_some()),
+        ("--rate", args.rate.is_some()),
+        ("--seed", args.seed.is_some()),
+        ("--realtime", args.realtime),
+    ];
+    let kafka_only = [
+        ("--until-end", args.until_end),
+        ("--group", args.group.is_some()),
+        ("--instance", args.instance.is_some()),
+    ];
+    let mut out = Vec::new();
+    if *source != SourceArg::Generator {
+        given.extend(generator_only.iter().filter(|(_, g)| *g).map(|(f, _)| *f));
+        given.extend(args.faults.given());
+        let why = match source {
+            SourceArg::File(_) => "files are replayed in full, as written",
+            _ => "the Kafka source reads what producers wrote (generate events with `sluice generate --to kafka`)",
+        };
+        for f in given.drain(..) {
+            out.push(format!(
+                "`{f}` applies to `--source generator` only, not `--source {}`: {why}",
+                source.name()
+            ));
+        }
+    }
+    if *source != SourceArg::Kafka {
+        for (f, _) in kafka_only.iter().filter(|(_, g)| *g) {
+            out.push(format!(
+                "`{f}` applies to `--source kafka` only, not `--source {}`",
+                source.name()
+            ));
+        }
+    }
+    if args.db.is_some() && sink != "duckdb" {
+        out.push(format!(
+            "`--db` names the DuckDB file, but this run writes to `{sink}` (add `--sink duckdb`)"
+        ));
+    }
+    if args.out.is_some() && sink != "jsonl" {
+        out.push(format!(
+            "`--out` names the JSON lines output, but this run writes to `{sink}` (add `--sink jsonl`)"
+        ));
+    }
+    out
+}
+
 /// Runs the command.
 pub fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<()> {
+    let source = match super::args::parse_source(&args.source) {
+        Ok(s) => s,
+        Err(e) => return super::args::usage(vec![e]),
+    };
+    if let Some(s) = &args.sink {
+        if let Err(e) = super::args::check_sink(s) {
+            return super::args::usage(vec![e]);
+        }
+    }
     let cfg = super::load(cli, std::slice::from_ref(&args.domain))?;
+    super::args::usage(misapplied_flags(args, &source, &sink_kind(args, &cfg)))?;
     let d = cfg.domain(&args.domain).context("domain not loaded")?;
+    let names: Vec<&str> = d
+        .aggregations
+        .iter()
+        .map(|a| a.name.value.as_str())
+        .collect();
+    super::args::usage(super::args::unknown_names(
+        "aggregation",
+        &args.aggregations,
+        &names,
+        &args.domain,
+    ))?;
     let mut built = sluice_runtime::plan::build(d, &cfg.platform.engine, &args.aggregations)?;
     let mut opts = PipelineOptions {
         trigger_interval: cfg.platform.engine.trigger_interval.0,
@@ -339,10 +416,10 @@ pub fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<()> {
         sharded: sink_kind(args, &cfg) == "clickhouse",
         ..PipelineOptions::default()
     };
-    let (source, limit) = if args.source == "kafka" {
+    let (source, limit) = if source == SourceArg::Kafka {
         (make_kafka_source(cli, args, &cfg, &mut opts)?, None)
     } else {
-        make_source(args, &cfg, d, &mut built)?
+        make_source(args, &source, &cfg, d, &mut built)?
     };
     let (sink, sink_desc) = make_sink(cli, args, &cfg)?;
     tracing::info!(domain = %args.domain, source = %source.describe(), sink = %sink_desc, aggregations = built.tables.len(), "starting");

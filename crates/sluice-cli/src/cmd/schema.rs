@@ -76,19 +76,9 @@ pub fn run(cli: &Cli, args: &SchemaArgs) -> anyhow::Result<()> {
     let cfg = super::load(cli, std::slice::from_ref(domain))?;
     let d = cfg.domain(domain).context("domain not loaded")?;
     let mut layouts = d.layouts();
+    super::args::check_event(args.event.as_ref(), d)?;
     if let Some(e) = &args.event {
         layouts.retain(|l| &l.event_type == e);
-        if layouts.is_empty() {
-            let names: Vec<&str> = d
-                .event_types
-                .iter()
-                .map(|e| e.name.value.as_str())
-                .collect();
-            anyhow::bail!(
-                "unknown event type `{e}` in domain `{domain}` (expected one of {})",
-                names.join(", ")
-            );
-        }
     }
     match &args.out {
         Some(dir) => {
