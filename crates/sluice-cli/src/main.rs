@@ -99,8 +99,10 @@ fn main() -> ExitCode {
         Command::Tables(a) => cmd::query::run_tables(&cli, a),
         Command::Bench(a) => cmd::bench::run(&cli, a),
         Command::Generate(a) if a.to.as_deref() == Some("kafka") => cmd::produce::run(&cli, a),
-        Command::Generate(a) => cmd::load(&cli, std::slice::from_ref(&a.domain))
-            .and_then(|cfg| cmd::generate::run(a, &cfg)),
+        Command::Generate(a) => cmd::load(&cli, std::slice::from_ref(&a.domain)).and_then(|cfg| {
+            cmd::args::check_generate(a, &cfg)?;
+            cmd::generate::run(a, &cfg)
+        }),
         Command::Dlq(a) => cmd::dlq::run(&cli, a),
         Command::Clickhouse(a) => cmd::clickhouse::run(&cli, a),
         Command::Alerts(a) => cmd::monitor::alerts(&cli, a),

@@ -89,6 +89,31 @@ pub fn check_event(event: Option<&String>, d: &sluice_config::DomainConfig) -> a
     usage(unknown_names("event type", event, &names, &d.domain.value))
 }
 
+/// Refuses flags the chosen destination would ignore and unknown names
+/// (exit 2, every problem at once).
+pub fn check_generate(
+    args: &super::generate::GenerateArgs,
+    cfg: &sluice_config::Config,
+) -> anyhow::Result<()> {
+    let mut problems = Vec::new();
+    if args.to.as_deref() == Some("kafka") {
+        if args.out.is_some() {
+            problems.push(
+                "`--out` names an output file, but `--to kafka` writes to the domain's topics"
+                    .to_string(),
+            );
+        }
+        if args.format != super::generate::FormatArg::Jsonl {
+            problems.push("`--format` sets the file format, but `--to kafka` always writes Avro in the Confluent wire format".to_string());
+        }
+    }
+    usage(problems)?;
+    if let Some(d) = cfg.domain(&args.domain) {
+        check_event(args.event.as_ref(), d)?;
+    }
+    Ok(())
+}
+
 /// Parses `--source`.
 pub fn parse_source(text: &str) -> Result<SourceArg, String> {
     if let Some(path) = text.strip_prefix("file:") {

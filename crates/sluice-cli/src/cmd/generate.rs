@@ -225,31 +225,8 @@ pub fn options(args: &GenerateArgs) -> anyhow::Result<GeneratorOptions> {
     })
 }
 
-/// Refuses flags the chosen destination would ignore and unknown names
-/// (exit 2, every problem at once).
-pub fn check(args: &GenerateArgs, cfg: &sluice_config::Config) -> anyhow::Result<()> {
-    let mut problems = Vec::new();
-    if args.to.as_deref() == Some("kafka") {
-        if args.out.is_some() {
-            problems.push(
-                "`--out` names an output file, but `--to kafka` writes to the domain's topics"
-                    .to_string(),
-            );
-        }
-        if args.format != FormatArg::Jsonl {
-            problems.push("`--format` sets the file format, but `--to kafka` always writes Avro in the Confluent wire format".to_string());
-        }
-    }
-    super::args::usage(problems)?;
-    if let Some(d) = cfg.domain(&args.domain) {
-        super::args::check_event(args.event.as_ref(), d)?;
-    }
-    Ok(())
-}
-
 /// Runs `sluice generate`.
 pub fn run(args: &GenerateArgs, cfg: &sluice_config::Config) -> anyhow::Result<()> {
-    check(args, cfg)?;
     let opts = options(args)?;
     let limit = opts.limit;
     let mut g = Generator::from_config(cfg, &args.domain, opts)?;

@@ -13,7 +13,7 @@ use crate::Cli;
 /// Runs the command.
 pub fn run(cli: &Cli, args: &GenerateArgs) -> anyhow::Result<()> {
     let cfg = super::load(cli, std::slice::from_ref(&args.domain))?;
-    super::generate::check(args, &cfg)?;
+    super::args::check_generate(args, &cfg)?;
     let secrets = super::check_secrets(cli, &cfg)?;
     let settings = KafkaSettings::from_config(&cfg.platform.kafka, &secrets)?;
     let mut g = Generator::from_config(&cfg, &args.domain, options(args)?)?;
