@@ -9,9 +9,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-/// sluice: config-driven streaming analytics.
+/// sluice: config-driven streaming analytics. Describe a domain in YAML;
+/// sluice generates events, aggregates them in event-time windows and
+/// stores the results (embedded DuckDB by default; Kafka and ClickHouse at
+/// scale).
 #[derive(Parser, Debug)]
-#[command(name = "sluice", version, about, long_about = None)]
+#[command(name = "sluice", version, long_about = None)]
 pub struct Cli {
     /// Directory holding platform.yaml, environments/ and domains/.
     #[arg(
@@ -51,11 +54,11 @@ pub enum Command {
     },
     /// Write Avro schemas for a domain, or compare two schema directories.
     Schema(cmd::schema::SchemaArgs),
-    /// Run a pipeline: generator or files → engine → DuckDB (embedded default).
+    /// Run a pipeline: generator, files or Kafka → engine → DuckDB (default), ClickHouse or JSON lines.
     Run(cmd::run::RunArgs),
-    /// Run SQL against the store (DuckDB, or ClickHouse when it is the environment's sink).
+    /// Run SQL against the store (DuckDB, also while a run writes it; ClickHouse when it is the environment's sink).
     Query(cmd::query::QueryArgs),
-    /// List the tables of the embedded store with their row counts.
+    /// List the tables of the embedded store with their row counts (also while a run writes it).
     Tables(cmd::query::TablesArgs),
     /// Measure throughput against a baseline measured in the same run.
     Bench(cmd::bench::BenchArgs),
@@ -117,5 +120,72 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    const START: &str = "<!-- commands:start (generated from the CLI's help by `SLUICE_BLESS=1 cargo test -p sluice-cli --bin sluice`) -->";
+    const END: &str = "<!-- commands:end -->";
+
+    /// README's command list, rendered from the same doc comments as `--help`.
+    fn command_table() -> String {
+        fn walk(cmd: &clap::Command, prefix: &str, out: &mut String) {
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                let name = format!("{prefix} {}", sub.get_name());
+                let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+                let nested = sub.get_subcommands().any(|s| s.get_name() != "help");
+                if !nested || !about.is_empty() {
+                    out.push_str(&format!("| `{name}` | {} |\n", about.replace('|', "\\|")));
+                }
+                walk(sub, &name, out);
+            }
+        }
+        let mut out = String::from("| command | what it does |\n|---|---|\n");
+        walk(&super::Cli::command(), "sluice", &mut out);
+        out
+    }
+
+    #[test]
+    fn readme_command_list_is_the_cli_help() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
+        let readme = std::fs::read_to_string(path).unwrap();
+        let (Some(a), Some(b)) = (readme.find(START), readme.find(END)) else {
+            panic!("README.md lacks the command list markers");
+        };
+        let have = &readme[a + START.len()..b];
+        let want = format!("\n{}", command_table());
+        if have != want {
+            if std::env::var_os("SLUICE_BLESS").is_some() {
+                let new = format!("{}{START}{want}{}", &readme[..a], &readme[b..]);
+                std::fs::write(path, new).unwrap();
+                return;
+            }
+            panic!("README.md's command list differs from the CLI's help; run `SLUICE_BLESS=1 cargo test -p sluice-cli --bin sluice`\nwant:\n{want}\nhave:\n{have}");
+        }
+    }
+
+    #[test]
+    fn every_command_and_flag_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if a.get_help().is_none() && !matches!(id, "help" | "version") {
+                    missing.push(format!("{path} --{id}"));
+                }
+            }
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                let p = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() {
+                    missing.push(p.clone());
+                }
+                walk(sub, &p, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "sluice", &mut missing);
+        assert!(missing.is_empty(), "without help text: {missing:?}");
     }
 }
