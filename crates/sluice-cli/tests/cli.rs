@@ -720,3 +720,104 @@ fn generate_and_run_share_one_default_seed() {
     assert_eq!(default, go(&["--seed", "42"]));
     assert_ne!(default, go(&["--seed", "1"]));
 }
+
+#[test]
+fn a_running_pipeline_answers_queries_with_complete_flushes_only() {
+    // the run holds the DuckDB file's lock; `sluice query` and `sluice
+    // tables` from another process are answered by the run itself, each in
+    // one snapshot: every table's row count matches the progress the same
+    // write recorded, and all tables have seen the same number of flushes
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("live.duckdb");
+    let db = db.to_str().unwrap();
+    let tables = [
+        "events_per_minute",
+        "events_by_device_and_type",
+        "revenue_by_country_5m",
+        "unique_users_by_platform",
+        "order_value_percentiles",
+        "big_carts",
+        "revenue_today",
+    ];
+    let counts = tables
+        .iter()
+        .map(|t| format!("SELECT '{t}' AS t, count(*) AS n FROM {t}"))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    let sql = format!(
+        "SELECT p.table_name, p.flushes, p.rows, c.n FROM _sluice_progress p \
+         JOIN ({counts}) c ON c.t = p.table_name ORDER BY 1"
+    );
+    let mut run = sluice()
+        .current_dir(repo())
+        .args(["run", "--domain", "ecommerce", "--count", "5000000", "--quiet"])
+        .args(["--db", db])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let query = |args: &[&str]| {
+        let o = sluice().args(args).args(["--db", db]).output().unwrap();
+        (o.status.success(), text(&o))
+    };
+    let mut last: Vec<(i64, i64)> = vec![(0, 0); tables.len()];
+    let mut growing_polls = 0;
+    let mut listed_tables = false;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(240);
+    while growing_polls < 4 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        assert!(run.try_wait().unwrap().is_none(), "the run ended too soon");
+        let (ok, (out, err)) = query(&["query", "--format", "json", &sql]);
+        if !ok {
+            // before the sink's first transaction the table is missing
+            assert!(err.contains("_sluice_progress"), "{err}");
+            continue;
+        }
+        let rows: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+        if rows.is_empty() {
+            continue;
+        }
+        assert_eq!(rows.len(), tables.len(), "{out}");
+        let now: Vec<(i64, i64)> = rows
+            .iter()
+            .map(|r| {
+                let n = |k: &str| r[k].as_i64().unwrap_or_else(|| panic!("{k} in {r}"));
+                assert_eq!(n("rows"), n("n"), "a query saw a partial flush: {r}");
+                (n("flushes"), n("rows"))
+            })
+            .collect();
+        assert!(
+            now.iter().all(|(f, _)| *f == now[0].0),
+            "tables at different flushes: {out}"
+        );
+        for (a, b) in last.iter().zip(&now) {
+            assert!(b.0 >= a.0 && b.1 >= a.1, "progress went back: {last:?} -> {now:?}");
+        }
+        if now[0].0 > last[0].0 {
+            growing_polls += 1;
+        }
+        last = now;
+        if !listed_tables {
+            let (ok, (out, err)) = query(&["tables"]);
+            assert!(ok, "{err}");
+            for t in tables {
+                assert!(out.contains(t), "{t} missing from {out}");
+            }
+            listed_tables = true;
+        }
+    }
+    assert!(growing_polls >= 4, "saw {growing_polls} growing polls");
+    // Ctrl-C: the run finishes what is complete and lets go of the file,
+    // which is then read directly, as consistent as while it ran
+    let pid = run.id().to_string();
+    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let out = run.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (ok, (out, err)) = query(&["query", "--format", "json", &sql]);
+    assert!(ok, "{err}");
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    for r in &rows {
+        assert_eq!(r["rows"], r["n"], "{r}");
+        assert!(r["flushes"].as_i64().unwrap() >= last[0].0, "{r}");
+    }
+}

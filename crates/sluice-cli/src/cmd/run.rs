@@ -285,7 +285,18 @@ fn make_sink(cli: &Cli, args: &RunArgs, cfg: &Config) -> anyhow::Result<(Box<dyn
                 .db
                 .clone()
                 .unwrap_or_else(|| cfg.platform.sinks.duckdb.path.clone());
-            Ok((Box::new(DuckDbSink::open(&path)?), format!("duckdb {path}")))
+            let mut sink = DuckDbSink::open(&path)?;
+            if path != ":memory:" {
+                // `sluice query` / `sluice tables` from another shell are
+                // answered by this run while it holds the file's lock
+                match sink.serve_queries() {
+                    Ok(socket) => {
+                        tracing::info!(socket = %socket.display(), "answering live queries")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "live queries unavailable"),
+                }
+            }
+            Ok((Box::new(sink), format!("duckdb {path}")))
         }
         "jsonl" => {
             let path = args

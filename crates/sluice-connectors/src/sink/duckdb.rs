@@ -14,6 +14,11 @@ use crate::{ConnectorError, DeadLetterRecord, ResultRow, TableSpec};
 /// Table holding dead letters.
 pub const DEAD_LETTER_TABLE: &str = "_sluice_dead_letters";
 
+/// One row per result table: how many writes touched it, its row count
+/// after the last and when (written in the same transaction as the rows, so
+/// a reader sees counts that match the tables).
+pub const PROGRESS_TABLE: &str = "_sluice_progress";
+
 /// Per-connection temporary table the dead letters of one write are
 /// appended to before one set-based insert into [`DEAD_LETTER_TABLE`]
 /// (temporary: never in the file, cannot clash with a result table).
@@ -75,6 +80,8 @@ pub struct DuckDbSink {
     /// Per table: still empty (no row before the run, none written since),
     /// so the next write is a plain insert — no key can conflict.
     empty: Vec<bool>,
+    /// Answers `sluice query` / `sluice tables` while the run holds the file.
+    live: Option<super::duckdb_live::QueryServer>,
 }
 
 impl std::fmt::Debug for DuckDbSink {
@@ -174,7 +181,19 @@ impl DuckDbSink {
             conn,
             tables: Vec::new(),
             empty: Vec::new(),
+            live: None,
         })
+    }
+
+    /// Answers queries from other processes (`sluice query`, `sluice
+    /// tables`) while this sink holds the file, each in a read-only
+    /// transaction that sees complete writes only. Returns the socket path.
+    pub fn serve_queries(&mut self) -> Result<std::path::PathBuf, ConnectorError> {
+        let conn = self.conn.try_clone().map_err(db)?;
+        let server = super::duckdb_live::QueryServer::start(conn, &self.path)?;
+        let path = server.path().to_path_buf();
+        self.live = Some(server);
+        Ok(path)
     }
 
     /// The connection (tests and `sluice query` reuse it).
@@ -250,6 +269,8 @@ impl DuckDbSink {
                  partition INTEGER NOT NULL, \"offset\" BIGINT NOT NULL, event_type VARCHAR, aggregation VARCHAR NOT NULL, \
                  event_time TIMESTAMP, payload BLOB NOT NULL, recorded_at TIMESTAMP NOT NULL DEFAULT current_timestamp, \
                  PRIMARY KEY (source, partition, \"offset\", kind, aggregation)); \
+                 CREATE TABLE IF NOT EXISTS {PROGRESS_TABLE} (table_name VARCHAR PRIMARY KEY, flushes BIGINT NOT NULL, \
+                 rows BIGINT NOT NULL, updated_at TIMESTAMP NOT NULL); \
                  CREATE TEMP TABLE IF NOT EXISTS {DEAD_LETTER_STAGE} (seq BIGINT NOT NULL, kind VARCHAR NOT NULL, reason VARCHAR NOT NULL, \
                  source VARCHAR NOT NULL, partition INTEGER NOT NULL, \"offset\" BIGINT NOT NULL, event_type VARCHAR, \
                  aggregation VARCHAR NOT NULL, event_time TIMESTAMP, payload BLOB NOT NULL)"
@@ -339,6 +360,15 @@ impl Sink for DuckDbSink {
                 .map_err(db)?;
             }
         }
+        for t in &self.tables {
+            tx.execute_batch(&format!(
+                "INSERT INTO {PROGRESS_TABLE} SELECT '{n}', 1, (SELECT count(*) FROM {n}), now()::TIMESTAMP \
+                 ON CONFLICT (table_name) DO UPDATE SET flushes = {PROGRESS_TABLE}.flushes + 1, \
+                 rows = excluded.rows, updated_at = excluded.updated_at",
+                n = t.name
+            ))
+            .map_err(db)?;
+        }
         if !dead.is_empty() {
             write_dead_letters(&tx, dead)?;
         }
@@ -408,16 +438,24 @@ fn query_cell(v: Value) -> QueryCell {
     }
 }
 
-/// Runs one SQL statement against a database file and returns its rows.
+/// Runs one SQL statement against a database file and returns its rows:
+/// answered by the run writing the file when there is one (see
+/// [`super::duckdb_live`]), else on the file itself.
 pub fn query(path: &str, sql: &str) -> Result<QueryResult, ConnectorError> {
+    if let Some(r) = super::duckdb_live::ask(path, &serde_json::json!({ "sql": sql }))? {
+        return Ok(r);
+    }
+    query_conn(&open_existing(path)?, sql)
+}
+
+fn open_existing(path: &str) -> Result<Connection, ConnectorError> {
     if path != ":memory:" && !std::path::Path::new(path).exists() {
         return Err(ConnectorError::Config {
             connector: "duckdb",
             message: format!("no database at `{path}`: run `sluice run --domain <domain>` first"),
         });
     }
-    let conn = Connection::open(path).map_err(db)?;
-    query_conn(&conn, sql)
+    Connection::open(path).map_err(db)
 }
 
 /// Runs one SQL statement on an open connection.
@@ -450,10 +488,31 @@ pub fn query_conn(conn: &Connection, sql: &str) -> Result<QueryResult, Connector
     })
 }
 
-/// User tables (not sluice's staging tables) with their row counts.
+/// User tables (not sluice's staging tables) with their row counts:
+/// answered by the run writing the file when there is one.
 pub fn tables(path: &str) -> Result<Vec<(String, i64)>, ConnectorError> {
-    let names = query(path, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' AND table_name NOT LIKE '\\_sluice\\_stage\\_%' ESCAPE '\\' ORDER BY table_name")?;
-    let conn = Connection::open(path).map_err(db)?;
+    if let Some(r) = super::duckdb_live::ask(path, &serde_json::json!({ "tables": true }))? {
+        return Ok(r
+            .rows
+            .into_iter()
+            .filter_map(|row| match (row.first(), row.get(1)) {
+                (Some(QueryCell::Text(n)), Some(QueryCell::Number(c))) => {
+                    Some((n.clone(), c.parse().ok()?))
+                }
+                _ => None,
+            })
+            .collect());
+    }
+    let conn = open_existing(path)?;
+    conn.execute_batch("BEGIN TRANSACTION").map_err(db)?;
+    let r = tables_conn(&conn);
+    conn.execute_batch("ROLLBACK").ok();
+    r
+}
+
+/// [`tables`] on an open connection (one snapshot when in a transaction).
+pub fn tables_conn(conn: &Connection) -> Result<Vec<(String, i64)>, ConnectorError> {
+    let names = query_conn(conn, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' AND table_name NOT LIKE '\\_sluice\\_stage\\_%' ESCAPE '\\' ORDER BY table_name")?;
     let mut out = Vec::new();
     for r in names.rows {
         if let Some(QueryCell::Text(name)) = r.first() {

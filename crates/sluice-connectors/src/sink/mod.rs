@@ -5,6 +5,8 @@
 pub mod clickhouse;
 #[cfg(feature = "duckdb")]
 pub mod duckdb;
+#[cfg(feature = "duckdb")]
+pub mod duckdb_live;
 pub mod jsonl;
 
 use crate::{ConnectorError, DeadLetterRecord, ResultRow, TableSpec};
