@@ -9,8 +9,8 @@ use crate::Exit;
 /// The names `--source` takes (`file:` takes a path after the colon).
 pub const SOURCES: [&str; 3] = ["generator", "file:PATH", "kafka"];
 
-/// The names `--sink` takes.
-pub const SINKS: [&str; 3] = ["duckdb", "clickhouse", "jsonl"];
+/// The names `--sink` takes: the connectors' registry.
+pub use sluice_connectors::sink::SINKS;
 
 /// A parsed `--source`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -135,7 +135,7 @@ pub fn check_sink(text: &str) -> Result<(), String> {
     if SINKS.contains(&text) {
         Ok(())
     } else {
-        Err(unknown("sink", text, &SINKS))
+        Err(unknown("sink", text, SINKS))
     }
 }
 

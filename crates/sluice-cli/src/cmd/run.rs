@@ -316,7 +316,7 @@ fn make_sink(cli: &Cli, args: &RunArgs, cfg: &Config) -> anyhow::Result<(Box<dyn
                 .context("cannot connect to ClickHouse (is it running? `scripts/services.sh start clickhouse`)")?;
             Ok((Box::new(sink), desc))
         }
-        other => anyhow::bail!(super::args::unknown("sink", other, &super::args::SINKS)),
+        other => anyhow::bail!(super::args::unknown("sink", other, super::args::SINKS)),
     }
 }
 
