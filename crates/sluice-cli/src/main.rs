@@ -66,6 +66,8 @@ pub enum Command {
     Generate(cmd::generate::GenerateArgs),
     /// Inspect or replay the dead-letter topic.
     Dlq(cmd::dlq::DlqArgs),
+    /// A domain's Kafka topics with partitions and messages; recreate or delete them.
+    Topics(cmd::topics::TopicsArgs),
     /// ClickHouse: print the tables and views `run` creates.
     Clickhouse(cmd::clickhouse::ClickHouseArgs),
     /// Prometheus alert rules for a domain's pipeline.
@@ -107,6 +109,7 @@ fn main() -> ExitCode {
             cmd::generate::run(a, &cfg)
         }),
         Command::Dlq(a) => cmd::dlq::run(&cli, a),
+        Command::Topics(a) => cmd::topics::run(&cli, a),
         Command::Clickhouse(a) => cmd::clickhouse::run(&cli, a),
         Command::Alerts(a) => cmd::monitor::alerts(&cli, a),
         Command::Dashboards(a) => cmd::monitor::dashboards(&cli, a),

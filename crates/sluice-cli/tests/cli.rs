@@ -649,6 +649,31 @@ fn flags_the_chosen_source_or_sink_would_ignore_are_refused() {
     ]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("`--format` sets the file format"), "{err}");
+    let (code, err) = shipped(&[
+        "generate",
+        "--domain",
+        "ecommerce",
+        "--count",
+        "5",
+        "--topic-prefix",
+        "demo.",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("`--topic-prefix` names Kafka topics"), "{err}");
+    let (code, err) = shipped(&[
+        "run",
+        "--domain",
+        "ecommerce",
+        "--count",
+        "5",
+        "--topic-prefix",
+        "demo.",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("`--topic-prefix` applies to `--source kafka` only"),
+        "{err}"
+    );
     // a flag that applies is honoured: 5 events from the generator
     let out = dir.path().join("o.jsonl");
     let (code, err) = shipped(&[
@@ -750,7 +775,14 @@ fn a_running_pipeline_answers_queries_with_complete_flushes_only() {
     );
     let mut run = sluice()
         .current_dir(repo())
-        .args(["run", "--domain", "ecommerce", "--count", "5000000", "--quiet"])
+        .args([
+            "run",
+            "--domain",
+            "ecommerce",
+            "--count",
+            "5000000",
+            "--quiet",
+        ])
         .args(["--db", db])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -791,7 +823,10 @@ fn a_running_pipeline_answers_queries_with_complete_flushes_only() {
             "tables at different flushes: {out}"
         );
         for (a, b) in last.iter().zip(&now) {
-            assert!(b.0 >= a.0 && b.1 >= a.1, "progress went back: {last:?} -> {now:?}");
+            assert!(
+                b.0 >= a.0 && b.1 >= a.1,
+                "progress went back: {last:?} -> {now:?}"
+            );
         }
         if now[0].0 > last[0].0 {
             growing_polls += 1;
@@ -810,9 +845,17 @@ fn a_running_pipeline_answers_queries_with_complete_flushes_only() {
     // Ctrl-C: the run finishes what is complete and lets go of the file,
     // which is then read directly, as consistent as while it ran
     let pid = run.id().to_string();
-    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
     let out = run.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let (ok, (out, err)) = query(&["query", "--format", "json", &sql]);
     assert!(ok, "{err}");
     let rows: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();

@@ -106,6 +106,11 @@ pub fn check_generate(
         if args.format != super::generate::FormatArg::Jsonl {
             problems.push("`--format` sets the file format, but `--to kafka` always writes Avro in the Confluent wire format".to_string());
         }
+    } else if args.topic_prefix.is_some() {
+        problems.push(
+            "`--topic-prefix` names Kafka topics, but this writes files (add `--to kafka`)"
+                .to_string(),
+        );
     }
     usage(problems)?;
     if let Some(d) = cfg.domain(&args.domain) {

@@ -15,6 +15,9 @@ use crate::Cli;
 pub struct DlqArgs {
     #[command(subcommand)]
     pub command: DlqCommand,
+    /// Address the topics named with this prefix (see `generate --topic-prefix`).
+    #[arg(long, global = true)]
+    pub topic_prefix: Option<String>,
 }
 
 /// Dead-letter topic commands.
@@ -54,13 +57,12 @@ pub enum DlqFormat {
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-fn settings(cli: &Cli, domain: &str) -> anyhow::Result<KafkaSettings> {
+fn settings(cli: &Cli, domain: &str, prefix: Option<&str>) -> anyhow::Result<KafkaSettings> {
     let cfg = super::load(cli, &[domain.to_string()])?;
     if cfg.domain(domain).is_none() {
         anyhow::bail!("unknown domain `{domain}`");
     }
-    let secrets = super::check_secrets(cli, &cfg)?;
-    Ok(KafkaSettings::from_config(&cfg.platform.kafka, &secrets)?)
+    super::kafka_settings(cli, &cfg, prefix)
 }
 
 fn clip(s: &str, n: usize) -> String {
@@ -145,7 +147,7 @@ pub fn run(cli: &Cli, args: &DlqArgs) -> anyhow::Result<()> {
             limit,
             format,
         } => {
-            let s = settings(cli, domain)?;
+            let s = settings(cli, domain, args.topic_prefix.as_deref())?;
             let read = read_dlq(&s, domain, &DlqStart::Beginning, *limit, TIMEOUT)?;
             match format {
                 DlqFormat::Json => {
@@ -169,7 +171,7 @@ pub fn run(cli: &Cli, args: &DlqArgs) -> anyhow::Result<()> {
             }
         }
         DlqCommand::Replay { domain, limit } => {
-            let s = settings(cli, domain)?;
+            let s = settings(cli, domain, args.topic_prefix.as_deref())?;
             let r = replay_dlq(&s, domain, *limit, TIMEOUT)?;
             for (topic, n) in &r.by_topic {
                 println!("{n:>8}  {topic}");

@@ -30,6 +30,11 @@ pub struct GenerateArgs {
     /// registered in the schema registry).
     #[arg(long, value_parser = ["file", "kafka"])]
     pub to: Option<String>,
+    /// With `--to kafka`: put this in front of every topic name, so the
+    /// events land in topics (and registry subjects) of their own; `run`,
+    /// `dlq` and `topics` take the same option.
+    #[arg(long)]
+    pub topic_prefix: Option<String>,
     /// Only this event type (the domain's journey still runs in full).
     #[arg(long)]
     pub event: Option<String>,

@@ -13,6 +13,7 @@ pub mod produce;
 pub mod query;
 pub mod run;
 pub mod schema;
+pub mod topics;
 pub mod validate;
 
 use sluice_config::{Config, LoadOptions};
@@ -74,4 +75,19 @@ pub fn parser_threads() -> usize {
                 .map(|n| n.get())
                 .unwrap_or(2)
         })
+}
+
+/// Kafka settings with the configuration's secrets resolved and, when
+/// given, `--topic-prefix` applied to every topic and the consumer group.
+pub fn kafka_settings(
+    cli: &Cli,
+    cfg: &Config,
+    topic_prefix: Option<&str>,
+) -> anyhow::Result<sluice_connectors::kafka::KafkaSettings> {
+    let secrets = check_secrets(cli, cfg)?;
+    let s = sluice_connectors::kafka::KafkaSettings::from_config(&cfg.platform.kafka, &secrets)?;
+    Ok(match topic_prefix {
+        Some(p) => s.with_topic_prefix(p)?,
+        None => s,
+    })
 }

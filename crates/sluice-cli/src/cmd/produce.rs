@@ -4,7 +4,6 @@
 use std::io::IsTerminal;
 
 use sluice_connectors::kafka::producer::{produce_generated, ProduceOptions};
-use sluice_connectors::kafka::KafkaSettings;
 use sluice_generator::Generator;
 
 use super::generate::{options, GenerateArgs};
@@ -14,8 +13,7 @@ use crate::Cli;
 pub fn run(cli: &Cli, args: &GenerateArgs) -> anyhow::Result<()> {
     let cfg = super::load(cli, std::slice::from_ref(&args.domain))?;
     super::args::check_generate(args, &cfg)?;
-    let secrets = super::check_secrets(cli, &cfg)?;
-    let settings = KafkaSettings::from_config(&cfg.platform.kafka, &secrets)?;
+    let settings = super::kafka_settings(cli, &cfg, args.topic_prefix.as_deref())?;
     let mut g = Generator::from_config(&cfg, &args.domain, options(args)?)?;
     let tty = std::io::stderr().is_terminal();
     let mut last = std::time::Instant::now();

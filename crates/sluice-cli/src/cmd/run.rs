@@ -65,9 +65,15 @@ pub struct RunArgs {
     /// Kafka: stop once every assigned partition is read to its end (a bounded run).
     #[arg(long)]
     pub until_end: bool,
-    /// Kafka: consumer group (default `kafka.group_id`).
+    /// Kafka: consumer group (default `kafka.group_id`, with `--topic-prefix`
+    /// in front).
     #[arg(long)]
     pub group: Option<String>,
+    /// Kafka: read the topics named with this prefix, as written by
+    /// `generate --to kafka --topic-prefix` (dead letters go to the prefixed
+    /// dead-letter topic; the default consumer group is prefixed too).
+    #[arg(long)]
+    pub topic_prefix: Option<String>,
     /// Kafka: this instance's stable name for static membership (a restart
     /// takes its partitions back at once); default the host name. Give each
     /// instance on one machine its own; `""` turns static membership off.
@@ -155,9 +161,8 @@ fn make_kafka_source(
     cfg: &Config,
     opts: &mut PipelineOptions,
 ) -> anyhow::Result<Box<dyn Source>> {
-    use sluice_connectors::kafka::{DlqWriter, KafkaSettings, KafkaSource, SourceOptions};
-    let secrets = super::check_secrets(cli, cfg)?;
-    let settings = KafkaSettings::from_config(&cfg.platform.kafka, &secrets)?;
+    use sluice_connectors::kafka::{DlqWriter, KafkaSource, SourceOptions};
+    let settings = super::kafka_settings(cli, cfg, args.topic_prefix.as_deref())?;
     let src_opts = SourceOptions {
         group_id: args.group.clone(),
         stop_at_end: args.until_end,
@@ -356,6 +361,7 @@ pub fn misapplied_flags(args: &RunArgs, source: &SourceArg, sink: &str) -> Vec<S
         ("--until-end", args.until_end),
         ("--group", args.group.is_some()),
         ("--instance", args.instance.is_some()),
+        ("--topic-prefix", args.topic_prefix.is_some()),
     ];
     let mut out = Vec::new();
     if *source != SourceArg::Generator {

@@ -262,6 +262,37 @@ impl KafkaSettings {
         self.dlq_topic_template.replace("{domain}", domain)
     }
 
+    /// Puts `prefix` in front of every topic (event types and dead letters)
+    /// and of the consumer group: a test or a demo gets topics, registry
+    /// subjects and committed offsets of its own without a copied
+    /// configuration (`--topic-prefix` of `generate`, `run`, `dlq` and
+    /// `topics`).
+    pub fn with_topic_prefix(mut self, prefix: &str) -> Result<Self, KafkaError> {
+        sluice_config::rules::topic_name(prefix).map_err(|p| {
+            KafkaError::Config(format!(
+                "topic prefix `{prefix}`: {}{}",
+                p.message,
+                p.expected
+                    .map(|e| format!(" (expected {e})"))
+                    .unwrap_or_default()
+            ))
+        })?;
+        self.topic_template = format!("{prefix}{}", self.topic_template);
+        self.dlq_topic_template = format!("{prefix}{}", self.dlq_topic_template);
+        self.group_id = format!("{prefix}{}", self.group_id);
+        Ok(self)
+    }
+
+    /// Every topic of `domain`: one per event type, then the dead-letter topic.
+    pub fn domain_topics(&self, domain: &sluice_config::DomainConfig) -> Vec<String> {
+        domain
+            .event_types
+            .iter()
+            .map(|et| self.topic(&domain.domain, &et.name))
+            .chain(std::iter::once(self.dlq_topic(&domain.domain)))
+            .collect()
+    }
+
     /// A librdkafka configuration: bootstrap servers, then `defaults`, then
     /// the pass-through properties, then `forced` (which nothing overrides).
     pub fn client_config(
@@ -351,6 +382,75 @@ pub fn ensure_topics(
         }
     }
     Ok(created)
+}
+
+/// Deletes `topics` and creates them again, empty, with the configured
+/// partitions, replication and retention. Kafka deletes asynchronously, so
+/// creation is retried (up to 60 s) while a name is still taken.
+pub fn recreate_topics(settings: &KafkaSettings, topics: &[String]) -> Result<(), KafkaError> {
+    delete_topics(settings, topics)?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut missing: Vec<String> = topics.to_vec();
+    loop {
+        let created = ensure_topics(settings, &missing)?;
+        missing.retain(|t| !created.contains(t));
+        if missing.is_empty() {
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(KafkaError::Config(format!(
+                "topics still being deleted after 60 s, not recreated: {}",
+                missing.join(", ")
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// What the broker holds of one topic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopicState {
+    /// Topic name.
+    pub topic: String,
+    /// Partitions (0: the topic does not exist).
+    pub partitions: usize,
+    /// Messages retained: high minus low watermark, summed over partitions.
+    pub messages: i64,
+}
+
+/// Partitions and retained messages of `topics` (missing topics: 0, 0).
+pub fn topic_states(
+    settings: &KafkaSettings,
+    topics: &[String],
+) -> Result<Vec<TopicState>, KafkaError> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = settings
+        .client_config(&[], &[])
+        .create()
+        .map_err(|e| KafkaError::client("metadata client creation", e))?;
+    let timeout = Duration::from_secs(10);
+    let meta = consumer
+        .fetch_metadata(None, timeout)
+        .map_err(|e| KafkaError::client("fetch metadata", e))?;
+    let mut out = Vec::new();
+    for t in topics {
+        let mut state = TopicState {
+            topic: t.clone(),
+            partitions: 0,
+            messages: 0,
+        };
+        if let Some(m) = meta.topics().iter().find(|m| m.name() == t) {
+            state.partitions = m.partitions().len();
+            for p in m.partitions() {
+                let (lo, hi) = consumer
+                    .fetch_watermarks(t, p.id(), timeout)
+                    .map_err(|e| KafkaError::client(format!("watermarks of `{t}`"), e))?;
+                state.messages += hi - lo;
+            }
+        }
+        out.push(state);
+    }
+    Ok(out)
 }
 
 /// Deletes topics (tests and clean-up); missing topics are ignored.

@@ -277,9 +277,12 @@ mod tests {
         drop(UnixListener::bind(&sock).unwrap());
         assert!(sock.exists());
         let server = QueryServer::start(writer.try_clone().unwrap(), db).unwrap();
-        let r = ask(db, &json!({"sql": "SELECT sum(x) AS s, NULL AS n, 'a' AS t FROM t"}))
-            .unwrap()
-            .unwrap();
+        let r = ask(
+            db,
+            &json!({"sql": "SELECT sum(x) AS s, NULL AS n, 'a' AS t FROM t"}),
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(r.columns, ["s", "n", "t"]);
         assert_eq!(
             r.rows,
@@ -301,7 +304,10 @@ mod tests {
         let r = ask(db, &json!({"tables": true})).unwrap().unwrap();
         assert_eq!(
             r.rows,
-            [vec![QueryCell::Text("t".into()), QueryCell::Number("3".into())]]
+            [vec![
+                QueryCell::Text("t".into()),
+                QueryCell::Number("3".into())
+            ]]
         );
         // nothing can be changed through it
         let e = ask(db, &json!({"sql": "DELETE FROM t"})).unwrap_err();
