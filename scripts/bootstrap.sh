@@ -24,7 +24,7 @@ DUCKDB_VERSION=1.5.6
 DUCKDB_NPM="@duckdb/node-bindings-linux-x64@${DUCKDB_VERSION}-r.1"
 cache="${SLUICE_CACHE_DIR:-$HOME/.cache/sluice}/duckdb/${DUCKDB_VERSION}"
 if [ ! -f "$cache/libduckdb.so" ]; then
-  echo "fetching libduckdb ${DUCKDB_VERSION} (npm ${DUCKDB_NPM})"
+  echo "fetching libduckdb ${DUCKDB_VERSION} (npm ${DUCKDB_NPM})" >&2
   command -v npm >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq npm; }
   tmp="$(mktemp -d)"
   (cd "$tmp" && npm pack --silent "$DUCKDB_NPM" >/dev/null && tar xzf ./*.tgz)
@@ -41,7 +41,7 @@ if [ "${1:-}" = "chdb" ]; then
   CHDB_VERSION=4.4.0
   venv="${SLUICE_CACHE_DIR:-$HOME/.cache/sluice}/chdb"
   if ! "$venv/bin/python" -c "import chdb" >/dev/null 2>&1; then
-    echo "installing chDB ${CHDB_VERSION} into $venv (PyPI)"
+    echo "installing chDB ${CHDB_VERSION} into $venv (PyPI)" >&2
     python3 -m venv "$venv" || { apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv "$venv"; }
     "$venv/bin/pip" install -q "chdb==${CHDB_VERSION}"
   fi

@@ -864,3 +864,117 @@ fn a_running_pipeline_answers_queries_with_complete_flushes_only() {
         assert!(r["flushes"].as_i64().unwrap() >= last[0].0, "{r}");
     }
 }
+
+#[test]
+fn every_bench_says_what_it_measured_and_takes_a_domain() {
+    let bench = |args: &[&str]| -> serde_json::Value {
+        let o = sluice().current_dir(repo()).args(args).output().unwrap();
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{args:?}: {err}");
+        serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"))
+    };
+    // the domain's own aggregations, named, on the domain's events
+    let iot_aggs = [
+        "avg_temperature_by_site",
+        "max_temperature_by_model",
+        "min_battery_by_site",
+        "critical_alarms",
+        "device_activity_sessions",
+    ];
+    let f = bench(&[
+        "bench", "file", "--events", "3000", "--domain", "iot", "--json",
+    ]);
+    assert_eq!(f["measured"]["domain"], "iot", "{f}");
+    assert_eq!(f["measured"]["aggregations"], serde_json::json!(iot_aggs));
+    assert!(f["results"].as_u64().unwrap() > 0, "{f}");
+    assert!(f["baseline"].as_str().unwrap().contains("DuckDB"), "{f}");
+    // the default stays the fixed plan, and says so
+    let f = bench(&["bench", "file", "--events", "3000", "--json"]);
+    assert!(
+        f["measured"]["plan"]
+            .as_str()
+            .unwrap()
+            .starts_with("fixed plan"),
+        "{f}"
+    );
+    assert_eq!(f["measured"]["aggregations"].as_array().unwrap().len(), 3);
+    // engine: the whole plan, then each aggregation alone
+    let e = bench(&[
+        "bench", "engine", "--events", "20000", "--rounds", "1", "--domain", "iot", "--json",
+    ]);
+    let names: Vec<&str> = e["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    let mut want = vec!["all 5 aggregations"];
+    want.extend(iot_aggs);
+    assert_eq!(names, want);
+    let m = bench(&[
+        "bench", "metrics", "--events", "20000", "--rounds", "1", "--domain", "fintech", "--json",
+    ]);
+    assert_eq!(m["measured"]["domain"], "fintech", "{m}");
+    let m = bench(&[
+        "bench", "metrics", "--events", "20000", "--rounds", "1", "--json",
+    ]);
+    assert!(
+        m["measured"]["plan"]
+            .as_str()
+            .unwrap()
+            .starts_with("fixed plan"),
+        "{m}"
+    );
+}
+
+#[test]
+fn the_wrapper_script_says_when_it_builds() {
+    // scripts/sluice with a stand-in `cargo` (records its calls, "builds" a
+    // binary) and an empty target directory: the first call announces the
+    // long first build, the next one runs the binary without a word
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = dir.path().join("cargo.log");
+    let fake = format!(
+        "#!/bin/sh\necho \"$@\" >> '{}'\nif [ \"$1\" = build ]; then mkdir -p \"$CARGO_TARGET_DIR/release\"; \
+         printf '#!/bin/sh\\necho ran \"$@\"\\n' > \"$CARGO_TARGET_DIR/release/sluice\"; \
+         chmod +x \"$CARGO_TARGET_DIR/release/sluice\"; else echo 'cargo 0.0.0'; fi\n",
+        log.display()
+    );
+    let cargo = bin.join("cargo");
+    std::fs::write(&cargo, fake).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&cargo, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let target = dir.path().join("target");
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let call = || {
+        let o = Command::new(repo().join("scripts/sluice"))
+            .arg("--version")
+            .env("PATH", &path)
+            .env("CARGO_TARGET_DIR", &target)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o).1);
+        text(&o)
+    };
+    let (out, err) = call();
+    assert_eq!(out.trim(), "ran --version");
+    assert!(
+        err.contains("first build of the CLI in release mode"),
+        "{err}"
+    );
+    assert!(err.contains("minutes"), "{err}");
+    assert!(err.contains("sluice: built in"), "{err}");
+    let builds = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        builds.contains("build --release --locked -p sluice-cli"),
+        "not quiet on the first build: {builds}"
+    );
+    let (out, err) = call();
+    assert_eq!(out.trim(), "ran --version");
+    assert!(
+        !err.contains("build"),
+        "nothing to say the second time: {err}"
+    );
+}

@@ -361,24 +361,37 @@ pub fn run_on(
     batches: &[RawBatch],
     rounds: u32,
 ) -> Result<BenchReport, PlanError> {
+    let cases: Vec<(String, EnginePlan)> = standard_cases(layouts)
+        .into_iter()
+        .map(|(n, p)| (n.to_string(), p))
+        .collect();
+    run_cases(&cases, batches, rounds)
+}
+
+/// Runs named plans over given batches: per case, alternating decode-only
+/// and engine runs so both see the same machine conditions (the best of
+/// each counts).
+pub fn run_cases(
+    cases: &[(String, EnginePlan)],
+    batches: &[RawBatch],
+    rounds: u32,
+) -> Result<BenchReport, PlanError> {
     let events: usize = batches.iter().map(RawBatch::len).sum();
     let bytes: usize = batches.iter().map(|b| b.data.len()).sum();
-    let mut cases = Vec::new();
-    for (name, plan) in standard_cases(layouts) {
-        // Alternate single decode-only and engine runs so both see the same
-        // machine conditions; the best of each counts.
+    let mut reports = Vec::new();
+    for (name, plan) in cases {
         let mut decode: f64 = 0.0;
         let mut best = (0.0f64, 0, 0, 0);
         for _ in 0..rounds.max(1) {
-            decode = decode.max(measure_decode(&plan, batches, 1)?);
-            let r = measure_engine(&plan, batches, 1)?;
+            decode = decode.max(measure_decode(plan, batches, 1)?);
+            let r = measure_engine(plan, batches, 1)?;
             if r.0 > best.0 {
                 best = r;
             }
         }
         let (rate, results, state_bytes, open_groups) = best;
-        cases.push(CaseReport {
-            name: name.to_string(),
+        reports.push(CaseReport {
+            name: name.clone(),
             events: events as u64,
             decode_events_per_sec: decode,
             events_per_sec: rate,
@@ -393,6 +406,6 @@ pub fn run_on(
         records: events as u64,
         mean_record_bytes: bytes as f64 / events.max(1) as f64,
         rounds,
-        cases,
+        cases: reports,
     })
 }

@@ -163,6 +163,10 @@ fn pipeline_run(
 /// Runs `sluice bench e2e`.
 pub fn run(cli: &Cli, args: &E2eBenchArgs) -> anyhow::Result<()> {
     let cfg = super::load(cli, std::slice::from_ref(&args.domain))?;
+    let measured = super::bench::Measured::domain(
+        cfg.domain(&args.domain)
+            .ok_or_else(|| anyhow::anyhow!("unknown domain `{}`", args.domain))?,
+    );
     let secrets = super::check_secrets(cli, &cfg)?;
     let mut settings = KafkaSettings::from_config(&cfg.platform.kafka, &secrets)?;
     let stamp = now_ms();
@@ -226,6 +230,7 @@ pub fn run(cli: &Cli, args: &E2eBenchArgs) -> anyhow::Result<()> {
         let rate = e2e.records_in as f64 / e2e_secs;
         let base_rate = base.records_in as f64 / base_secs;
         Ok(json!({
+            "measured": measured.json(),
             "events": e2e.records_in,
             "events_per_sec": rate.round(),
             "window_visible_p99_ms": percentile(&l, 0.99),

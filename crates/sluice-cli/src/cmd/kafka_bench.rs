@@ -44,9 +44,13 @@ pub fn run(cli: &Cli, args: &KafkaBenchArgs) -> anyhow::Result<()> {
         args.events,
         Duration::from_secs(args.timeout_secs),
     )?;
+    let measured = super::bench::Measured::domain(d);
     if args.json {
-        println!("{}", r.to_json());
+        let mut out = r.to_json();
+        out["measured"] = measured.json();
+        println!("{out}");
     } else {
+        println!("measured                    {}", measured.plan);
         println!("events                      {}", r.events);
         println!(
             "produce events/s            {:.0}",
