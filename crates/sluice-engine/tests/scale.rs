@@ -102,3 +102,43 @@ fn percentiles_are_within_relative_accuracy_of_exact() {
         );
     }
 }
+
+#[test]
+fn a_long_cumulative_period_holds_one_pane_per_step() {
+    // cumulative step 1 s, period 600 s (a day of minutes, scaled down):
+    // every event falls in up to 600 windows, but its state is one pane;
+    // results equal the reference, which assigns every window directly
+    let mut c = agg(
+        K::Sum,
+        Some("amt"),
+        WindowSpec::Cumulative {
+            step: ms(1000),
+            max_size: ms(600_000),
+        },
+    );
+    c.group_by = vec!["cat".into()];
+    let evs: Vec<Ev> = (0..3000)
+        .map(|i| {
+            let mut e = Ev::at(i * 10);
+            e.cat = (i % 3) as u8;
+            e.amt = i % 97;
+            e
+        })
+        .collect();
+    let p = plan(vec![c]);
+    let out = check(&p, &ops(&evs, &[700, 1500, 2200]));
+    // 30 s of events: windows ending at 1 s .. 30 s fire once the watermark
+    // passes them, and the ones up to the period's end at finish
+    assert!(!out.results.is_empty());
+    let mut e = Engine::new(p).unwrap();
+    let mut o = Output::new();
+    for b in batches(&evs, &[]) {
+        e.process(&b, &mut o);
+    }
+    let m = e.metrics();
+    assert!(
+        m.open_groups <= 31 * 3,
+        "one pane per step of 3 groups, not one window per end: {} groups held",
+        m.open_groups
+    );
+}

@@ -47,7 +47,7 @@ use crate::window::Windowing;
 
 use compile::Feed;
 use fixed::FixedWindows;
-use paned::PanedWindows;
+use paned::{PanedWindows, Shape};
 use session::SessionWindows;
 
 /// Where a record comes from.
@@ -223,7 +223,20 @@ impl Engine {
                         State::Session(SessionWindows::new(gap, a.lateness, a.columns))
                     }
                     Windowing::Sliding { size, slide } if size % slide == 0 && size > slide => {
-                        State::Paned(PanedWindows::new(size, slide, a.lateness, a.columns))
+                        State::Paned(PanedWindows::new(
+                            Shape::Sliding { size },
+                            slide,
+                            a.lateness,
+                            a.columns,
+                        ))
+                    }
+                    Windowing::Cumulative { step, max } if max % step == 0 && max > step => {
+                        State::Paned(PanedWindows::new(
+                            Shape::Cumulative { max },
+                            step,
+                            a.lateness,
+                            a.columns,
+                        ))
                     }
                     w => State::Fixed(FixedWindows::new(w, a.lateness, a.columns)),
                 },

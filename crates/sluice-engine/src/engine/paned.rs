@@ -1,17 +1,22 @@
-//! Sliding windows stored as panes.
+//! Sliding and cumulative windows stored as panes.
 //!
-//! When `slide` divides `size`, every window is the union of `size/slide`
-//! consecutive panes of length `slide`. Each event then updates one pane
-//! (one key lookup) instead of `size/slide` windows; a window's groups are
-//! merged from its panes when it is emitted. Results equal direct
-//! assignment for every aggregate (all are mergeable); double sums may
-//! differ in the last bits because addition is regrouped.
+//! When `slide` divides `size` (sliding) or `step` divides `max_size`
+//! (cumulative), every window is the union of consecutive panes of length
+//! `slide` (`step`): `[e - size, e)` for sliding, `[P, e)` from the period
+//! start `P` for cumulative. Each event then updates one pane (one key
+//! lookup) instead of every window it falls in (up to 1 440 for a day of
+//! minutes); a window's groups are merged from its panes when it is
+//! emitted. Successive cumulative windows of one period share a running
+//! merge, so firing the next one merges one new pane, not the whole period.
+//! Results equal direct assignment for every aggregate (all are
+//! mergeable); double sums may differ in the last bits because addition is
+//! regrouped.
 //!
-//! Life cycle: a window `[e - size, e)` is emitted when the watermark reaches
+//! Life cycle: a window ending at `e` is emitted when the watermark reaches
 //! `e`, if any of its panes holds data. Emitted windows keep a small record
 //! (keys and emission counts) until `e + lateness`, so late events re-emit
 //! the affected group with the next revision. A pane is freed once every
-//! window containing it is past its lateness (`pane_start + size + lateness`).
+//! window containing it is past its lateness (`last_end(pane) + lateness`).
 
 use std::collections::BTreeMap;
 
@@ -34,10 +39,36 @@ struct Emitted {
     counts: Vec<u32>,
 }
 
-/// Paned sliding windows of one aggregation.
+/// Which windows the panes make up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// `[e - size, e)` for every pane end `e`.
+    Sliding {
+        /// Window length.
+        size: i64,
+    },
+    /// `[P, e)` for every pane end `e` of the `max`-aligned period `P`.
+    Cumulative {
+        /// Period length (the largest window).
+        max: i64,
+    },
+}
+
+/// The merged groups of the last window fired, kept so the next window of
+/// the same cumulative period merges only the panes in between.
+#[derive(Clone, Debug)]
+struct Running {
+    start: i64,
+    end: i64,
+    keys: KeyTable,
+    cols: Columns,
+}
+
+/// Paned sliding or cumulative windows of one aggregation.
 #[derive(Clone, Debug)]
 pub(crate) struct PanedWindows {
-    size: i64,
+    shape: Shape,
+    /// Pane length: the slide or the step.
     slide: i64,
     lateness: i64,
     proto: Columns,
@@ -50,6 +81,7 @@ pub(crate) struct PanedWindows {
     /// Every window with `end <= fired_upto` has been handled.
     fired_upto: i64,
     cache: Option<(i64, u32)>,
+    running: Option<Running>,
     /// Smallest watermark at which `fire` has something to do (may be early).
     pub next_due: i64,
 }
@@ -58,9 +90,9 @@ pub(crate) struct PanedWindows {
 const FLOOR: i64 = -(1 << 60);
 
 impl PanedWindows {
-    pub(crate) fn new(size: i64, slide: i64, lateness: i64, proto: Columns) -> Self {
+    pub(crate) fn new(shape: Shape, slide: i64, lateness: i64, proto: Columns) -> Self {
         Self {
-            size,
+            shape,
             slide,
             lateness,
             proto,
@@ -70,7 +102,56 @@ impl PanedWindows {
             emitted: BTreeMap::new(),
             fired_upto: FLOOR,
             cache: None,
+            running: None,
             next_due: i64::MAX,
+        }
+    }
+
+    /// Start of the window ending at `e` (a pane boundary).
+    fn start_of(&self, e: i64) -> i64 {
+        match self.shape {
+            Shape::Sliding { size } => e - size,
+            Shape::Cumulative { max } => align(e - self.slide, max),
+        }
+    }
+
+    /// End of the last window containing the pane starting at `ps`.
+    fn last_end(&self, ps: i64) -> i64 {
+        match self.shape {
+            Shape::Sliding { size } => ps + size,
+            Shape::Cumulative { max } => align(ps, max) + max,
+        }
+    }
+
+    /// Merges the groups of the panes in `[from, to)` into `keys`/`cols`.
+    fn merge_panes(&self, from: i64, to: i64, keys: &mut KeyTable, cols: &mut Columns) {
+        for (_, &idx) in self.panes.range(from..to) {
+            if let Some(Some(p)) = self.slab.get(idx as usize) {
+                for g in 0..p.keys.len() as u32 {
+                    let (tg, new) = keys.intern(p.keys.hash_of(g), p.keys.key(g));
+                    if new {
+                        cols.push_group();
+                    }
+                    cols.merge_from(tg as usize, &p.cols, g as usize);
+                }
+            }
+        }
+    }
+
+    /// The window `[s, e)` merged, continuing from `prev` when it is the
+    /// window before in the same cumulative period (then only the panes in
+    /// between are merged).
+    fn extend(&self, prev: Option<Running>, s: i64, e: i64) -> Running {
+        let (from, mut keys, mut cols) = match prev {
+            Some(r) if r.start == s && r.end <= e => (r.end, r.keys, r.cols),
+            _ => (s, KeyTable::new(), self.proto.empty_like()),
+        };
+        self.merge_panes(from, e, &mut keys, &mut cols);
+        Running {
+            start: s,
+            end: e,
+            keys,
+            cols,
         }
     }
 
@@ -112,26 +193,13 @@ impl PanedWindows {
         tmp
     }
 
-    /// All groups of window `[s, e)`, merged from its panes, sorted by key.
-    fn merged_window(&self, s: i64, e: i64) -> (KeyTable, Columns, Vec<(Vec<KeyValue>, u32)>) {
-        let mut keys = KeyTable::new();
-        let mut cols = self.proto.empty_like();
-        for (_, &idx) in self.panes.range(s..e) {
-            if let Some(Some(p)) = self.slab.get(idx as usize) {
-                for g in 0..p.keys.len() as u32 {
-                    let (tg, new) = keys.intern(p.keys.hash_of(g), p.keys.key(g));
-                    if new {
-                        cols.push_group();
-                    }
-                    cols.merge_from(tg as usize, &p.cols, g as usize);
-                }
-            }
-        }
+    /// The groups of `keys`, sorted by key.
+    fn sorted(keys: &KeyTable) -> Vec<(Vec<KeyValue>, u32)> {
         let mut groups: Vec<_> = (0..keys.len() as u32)
             .map(|g| (decode_key(keys.key(g)), g))
             .collect();
         groups.sort();
-        (keys, cols, groups)
+        groups
     }
 
     /// Adds one event; returns false when every window of the event is
@@ -156,8 +224,13 @@ impl PanedWindows {
         sink: &mut Sink<'_>,
     ) -> bool {
         let ps = align(t, self.slide);
-        if wm >= ps + self.size + self.lateness {
+        let last_end = self.last_end(ps);
+        if wm >= last_end + self.lateness {
             return false;
+        }
+        if self.running.as_ref().is_some_and(|r| ps < r.end) {
+            // a pane the running merge already holds changes
+            self.running = None;
         }
         // `fire` runs whenever the watermark reaches `next_due`, a lower bound
         // of the next window end holding data, so every window ending at or
@@ -179,11 +252,12 @@ impl PanedWindows {
         if ps + self.slide <= wm {
             // Some windows of this event were already emitted.
             let mut e = ps + self.slide;
-            while e <= ps + self.size && e <= wm {
+            while e <= last_end && e <= wm {
                 if wm >= e + self.lateness {
                     sink.m.late_window_updates_skipped += 1;
                 } else {
-                    let value = self.merged_value(e - self.size, e, hash, key);
+                    let start = self.start_of(e);
+                    let value = self.merged_value(start, e, hash, key);
                     let rec = self.emitted.entry(e).or_default();
                     let (fg, _) = rec.keys.intern(hash, key);
                     let fg = fg as usize;
@@ -193,7 +267,7 @@ impl PanedWindows {
                     let rev = rec.counts[fg];
                     rec.counts[fg] += 1;
                     self.next_due = self.next_due.min(e + self.lateness);
-                    sink.emit(e - self.size, e, decode_key(key), &value, 0, rev, false);
+                    sink.emit(start, e, decode_key(key), &value, 0, rev, false);
                 }
                 e += self.slide;
             }
@@ -211,7 +285,7 @@ impl PanedWindows {
         } else {
             align(after, self.slide) + self.slide
         };
-        let (&ps, _) = self.panes.range(e - self.size..).next()?;
+        let (&ps, _) = self.panes.range(self.start_of(e)..).next()?;
         Some(e.max(ps + self.slide))
     }
 
@@ -224,26 +298,21 @@ impl PanedWindows {
                 if end > wm {
                     break;
                 }
-                let (keys, cols, groups) = self.merged_window(end - self.size, end);
-                for (k, g) in &groups {
-                    sink.emit(
-                        end - self.size,
-                        end,
-                        k.clone(),
-                        &cols,
-                        *g as usize,
-                        0,
-                        false,
-                    );
+                let start = self.start_of(end);
+                let prev = self.running.take();
+                let r = self.extend(prev, start, end);
+                for (k, g) in Self::sorted(&r.keys) {
+                    sink.emit(start, end, k, &r.cols, g as usize, 0, false);
                 }
-                let n = keys.len();
+                let n = r.keys.len();
                 self.emitted.insert(
                     end,
                     Emitted {
-                        keys,
+                        keys: r.keys.clone(),
                         counts: vec![1; n],
                     },
                 );
+                self.running = Some(r);
                 cursor = end;
             }
             self.fired_upto = wm;
@@ -258,7 +327,7 @@ impl PanedWindows {
         }
         let mut freed = false;
         while let Some((&ps, &idx)) = self.panes.first_key_value() {
-            if wm < ps + self.size + self.lateness {
+            if wm < self.last_end(ps) + self.lateness {
                 break;
             }
             self.panes.pop_first();
@@ -270,6 +339,10 @@ impl PanedWindows {
         }
         if freed {
             self.cache = None;
+            let oldest = self.panes.keys().next().copied().unwrap_or(i64::MAX);
+            if self.running.as_ref().is_some_and(|r| r.start < oldest) {
+                self.running = None;
+            }
         }
         let r = self
             .emitted
@@ -278,7 +351,7 @@ impl PanedWindows {
         let p = self
             .panes
             .first_key_value()
-            .map_or(i64::MAX, |(&ps, _)| ps + self.size + self.lateness);
+            .map_or(i64::MAX, |(&ps, _)| self.last_end(ps) + self.lateness);
         self.next_due = next_end.min(r).min(p);
     }
 
@@ -289,8 +362,9 @@ impl PanedWindows {
             if let Some(Some(p)) = self.slab.get_mut(idx as usize) {
                 if p.dirty {
                     p.dirty = false;
+                    let last = self.last_end(ps);
                     let mut e = ps + self.slide;
-                    while e <= ps + self.size {
+                    while e <= last {
                         if e > wm {
                             ends.push(e);
                         }
@@ -301,11 +375,15 @@ impl PanedWindows {
         }
         ends.sort_unstable();
         ends.dedup();
+        // ascending ends: a cumulative period's windows extend one another
+        let mut r: Option<Running> = None;
         for e in ends {
-            let (_, cols, groups) = self.merged_window(e - self.size, e);
-            for (k, g) in groups {
-                sink.emit(e - self.size, e, k, &cols, g as usize, 0, true);
+            let start = self.start_of(e);
+            let next = self.extend(r.take(), start, e);
+            for (k, g) in Self::sorted(&next.keys) {
+                sink.emit(start, e, k, &next.cols, g as usize, 0, true);
             }
+            r = Some(next);
         }
     }
 
@@ -327,6 +405,9 @@ impl PanedWindows {
         }
         for r in self.emitted.values() {
             bytes += (r.keys.heap_bytes() + r.counts.capacity() * 4 + 48) as u64;
+        }
+        if let Some(r) = &self.running {
+            bytes += (r.keys.heap_bytes() + r.cols.state_bytes()) as u64;
         }
         (n, groups, bytes)
     }
