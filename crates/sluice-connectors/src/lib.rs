@@ -1,7 +1,8 @@
-//! Sources and sinks of sluice, each behind a small trait and registered by
-//! name in one function ([`source::SOURCES`], [`sink::SINKS`]).
+//! Sources and sinks of sluice, each behind a small trait; the runtime's
+//! `topology` module registers them by name and builds them from the
+//! configuration.
 //!
-//! Sources turn external input (files, the in-process generator, later Kafka)
+//! Sources turn external input (files, the in-process generator, Kafka)
 //! into the engine's [`RawBatch`](sluice_engine::RawBatch)es plus rejected
 //! records; sinks store result rows and dead letters. Neither knows about the
 //! runtime that drives them.

@@ -1,7 +1,8 @@
 //! The sluice runtime: turns a validated configuration into running work.
 //!
 //! [`plan`] builds the engine plan and result tables from configuration;
-//! [`pipeline`] runs source → engine → sink on threads joined by bounded
+//! [`topology`] builds the source and sink a run names from registries and
+//! runs it; [`pipeline`] runs source → engine → sink on threads joined by bounded
 //! channels; [`live`] draws the terminal view. Also the cross-cutting helpers
 //! every stage uses: logging setup, the one retry-with-back-off policy, timing
 //! spans and shutdown signals.
@@ -16,6 +17,7 @@ pub mod plan;
 pub mod retry;
 pub mod shutdown;
 pub mod timing;
+pub mod topology;
 
 /// Why a run failed.
 #[derive(Debug, thiserror::Error)]
@@ -48,4 +50,21 @@ pub enum RuntimeError {
     /// The metrics recorder or endpoint could not be set up.
     #[error("metrics: {0}")]
     Metrics(String),
+    /// Kafka could not be set up (settings, topics, consumer group).
+    #[error("kafka: {0}")]
+    Kafka(sluice_connectors::kafka::KafkaError),
+    /// A store could not be reached.
+    #[error("cannot connect to {what} (is it running? {hint}): {cause}")]
+    Connect {
+        /// The store.
+        what: &'static str,
+        /// How to start it.
+        hint: &'static str,
+        /// Why.
+        cause: sluice_connectors::ConnectorError,
+    },
+    /// Secrets the run needs could not be resolved (the caller has
+    /// reported each problem).
+    #[error("secrets: {0}")]
+    Secrets(String),
 }

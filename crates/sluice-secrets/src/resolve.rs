@@ -68,7 +68,7 @@ impl Resolver {
 }
 
 /// Every secret value a configuration needs, by name.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct ResolvedSecrets {
     /// Values by secret name.
     pub values: BTreeMap<String, Secret<String>>,

@@ -6,11 +6,15 @@ use sluice_config::diag::{one_of, suggest};
 
 use crate::Exit;
 
-/// The names `--source` takes (`file:` takes a path after the colon).
-pub const SOURCES: [&str; 3] = ["generator", "file:PATH", "kafka"];
+/// How `--source` is written, per registered source (`file:PATH`).
+fn sources() -> Vec<&'static str> {
+    sluice_runtime::topology::source_usages()
+}
 
-/// The names `--sink` takes: the connectors' registry.
-pub use sluice_connectors::sink::SINKS;
+/// The names `--sink` takes: the runtime's registry.
+fn sinks() -> Vec<&'static str> {
+    sluice_runtime::topology::sink_names()
+}
 
 /// A parsed `--source`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -131,16 +135,16 @@ pub fn parse_source(text: &str) -> Result<SourceArg, String> {
         "generator" => Ok(SourceArg::Generator),
         "kafka" => Ok(SourceArg::Kafka),
         "file" => Err("`--source file` needs a path: `file:PATH`".into()),
-        other => Err(unknown("source", other, &SOURCES)),
+        other => Err(unknown("source", other, &sources())),
     }
 }
 
 /// Checks a `--sink` (or `sinks.default`) name.
 pub fn check_sink(text: &str) -> Result<(), String> {
-    if SINKS.contains(&text) {
+    if sinks().contains(&text) {
         Ok(())
     } else {
-        Err(unknown("sink", text, SINKS))
+        Err(unknown("sink", text, &sinks()))
     }
 }
 

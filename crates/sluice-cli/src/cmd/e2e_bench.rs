@@ -17,12 +17,12 @@ use sluice_core::time::now_ms;
 use clap::Args;
 use serde_json::json;
 use sluice_connectors::kafka::producer::{produce_generated, ProduceOptions};
-use sluice_connectors::kafka::source::{KafkaSource, SourceOptions};
 use sluice_connectors::kafka::{delete_topics, KafkaSettings};
-use sluice_connectors::sink::clickhouse::{ClickHouseSink, Client};
+use sluice_connectors::sink::clickhouse::Client;
 use sluice_connectors::{ConnectorError, DeadLetterRecord, ResultRow, Sink, TableSpec};
 use sluice_generator::{Generator, GeneratorOptions};
-use sluice_runtime::pipeline::{self, PipelineOptions, RunSummary, Stats};
+use sluice_runtime::pipeline::{self, RunSummary, Stats};
+use sluice_runtime::topology::{KafkaSpec, RunSpec};
 
 use crate::Cli;
 
@@ -42,12 +42,12 @@ pub struct E2eBenchArgs {
 
 /// Wraps a sink and records, per written row, milliseconds from emission to
 /// the acknowledged write.
-struct Visibility<S> {
-    inner: S,
+struct Visibility {
+    inner: Box<dyn Sink>,
     latencies: Arc<Mutex<Vec<i64>>>,
 }
 
-impl<S: Sink> Sink for Visibility<S> {
+impl Sink for Visibility {
     fn describe(&self) -> String {
         self.inner.describe()
     }
@@ -105,38 +105,19 @@ fn percentile(sorted: &[i64], q: f64) -> i64 {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
-/// Runs the pipeline from the topics into `sink` as group `group`; returns
-/// the summary and the seconds from the first record read to the end.
+/// Runs `sluice run --source kafka --until-end --sink clickhouse`'s
+/// topology (the library builds it from `spec`) with its sink swapped by
+/// `wrap`; returns the summary and the seconds from the first record read
+/// to the end.
 fn pipeline_run(
     cfg: &sluice_config::Config,
-    settings: &KafkaSettings,
-    domain: &str,
-    group: &str,
-    sink: Box<dyn Sink>,
+    spec: &RunSpec,
+    secrets: &sluice_secrets::ResolvedSecrets,
+    wrap: impl FnOnce(Box<dyn Sink>) -> Box<dyn Sink>,
 ) -> anyhow::Result<(RunSummary, f64)> {
-    let d = cfg
-        .domain(domain)
-        .ok_or_else(|| anyhow::anyhow!("unknown domain `{domain}`"))?;
-    let built = sluice_runtime::plan::build(d, &cfg.platform.engine, &[])?;
-    let src = KafkaSource::from_config(
-        cfg,
-        settings,
-        domain,
-        SourceOptions {
-            group_id: Some(group.to_string()),
-            stop_at_end: true,
-            create_topics: false,
-            ..SourceOptions::default()
-        },
-    )?;
-    let commit: pipeline::CommitHook = src.committer().into_hook();
-    let opts = PipelineOptions {
-        trigger_interval: cfg.platform.engine.trigger_interval.0,
-        sharded: true,
-        on_durable: Some(commit.clone()),
-        on_durable_end: Some(commit),
-        ..PipelineOptions::default()
-    };
+    let resolved = || Ok(secrets.clone());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let t = sluice_runtime::topology::build(cfg, spec, &resolved, stop)?;
     let stats = Arc::new(Stats::default());
     let first = Arc::new(Mutex::new(None::<Instant>));
     let watch = {
@@ -153,7 +134,9 @@ fn pipeline_run(
             }
         })
     };
-    let summary = pipeline::run(built, Box::new(src), sink, opts, stats.clone())?;
+    let result = pipeline::run(t.built, t.source, wrap(t.sink), t.opts, stats.clone());
+    stats.done.store(true, Ordering::Relaxed);
+    let summary = result?;
     let end = Instant::now();
     watch.join().ok();
     let started = first.lock().ok().and_then(|f| *f).unwrap_or(end);
@@ -168,18 +151,34 @@ pub fn run(cli: &Cli, args: &E2eBenchArgs) -> anyhow::Result<()> {
             .ok_or_else(|| anyhow::anyhow!("unknown domain `{}`", args.domain))?,
     );
     let secrets = super::check_secrets(cli, &cfg)?;
-    let mut settings = KafkaSettings::from_config(&cfg.platform.kafka, &secrets)?;
     let stamp = now_ms();
-    settings.topic_template = format!("e2ebench{stamp}.{}", settings.topic_template);
-    let mut ch = super::run::clickhouse_settings(cli, &cfg)?;
-    ch.database = format!("sluice_bench_{stamp}");
+    let prefix = format!("e2ebench{stamp}.");
+    let settings =
+        KafkaSettings::from_config(&cfg.platform.kafka, &secrets)?.with_topic_prefix(&prefix)?;
+    // the run's results go to a fresh database
+    let mut cfg = cfg;
+    cfg.platform.sinks.clickhouse.database = format!("sluice_bench_{stamp}");
+    let ch = super::run::clickhouse_settings(cli, &cfg)?;
 
     let mut generator =
         Generator::from_config(&cfg, &args.domain, GeneratorOptions::events(1, args.events))?;
-    let topics: Vec<String> = generator
+    let mut topics: Vec<String> = generator
         .layouts()
         .map(|l| settings.topic(&args.domain, &l.event_type))
         .collect();
+    topics.push(settings.dlq_topic(&args.domain));
+    let spec = |group: &str| RunSpec {
+        domain: args.domain.clone(),
+        source: "kafka".into(),
+        sink: Some("clickhouse".into()),
+        kafka: KafkaSpec {
+            group: Some(group.to_string()),
+            until_end: true,
+            instance: Some(String::new()),
+            topic_prefix: Some(prefix.clone()),
+        },
+        ..RunSpec::default()
+    };
     let result = (|| -> anyhow::Result<serde_json::Value> {
         let produced = produce_generated(
             &cfg,
@@ -190,23 +189,23 @@ pub fn run(cli: &Cli, args: &E2eBenchArgs) -> anyhow::Result<()> {
             &mut |_| {},
         )?;
         let latencies = Arc::new(Mutex::new(Vec::new()));
-        let sink = Visibility {
-            inner: ClickHouseSink::connect(ch.clone())?,
-            latencies: latencies.clone(),
-        };
+        let watched = latencies.clone();
         let (e2e, e2e_secs) = pipeline_run(
             &cfg,
-            &settings,
-            &args.domain,
-            &format!("e2ebench{stamp}-ch"),
-            Box::new(sink),
+            &spec(&format!("e2ebench{stamp}-ch")),
+            &secrets,
+            |inner| {
+                Box::new(Visibility {
+                    inner,
+                    latencies: watched,
+                })
+            },
         )?;
         let (base, base_secs) = pipeline_run(
             &cfg,
-            &settings,
-            &args.domain,
-            &format!("e2ebench{stamp}-discard"),
-            Box::new(Discard),
+            &spec(&format!("e2ebench{stamp}-discard")),
+            &secrets,
+            |_| Box::new(Discard),
         )?;
         anyhow::ensure!(
             e2e.records_in == produced.delivered,

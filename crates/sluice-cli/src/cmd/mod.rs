@@ -64,18 +64,7 @@ pub fn check_secrets(cli: &Cli, cfg: &Config) -> anyhow::Result<sluice_secrets::
     }
 }
 
-/// JSON parser threads: `SLUICE_PARSER_THREADS`, else one per core.
-pub fn parser_threads() -> usize {
-    std::env::var("SLUICE_PARSER_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
-        })
-}
+pub use sluice_runtime::topology::sources::parser_threads;
 
 /// Kafka settings with the configuration's secrets resolved and, when
 /// given, `--topic-prefix` applied to every topic and the consumer group.

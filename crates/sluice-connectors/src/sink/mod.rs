@@ -11,9 +11,6 @@ pub mod jsonl;
 
 use crate::{ConnectorError, DeadLetterRecord, ResultRow, TableSpec};
 
-/// Names of the built-in sinks.
-pub const SINKS: &[&str] = &["duckdb", "clickhouse", "jsonl"];
-
 /// A store for result rows and dead letters.
 ///
 /// `write` is all-or-nothing where the store allows (DuckDB: one

@@ -12,9 +12,6 @@ use sluice_engine::RawBatch;
 
 use crate::{ConnectorError, DeadLetterRecord};
 
-/// Names of the built-in sources.
-pub const SOURCES: &[&str] = &["generator", "file"];
-
 /// What one call to [`Source::next_batch`] produced.
 #[derive(Clone, Debug, Default)]
 pub struct SourceOutput {

@@ -71,6 +71,40 @@ impl std::fmt::Debug for ClickHouseSettings {
 }
 
 impl ClickHouseSettings {
+    /// Settings from `sinks.clickhouse`, with secrets the caller resolved.
+    /// Every secret value these settings use is kept in `redact`, so it
+    /// stays out of errors and logs.
+    pub fn from_config(
+        c: &sluice_config::ClickHouseConfig,
+        secrets: &sluice_secrets::ResolvedSecrets,
+    ) -> Result<Self, ConnectorError> {
+        let render = |s: &sluice_config::Setting, what: &str| {
+            secrets
+                .render(s, what)
+                .map_err(|message| ConnectorError::Config {
+                    connector: "clickhouse",
+                    message,
+                })
+        };
+        let url = render(&c.url, "sinks.clickhouse.url")?;
+        let mut s = Self::new(&url, &c.database);
+        let user = render(&c.user, "sinks.clickhouse.user")?;
+        let password = render(&c.password, "sinks.clickhouse.password")?;
+        s.redact = [&c.url, &c.user, &c.password]
+            .iter()
+            .flat_map(|setting| setting.secret_names())
+            .filter_map(|name| secrets.values.get(name))
+            .map(|v| v.expose().to_string())
+            .collect();
+        s.user = (!user.is_empty()).then_some(user);
+        s.password = (!password.is_empty()).then_some(password);
+        s.create_tables = c.create_tables;
+        s.ttl_days = c
+            .ttl
+            .map(|t| (t.as_millis_i64() / 86_400_000).max(1) as u32);
+        Ok(s)
+    }
+
     /// Settings for `url` and `database` with defaults otherwise.
     pub fn new(url: &str, database: &str) -> Self {
         Self {
