@@ -285,3 +285,48 @@ fn many_dead_letters_in_one_flush_are_stored_once_per_key() {
         0
     );
 }
+
+#[test]
+fn staging_never_reaches_the_file() {
+    // two runs into one file (the second upserts through its stage), plus a
+    // stage table a run of an older version left behind: afterwards the
+    // file holds the result, dead-letter and progress tables only
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("twice.duckdb");
+    let path = path.to_str().unwrap();
+    {
+        let conn = duckdb::Connection::open(path).unwrap();
+        conn.execute_batch("CREATE TABLE _sluice_stage_views (x INTEGER)")
+            .unwrap();
+    }
+    for (value, rev) in [(1, 0), (2, 1)] {
+        let mut s = DuckDbSink::open(path).unwrap();
+        s.prepare(&[spec("views", false), spec("sessions", true)])
+            .unwrap();
+        s.write(&[row(0, 60_000, Some("web"), value, rev)], &[])
+            .unwrap();
+        s.close().unwrap();
+    }
+    let conn = duckdb::Connection::open(path).unwrap();
+    let mut st = conn
+        .prepare("SELECT table_name FROM information_schema.tables ORDER BY 1")
+        .unwrap();
+    let names: Vec<String> = st
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "_sluice_dead_letters",
+            "_sluice_progress",
+            "sessions",
+            "views"
+        ]
+    );
+    let v: i64 = conn
+        .query_row("SELECT value FROM views", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, 2, "the second run upserted through its stage");
+}

@@ -136,6 +136,11 @@ pub fn create_table_sql(t: &TableSpec, name: &str, with_key: bool) -> String {
     format!("CREATE TABLE IF NOT EXISTS {name} ({})", cols.join(", "))
 }
 
+/// The per-connection temporary table a result table's rows are staged in.
+fn stage_name(t: &TableSpec) -> String {
+    format!("_sluice_stage_{}", t.name)
+}
+
 fn column_names(t: &TableSpec) -> Vec<String> {
     let mut v = vec!["window_start".to_string(), "window_end".to_string()];
     v.extend(t.dims.iter().map(|c| c.name.clone()));
@@ -244,11 +249,17 @@ impl DuckDbSink {
                 })
                 .map_err(db)?;
             self.empty.push(rows == 0 && !t.session);
-            let stage = format!("_sluice_stage_{}", t.name);
+            // the stage is temporary (per connection, never in the file);
+            // files written before that may hold one: drop it
+            let stage = stage_name(t);
             self.conn
                 .execute_batch(&format!(
-                    "DROP TABLE IF EXISTS {stage}; {}",
-                    create_table_sql(t, &stage, false)
+                    "DROP TABLE IF EXISTS main.{stage}; DROP TABLE IF EXISTS temp.main.{stage}; {}",
+                    create_table_sql(t, &stage, false).replacen(
+                        "CREATE TABLE",
+                        "CREATE TEMP TABLE",
+                        1
+                    )
                 ))
                 .map_err(db)?;
             for c in t.dims.iter().chain(&t.values) {
@@ -312,14 +323,17 @@ impl Sink for DuckDbSink {
             if mine.is_empty() {
                 continue;
             }
-            let stage = format!("_sluice_stage_{}", t.name);
+            let stage = stage_name(t);
             // an empty table takes the rows directly (they are unique per
             // key, `last_per_key`); otherwise they are staged and upserted
             let empty = self.empty.get(ti).copied().unwrap_or(false);
             {
-                let mut app = tx
-                    .appender(if empty { &t.name } else { &stage })
-                    .map_err(db)?;
+                let mut app = if empty {
+                    tx.appender(&t.name)
+                } else {
+                    tx.appender_to_catalog_and_db(&stage, "temp", "main")
+                }
+                .map_err(db)?;
                 for (r, key) in &mine {
                     let mut vals = Vec::with_capacity(6 + r.dims.len() + r.values.len());
                     vals.push(Value::Timestamp(TimeUnit::Millisecond, r.window_start));
@@ -338,7 +352,7 @@ impl Sink for DuckDbSink {
             if t.session {
                 // a grown session supersedes the rows of the same group it overlaps
                 tx.execute_batch(&format!(
-                    "DELETE FROM {n} AS t USING {stage} AS s WHERE t.group_key = s.group_key \
+                    "DELETE FROM {n} AS t USING temp.main.{stage} AS s WHERE t.group_key = s.group_key \
                      AND t.window_start < s.window_end AND t.window_end > s.window_start \
                      AND NOT (t.window_start = s.window_start AND t.window_end = s.window_end) AND t.revision <= s.revision",
                     n = t.name
@@ -353,7 +367,7 @@ impl Sink for DuckDbSink {
                     .map(|c| format!("{c} = excluded.{c}"))
                     .collect();
                 tx.execute_batch(&format!(
-                    "INSERT INTO {n} SELECT * FROM {stage} ON CONFLICT (window_start, window_end, group_key) DO UPDATE SET {set} WHERE excluded.revision >= {n}.revision; DELETE FROM {stage};",
+                    "INSERT INTO {n} SELECT * FROM temp.main.{stage} ON CONFLICT (window_start, window_end, group_key) DO UPDATE SET {set} WHERE excluded.revision >= {n}.revision; DELETE FROM temp.main.{stage};",
                     n = t.name,
                     set = set.join(", ")
                 ))
