@@ -205,6 +205,34 @@ impl SecretBackend for FileBackend {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_config_and_the_registry_know_the_same_backends() {
+        // the config accepts exactly the backends this crate builds, with
+        // each option it documents
+        let config: Vec<&str> = sluice_config::decode::SECRET_BACKENDS
+            .iter()
+            .map(|(n, _)| *n)
+            .collect();
+        assert_eq!(config, BACKENDS);
+        for (name, opts) in sluice_config::decode::SECRET_BACKENDS {
+            let cfg = SecretBackendConfig {
+                kind: sluice_config::Spanned::new((*name).into(), Default::default()),
+                options: opts.iter().map(|o| (o.to_string(), "x".into())).collect(),
+                pos: Default::default(),
+            };
+            assert!(
+                build_backend(&cfg, std::path::Path::new("/tmp")).is_ok(),
+                "`{name}` is accepted by the config but not built"
+            );
+        }
+        let unknown = SecretBackendConfig {
+            kind: sluice_config::Spanned::new("vaultt".into(), Default::default()),
+            options: BTreeMap::new(),
+            pos: Default::default(),
+        };
+        assert!(build_backend(&unknown, std::path::Path::new("/tmp")).is_err());
+    }
+
     #[tokio::test]
     async fn env_backend_maps_names() {
         let vars = [("SLUICE_SECRET_DB_PASSWORD".to_string(), "pw".to_string())]
