@@ -4,8 +4,8 @@
 //! [`topology`] builds the source and sink a run names from registries and
 //! runs it; [`pipeline`] runs source → engine → sink on threads joined by bounded
 //! channels; [`live`] draws the terminal view. Also the cross-cutting helpers
-//! every stage uses: logging setup, the one retry-with-back-off policy, timing
-//! spans and shutdown signals.
+//! every stage uses: logging setup and shutdown signals (the one retry policy
+//! is `sluice_core::retry`).
 
 pub mod convert;
 pub mod live;
@@ -14,9 +14,7 @@ pub mod monitor;
 pub mod observe;
 pub mod pipeline;
 pub mod plan;
-pub mod retry;
 pub mod shutdown;
-pub mod timing;
 pub mod topology;
 
 /// Why a run failed.

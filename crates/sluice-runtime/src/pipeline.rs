@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use sluice_connectors::{
     ConnectorError, DeadLetterRecord, ResultRow, Sink, Source, SourceOutput, SourceStatus,
 };
-use sluice_core::RetryHint;
+use sluice_core::{retry_blocking, RetryPolicy};
 use sluice_engine::{Engine, Output};
 
 use crate::convert;
@@ -469,40 +469,41 @@ fn sink_loop(
                 return Err(RuntimeError::DeadLetter(e));
             }
         }
-        let mut attempt = 0;
-        let mut delay = Duration::from_millis(100);
-        let first_try = Instant::now();
-        loop {
-            attempt += 1;
-            let t = Instant::now();
-            let written = sink.write(&msg.rows, &msg.dead);
-            metrics::histogram!(M::SINK_WRITE_SECONDS, "sink" => sink_name.clone())
-                .record(t.elapsed().as_secs_f64());
-            if written.is_err() {
-                metrics::counter!(M::SINK_ERRORS_TOTAL, "sink" => sink_name.clone()).increment(1);
-                metrics::gauge!(M::SINK_DOWN, "sink" => sink_name.clone()).set(1.0);
-            }
-            match written {
-                Ok(()) => break,
-                Err(e)
-                    if e.retry_hint() == RetryHint::Retry
-                        && (attempt < opts.sink_attempts
-                            || first_try.elapsed() < opts.sink_retry_for)
-                        && !opts.stop.load(Ordering::Relaxed) =>
-                {
-                    tracing::warn!(error = %e, attempt, "sink write failed; retrying");
-                    stats.sink_retries.fetch_add(1, Ordering::Relaxed);
-                    metrics::counter!(M::SINK_RETRIES_TOTAL, "sink" => sink_name.clone())
+        let policy = RetryPolicy::new(
+            Duration::from_millis(100),
+            Duration::from_secs(5),
+            opts.sink_attempts,
+        )
+        .retrying_for(opts.sink_retry_for);
+        let written = retry_blocking(
+            &policy,
+            || {
+                let t = Instant::now();
+                let written = sink.write(&msg.rows, &msg.dead);
+                metrics::histogram!(M::SINK_WRITE_SECONDS, "sink" => sink_name.clone())
+                    .record(t.elapsed().as_secs_f64());
+                if written.is_err() {
+                    metrics::counter!(M::SINK_ERRORS_TOTAL, "sink" => sink_name.clone())
                         .increment(1);
-                    stats.sink_down.store(true, Ordering::Relaxed);
-                    std::thread::sleep(delay);
-                    delay = (delay * 2).min(Duration::from_secs(5));
+                    metrics::gauge!(M::SINK_DOWN, "sink" => sink_name.clone()).set(1.0);
                 }
-                Err(e) => {
-                    opts.stop.store(true, Ordering::Relaxed);
-                    return Err(RuntimeError::Sink(e));
+                written
+            },
+            |e| e.retry_hint(),
+            |r| {
+                if opts.stop.load(Ordering::Relaxed) {
+                    return false;
                 }
-            }
+                tracing::warn!(error = %r.error, attempt = r.attempt, "sink write failed; retrying");
+                stats.sink_retries.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!(M::SINK_RETRIES_TOTAL, "sink" => sink_name.clone()).increment(1);
+                stats.sink_down.store(true, Ordering::Relaxed);
+                true
+            },
+        );
+        if let Err(e) = written {
+            opts.stop.store(true, Ordering::Relaxed);
+            return Err(RuntimeError::Sink(e));
         }
         stats.sink_down.store(false, Ordering::Relaxed);
         stats.in_flight.fetch_sub(1, Ordering::Relaxed);

@@ -389,22 +389,36 @@ pub fn ensure_topics(
 /// creation is retried (up to 60 s) while a name is still taken.
 pub fn recreate_topics(settings: &KafkaSettings, topics: &[String]) -> Result<(), KafkaError> {
     delete_topics(settings, topics)?;
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let policy =
+        sluice_core::RetryPolicy::new(Duration::from_millis(100), Duration::from_secs(1), 1)
+            .retrying_for(Duration::from_secs(60));
     let mut missing: Vec<String> = topics.to_vec();
-    loop {
-        let created = ensure_topics(settings, &missing)?;
-        missing.retain(|t| !created.contains(t));
-        if missing.is_empty() {
-            return Ok(());
-        }
-        if std::time::Instant::now() >= deadline {
-            return Err(KafkaError::Config(format!(
+    sluice_core::retry_blocking(
+        &policy,
+        || {
+            let created = ensure_topics(settings, &missing)?;
+            missing.retain(|t| !created.contains(t));
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(None)
+            }
+        },
+        // a name still taken is worth waiting for; an admin error is not
+        |e: &Option<KafkaError>| match e {
+            None => sluice_core::RetryHint::Retry,
+            Some(_) => sluice_core::RetryHint::NoRetry,
+        },
+        |_| true,
+    )
+    .map_err(|e| {
+        e.unwrap_or_else(|| {
+            KafkaError::Config(format!(
                 "topics still being deleted after 60 s, not recreated: {}",
                 missing.join(", ")
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
+            ))
+        })
+    })
 }
 
 /// What the broker holds of one topic.

@@ -570,20 +570,29 @@ impl KafkaSource {
     }
 
     fn ensure_plan(&mut self, topic: u32, id: u32) -> Result<(), KafkaError> {
+        /// Writer schemas are fetched once per id; a registry that is
+        /// briefly unreachable is retried, then the run stops (no record is
+        /// dead-lettered for an outage).
+        const REGISTRY_RETRY: sluice_core::RetryPolicy =
+            sluice_core::RetryPolicy::new(Duration::from_millis(200), Duration::from_secs(2), 4);
         if !self.plans.contains_key(&(topic, id)) {
-            let mut attempt = 0;
-            let plan = loop {
-                match self.registry.schema_by_id(id) {
-                    Ok(text) => break WriterPlan::new(&self.readers[topic as usize], id, &text),
-                    Err(RegistryError::NotFound(_)) => {
-                        break WriterPlan::Reject(format!("unknown schema id {id}"))
-                    }
-                    Err(e) if attempt < 3 && e.retry_hint() == sluice_core::RetryHint::Retry => {
-                        attempt += 1;
-                        std::thread::sleep(Duration::from_millis(100 << attempt));
-                    }
-                    Err(e) => return Err(e.into()),
-                }
+            let registry = &self.registry;
+            let fetched = sluice_core::retry_blocking(
+                &REGISTRY_RETRY,
+                || match registry.schema_by_id(id) {
+                    Ok(text) => Ok(Some(text)),
+                    Err(RegistryError::NotFound(_)) => Ok(None),
+                    Err(e) => Err(e),
+                },
+                |e| e.retry_hint(),
+                |r| {
+                    tracing::warn!(schema_id = id, error = %r.error, "schema registry unavailable; retrying");
+                    true
+                },
+            )?;
+            let plan = match fetched {
+                Some(text) => WriterPlan::new(&self.readers[topic as usize], id, &text),
+                None => WriterPlan::Reject(format!("unknown schema id {id}")),
             };
             self.plans.insert((topic, id), plan);
         }
