@@ -68,6 +68,26 @@ pub struct Retrying<'e, E> {
     pub delay: Duration,
 }
 
+/// The wait before the next attempt after `error`, or `None` to give up.
+fn wait<E>(
+    policy: &RetryPolicy,
+    attempt: u32,
+    start: Instant,
+    error: &E,
+    hint: &impl Fn(&E) -> RetryHint,
+    before_retry: &mut impl FnMut(Retrying<'_, E>) -> bool,
+) -> Option<Duration> {
+    let delay = policy.delay(attempt);
+    let go = hint(error) == RetryHint::Retry
+        && policy.allows(attempt, start.elapsed())
+        && before_retry(Retrying {
+            error,
+            attempt,
+            delay,
+        });
+    go.then_some(delay)
+}
+
 /// Runs `op` until it succeeds, fails with an error `hint` says not to
 /// retry, `policy` gives up, or `before_retry` (told about each retry, e.g.
 /// to log and count it) returns false. Sleeps on this thread in between.
@@ -84,17 +104,9 @@ pub fn retry_blocking<T, E>(
         match op() {
             Ok(v) => return Ok(v),
             Err(e) => {
-                let delay = policy.delay(attempt);
-                if hint(&e) != RetryHint::Retry
-                    || !policy.allows(attempt, start.elapsed())
-                    || !before_retry(Retrying {
-                        error: &e,
-                        attempt,
-                        delay,
-                    })
-                {
+                let Some(delay) = wait(policy, attempt, start, &e, &hint, &mut before_retry) else {
                     return Err(e);
-                }
+                };
                 std::thread::sleep(delay);
             }
         }
@@ -121,17 +133,9 @@ where
         match op().await {
             Ok(v) => return Ok(v),
             Err(e) => {
-                let delay = policy.delay(attempt);
-                if hint(&e) != RetryHint::Retry
-                    || !policy.allows(attempt, start.elapsed())
-                    || !before_retry(Retrying {
-                        error: &e,
-                        attempt,
-                        delay,
-                    })
-                {
+                let Some(delay) = wait(policy, attempt, start, &e, &hint, &mut before_retry) else {
                     return Err(e);
-                }
+                };
                 sleep(delay).await;
             }
         }

@@ -148,6 +148,20 @@ fn bench_config(cli: &Cli, domain: Option<&str>) -> anyhow::Result<Config> {
     Ok(cfg)
 }
 
+/// The bench's configuration and `events` of its domain's events,
+/// generated as Avro batches in memory.
+fn in_memory(
+    cli: &Cli,
+    domain: Option<&str>,
+    events: u64,
+) -> anyhow::Result<(Config, Vec<RawBatch>)> {
+    let cfg = bench_config(cli, domain)?;
+    let name = cfg.domains.first().context("domain")?.domain.value.clone();
+    eprintln!("generating {events} {name} events (Avro, in memory)...");
+    let batches = generate_batches(&cfg, &name, events)?;
+    Ok((cfg, batches))
+}
+
 fn metrics_cost(
     cli: &Cli,
     domain: Option<&str>,
@@ -155,13 +169,8 @@ fn metrics_cost(
     rounds: u32,
     as_json: bool,
 ) -> anyhow::Result<()> {
-    let cfg = bench_config(cli, domain)?;
+    let (cfg, batches) = in_memory(cli, domain, events)?;
     let d = cfg.domains.first().context("domain")?;
-    eprintln!(
-        "generating {events} {} events (Avro, in memory)...",
-        d.domain.value
-    );
-    let batches = generate_batches(&cfg, &d.domain.value, events)?;
     let layouts = d.layouts();
     let (plan, tables, measured) = if domain.is_some() {
         let built = sluice_runtime::plan::build(d, &cfg.platform.engine, &[])?;
@@ -243,13 +252,8 @@ fn engine(
     rounds: u32,
     as_json: bool,
 ) -> anyhow::Result<()> {
-    let cfg = bench_config(cli, domain)?;
+    let (cfg, batches) = in_memory(cli, domain, events)?;
     let d = cfg.domains.first().context("domain")?;
-    eprintln!(
-        "generating {events} {} events (Avro, in memory)...",
-        d.domain.value
-    );
-    let batches = generate_batches(&cfg, &d.domain.value, events)?;
     let layouts = d.layouts();
     let (cases, measured): (Vec<(String, sluice_engine::EnginePlan)>, Measured) = if domain
         .is_some()
