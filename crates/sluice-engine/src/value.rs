@@ -25,21 +25,7 @@ pub enum Value {
     Str(String),
 }
 
-/// Appends `v` as an Avro zigzag varint.
-pub fn write_long(out: &mut Vec<u8>, v: i64) {
-    let mut n = ((v << 1) ^ (v >> 63)) as u64;
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
-/// Appends `bytes` as Avro `bytes`/`string` (length, then content).
-pub fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-    write_long(out, bytes.len() as i64);
-    out.extend_from_slice(bytes);
-}
+pub use sluice_core::avro::{write_bytes, write_long};
 
 /// Minimal big-endian two's complement bytes of `v` (Avro decimal).
 pub fn decimal_bytes(v: i64) -> Vec<u8> {
@@ -269,22 +255,6 @@ pub fn decode_record(layout: &RecordLayout, bytes: &[u8]) -> Result<Vec<Value>, 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn varints_match_the_avro_spec() {
-        let mut out = Vec::new();
-        for (v, expect) in [
-            (0i64, vec![0u8]),
-            (-1, vec![1]),
-            (1, vec![2]),
-            (-64, vec![0x7f]),
-            (64, vec![0x80, 1]),
-        ] {
-            out.clear();
-            write_long(&mut out, v);
-            assert_eq!(out, expect, "{v}");
-        }
-    }
 
     #[test]
     fn decimal_bytes_are_minimal_twos_complement() {

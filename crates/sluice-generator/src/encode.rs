@@ -30,23 +30,7 @@ pub fn copy_small(out: &mut Vec<u8>, src: &[u8], i: usize, len: usize) {
     }
 }
 
-/// Appends a zigzag varint.
-#[inline]
-pub fn put_long(out: &mut Vec<u8>, v: i64) {
-    let mut z = ((v << 1) ^ (v >> 63)) as u64;
-    while z >= 0x80 {
-        out.push((z as u8) | 0x80);
-        z >>= 7;
-    }
-    out.push(z as u8);
-}
-
-/// Appends an Avro string or bytes value.
-#[inline]
-pub fn put_str(out: &mut Vec<u8>, b: &[u8]) {
-    put_long(out, b.len() as i64);
-    out.extend_from_slice(b);
-}
+pub use sluice_core::avro::{write_bytes as put_str, write_long as put_long};
 
 /// Appends an Avro double.
 #[inline]

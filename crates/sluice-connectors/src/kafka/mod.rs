@@ -491,35 +491,7 @@ pub fn delete_topics(settings: &KafkaSettings, topics: &[String]) -> Result<(), 
     Ok(())
 }
 
-/// Reads a zigzag varint `long` from the front of `b`.
-pub(crate) fn read_long(b: &mut &[u8]) -> Option<i64> {
-    let mut v: u64 = 0;
-    let mut shift = 0;
-    loop {
-        let (&byte, rest) = b.split_first()?;
-        *b = rest;
-        if shift >= 64 {
-            return None;
-        }
-        v |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            break;
-        }
-        shift += 7;
-    }
-    Some(((v >> 1) as i64) ^ -((v & 1) as i64))
-}
-
-/// Reads an Avro `string`/`bytes` from the front of `b`.
-pub(crate) fn read_bytes<'a>(b: &mut &'a [u8]) -> Option<&'a [u8]> {
-    let len = usize::try_from(read_long(b)?).ok()?;
-    if len > b.len() {
-        return None;
-    }
-    let (s, rest) = b.split_at(len);
-    *b = rest;
-    Some(s)
-}
+pub(crate) use sluice_core::avro::{read_bytes, read_long};
 
 /// The entity key of a plain datum in layout order (the third envelope
 /// field, after `event_id` and `event_type`), or `None` when the datum is

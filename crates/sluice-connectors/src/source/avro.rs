@@ -47,29 +47,18 @@ pub struct OcfHeader {
     pub len: usize,
 }
 
-/// Reads a zigzag varint at `*pos`.
+/// Reads a zigzag varint at `*pos` (the shared codec, by position).
 pub fn read_long(b: &[u8], pos: &mut usize) -> Option<i64> {
-    let mut n: u64 = 0;
-    let mut shift = 0;
-    loop {
-        let byte = *b.get(*pos)?;
-        *pos += 1;
-        if shift >= 64 {
-            return None;
-        }
-        n |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            break;
-        }
-        shift += 7;
-    }
-    Some(((n >> 1) as i64) ^ -((n & 1) as i64))
+    let mut rest = b.get(*pos..)?;
+    let v = sluice_core::avro::read_long(&mut rest)?;
+    *pos = b.len() - rest.len();
+    Some(v)
 }
 
 fn read_bytes<'a>(b: &'a [u8], pos: &mut usize) -> Option<&'a [u8]> {
-    let len = usize::try_from(read_long(b, pos)?).ok()?;
-    let s = b.get(*pos..pos.checked_add(len)?)?;
-    *pos += len;
+    let mut rest = b.get(*pos..)?;
+    let s = sluice_core::avro::read_bytes(&mut rest)?;
+    *pos = b.len() - rest.len();
     Some(s)
 }
 
