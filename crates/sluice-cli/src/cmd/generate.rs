@@ -62,7 +62,8 @@ pub struct GenerateArgs {
     /// Event time starts now and output is paced to the wall clock.
     #[arg(long)]
     pub realtime: bool,
-    /// Simulated start time (`2024-01-01T00:00:00Z`, a date or epoch ms);
+    /// Simulated start time (RFC 3339 such as `2024-01-01T00:00:00Z`, a date
+    /// or epoch ms);
     /// default: the domain's `generator.start_time`.
     #[arg(long)]
     pub start_time: Option<String>,

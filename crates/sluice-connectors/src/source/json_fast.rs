@@ -291,7 +291,7 @@ fn encode(
                                 shown()
                             )
                         })?;
-                    super::rfc3339::parse_rfc3339(s)
+                    sluice_core::time::parse_rfc3339(s)
                         .ok_or_else(|| format!("`{s}` is not an RFC 3339 timestamp"))?
                 }
             };

@@ -5,7 +5,6 @@ pub mod file;
 pub mod generator;
 pub mod json_fast;
 pub mod json_parallel;
-pub mod rfc3339;
 
 use sluice_core::RecordLayout;
 use sluice_engine::RawBatch;
