@@ -18,5 +18,5 @@ pub mod table;
 pub use dead_letter::{DeadLetterKind, DeadLetterRecord};
 pub use error::ConnectorError;
 pub use sink::Sink;
-pub use source::{Source, SourceOutput, SourceStatus};
+pub use source::{CommitPosition, Source, SourceOutput, SourceStatus};
 pub use table::{Cell, Column, ResultRow, SqlType, TableSpec};

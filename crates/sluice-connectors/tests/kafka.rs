@@ -526,9 +526,12 @@ fn commit_and_restart_resumes_after_the_committed_offset() {
     let assigned = first.assignment().unwrap();
     let committed = first
         .committer()
-        .committed(&[(point.0.clone(), point.1)], Duration::from_secs(10))
+        .committed(
+            &[(point.topic.clone(), point.partition)],
+            Duration::from_secs(10),
+        )
         .unwrap();
-    assert_eq!(committed, vec![Some(point.2)]);
+    assert_eq!(committed, vec![Some(point.next_offset)]);
     assert!(!assigned.is_empty());
     drop(first);
 

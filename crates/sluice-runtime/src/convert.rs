@@ -111,7 +111,7 @@ fn origin(
         partition: src
             .position
             .as_ref()
-            .and_then(|p| u32::try_from(p.1).ok())
+            .and_then(|p| u32::try_from(p.partition).ok())
             .unwrap_or(partition),
         offset: src.offset_of(i as i64),
         event_type,

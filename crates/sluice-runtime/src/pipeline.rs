@@ -33,7 +33,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sluice_connectors::{
-    ConnectorError, DeadLetterRecord, ResultRow, Sink, Source, SourceOutput, SourceStatus,
+    CommitPosition, ConnectorError, DeadLetterRecord, ResultRow, Sink, Source, SourceOutput,
+    SourceStatus,
 };
 use sluice_core::{retry_blocking, RetryPolicy};
 use sluice_engine::{Engine, Output};
@@ -78,7 +79,7 @@ pub struct PipelineOptions {
 }
 
 /// See [`PipelineOptions::on_durable_end`].
-pub type CommitHook = Arc<dyn Fn(&[(String, i32, i64)]) -> Result<(), String> + Send + Sync>;
+pub type CommitHook = Arc<dyn Fn(&[CommitPosition]) -> Result<(), String> + Send + Sync>;
 /// See [`PipelineOptions::dead_letter_hook`].
 pub type DeadLetterHook = Arc<Mutex<dyn FnMut(&[DeadLetterRecord]) -> Result<(), String> + Send>>;
 
@@ -339,7 +340,7 @@ struct ToSink {
     rows: Vec<ResultRow>,
     dead: Vec<DeadLetterRecord>,
     /// Safe commit positions once this message is durable.
-    commit: Vec<(String, i32, i64)>,
+    commit: Vec<CommitPosition>,
 }
 
 type PartitionKey = (String, i32);
@@ -391,7 +392,7 @@ impl Lane {
     }
 
     /// Per partition, the smallest offset a held window may still need.
-    fn safe_positions(&mut self, out: &mut Vec<(String, i32, i64)>) {
+    fn safe_positions(&mut self, out: &mut Vec<CommitPosition>) {
         let held_from = self.engine.retained_from().unwrap_or(i64::MAX);
         for (key, next) in &self.next {
             let marks = self.marks.entry(key.clone()).or_default();
@@ -399,7 +400,11 @@ impl Lane {
                 marks.pop_front();
             }
             let safe = marks.front().map(|&(first, _)| first).unwrap_or(*next);
-            out.push((key.0.clone(), key.1, safe));
+            out.push(CommitPosition {
+                topic: key.0.clone(),
+                partition: key.1,
+                next_offset: safe,
+            });
         }
     }
 }
@@ -684,7 +689,7 @@ pub fn run(
                 }
                 let position = o.position.clone();
                 let li = if opts.sharded {
-                    let number = position.as_ref().map(|(_, p, _)| *p);
+                    let number = position.as_ref().map(|c| c.partition);
                     lane_for(&mut lanes, &plan, number, o.batch.partition)?
                 } else {
                     0
@@ -702,9 +707,9 @@ pub fn run(
                 o.batch.first_offset = lane.seq;
                 lane.seq = lane.seq.saturating_add(o.batch.len() as i64);
                 lane.engine.process(&o.batch, &mut out);
-                if let Some((t, p, next)) = position {
-                    let first = o.offsets.first().copied().unwrap_or(next);
-                    lane.note_batch((t, p), first, next);
+                if let Some(c) = position {
+                    let first = o.offsets.first().copied().unwrap_or(c.next_offset);
+                    lane.note_batch((c.topic, c.partition), first, c.next_offset);
                 }
                 collect(&mut out, Some(&o), lane, &mut rows, &mut dead);
                 if lane.engine.holding() {
@@ -770,9 +775,13 @@ pub fn run(
             last_flush = Instant::now();
         }
     }
-    let mut positions: Vec<(String, i32, i64)> = Vec::new();
+    let mut positions: Vec<CommitPosition> = Vec::new();
     for lane in &lanes {
-        positions.extend(lane.next.iter().map(|((t, p), o)| (t.clone(), *p, *o)));
+        positions.extend(lane.next.iter().map(|((t, p), o)| CommitPosition {
+            topic: t.clone(),
+            partition: *p,
+            next_offset: *o,
+        }));
     }
     if failure.is_none() && (!rows.is_empty() || !dead.is_empty()) {
         stats.in_flight.fetch_add(1, Ordering::Relaxed);

@@ -206,10 +206,14 @@ fn safe_offsets_are_committed_mid_stream_for_short_windows() {
         batch_size: 500,
         trigger_interval: Duration::from_millis(50),
         sharded: true,
-        on_durable: Some(Arc::new(move |pos: &[(String, i32, i64)]| {
-            m2.lock().unwrap().push(pos.iter().map(|p| p.2).sum());
-            Ok(())
-        })),
+        on_durable: Some(Arc::new(
+            move |pos: &[sluice_connectors::CommitPosition]| {
+                m2.lock()
+                    .unwrap()
+                    .push(pos.iter().map(|p| p.next_offset).sum());
+                Ok(())
+            },
+        )),
         ..PipelineOptions::default()
     };
     pipeline::run(

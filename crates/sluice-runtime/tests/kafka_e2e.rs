@@ -88,10 +88,12 @@ fn kafka_to_duckdb_equals_the_reference_for_every_domain_with_dead_letters_and_c
         let dlq = DlqWriter::new(&s, &name, true).unwrap();
         let c2 = commits.clone();
         let opts = PipelineOptions {
-            on_durable_end: Some(Arc::new(move |pos: &[(String, i32, i64)]| {
-                c2.lock().unwrap().extend_from_slice(pos);
-                committer.commit(pos).map(|_| ()).map_err(|e| e.to_string())
-            })),
+            on_durable_end: Some(Arc::new(
+                move |pos: &[sluice_connectors::CommitPosition]| {
+                    c2.lock().unwrap().extend_from_slice(pos);
+                    committer.commit(pos).map(|_| ()).map_err(|e| e.to_string())
+                },
+            )),
             dead_letter_hook: Some(dlq_hook(dlq)),
             ..PipelineOptions::default()
         };
@@ -133,7 +135,7 @@ fn kafka_to_duckdb_equals_the_reference_for_every_domain_with_dead_letters_and_c
 
         // offsets were committed once, at the end, covering every partition read
         let commits = commits.lock().unwrap();
-        let total: i64 = commits.iter().map(|(_, _, o)| *o).sum();
+        let total: i64 = commits.iter().map(|c| c.next_offset).sum();
         assert_eq!(
             total as u64,
             n + 3,

@@ -38,7 +38,7 @@ use sluice_schema::registry::{decode_wire, RegistryClient, RegistryError};
 
 use super::avro::{resolve_into, ReaderSchema, Validator, WriterPlan};
 use super::{ensure_topics, KafkaError, KafkaSettings};
-use crate::source::{Source, SourceOutput, SourceStatus};
+use crate::source::{CommitPosition, Source, SourceOutput, SourceStatus};
 use crate::{ConnectorError, DeadLetterKind, DeadLetterRecord};
 
 /// A (topic, partition) pair.
@@ -231,9 +231,8 @@ impl ConsumerContext for GroupContext {
 
 type GroupConsumer = BaseConsumer<GroupContext>;
 
-/// A commit callback: `(topic, partition, next offset)` triples in, error
-/// text out.
-pub type CommitFn = Arc<dyn Fn(&[(String, i32, i64)]) -> Result<(), String> + Send + Sync>;
+/// A commit callback: positions in, error text out.
+pub type CommitFn = Arc<dyn Fn(&[CommitPosition]) -> Result<(), String> + Send + Sync>;
 
 /// A handle on the consumer for other threads (it is thread-safe): commit
 /// durable offsets from the sink thread, read lag for the live view.
@@ -249,10 +248,9 @@ impl std::fmt::Debug for Committer {
 }
 
 impl Committer {
-    /// Synchronously commits `(topic, partition, next_offset)` triples;
-    /// partitions no longer assigned are skipped. Returns how many were
-    /// committed.
-    pub fn commit(&self, offsets: &[(String, i32, i64)]) -> Result<usize, KafkaError> {
+    /// Synchronously commits positions; partitions no longer assigned are
+    /// skipped. Returns how many were committed.
+    pub fn commit(&self, offsets: &[CommitPosition]) -> Result<usize, KafkaError> {
         if offsets.is_empty() {
             return Ok(0);
         }
@@ -261,9 +259,9 @@ impl Committer {
             .assignment()
             .map_err(|e| KafkaError::client("read assignment", e))?;
         let mut tpl = TopicPartitionList::new();
-        for (t, p, o) in offsets {
-            if assigned.find_partition(t, *p).is_some() {
-                tpl.add_partition_offset(t, *p, Offset::Offset(*o))
+        for c in offsets {
+            if assigned.find_partition(&c.topic, c.partition).is_some() {
+                tpl.add_partition_offset(&c.topic, c.partition, Offset::Offset(c.next_offset))
                     .map_err(|e| KafkaError::client("build commit list", e))?;
             }
         }
@@ -279,7 +277,7 @@ impl Committer {
     /// `commit` as the pipeline's commit hook (the runtime's `CommitHook`):
     /// errors as text.
     pub fn into_hook(self) -> CommitFn {
-        Arc::new(move |positions: &[(String, i32, i64)]| {
+        Arc::new(move |positions: &[CommitPosition]| {
             self.commit(positions)
                 .map(|_| ())
                 .map_err(|e| e.to_string())
@@ -508,16 +506,16 @@ impl KafkaSource {
         }
     }
 
-    /// Synchronously commits `(topic, partition, next_offset)` triples (call
-    /// once the results of everything before `next_offset` are durable).
-    pub fn commit(&mut self, offsets: &[(String, i32, i64)]) -> Result<(), ConnectorError> {
+    /// Synchronously commits positions (call once the results of everything
+    /// before each `next_offset` are durable).
+    pub fn commit(&mut self, offsets: &[CommitPosition]) -> Result<(), ConnectorError> {
         self.committer().commit(offsets)?;
         Ok(())
     }
 
-    /// The commit triple covering everything in `out` (a batch this source
+    /// The position covering everything in `out` (a batch this source
     /// returned): its partition, last offset + 1.
-    pub fn commit_point(&self, out: &SourceOutput) -> Option<(String, i32, i64)> {
+    pub fn commit_point(&self, out: &SourceOutput) -> Option<CommitPosition> {
         let (t, p) = self.topic_partition(out.batch.partition)?;
         let last = out
             .offsets
@@ -525,7 +523,11 @@ impl KafkaSource {
             .copied()
             .chain(out.rejects.iter().map(|r| r.offset))
             .max()?;
-        Some((t.to_string(), p, last + 1))
+        Some(CommitPosition {
+            topic: t.to_string(),
+            partition: p,
+            next_offset: last + 1,
+        })
     }
 
     /// Group membership changes since the last call.
@@ -926,9 +928,9 @@ impl Source for KafkaSource {
                 std::mem::swap(&mut self.last_meta, &mut b.meta);
                 self.last_pick = Some(d);
                 out.position = self.commit_point(out);
-                if let Some((t, p, next)) = &out.position {
-                    if let Some(&ti) = self.topic_index.get(t) {
-                        self.delivered.insert((ti, *p), *next);
+                if let Some(c) = &out.position {
+                    if let Some(&ti) = self.topic_index.get(&c.topic) {
+                        self.delivered.insert((ti, c.partition), c.next_offset);
                     }
                 }
                 out.partitions.clone_from(&self.assigned);

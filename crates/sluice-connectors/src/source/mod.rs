@@ -11,6 +11,17 @@ use sluice_engine::RawBatch;
 
 use crate::{ConnectorError, DeadLetterRecord};
 
+/// Where to resume a partition: everything before `next_offset` is done.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CommitPosition {
+    /// Topic (or another source's stream name).
+    pub topic: String,
+    /// Partition within the topic.
+    pub partition: i32,
+    /// The first offset not yet covered.
+    pub next_offset: i64,
+}
+
 /// What one call to [`Source::next_batch`] produced.
 #[derive(Clone, Debug, Default)]
 pub struct SourceOutput {
@@ -23,9 +34,9 @@ pub struct SourceOutput {
     pub offsets: Vec<i64>,
     /// Source description for each record's dead letters (e.g. the file).
     pub origin: String,
-    /// For sources with committable positions (Kafka): `(topic, partition,
-    /// next offset)` covering everything in this output.
-    pub position: Option<(String, i32, i64)>,
+    /// For sources with committable positions (Kafka): the position
+    /// covering everything in this output.
+    pub position: Option<CommitPosition>,
     /// Every partition id this source currently reads (empty: unknown). The
     /// runtime declares them to the engine so a partition not yet read holds
     /// the watermark back.
