@@ -5,7 +5,7 @@
 //! string is checked, read or not).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use sluice_connectors::source::json_fast::Projector;
+use sluice_connectors::source::json_projector::Projector;
 use sluice_core::{FieldLayout, FieldRole, FieldType, MoneyEncoding, RecordLayout};
 
 fn field(name: &str, ty: FieldType) -> FieldLayout {

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use sluice_connectors::source::json_fast::{project_layout, Projector};
+use sluice_connectors::source::json_projector::{project_layout, Projector};
 use sluice_core::{FieldLayout, FieldRole, FieldType, MoneyEncoding, RecordLayout};
 
 fn main() {

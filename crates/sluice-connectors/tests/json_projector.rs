@@ -12,7 +12,7 @@
 //! Case count: `PROPTEST_CASES` (default 64).
 
 use proptest::prelude::*;
-use sluice_connectors::source::json_fast::Projector;
+use sluice_connectors::source::json_projector::Projector;
 use sluice_core::{FieldLayout, FieldRole, FieldType, MoneyEncoding, RecordLayout};
 use sluice_engine::value::{encode_record, Value};
 

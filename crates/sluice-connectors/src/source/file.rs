@@ -12,7 +12,7 @@
 //!   file or directory".
 //! - JSON lines: a UTF-8 byte order mark opening a file is skipped; anywhere
 //!   else it is malformed JSON. Lines go through the projecting scanner
-//!   ([`Projector`]), whose rules are in [`super::json_fast`].
+//!   ([`Projector`]), whose rules are in [`super::json_projector`].
 //! - Avro: one event type or a union of the domain's event types per file;
 //!   a damaged block loses its records, each reported as a dead letter when
 //!   its record count is known (one dead letter saying so otherwise), and
@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use sluice_core::RecordLayout;
 
 use super::avro::{self, BlockRead, Branches, Record};
-use super::json_fast::Projector;
+use super::json_projector::Projector;
 use super::{Source, SourceOutput, SourceStatus};
 use crate::{ConnectorError, DeadLetterKind, DeadLetterRecord};
 

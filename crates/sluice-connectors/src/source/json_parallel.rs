@@ -3,7 +3,7 @@
 //! into a reused buffer, each parsed while it is still in cache), takes the
 //! lines that *start* in the range (reading past its end to finish the last
 //! one), projects them
-//! ([`Projector`](super::json_fast::Projector)), and `next_batch` hands the
+//! ([`Projector`](super::json_projector::Projector)), and `next_batch` hands the
 //! chunks back in file order, so results are exactly those of a sequential
 //! read. At most two chunks per thread are parsed ahead of the consumer: a
 //! slow engine slows the workers. In assisted mode the consumer's thread is
@@ -19,7 +19,7 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use sluice_core::RecordLayout;
 
-use super::json_fast::Projector;
+use super::json_projector::Projector;
 use super::{Assist, Source, SourceOutput, SourceStatus};
 use crate::{ConnectorError, DeadLetterKind, DeadLetterRecord};
 

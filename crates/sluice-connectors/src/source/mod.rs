@@ -3,8 +3,8 @@
 pub mod avro;
 pub mod file;
 pub mod generator;
-pub mod json_fast;
 pub mod json_parallel;
+pub mod json_projector;
 
 use sluice_core::RecordLayout;
 use sluice_engine::RawBatch;

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::Sink;
+use super::Emitter;
 use crate::aggregate::{Columns, Input};
 use crate::hash::FastBuild;
 use crate::keys::{decode_key, KeyTable};
@@ -28,7 +28,7 @@ struct Window {
 }
 
 impl Window {
-    fn emit_group(&mut self, g: u32, sink: &mut Sink<'_>) {
+    fn emit_group(&mut self, g: u32, sink: &mut Emitter<'_>) {
         let gi = g as usize;
         if self.emitted.len() <= gi {
             self.emitted.resize(gi + 1, 0);
@@ -142,7 +142,7 @@ impl FixedWindows {
         hash: u64,
         key: &[u8],
         input: Input<'_>,
-        sink: &mut Sink<'_>,
+        sink: &mut Emitter<'_>,
     ) -> bool {
         if let Windowing::Tumbling { size } = self.windowing {
             return self.ingest_tumbling(t, size, wm, hash, key, input, sink);
@@ -201,7 +201,7 @@ impl FixedWindows {
         hash: u64,
         key: &[u8],
         input: Input<'_>,
-        sink: &mut Sink<'_>,
+        sink: &mut Emitter<'_>,
     ) -> bool {
         let (e, idx) = match (self.cache_key.first(), self.cache_idx.first()) {
             // Same window as the previous event: no division, no lookup.
@@ -237,7 +237,7 @@ impl FixedWindows {
 
     /// Emits windows whose end the watermark reached and frees those past
     /// their lateness.
-    pub(crate) fn fire(&mut self, wm: i64, sink: &mut Sink<'_>) {
+    pub(crate) fn fire(&mut self, wm: i64, sink: &mut Emitter<'_>) {
         while let Some(&(end, start, idx)) = self.pending.first() {
             if end > wm {
                 break;
@@ -277,7 +277,7 @@ impl FixedWindows {
     }
 
     /// Emits every changed open window as provisional results.
-    pub(crate) fn emit_provisional(&mut self, sink: &mut Sink<'_>) {
+    pub(crate) fn emit_provisional(&mut self, sink: &mut Emitter<'_>) {
         for &(_, _, idx) in &self.pending {
             if let Some(Some(w)) = self.slab.get_mut(idx as usize) {
                 if !w.dirty {

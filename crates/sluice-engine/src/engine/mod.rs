@@ -60,14 +60,14 @@ struct Located<'a> {
 }
 
 /// Where window states send results.
-pub(crate) struct Sink<'a> {
+pub(crate) struct Emitter<'a> {
     agg: usize,
     out: &'a mut Output,
     pub(crate) m: &'a mut EngineMetrics,
     state: bool,
 }
 
-impl Sink<'_> {
+impl Emitter<'_> {
     /// Emits group `g` of `cols` as the result of window `[start, end)`.
     #[allow(clippy::too_many_arguments)]
     fn emit(
@@ -140,7 +140,7 @@ impl Agg {
         }
     }
 
-    fn fire(&mut self, wm: i64, sink: &mut Sink<'_>) {
+    fn fire(&mut self, wm: i64, sink: &mut Emitter<'_>) {
         match &mut self.state {
             State::Fixed(f) => f.fire(wm, sink),
             State::Paned(p) => p.fire(wm, sink),
@@ -580,7 +580,7 @@ impl Engine {
                 {
                     (false, own_wm)
                 } else {
-                    let mut sink = Sink {
+                    let mut sink = Emitter {
                         agg: feed.agg,
                         out,
                         m,
@@ -620,7 +620,7 @@ impl Engine {
         for (i, agg) in self.aggs.iter_mut().enumerate() {
             let wm = agg.watermark(frontier);
             if wm >= agg.next_due() {
-                let mut sink = Sink {
+                let mut sink = Emitter {
                     agg: i,
                     out,
                     m: &mut self.m,
@@ -671,7 +671,7 @@ impl Engine {
                     let frontier = self.wm.frontier();
                     for (i, agg) in self.aggs.iter_mut().enumerate() {
                         let wm = agg.watermark(frontier);
-                        let mut sink = Sink {
+                        let mut sink = Emitter {
                             agg: i,
                             out,
                             m: &mut self.m,

@@ -20,7 +20,7 @@
 
 use std::collections::BTreeMap;
 
-use super::Sink;
+use super::Emitter;
 use crate::aggregate::{Columns, Input};
 use crate::keys::{decode_key, KeyTable};
 use crate::output::KeyValue;
@@ -221,7 +221,7 @@ impl PanedWindows {
         hash: u64,
         key: &[u8],
         input: Input<'_>,
-        sink: &mut Sink<'_>,
+        sink: &mut Emitter<'_>,
     ) -> bool {
         let ps = align(t, self.slide);
         let last_end = self.last_end(ps);
@@ -291,7 +291,7 @@ impl PanedWindows {
 
     /// Emits windows whose end the watermark reached and frees state past
     /// its lateness.
-    pub(crate) fn fire(&mut self, wm: i64, sink: &mut Sink<'_>) {
+    pub(crate) fn fire(&mut self, wm: i64, sink: &mut Emitter<'_>) {
         if wm > self.fired_upto {
             let mut cursor = self.fired_upto;
             while let Some(end) = self.next_window_end(cursor) {
@@ -356,7 +356,7 @@ impl PanedWindows {
     }
 
     /// Emits open windows containing a changed pane as provisional results.
-    pub(crate) fn emit_provisional(&mut self, wm: i64, sink: &mut Sink<'_>) {
+    pub(crate) fn emit_provisional(&mut self, wm: i64, sink: &mut Emitter<'_>) {
         let mut ends: Vec<i64> = Vec::new();
         for (&ps, &idx) in &self.panes {
             if let Some(Some(p)) = self.slab.get_mut(idx as usize) {

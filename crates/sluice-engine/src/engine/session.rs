@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use super::Sink;
+use super::Emitter;
 use crate::aggregate::{Columns, Input};
 use crate::keys::{decode_key, KeyTable};
 use crate::output::KeyValue;
@@ -82,7 +82,7 @@ impl SessionWindows {
         }
     }
 
-    fn emit(&mut self, sid: u32, provisional: bool, sink: &mut Sink<'_>) {
+    fn emit(&mut self, sid: u32, provisional: bool, sink: &mut Emitter<'_>) {
         let s = &mut self.sessions[sid as usize];
         let rev = s.emissions;
         if !provisional {
@@ -123,7 +123,7 @@ impl SessionWindows {
         hash: u64,
         key: &[u8],
         input: Input<'_>,
-        sink: &mut Sink<'_>,
+        sink: &mut Emitter<'_>,
     ) -> bool {
         let proto = (t, t + self.gap);
         let (kid, new_key) = self.keys.intern(hash, key);
@@ -206,7 +206,7 @@ impl SessionWindows {
 
     /// Emits sessions whose end the watermark reached, in (end, start, key)
     /// order, and frees those past their lateness.
-    pub(crate) fn fire(&mut self, wm: i64, sink: &mut Sink<'_>) {
+    pub(crate) fn fire(&mut self, wm: i64, sink: &mut Emitter<'_>) {
         let mut due: Vec<(i64, i64, Vec<KeyValue>, u32)> = Vec::new();
         while let Some(&(end, start, sid)) = self.pending.first() {
             if end > wm {
@@ -273,7 +273,7 @@ impl SessionWindows {
     }
 
     /// Emits every changed open session as provisional results.
-    pub(crate) fn emit_provisional(&mut self, sink: &mut Sink<'_>) {
+    pub(crate) fn emit_provisional(&mut self, sink: &mut Emitter<'_>) {
         let mut due: Vec<(i64, i64, Vec<KeyValue>, u32)> = Vec::new();
         for &(end, start, sid) in &self.pending {
             if self.sessions[sid as usize].dirty {
