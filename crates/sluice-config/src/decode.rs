@@ -656,15 +656,43 @@ fn event_type(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<EventT
     })
 }
 
-const FIELD_TYPES: &[(&str, u8)] = &[
-    ("string", 0),
-    ("int", 1),
-    ("long", 2),
-    ("double", 3),
-    ("boolean", 4),
-    ("timestamp", 5),
-    ("enum", 6),
-    ("money", 7),
+/// A field's `type:` word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TypeWord {
+    String,
+    Int,
+    Long,
+    Double,
+    Boolean,
+    Timestamp,
+    Enum,
+    Money,
+}
+
+impl TypeWord {
+    /// The type of a word that takes no options.
+    fn plain(self) -> Option<FieldType> {
+        Some(match self {
+            TypeWord::String => FieldType::String,
+            TypeWord::Int => FieldType::Int,
+            TypeWord::Long => FieldType::Long,
+            TypeWord::Double => FieldType::Double,
+            TypeWord::Boolean => FieldType::Boolean,
+            TypeWord::Timestamp => FieldType::Timestamp,
+            TypeWord::Enum | TypeWord::Money => return None,
+        })
+    }
+}
+
+const FIELD_TYPES: &[(&str, TypeWord)] = &[
+    ("string", TypeWord::String),
+    ("int", TypeWord::Int),
+    ("long", TypeWord::Long),
+    ("double", TypeWord::Double),
+    ("boolean", TypeWord::Boolean),
+    ("timestamp", TypeWord::Timestamp),
+    ("enum", TypeWord::Enum),
+    ("money", TypeWord::Money),
 ];
 
 fn field(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<FieldConfig> {
@@ -686,13 +714,13 @@ fn field(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<FieldConfig
     let ty_node = m.optional("type");
     let code = match ty_node {
         Some(n) => read::choice(n, &join(path, "type"), FIELD_TYPES, rep),
-        None => Some(0),
+        None => Some(TypeWord::String),
     };
     let symbols = m.optional("symbols");
     let currency = m.optional("currency");
     let scale = m.optional("scale");
     let ty = match code {
-        Some(6) => {
+        Some(TypeWord::Enum) => {
             let mut syms = Vec::new();
             match symbols {
                 None => {
@@ -734,7 +762,7 @@ fn field(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<FieldConfig
             }
             Some(FieldType::Enum { symbols: syms })
         }
-        Some(7) => {
+        Some(TypeWord::Money) => {
             let currency = match currency {
                 Some(c) => {
                     read::text(c, &join(path, "currency"), "a currency code", rep).and_then(|t| {
@@ -793,14 +821,7 @@ fn field(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<FieldConfig
                     );
                 }
             }
-            Some(match c {
-                0 => FieldType::String,
-                1 => FieldType::Int,
-                2 => FieldType::Long,
-                3 => FieldType::Double,
-                4 => FieldType::Boolean,
-                _ => FieldType::Timestamp,
-            })
+            c.plain()
         }
         None => None,
     };
@@ -967,12 +988,19 @@ fn aggregation(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<Aggre
 
 fn window(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<Spanned<WindowSpec>> {
     let mut m = MapReader::new(node, path, rep)?;
+    #[derive(Clone, Copy)]
+    enum Kind {
+        Tumbling,
+        Sliding,
+        Session,
+        Cumulative,
+    }
     let kinds = [
-        ("tumbling", 0u8),
-        ("sliding", 1),
-        ("hopping", 1),
-        ("session", 2),
-        ("cumulative", 3),
+        ("tumbling", Kind::Tumbling),
+        ("sliding", Kind::Sliding),
+        ("hopping", Kind::Sliding),
+        ("session", Kind::Session),
+        ("cumulative", Kind::Cumulative),
     ];
     let kind = m
         .required("type", rep)
@@ -982,15 +1010,17 @@ fn window(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<Spanned<Wi
             .and_then(|n| read::duration(n, &join(path, key), rep).map(|d| (d, n.pos)))
     };
     let spec = match kind? {
-        0 => dur(&mut m, "duration", rep).map(|(size, _)| WindowSpec::Tumbling { size }),
-        1 => {
+        Kind::Tumbling => {
+            dur(&mut m, "duration", rep).map(|(size, _)| WindowSpec::Tumbling { size })
+        }
+        Kind::Sliding => {
             let size = dur(&mut m, "duration", rep);
             let slide = dur(&mut m, "slide", rep);
             size.zip(slide)
                 .map(|((size, _), (slide, _))| WindowSpec::Sliding { size, slide })
         }
-        2 => dur(&mut m, "gap", rep).map(|(gap, _)| WindowSpec::Session { gap }),
-        _ => {
+        Kind::Session => dur(&mut m, "gap", rep).map(|(gap, _)| WindowSpec::Session { gap }),
+        Kind::Cumulative => {
             let step = dur(&mut m, "step", rep);
             let max = dur(&mut m, "max_size", rep);
             step.zip(max)

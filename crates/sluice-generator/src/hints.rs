@@ -576,29 +576,33 @@ fn fields_map<'a>(
     out
 }
 
+/// How activity spreads over entities.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Activity {
+    Uniform,
+    Zipf,
+}
+
+const ACTIVITY: &[(&str, Activity)] = &[("uniform", Activity::Uniform), ("zipf", Activity::Zipf)];
+
 fn activity_hint(node: &YNode, path: &str, rep: &mut Reporter<'_>) -> Option<f64> {
     if let YValue::Scalar { .. } = node.value {
-        return match read::choice(node, path, &[("uniform", 0u8), ("zipf", 1u8)], rep)? {
-            0 => None,
-            _ => Some(1.1),
+        return match read::choice(node, path, ACTIVITY, rep)? {
+            Activity::Uniform => None,
+            Activity::Zipf => Some(1.1),
         };
     }
     let mut m = MapReader::new(node, path, rep)?;
-    let kind = m.required("distribution", rep).and_then(|n| {
-        read::choice(
-            n,
-            &join(path, "distribution"),
-            &[("uniform", 0u8), ("zipf", 1u8)],
-            rep,
-        )
-    });
+    let kind = m
+        .required("distribution", rep)
+        .and_then(|n| read::choice(n, &join(path, "distribution"), ACTIVITY, rep));
     let exponent = m
         .optional("exponent")
         .and_then(|n| positive(n, &join(path, "exponent"), rep));
     m.finish(rep);
     match kind? {
-        0 => None,
-        _ => Some(exponent.unwrap_or(1.1)),
+        Activity::Uniform => None,
+        Activity::Zipf => Some(exponent.unwrap_or(1.1)),
     }
 }
 
@@ -785,12 +789,22 @@ fn default_journey(events: &[EventPlan], mean_events: f64) -> Option<JourneyPlan
 
 // ------------------------------------------------------------ distributions
 
-const DISTRIBUTIONS: &[(&str, u8)] = &[
-    ("uniform", 0),
-    ("normal", 1),
-    ("lognormal", 2),
-    ("exponential", 3),
-    ("zipf", 4),
+/// A distribution's name in `distribution:`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dist {
+    Uniform,
+    Normal,
+    LogNormal,
+    Exponential,
+    Zipf,
+}
+
+const DISTRIBUTIONS: &[(&str, Dist)] = &[
+    ("uniform", Dist::Uniform),
+    ("normal", Dist::Normal),
+    ("lognormal", Dist::LogNormal),
+    ("exponential", Dist::Exponential),
+    ("zipf", Dist::Zipf),
 ];
 
 /// A duration distribution in milliseconds: `10s` (constant) or a mapping
@@ -839,7 +853,7 @@ fn dist_params(
     }
     let kind = match kind_node {
         Some(n) => read::choice(n, &join(path, "distribution"), DISTRIBUTIONS, rep)?,
-        None if p.contains_key("min") && p.contains_key("max") => 0,
+        None if p.contains_key("min") && p.contains_key("max") => Dist::Uniform,
         None => {
             rep.expected(
                 m.pos,
@@ -850,7 +864,10 @@ fn dist_params(
             return None;
         }
     };
-    let name = DISTRIBUTIONS[kind as usize].0;
+    let name = DISTRIBUTIONS
+        .iter()
+        .find(|(_, d)| *d == kind)
+        .map_or("?", |(n, _)| *n);
     let need = |key: &'static str, rep: &mut Reporter<'_>| -> Option<f64> {
         let v = p.get(key).copied();
         if v.is_none() && !pos.contains_key(key) {
@@ -867,7 +884,7 @@ fn dist_params(
         );
     };
     match kind {
-        0 => {
+        Dist::Uniform => {
             let (lo, hi) = (need("min", rep)?, need("max", rep)?);
             if hi < lo {
                 bad(rep, "max", "`max` is below `min`");
@@ -875,7 +892,7 @@ fn dist_params(
             }
             Some(Continuous::Uniform { min: lo, max: hi })
         }
-        1 => {
+        Dist::Normal => {
             let (mean, sd) = (need("mean", rep)?, need("stddev", rep)?);
             if sd < 0.0 {
                 bad(rep, "stddev", "`stddev` is negative");
@@ -883,7 +900,7 @@ fn dist_params(
             }
             Some(Continuous::Normal { mean, stddev: sd })
         }
-        2 => {
+        Dist::LogNormal => {
             let mu = match (p.get("median"), p.get("mu")) {
                 (Some(med), _) if *med > 0.0 => med.ln(),
                 (Some(_), _) => {
@@ -907,7 +924,7 @@ fn dist_params(
             }
             Some(Continuous::LogNormal { mu, sigma })
         }
-        3 => {
+        Dist::Exponential => {
             let mean = need("mean", rep)?;
             if mean <= 0.0 {
                 bad(rep, "mean", "`mean` must be positive");
@@ -915,7 +932,7 @@ fn dist_params(
             }
             Some(Continuous::Exponential { mean })
         }
-        _ => {
+        Dist::Zipf => {
             let n = need("n", rep)?;
             let s = p.get("exponent").copied().unwrap_or(1.1);
             if n < 1.0 || n.fract() != 0.0 || s <= 0.0 {
