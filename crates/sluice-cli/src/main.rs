@@ -58,7 +58,7 @@ pub enum Command {
     Run(cmd::run::RunArgs),
     /// Run SQL against the store (DuckDB, also while a run writes it; ClickHouse when it is the environment's sink).
     Query(cmd::query::QueryArgs),
-    /// List the tables of the embedded store with their row counts (also while a run writes it).
+    /// List the store's tables with their row counts (DuckDB, also while a run writes it; ClickHouse when it is the environment's sink).
     Tables(cmd::query::TablesArgs),
     /// Measure throughput against a baseline measured in the same run.
     Bench(cmd::bench::BenchArgs),

@@ -13,10 +13,12 @@ pub mod error;
 pub mod kafka;
 pub mod sink;
 pub mod source;
+pub mod store;
 pub mod table;
 
 pub use dead_letter::{DeadLetterKind, DeadLetterRecord};
 pub use error::ConnectorError;
 pub use sink::Sink;
 pub use source::{CommitPosition, Source, SourceOutput, SourceStatus};
+pub use store::{QueryCell, QueryResult, Store};
 pub use table::{Cell, Column, ResultRow, SqlType, TableSpec};

@@ -1,11 +1,9 @@
 //! `sluice clickhouse ddl`: the tables and views `sluice run` creates in
-//! ClickHouse, printed for review or for a DBA to apply; and the ClickHouse
-//! side of `sluice query`.
+//! ClickHouse, printed for review or for a DBA to apply.
 
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use sluice_connectors::sink::clickhouse::{ddl, Client, Dialect};
-use sluice_connectors::sink::duckdb::{QueryCell, QueryResult};
 
 use crate::Cli;
 
@@ -72,51 +70,4 @@ pub fn run(cli: &Cli, args: &ClickHouseArgs) -> anyhow::Result<()> {
             Ok(())
         }
     }
-}
-
-/// Runs `sql` on the configured ClickHouse server (its database is the
-/// default one), as a printable result.
-pub fn query(cli: &Cli, cfg: &sluice_config::Config, sql: &str) -> anyhow::Result<QueryResult> {
-    let settings = super::run::clickhouse_settings(cli, cfg)?;
-    let client = Client::new(&settings)?;
-    let q = format!("{} FORMAT JSONCompact", sql.trim().trim_end_matches(';'));
-    let text = client
-        .query_in(&settings.database, &q)
-        .context("ClickHouse query failed")?;
-    let v: serde_json::Value = serde_json::from_str(&text).context("bad JSON from ClickHouse")?;
-    let meta = v["meta"].as_array().cloned().unwrap_or_default();
-    let columns: Vec<String> = meta
-        .iter()
-        .map(|m| m["name"].as_str().unwrap_or("").to_string())
-        .collect();
-    let numeric: Vec<bool> = meta
-        .iter()
-        .map(|m| {
-            let t = m["type"].as_str().unwrap_or("");
-            t.contains("Int") || t.contains("Float") || t.contains("Decimal")
-        })
-        .collect();
-    let rows = v["data"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|row| {
-            row.as_array()
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .zip(&numeric)
-                .map(|(c, num)| match c {
-                    serde_json::Value::Null => QueryCell::Null,
-                    serde_json::Value::String(s) if *num => QueryCell::Number(s),
-                    serde_json::Value::String(s) => QueryCell::Text(s),
-                    serde_json::Value::Bool(b) => QueryCell::Bool(b),
-                    serde_json::Value::Number(n) => QueryCell::Number(n.to_string()),
-                    other => QueryCell::Text(other.to_string()),
-                })
-                .collect()
-        })
-        .collect();
-    Ok(QueryResult { columns, rows })
 }

@@ -1,7 +1,10 @@
-//! `sluice query` and `sluice tables`: SQL over the embedded store.
+//! `sluice query` and `sluice tables`: SQL over the store the results are
+//! in (the DuckDB file, or ClickHouse when it is the configured sink).
 
 use clap::{Args, ValueEnum};
-use sluice_connectors::sink::duckdb::{self, QueryCell, QueryResult};
+use sluice_connectors::sink::duckdb::DuckDbStore;
+use sluice_connectors::{QueryCell, QueryResult, Store};
+use sluice_runtime::topology::RunSpec;
 
 use crate::Cli;
 
@@ -41,12 +44,22 @@ pub struct TablesArgs {
     pub db: Option<String>,
 }
 
-fn db_path(cli: &Cli, db: &Option<String>) -> anyhow::Result<String> {
-    if let Some(p) = db {
-        return Ok(p.clone());
+/// The store to read: the DuckDB file `--db` names, else the store of the
+/// configured sink (`sinks.default`: the DuckDB file, or ClickHouse).
+fn store(cli: &Cli, db: &Option<String>) -> anyhow::Result<Box<dyn Store>> {
+    if let Some(path) = db {
+        return Ok(Box::new(DuckDbStore { path: path.clone() }));
     }
     let cfg = super::load(cli, &[])?;
-    Ok(cfg.platform.sinks.duckdb.path.clone())
+    let secrets = || {
+        super::check_secrets(cli, &cfg)
+            .map_err(|e| sluice_runtime::RuntimeError::Secrets(e.to_string()))
+    };
+    match sluice_runtime::topology::open_store(&cfg, &RunSpec::default(), &secrets) {
+        Ok(s) => Ok(s),
+        Err(sluice_runtime::RuntimeError::Secrets(_)) => Err(crate::Exit(2).into()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn text(c: &QueryCell) -> String {
@@ -173,24 +186,14 @@ pub fn render(r: &QueryResult, format: Format) -> String {
 
 /// Runs `sluice query`.
 pub fn run_query(cli: &Cli, args: &QueryArgs) -> anyhow::Result<()> {
-    if args.db.is_none() {
-        let cfg = super::load(cli, &[])?;
-        if cfg.platform.sinks.default == "clickhouse" {
-            let r = super::clickhouse::query(cli, &cfg, &args.sql)?;
-            print!("{}", render(&r, args.format));
-            return Ok(());
-        }
-    }
-    let path = db_path(cli, &args.db)?;
-    let r = duckdb::query(&path, &args.sql)?;
+    let r = store(cli, &args.db)?.query(&args.sql)?;
     print!("{}", render(&r, args.format));
     Ok(())
 }
 
 /// Runs `sluice tables`.
 pub fn run_tables(cli: &Cli, args: &TablesArgs) -> anyhow::Result<()> {
-    let path = db_path(cli, &args.db)?;
-    let t = duckdb::tables(&path)?;
+    let t = store(cli, &args.db)?.tables()?;
     let r = QueryResult {
         columns: vec!["table".into(), "rows".into()],
         rows: t

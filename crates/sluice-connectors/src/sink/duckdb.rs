@@ -396,26 +396,24 @@ impl Sink for DuckDbSink {
     }
 }
 
-/// A query result: column names and rows of cells.
-#[derive(Clone, Debug, PartialEq)]
-pub struct QueryResult {
-    /// Column names.
-    pub columns: Vec<String>,
-    /// Rows.
-    pub rows: Vec<Vec<QueryCell>>,
+pub use crate::store::{QueryCell, QueryResult};
+
+/// A DuckDB file as a [`Store`](crate::Store): answered by the run writing
+/// it when there is one, else read directly.
+#[derive(Clone, Debug)]
+pub struct DuckDbStore {
+    /// The database file.
+    pub path: String,
 }
 
-/// A cell of a query result, ready to print.
-#[derive(Clone, Debug, PartialEq)]
-pub enum QueryCell {
-    /// NULL.
-    Null,
-    /// A number (kept as text, exactly as DuckDB printed it).
-    Number(String),
-    /// Boolean.
-    Bool(bool),
-    /// Anything else, as text.
-    Text(String),
+impl crate::Store for DuckDbStore {
+    fn query(&self, sql: &str) -> Result<QueryResult, ConnectorError> {
+        query(&self.path, sql)
+    }
+
+    fn tables(&self) -> Result<Vec<(String, i64)>, ConnectorError> {
+        tables(&self.path)
+    }
 }
 
 fn query_cell(v: Value) -> QueryCell {

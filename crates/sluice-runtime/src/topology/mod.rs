@@ -15,7 +15,7 @@ pub mod sources;
 use std::sync::Arc;
 
 use sluice_config::{Config, DomainConfig};
-use sluice_connectors::{Sink, Source};
+use sluice_connectors::{Sink, Source, Store};
 use sluice_generator::FaultOptions;
 use sluice_secrets::ResolvedSecrets;
 
@@ -157,6 +157,12 @@ pub trait SinkFactory: Sync {
     }
     /// Connects; returns the sink and a description for logs.
     fn build(&self, cx: &Context<'_>) -> Result<(Box<dyn Sink>, String), RuntimeError>;
+    /// Its results read back with SQL, when the sink is a store (`None`:
+    /// it cannot be queried, e.g. JSON lines).
+    fn store(&self, cx: &Context<'_>) -> Option<Result<Box<dyn Store>, RuntimeError>> {
+        let _ = cx;
+        None
+    }
 }
 
 /// Every source, by name.
@@ -218,6 +224,34 @@ pub fn sink_name<'a>(spec: &'a RunSpec, cfg: &'a Config) -> &'a str {
     spec.sink
         .as_deref()
         .unwrap_or(cfg.platform.sinks.default.as_str())
+}
+
+/// The store behind the sink `spec` names (`sluice query`, `sluice
+/// tables`): the DuckDB file, or ClickHouse when it is the sink.
+pub fn open_store(
+    cfg: &Config,
+    spec: &RunSpec,
+    secrets: SecretsFn<'_>,
+) -> Result<Box<dyn Store>, RuntimeError> {
+    let name = sink_name(spec, cfg);
+    let factory = sink_of(name)?;
+    let domain = cfg
+        .domains
+        .iter()
+        .find(|d| d.domain.value == spec.domain)
+        .or(cfg.domains.first())
+        .ok_or_else(|| RuntimeError::Usage("no domain configured".into()))?;
+    let cx = Context {
+        cfg,
+        domain,
+        spec,
+        secrets,
+    };
+    factory.store(&cx).unwrap_or_else(|| {
+        Err(RuntimeError::Usage(format!(
+            "the `{name}` sink keeps no store to query (`--db FILE` reads a DuckDB file)"
+        )))
+    })
 }
 
 /// A run, wired and ready: what [`pipeline::run`] takes.

@@ -2,10 +2,10 @@
 //! while it runs), ClickHouse (exactly-once, partial rows merged per source
 //! partition) and JSON lines.
 
-use sluice_connectors::sink::clickhouse::{ClickHouseSettings, ClickHouseSink};
-use sluice_connectors::sink::duckdb::DuckDbSink;
+use sluice_connectors::sink::clickhouse::{ClickHouseSettings, ClickHouseSink, ClickHouseStore};
+use sluice_connectors::sink::duckdb::{DuckDbSink, DuckDbStore};
 use sluice_connectors::sink::jsonl::JsonlSink;
-use sluice_connectors::Sink;
+use sluice_connectors::{Sink, Store};
 
 use super::{Context, SinkFactory};
 use crate::RuntimeError;
@@ -14,17 +14,26 @@ use crate::RuntimeError;
 #[derive(Debug)]
 pub struct DuckDb;
 
+fn duckdb_path(cx: &Context<'_>) -> String {
+    cx.spec
+        .duckdb_path
+        .clone()
+        .unwrap_or_else(|| cx.cfg.platform.sinks.duckdb.path.clone())
+}
+
 impl SinkFactory for DuckDb {
     fn name(&self) -> &'static str {
         "duckdb"
     }
 
+    fn store(&self, cx: &Context<'_>) -> Option<Result<Box<dyn Store>, RuntimeError>> {
+        Some(Ok(Box::new(DuckDbStore {
+            path: duckdb_path(cx),
+        })))
+    }
+
     fn build(&self, cx: &Context<'_>) -> Result<(Box<dyn Sink>, String), RuntimeError> {
-        let path = cx
-            .spec
-            .duckdb_path
-            .clone()
-            .unwrap_or_else(|| cx.cfg.platform.sinks.duckdb.path.clone());
+        let path = duckdb_path(cx);
         let mut sink = DuckDbSink::open(&path).map_err(RuntimeError::Sink)?;
         if path != ":memory:" {
             // `sluice query` / `sluice tables` from another shell are
@@ -61,6 +70,13 @@ impl SinkFactory for Jsonl {
     }
 }
 
+/// `sinks.clickhouse` with secrets resolved.
+fn settings(cx: &Context<'_>) -> Result<ClickHouseSettings, RuntimeError> {
+    let secrets = (cx.secrets)()?;
+    ClickHouseSettings::from_config(&cx.cfg.platform.sinks.clickhouse, &secrets)
+        .map_err(RuntimeError::Sink)
+}
+
 /// `clickhouse`: `sinks.clickhouse`, secrets resolved.
 #[derive(Debug)]
 pub struct ClickHouse;
@@ -74,10 +90,14 @@ impl SinkFactory for ClickHouse {
         true
     }
 
+    fn store(&self, cx: &Context<'_>) -> Option<Result<Box<dyn Store>, RuntimeError>> {
+        Some(settings(cx).and_then(|s| {
+            Ok(Box::new(ClickHouseStore::new(&s).map_err(RuntimeError::Sink)?) as Box<dyn Store>)
+        }))
+    }
+
     fn build(&self, cx: &Context<'_>) -> Result<(Box<dyn Sink>, String), RuntimeError> {
-        let secrets = (cx.secrets)()?;
-        let settings = ClickHouseSettings::from_config(&cx.cfg.platform.sinks.clickhouse, &secrets)
-            .map_err(RuntimeError::Sink)?;
+        let settings = settings(cx)?;
         let desc = format!(
             "clickhouse {} database {}",
             settings.display_url(),

@@ -23,9 +23,11 @@
 mod answer;
 mod ddl;
 mod rowbinary;
+mod store;
 
 pub use answer::{classify, error_code, Redactor, Verdict, REDACTED};
 pub use ddl::{ddl, parts_columns, Dialect, DEAD_LETTER_TABLE};
+pub use store::ClickHouseStore;
 
 use std::time::Duration;
 
