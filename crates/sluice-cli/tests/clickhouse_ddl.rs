@@ -179,39 +179,28 @@ fn query_runs_on_clickhouse_when_it_is_the_environments_sink() {
         dir.path().join("domains/iot.yaml"),
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .env("SLUICE_CONFIG_DIR", dir.path())
-        .env_remove("SLUICE_ENV")
-        .args([
-            "query",
-            "SELECT dummy, 40 + 2 AS answer FROM one",
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // JSON out of `sluice ARGS --format json` with this configuration
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .env("SLUICE_CONFIG_DIR", dir.path())
+            .env_remove("SLUICE_ENV")
+            .args(args)
+            .args(["--format", "json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let v = json(&["query", "SELECT dummy, 40 + 2 AS answer FROM one"]);
     // `one` is ClickHouse's own one-row table: the query ran there, in the
     // configured database, and numbers came back as numbers
     assert_eq!(v[0]["answer"], serde_json::json!(42));
     // `tables` lists the same store: the configured database's tables
-    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .env("SLUICE_CONFIG_DIR", dir.path())
-        .env_remove("SLUICE_ENV")
-        .args(["tables", "--format", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = json(&["tables"]);
     let names: Vec<&str> = v
         .as_array()
         .unwrap()
