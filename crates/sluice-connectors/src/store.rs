@@ -26,6 +26,20 @@ pub enum QueryCell {
     Text(String),
 }
 
+/// `(name, count)` pairs from a two-column result of a text and a number
+/// (rows of another shape are skipped).
+pub fn name_counts(r: QueryResult) -> Vec<(String, i64)> {
+    r.rows
+        .into_iter()
+        .filter_map(|row| match (row.first(), row.get(1)) {
+            (Some(QueryCell::Text(n)), Some(QueryCell::Number(c))) => {
+                Some((n.clone(), c.parse().ok()?))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// Results that can be read back with SQL in the store's own dialect.
 pub trait Store {
     /// Runs one SQL statement and returns its rows.

@@ -153,8 +153,7 @@ pub fn run(cli: &Cli, args: &E2eBenchArgs) -> anyhow::Result<()> {
     let secrets = super::check_secrets(cli, &cfg)?;
     let stamp = now_ms();
     let prefix = format!("e2ebench{stamp}.");
-    let settings =
-        KafkaSettings::from_config(&cfg.platform.kafka, &secrets)?.with_topic_prefix(&prefix)?;
+    let settings = KafkaSettings::resolve(&cfg.platform.kafka, &secrets, Some(&prefix))?;
     // the run's results go to a fresh database
     let mut cfg = cfg;
     cfg.platform.sinks.clickhouse.database = format!("sluice_bench_{stamp}");

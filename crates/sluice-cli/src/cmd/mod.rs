@@ -74,9 +74,30 @@ pub fn kafka_settings(
     topic_prefix: Option<&str>,
 ) -> anyhow::Result<sluice_connectors::kafka::KafkaSettings> {
     let secrets = check_secrets(cli, cfg)?;
-    let s = sluice_connectors::kafka::KafkaSettings::from_config(&cfg.platform.kafka, &secrets)?;
-    Ok(match topic_prefix {
-        Some(p) => s.with_topic_prefix(p)?,
-        None => s,
-    })
+    Ok(sluice_connectors::kafka::KafkaSettings::resolve(
+        &cfg.platform.kafka,
+        &secrets,
+        topic_prefix,
+    )?)
+}
+
+/// Secrets resolved when the library's topology asks for them: each
+/// problem is printed, and [`library`] turns the failure into exit 2.
+pub fn secrets_on_demand<'a>(
+    cli: &'a Cli,
+    cfg: &'a Config,
+) -> impl Fn() -> Result<sluice_secrets::ResolvedSecrets, sluice_runtime::RuntimeError> + 'a {
+    move || {
+        check_secrets(cli, cfg).map_err(|e| sluice_runtime::RuntimeError::Secrets(e.to_string()))
+    }
+}
+
+/// A library result for the CLI: secrets problems were printed already
+/// (exit 2), anything else is an error to show.
+pub fn library<T>(r: Result<T, sluice_runtime::RuntimeError>) -> anyhow::Result<T> {
+    match r {
+        Ok(v) => Ok(v),
+        Err(sluice_runtime::RuntimeError::Secrets(_)) => Err(Exit(2).into()),
+        Err(e) => Err(e.into()),
+    }
 }

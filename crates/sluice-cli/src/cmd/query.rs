@@ -51,15 +51,12 @@ fn store(cli: &Cli, db: &Option<String>) -> anyhow::Result<Box<dyn Store>> {
         return Ok(Box::new(DuckDbStore { path: path.clone() }));
     }
     let cfg = super::load(cli, &[])?;
-    let secrets = || {
-        super::check_secrets(cli, &cfg)
-            .map_err(|e| sluice_runtime::RuntimeError::Secrets(e.to_string()))
-    };
-    match sluice_runtime::topology::open_store(&cfg, &RunSpec::default(), &secrets) {
-        Ok(s) => Ok(s),
-        Err(sluice_runtime::RuntimeError::Secrets(_)) => Err(crate::Exit(2).into()),
-        Err(e) => Err(e.into()),
-    }
+    let secrets = super::secrets_on_demand(cli, &cfg);
+    super::library(sluice_runtime::topology::open_store(
+        &cfg,
+        &RunSpec::default(),
+        &secrets,
+    ))
 }
 
 fn text(c: &QueryCell) -> String {

@@ -200,19 +200,11 @@ pub fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<()> {
         &args.domain,
     ))?;
     let spec = run_spec(args)?;
-    let secrets = || {
-        super::check_secrets(cli, &cfg)
-            .map_err(|e| sluice_runtime::RuntimeError::Secrets(e.to_string()))
-    };
-    match sluice_runtime::topology::run(&cfg, &spec, &secrets) {
-        Ok((summary, sink_desc)) => {
-            print_summary(&summary, &sink_desc);
-            Ok(())
-        }
-        // each problem is printed already
-        Err(sluice_runtime::RuntimeError::Secrets(_)) => Err(crate::Exit(2).into()),
-        Err(e) => Err(e.into()),
-    }
+    let secrets = super::secrets_on_demand(cli, &cfg);
+    let (summary, sink_desc) =
+        super::library(sluice_runtime::topology::run(&cfg, &spec, &secrets))?;
+    print_summary(&summary, &sink_desc);
+    Ok(())
 }
 
 /// The library's description of this run.

@@ -262,6 +262,20 @@ impl KafkaSettings {
         self.dlq_topic_template.replace("{domain}", domain)
     }
 
+    /// [`from_config`](Self::from_config), then
+    /// [`with_topic_prefix`](Self::with_topic_prefix) when a prefix is given.
+    pub fn resolve(
+        k: &KafkaConfig,
+        secrets: &ResolvedSecrets,
+        topic_prefix: Option<&str>,
+    ) -> Result<Self, KafkaError> {
+        let s = Self::from_config(k, secrets)?;
+        match topic_prefix {
+            Some(p) => s.with_topic_prefix(p),
+            None => Ok(s),
+        }
+    }
+
     /// Puts `prefix` in front of every topic (event types and dead letters)
     /// and of the consumer group: a test or a demo gets topics, registry
     /// subjects and committed offsets of its own without a copied

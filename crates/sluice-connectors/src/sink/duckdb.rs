@@ -504,16 +504,7 @@ pub fn query_conn(conn: &Connection, sql: &str) -> Result<QueryResult, Connector
 /// answered by the run writing the file when there is one.
 pub fn tables(path: &str) -> Result<Vec<(String, i64)>, ConnectorError> {
     if let Some(r) = super::duckdb_live::ask(path, &serde_json::json!({ "tables": true }))? {
-        return Ok(r
-            .rows
-            .into_iter()
-            .filter_map(|row| match (row.first(), row.get(1)) {
-                (Some(QueryCell::Text(n)), Some(QueryCell::Number(c))) => {
-                    Some((n.clone(), c.parse().ok()?))
-                }
-                _ => None,
-            })
-            .collect());
+        return Ok(crate::store::name_counts(r));
     }
     let conn = open_existing(path)?;
     conn.execute_batch("BEGIN TRANSACTION").map_err(db)?;

@@ -138,12 +138,12 @@ pub struct Kafka;
 /// Kafka settings with secrets resolved and the spec's topic prefix applied.
 pub fn kafka_settings(cx: &Context<'_>) -> Result<KafkaSettings, RuntimeError> {
     let secrets = (cx.secrets)()?;
-    let s = KafkaSettings::from_config(&cx.cfg.platform.kafka, &secrets)
-        .map_err(RuntimeError::Kafka)?;
-    match &cx.spec.kafka.topic_prefix {
-        Some(p) => s.with_topic_prefix(p).map_err(RuntimeError::Kafka),
-        None => Ok(s),
-    }
+    KafkaSettings::resolve(
+        &cx.cfg.platform.kafka,
+        &secrets,
+        cx.spec.kafka.topic_prefix.as_deref(),
+    )
+    .map_err(RuntimeError::Kafka)
 }
 
 impl SourceFactory for Kafka {

@@ -78,15 +78,7 @@ impl crate::Store for ClickHouseStore {
              WHERE active AND database = currentDatabase() GROUP BY table) AS p USING name \
              WHERE t.database = currentDatabase() ORDER BY t.name",
         )?;
-        Ok(r.rows
-            .into_iter()
-            .filter_map(|row| match (row.first(), row.get(1)) {
-                (Some(QueryCell::Text(n)), Some(QueryCell::Number(c))) => {
-                    Some((n.clone(), c.parse().unwrap_or(0)))
-                }
-                _ => None,
-            })
-            .collect())
+        Ok(crate::store::name_counts(r))
     }
 }
 
