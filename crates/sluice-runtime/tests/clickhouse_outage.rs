@@ -148,11 +148,20 @@ fn clickhouse_down_for_30_seconds_loses_nothing_and_keeps_memory_bounded() {
                 &s,
                 name,
                 &mut g,
-                &ProduceOptions::default(),
+                &ProduceOptions {
+                    batch_size: 1000,
+                    ..ProduceOptions::default()
+                },
                 &mut |sent| {
                     if !waited && sent >= n / 2 {
                         waited = true;
                         outage_rx.recv().ok();
+                    } else if waited {
+                        // the second half arrives over about 7 s, as live
+                        // traffic would: a consumer that reads faster than
+                        // the sink channel fills cannot then race past the
+                        // outage before its first failed write
+                        std::thread::sleep(Duration::from_millis(50));
                     }
                 },
             )
