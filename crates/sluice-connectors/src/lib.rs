@@ -2,15 +2,14 @@
 //! `topology` module registers them by name and builds them from the
 //! configuration.
 //!
-//! Sources turn external input (files, the in-process generator, Kafka)
+//! Sources turn external input (files, the in-process generator; Kafka's
+//! source is in `sluice-kafka`)
 //! into the engine's [`RawBatch`](sluice_engine::RawBatch)es plus rejected
 //! records; sinks store result rows and dead letters. Neither knows about the
 //! runtime that drives them.
 
 pub mod dead_letter;
 pub mod error;
-#[cfg(feature = "kafka")]
-pub mod kafka;
 pub mod sink;
 pub mod source;
 pub mod store;

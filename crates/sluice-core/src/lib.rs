@@ -6,7 +6,6 @@
 //! has no heavy dependencies, so the engine can depend on it alone.
 #![forbid(missing_docs)]
 
-pub mod avro;
 pub mod batch;
 pub mod duration;
 pub mod error;

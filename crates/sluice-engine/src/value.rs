@@ -25,23 +25,7 @@ pub enum Value {
     Str(String),
 }
 
-pub use sluice_core::avro::{write_bytes, write_long};
-
-/// Minimal big-endian two's complement bytes of `v` (Avro decimal).
-pub fn decimal_bytes(v: i64) -> Vec<u8> {
-    let full = v.to_be_bytes();
-    let mut start = 0;
-    while start < 7 {
-        let b = full[start];
-        let next_high = full[start + 1] & 0x80;
-        if (b == 0 && next_high == 0) || (b == 0xff && next_high != 0) {
-            start += 1;
-        } else {
-            break;
-        }
-    }
-    full[start..].to_vec()
-}
+pub use sluice_formats::avro::{decimal_bytes, write_bytes, write_long};
 
 fn mismatch(f: &FieldLayout, v: &Value) -> EncodeError {
     EncodeError::Mismatch {
@@ -250,19 +234,4 @@ pub fn decode_record(layout: &RecordLayout, bytes: &[u8]) -> Result<Vec<Value>, 
         });
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decimal_bytes_are_minimal_twos_complement() {
-        assert_eq!(decimal_bytes(0), vec![0]);
-        assert_eq!(decimal_bytes(127), vec![0x7f]);
-        assert_eq!(decimal_bytes(128), vec![0, 0x80]);
-        assert_eq!(decimal_bytes(-1), vec![0xff]);
-        assert_eq!(decimal_bytes(-129), vec![0xff, 0x7f]);
-        assert_eq!(decimal_bytes(i64::MIN).len(), 8);
-    }
 }

@@ -30,7 +30,7 @@ pub fn copy_small(out: &mut Vec<u8>, src: &[u8], i: usize, len: usize) {
     }
 }
 
-pub use sluice_core::avro::{write_bytes as put_str, write_long as put_long};
+pub use sluice_formats::avro::{write_bytes as put_str, write_long as put_long};
 
 /// Appends an Avro double.
 #[inline]

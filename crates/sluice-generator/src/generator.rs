@@ -20,10 +20,10 @@ use crate::error::GeneratorError;
 use crate::event::Event;
 use crate::faults::{Fault, FaultCounts, FaultOptions, MalformedKind, Selector};
 use crate::hints;
-use crate::ocf::OcfWriter;
 use crate::plan::{Plan, END};
-use crate::rng::{MainRng, Rand};
+use crate::rng::{combine, MainRng, Rand, SplitMix};
 use crate::sim::{fill, kept_store, Scratch, Session, Sim};
+use sluice_formats::ocf::write::OcfWriter;
 
 /// How event time advances.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -604,7 +604,7 @@ impl Generator {
             return Err(GeneratorError::Options("malformed records cannot go into an Avro container file (they would corrupt whole blocks); use `avro` or `jsonl`".into()));
         }
         let union = self.is_union_output();
-        let mut ocf = OcfWriter::new(self.seed);
+        let mut ocf = OcfWriter::new(ocf_sync_marker(self.seed));
         if format == Format::AvroOcf {
             let schema = self.output_schema_json();
             ocf.start(out, &schema)?;
@@ -744,4 +744,13 @@ pub fn measure_avro_throughput(
     }
     let secs = start.elapsed().as_secs_f64().max(1e-9);
     Ok(n as f64 / secs)
+}
+
+/// The Avro container sync marker for a seed (reproducible files).
+fn ocf_sync_marker(seed: u64) -> [u8; 16] {
+    let mut r = SplitMix(combine(seed, 0x0CF));
+    let mut m = [0u8; 16];
+    m[..8].copy_from_slice(&r.next_u64().to_le_bytes());
+    m[8..].copy_from_slice(&r.next_u64().to_le_bytes());
+    m
 }

@@ -29,7 +29,6 @@ pub mod faults;
 pub mod generator;
 pub mod heap;
 pub mod hints;
-pub mod ocf;
 pub mod plan;
 pub mod rng;
 pub mod sim;

@@ -5,22 +5,22 @@
 
 /// Parses `2024-01-01T00:00:00Z`, `2024-01-01T00:00:00.250Z`,
 /// `2024-01-01 00:00:00+01:00` (any RFC 3339 timestamp, see
-/// [`sluice_core::time::parse_rfc3339`]), `2024-01-01` (midnight UTC) or
+/// [`sluice_formats::time::parse_rfc3339`]), `2024-01-01` (midnight UTC) or
 /// whole epoch milliseconds.
 pub fn parse_utc_millis(text: &str) -> Option<i64> {
     let t = text.trim();
     if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
         return t.parse().ok();
     }
-    if let Some(days) = sluice_core::time::parse_date(t) {
+    if let Some(days) = sluice_formats::time::parse_date(t) {
         return Some(days * 86_400_000);
     }
-    sluice_core::time::parse_rfc3339(t)
+    sluice_formats::time::parse_rfc3339(t)
 }
 
 /// Formats epoch milliseconds as `2024-01-01T00:00:00.000Z`.
 pub fn format_utc_millis(ms: i64) -> String {
-    sluice_core::time::format_rfc3339(ms)
+    sluice_formats::time::format_rfc3339(ms)
 }
 
 /// Milliseconds since the epoch now. Only real-time mode calls this.

@@ -50,7 +50,7 @@ pub enum RuntimeError {
     Metrics(String),
     /// Kafka could not be set up (settings, topics, consumer group).
     #[error("kafka: {0}")]
-    Kafka(sluice_connectors::kafka::KafkaError),
+    Kafka(sluice_kafka::KafkaError),
     /// A store could not be reached.
     #[error("cannot connect to {what} (is it running? {hint}): {cause}")]
     Connect {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sluice_connectors::{Cell, TableSpec};
-use sluice_core::time::format_utc;
+use sluice_formats::time::format_utc;
 
 use crate::pipeline::Stats;
 

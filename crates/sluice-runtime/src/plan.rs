@@ -208,7 +208,7 @@ pub fn projected(built: &BuiltPlan) -> BuiltPlan {
         .layouts
         .iter()
         .zip(&need)
-        .map(|(l, n)| sluice_connectors::source::json_projector::project_layout(l, n))
+        .map(|(l, n)| sluice_formats::json_projector::project_layout(l, n))
         .collect();
     b
 }

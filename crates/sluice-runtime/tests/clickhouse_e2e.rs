@@ -13,12 +13,12 @@ use std::time::Duration;
 
 use common::*;
 use sluice_config::Config;
-use sluice_connectors::kafka::producer::{produce_generated, ProduceOptions};
-use sluice_connectors::kafka::source::{KafkaSource, SourceOptions};
-use sluice_connectors::kafka::KafkaSettings;
 use sluice_connectors::sink::clickhouse::{ClickHouseSettings, ClickHouseSink};
 use sluice_connectors::source::generator::GeneratorSource;
 use sluice_generator::{Generator, GeneratorOptions};
+use sluice_kafka::producer::{produce_generated, ProduceOptions};
+use sluice_kafka::source::{KafkaSource, SourceOptions};
+use sluice_kafka::KafkaSettings;
 use sluice_runtime::pipeline::{self, PipelineOptions, RunSummary, Stats};
 use sluice_runtime::plan::{self, BuiltPlan};
 

@@ -17,10 +17,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::*;
 use sluice_config::{load, LoadOptions};
-use sluice_connectors::kafka::producer::{produce_generated, ProduceOptions};
-use sluice_connectors::kafka::KafkaSettings;
 use sluice_connectors::source::generator::GeneratorSource;
 use sluice_generator::{Generator, GeneratorOptions};
+use sluice_kafka::producer::{produce_generated, ProduceOptions};
+use sluice_kafka::KafkaSettings;
 use sluice_runtime::pipeline::{PipelineOptions, Stats};
 use sluice_secrets::ResolvedSecrets;
 

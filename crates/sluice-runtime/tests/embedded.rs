@@ -337,7 +337,7 @@ fn a_multi_type_container_file_gives_the_results_of_the_same_events_as_json_line
 
 #[test]
 fn a_corrupt_container_block_is_counted_record_by_record_and_reading_resumes() {
-    use sluice_connectors::source::avro;
+    use sluice_formats::ocf::read as avro;
     let cfg = config();
     let d = cfg.domain("ecommerce").unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -15,13 +15,13 @@ use std::time::Duration;
 
 use common::*;
 use sluice_config::Config;
-use sluice_connectors::kafka::dlq::{read_dlq, DlqStart, DlqWriter};
-use sluice_connectors::kafka::producer::{produce_generated, ProduceOptions, RawProducer};
-use sluice_connectors::kafka::source::{KafkaSource, SourceOptions};
-use sluice_connectors::kafka::KafkaSettings;
 use sluice_connectors::sink::duckdb::DuckDbSink;
 use sluice_connectors::source::generator::GeneratorSource;
 use sluice_generator::{Generator, GeneratorOptions};
+use sluice_kafka::dlq::{read_dlq, DlqStart, DlqWriter};
+use sluice_kafka::producer::{produce_generated, ProduceOptions, RawProducer};
+use sluice_kafka::source::{KafkaSource, SourceOptions};
+use sluice_kafka::KafkaSettings;
 use sluice_runtime::pipeline::{self, PipelineOptions, Stats};
 use sluice_runtime::plan;
 

@@ -16,19 +16,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use sluice_connectors::kafka::dlq::{read_dlq, DlqStart, DlqWriter};
-use sluice_connectors::kafka::producer::{
-    produce_generated, subject_of, ProduceOptions, RawProducer,
-};
-use sluice_connectors::kafka::source::{KafkaSource, SourceOptions};
 use sluice_connectors::sink::duckdb::DuckDbSink;
 use sluice_connectors::source::generator::GeneratorSource;
 use sluice_engine::value::{decode_record, encode_record, Value};
 use sluice_engine::RawBatch;
 use sluice_generator::{Generator, GeneratorOptions};
+use sluice_kafka::dlq::{read_dlq, DlqStart, DlqWriter};
+use sluice_kafka::producer::{produce_generated, subject_of, ProduceOptions, RawProducer};
+use sluice_kafka::registry::{encode_wire, RegistryClient};
+use sluice_kafka::source::{KafkaSource, SourceOptions};
 use sluice_runtime::pipeline::{self, PipelineOptions, Stats};
 use sluice_runtime::plan;
-use sluice_schema::registry::{encode_wire, RegistryClient};
 
 const YEAR_2100: i64 = 4_102_444_800_000;
 const YEAR_1: i64 = -62_135_596_800_000;
@@ -105,7 +103,7 @@ fn a_far_future_first_record_and_old_last_records_do_not_depend_on_read_order() 
         plant(max_time - 3_600_000, 4, "an-hour-behind"),
     ];
 
-    sluice_connectors::kafka::ensure_topics(
+    sluice_kafka::ensure_topics(
         &s,
         &d.event_types
             .iter()

@@ -14,13 +14,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::*;
 use sluice_config::{load, Config, LoadOptions};
-use sluice_connectors::kafka::producer::{produce_generated, ProduceOptions};
-use sluice_connectors::kafka::source::{KafkaSource, SourceOptions};
-use sluice_connectors::kafka::KafkaSettings;
 use sluice_connectors::sink::duckdb::DuckDbSink;
 use sluice_connectors::source::generator::GeneratorSource;
 use sluice_connectors::{ConnectorError, DeadLetterRecord, ResultRow, Sink, TableSpec};
 use sluice_generator::{Generator, GeneratorOptions};
+use sluice_kafka::producer::{produce_generated, ProduceOptions};
+use sluice_kafka::source::{KafkaSource, SourceOptions};
+use sluice_kafka::KafkaSettings;
 use sluice_runtime::pipeline::{self, PipelineOptions, Stats};
 use sluice_runtime::plan;
 use sluice_secrets::ResolvedSecrets;

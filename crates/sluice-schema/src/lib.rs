@@ -25,13 +25,12 @@
 //! ```
 //!
 //! Only [`write_schemas`] and [`diff_dirs`] touch the file system; nothing
-//! talks to a network (a schema-registry client is a separate concern).
+//! talks to a network (the schema-registry client is in `sluice-kafka`).
 
 pub mod avro;
 pub mod compat;
 mod error;
 pub mod model;
-pub mod registry;
 
 pub use avro::{check_layout, record_schema, record_schema_json, schema_file_name, write_schemas};
 pub use compat::{

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
-use sluice_connectors::kafka::dlq::{read_dlq, replay_dlq, DlqEntry, DlqStart};
-use sluice_connectors::kafka::KafkaSettings;
+use sluice_kafka::dlq::{read_dlq, replay_dlq, DlqEntry, DlqStart};
+use sluice_kafka::KafkaSettings;
 
 use crate::Cli;
 

@@ -16,11 +16,11 @@ use sluice_core::time::now_ms;
 
 use clap::Args;
 use serde_json::json;
-use sluice_connectors::kafka::producer::{produce_generated, ProduceOptions};
-use sluice_connectors::kafka::{delete_topics, KafkaSettings};
 use sluice_connectors::sink::clickhouse::Client;
 use sluice_connectors::{ConnectorError, DeadLetterRecord, ResultRow, Sink, TableSpec};
 use sluice_generator::{Generator, GeneratorOptions};
+use sluice_kafka::producer::{produce_generated, ProduceOptions};
+use sluice_kafka::{delete_topics, KafkaSettings};
 use sluice_runtime::pipeline::{self, RunSummary, Stats};
 use sluice_runtime::topology::{KafkaSpec, RunSpec};
 

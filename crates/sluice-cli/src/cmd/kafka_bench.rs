@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use clap::Args;
-use sluice_connectors::kafka::{run_bench, KafkaSettings};
+use sluice_kafka::{run_bench, KafkaSettings};
 
 use crate::Cli;
 

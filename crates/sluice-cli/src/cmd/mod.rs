@@ -72,9 +72,9 @@ pub fn kafka_settings(
     cli: &Cli,
     cfg: &Config,
     topic_prefix: Option<&str>,
-) -> anyhow::Result<sluice_connectors::kafka::KafkaSettings> {
+) -> anyhow::Result<sluice_kafka::KafkaSettings> {
     let secrets = check_secrets(cli, cfg)?;
-    Ok(sluice_connectors::kafka::KafkaSettings::resolve(
+    Ok(sluice_kafka::KafkaSettings::resolve(
         &cfg.platform.kafka,
         &secrets,
         topic_prefix,

@@ -3,8 +3,8 @@
 
 use std::io::IsTerminal;
 
-use sluice_connectors::kafka::producer::{produce_generated, ProduceOptions};
 use sluice_generator::Generator;
+use sluice_kafka::producer::{produce_generated, ProduceOptions};
 
 use super::generate::{options, GenerateArgs};
 use crate::Cli;

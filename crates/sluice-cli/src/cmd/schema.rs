@@ -97,9 +97,9 @@ pub fn run(cli: &Cli, args: &SchemaArgs) -> anyhow::Result<()> {
 }
 
 fn register(cli: &Cli, domain: &str, event: Option<&str>, check: bool) -> anyhow::Result<()> {
-    use sluice_connectors::kafka::producer::subject_of;
-    use sluice_connectors::kafka::KafkaSettings;
-    use sluice_schema::registry::RegistryClient;
+    use sluice_kafka::producer::subject_of;
+    use sluice_kafka::registry::RegistryClient;
+    use sluice_kafka::KafkaSettings;
 
     let cfg = super::load(cli, &[domain.to_string()])?;
     let d = cfg.domain(domain).context("domain not loaded")?;

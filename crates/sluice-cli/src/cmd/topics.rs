@@ -4,7 +4,7 @@
 //! `--topic-prefix` addresses an isolated set (see `generate --topic-prefix`).
 
 use clap::Args;
-use sluice_connectors::kafka::{delete_topics, recreate_topics, topic_states};
+use sluice_kafka::{delete_topics, recreate_topics, topic_states};
 
 use super::query::{render, Format};
 use crate::Cli;

@@ -440,7 +440,7 @@ fn query_cell(v: Value) -> QueryCell {
                 TimeUnit::Microsecond => t / 1000,
                 TimeUnit::Nanosecond => t / 1_000_000,
             };
-            QueryCell::Text(sluice_core::time::format_utc(ms))
+            QueryCell::Text(sluice_formats::time::format_utc(ms))
         }
         Value::Blob(b) => QueryCell::Text(match std::str::from_utf8(&b) {
             Ok(s) => s.to_string(),

@@ -16,17 +16,17 @@
 //! - Avro: one event type or a union of the domain's event types per file;
 //!   a damaged block loses its records, each reported as a dead letter when
 //!   its record count is known (one dead letter saying so otherwise), and
-//!   reading resumes at the next sync marker ([`super::avro`]). Dead letters
+//!   reading resumes at the next sync marker (`sluice_formats::ocf::read`). Dead letters
 //!   of lost records carry no payload; the reason names the byte position.
 
 use std::path::{Path, PathBuf};
 
 use sluice_core::RecordLayout;
 
-use super::avro::{self, BlockRead, Branches, Record};
-use super::json_projector::Projector;
 use super::{Source, SourceOutput, SourceStatus};
 use crate::{ConnectorError, DeadLetterKind, DeadLetterRecord};
+use sluice_formats::json_projector::Projector;
+use sluice_formats::ocf::read::{self as avro, BlockRead, Branches, Record};
 
 /// The UTF-8 byte order mark.
 pub const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -427,7 +427,7 @@ mod tests {
         assert!(!glob_match(b"*.jsonl", b"a.json"));
     }
 
-    use crate::source::avro::tests::time_only;
+    use crate::source::fixtures::time_only;
 
     fn read(src: &mut FileSource) -> (usize, Vec<DeadLetterRecord>) {
         let (mut good, mut bad) = (0, Vec::new());

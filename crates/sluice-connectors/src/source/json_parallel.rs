@@ -3,7 +3,7 @@
 //! into a reused buffer, each parsed while it is still in cache), takes the
 //! lines that *start* in the range (reading past its end to finish the last
 //! one), projects them
-//! ([`Projector`](super::json_projector::Projector)), and `next_batch` hands the
+//! ([`Projector`](sluice_formats::json_projector::Projector)), and `next_batch` hands the
 //! chunks back in file order, so results are exactly those of a sequential
 //! read. At most two chunks per thread are parsed ahead of the consumer: a
 //! slow engine slows the workers. In assisted mode the consumer's thread is
@@ -19,9 +19,9 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use sluice_core::RecordLayout;
 
-use super::json_projector::Projector;
 use super::{Assist, Source, SourceOutput, SourceStatus};
 use crate::{ConnectorError, DeadLetterKind, DeadLetterRecord};
+use sluice_formats::json_projector::Projector;
 
 const CHUNK: usize = 4 << 20;
 /// Bytes read per system call: small enough to be parsed while in L2.
@@ -602,7 +602,7 @@ mod tests {
 
     /// Event type `e` with only its `event_time`.
     fn time_only_layout() -> RecordLayout {
-        crate::source::avro::tests::time_only().remove(0)
+        crate::source::fixtures::time_only().remove(0)
     }
 
     #[test]

@@ -1,12 +1,9 @@
 //! Sources: where events come from. One small trait and a registry by name.
 
-pub mod avro;
 pub mod file;
 pub mod generator;
 pub mod json_parallel;
-pub mod json_projector;
 
-use sluice_core::RecordLayout;
 use sluice_engine::RawBatch;
 
 use crate::{ConnectorError, DeadLetterRecord};
@@ -215,14 +212,6 @@ pub trait Assist: Send + Sync {
     fn assist(&self) -> bool;
 }
 
-/// Index of an event type by name.
-pub fn event_type_index(layouts: &[RecordLayout], name: &str) -> Option<u32> {
-    layouts
-        .iter()
-        .position(|l| l.event_type == name)
-        .and_then(|i| u32::try_from(i).ok())
-}
-
 /// Reads a bounded source to its end and keeps its batches (rejects are
 /// dropped): for benchmarks and tests that replay the same input.
 pub fn read_all(
@@ -239,5 +228,25 @@ pub fn read_all(
         if status == SourceStatus::End {
             return Ok(batches);
         }
+    }
+}
+
+/// Shared fixture of the source tests.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use sluice_core::{MoneyEncoding, RecordLayout};
+
+    /// Event type `e` with only its `event_time` (one long per datum).
+    pub(crate) fn time_only() -> Vec<RecordLayout> {
+        let mut fields = RecordLayout::envelope("id");
+        fields.retain(|x| x.name == "event_time");
+        vec![RecordLayout {
+            namespace: "n".into(),
+            domain: "d".into(),
+            event_type: "e".into(),
+            entity_key: "id".into(),
+            money: MoneyEncoding::Long,
+            fields,
+        }]
     }
 }

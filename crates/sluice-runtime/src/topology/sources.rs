@@ -5,11 +5,11 @@
 
 use std::sync::Arc;
 
-use sluice_connectors::kafka::{DlqWriter, KafkaSettings, KafkaSource, SourceOptions};
 use sluice_connectors::source::file::FileSource;
 use sluice_connectors::source::generator::GeneratorSource;
 use sluice_connectors::source::json_parallel::ParallelJsonSource;
 use sluice_generator::{GeneratorOptions, Limit, TimeMode};
+use sluice_kafka::{DlqWriter, KafkaSettings, KafkaSource, SourceOptions};
 
 use super::{BuiltSource, Context, SourceFactory};
 use crate::pipeline::{CommitHook, PipelineOptions};
@@ -220,7 +220,7 @@ fn host_name() -> String {
 /// Publishes consumer lag per partition every 5 seconds (a broker round
 /// trip, so not on the data path).
 fn spawn_lag_gauges(
-    committer: sluice_connectors::kafka::source::Committer,
+    committer: sluice_kafka::source::Committer,
     stop: Arc<std::sync::atomic::AtomicBool>,
 ) {
     std::thread::Builder::new()

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use sluice_connectors::sink::duckdb::{self, QueryCell};
 use sluice_connectors::{Cell, Source};
-use sluice_core::time::format_utc;
 use sluice_engine::reference::{run_reference, Op};
 use sluice_engine::RawBatch;
+use sluice_formats::time::format_utc;
 use std::sync::Arc;
 
 use sluice_connectors::sink::duckdb::DuckDbSink;
@@ -282,9 +282,9 @@ pub fn kafka_settings(
     cfg: &sluice_config::Config,
     prefix: &str,
     tag: &str,
-) -> Option<sluice_connectors::kafka::KafkaSettings> {
+) -> Option<sluice_kafka::KafkaSettings> {
     use std::net::{TcpStream, ToSocketAddrs};
-    let mut s = sluice_connectors::kafka::KafkaSettings::from_config(
+    let mut s = sluice_kafka::KafkaSettings::from_config(
         &cfg.platform.kafka,
         &sluice_secrets::ResolvedSecrets::default(),
     )
@@ -294,7 +294,7 @@ pub fn kafka_settings(
         .split(',')
         .filter_map(|a| a.trim().to_socket_addrs().ok()?.next())
         .any(|a| TcpStream::connect_timeout(&a, std::time::Duration::from_secs(2)).is_ok());
-    let registry = sluice_schema::registry::RegistryClient::new(&s.registry)
+    let registry = sluice_kafka::registry::RegistryClient::new(&s.registry)
         .and_then(|c| c.subjects())
         .is_ok();
     if !(up && registry) {
@@ -320,7 +320,7 @@ pub fn kafka_settings(
 #[allow(clippy::too_many_arguments)]
 pub fn kafka_to_clickhouse(
     cfg: &sluice_config::Config,
-    s: &sluice_connectors::kafka::KafkaSettings,
+    s: &sluice_kafka::KafkaSettings,
     ch: &sluice_connectors::sink::clickhouse::ClickHouseSettings,
     domain: &str,
     group: &str,
@@ -329,7 +329,7 @@ pub fn kafka_to_clickhouse(
     opts: PipelineOptions,
     stats: Arc<Stats>,
 ) -> Result<RunSummary, sluice_runtime::RuntimeError> {
-    use sluice_connectors::kafka::source::{KafkaSource, SourceOptions};
+    use sluice_kafka::source::{KafkaSource, SourceOptions};
     let src = KafkaSource::from_config(
         cfg,
         s,
@@ -354,9 +354,7 @@ pub fn kafka_to_clickhouse(
 
 /// A dead-letter hook writing to `dlq` and waiting for delivery, as
 /// `sluice run` wires it.
-pub fn dlq_hook(
-    mut dlq: sluice_connectors::kafka::DlqWriter,
-) -> sluice_runtime::pipeline::DeadLetterHook {
+pub fn dlq_hook(mut dlq: sluice_kafka::DlqWriter) -> sluice_runtime::pipeline::DeadLetterHook {
     Arc::new(std::sync::Mutex::new(
         move |dead: &[sluice_connectors::DeadLetterRecord]| {
             dlq.write_all(dead, &[]).map_err(|e| e.to_string())?;

@@ -23,14 +23,14 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use crate::registry::decode_wire;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
-use sluice_schema::registry::decode_wire;
 
-use super::producer::{ProducerStats, RawProducer};
-use super::source::RejectMeta;
-use super::{
+use crate::producer::{ProducerStats, RawProducer};
+use crate::source::RejectMeta;
+use crate::{
     ensure_topics, entity_key, KafkaError, KafkaSettings, H_AGGREGATION, H_DEAD_LETTER_ID,
     H_ERROR_KIND, H_ERROR_MESSAGE, H_EVENT_TYPE, H_PAYLOAD_TRUNCATED, H_SOURCE_OFFSET,
     H_SOURCE_PARTITION, H_SOURCE_TIMESTAMP, H_SOURCE_TOPIC,
@@ -54,7 +54,7 @@ pub fn dead_letter_id(
         aggregation.unwrap_or("")
     )
 }
-use crate::{DeadLetterKind, DeadLetterRecord};
+use sluice_connectors::{DeadLetterKind, DeadLetterRecord};
 
 /// Writes dead letters to a domain's dead-letter topic.
 #[derive(Debug)]
@@ -269,7 +269,7 @@ impl DlqEntry {
     /// JSON for `sluice dlq inspect --format json` (payload as hex and, when
     /// it is text, as text).
     pub fn to_json(&self) -> serde_json::Value {
-        let hex = crate::dead_letter::to_hex(&self.payload);
+        let hex = sluice_connectors::dead_letter::to_hex(&self.payload);
         serde_json::json!({
             "partition": self.partition,
             "offset": self.offset,
@@ -386,9 +386,7 @@ fn read_with(
     // (partition, start, end) with end = high watermark now
     let mut todo: BTreeMap<i32, (i64, i64)> = BTreeMap::new();
     for p in &partitions {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, *p, Duration::from_secs(10))
-            .map_err(|e| KafkaError::client(format!("watermarks of `{topic}` [{p}]"), e))?;
+        let (low, high) = crate::watermarks(consumer, topic, *p, Duration::from_secs(10))?;
         let from = committed.get(p).copied().unwrap_or(low).max(low);
         out.next.push((*p, from));
         if from < high {

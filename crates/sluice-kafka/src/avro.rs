@@ -9,7 +9,7 @@ use apache_avro::schema::{Name, ResolvedSchema};
 use apache_avro::Schema as AvroSchema;
 use sluice_core::RecordLayout;
 
-use super::{read_bytes, read_long, KafkaError};
+use crate::{read_bytes, read_long, KafkaError};
 
 /// The schema the current configuration expects for one event type.
 #[derive(Debug, Clone)]

@@ -54,6 +54,22 @@ pub fn read_bytes<'a>(b: &mut &'a [u8]) -> Option<&'a [u8]> {
     Some(s)
 }
 
+/// Minimal big-endian two's complement bytes of `v` (Avro decimal).
+pub fn decimal_bytes(v: i64) -> Vec<u8> {
+    let full = v.to_be_bytes();
+    let mut start = 0;
+    while start < 7 {
+        let b = full[start];
+        let next_high = full[start + 1] & 0x80;
+        if (b == 0 && next_high == 0) || (b == 0xff && next_high != 0) {
+            start += 1;
+        } else {
+            break;
+        }
+    }
+    full[start..].to_vec()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,5 +107,15 @@ mod tests {
         assert_eq!(read_bytes(&mut &[0x08u8, b'a'][..]), None);
         // a negative length
         assert_eq!(read_bytes(&mut &[0x01u8][..]), None);
+    }
+
+    #[test]
+    fn decimal_bytes_are_minimal_twos_complement() {
+        assert_eq!(decimal_bytes(0), vec![0]);
+        assert_eq!(decimal_bytes(127), vec![0x7f]);
+        assert_eq!(decimal_bytes(128), vec![0, 0x80]);
+        assert_eq!(decimal_bytes(-1), vec![0xff]);
+        assert_eq!(decimal_bytes(-129), vec![0xff, 0x7f]);
+        assert_eq!(decimal_bytes(i64::MIN).len(), 8);
     }
 }

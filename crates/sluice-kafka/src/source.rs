@@ -28,18 +28,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::registry::{decode_wire, RegistryClient, RegistryError};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError as RdError;
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::ClientContext;
 use sluice_core::RecordLayout;
-use sluice_schema::registry::{decode_wire, RegistryClient, RegistryError};
 
-use super::avro::{resolve_into, ReaderSchema, Validator, WriterPlan};
-use super::{ensure_topics, KafkaError, KafkaSettings};
-use crate::source::{CommitPosition, Source, SourceOutput, SourceStatus};
-use crate::{ConnectorError, DeadLetterKind, DeadLetterRecord};
+use crate::avro::{resolve_into, ReaderSchema, Validator, WriterPlan};
+use crate::{ensure_topics, KafkaError, KafkaSettings};
+use sluice_connectors::{CommitPosition, Source, SourceOutput, SourceStatus};
+use sluice_connectors::{ConnectorError, DeadLetterKind, DeadLetterRecord};
 
 /// A (topic, partition) pair.
 pub type TopicPartition = (String, i32);
@@ -299,10 +299,7 @@ impl Committer {
         let committed = self.committed(&assigned, Duration::from_secs(5))?;
         let mut out = Vec::with_capacity(assigned.len());
         for ((t, p), c) in assigned.into_iter().zip(committed) {
-            let (low, high) = self
-                .consumer
-                .fetch_watermarks(&t, p, Duration::from_secs(5))
-                .map_err(|e| KafkaError::client(format!("watermarks of `{t}` [{p}]"), e))?;
+            let (low, high) = crate::watermarks(&*self.consumer, &t, p, Duration::from_secs(5))?;
             let pos = positions
                 .find_partition(&t, p)
                 .and_then(|e| match e.offset() {

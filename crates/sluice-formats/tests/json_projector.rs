@@ -12,9 +12,9 @@
 //! Case count: `PROPTEST_CASES` (default 64).
 
 use proptest::prelude::*;
-use sluice_connectors::source::json_projector::Projector;
 use sluice_core::{FieldLayout, FieldRole, FieldType, MoneyEncoding, RecordLayout};
 use sluice_engine::value::{encode_record, Value};
+use sluice_formats::json_projector::Projector;
 
 /// A top-level JSON object as its key/value pairs in order, repeats kept.
 struct Pairs(Vec<(String, serde_json::Value)>);

@@ -3,8 +3,8 @@
 
 use std::time::Instant;
 
-use sluice_connectors::source::json_projector::{project_layout, Projector};
 use sluice_core::{FieldLayout, FieldRole, FieldType, MoneyEncoding, RecordLayout};
+use sluice_formats::json_projector::{project_layout, Projector};
 
 fn main() {
     let path = std::env::args().nth(1).expect("usage: json_scan FILE");

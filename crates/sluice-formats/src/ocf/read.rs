@@ -50,14 +50,14 @@ pub struct OcfHeader {
 /// Reads a zigzag varint at `*pos` (the shared codec, by position).
 pub fn read_long(b: &[u8], pos: &mut usize) -> Option<i64> {
     let mut rest = b.get(*pos..)?;
-    let v = sluice_core::avro::read_long(&mut rest)?;
+    let v = crate::avro::read_long(&mut rest)?;
     *pos = b.len() - rest.len();
     Some(v)
 }
 
 fn read_bytes<'a>(b: &'a [u8], pos: &mut usize) -> Option<&'a [u8]> {
     let mut rest = b.get(*pos..)?;
-    let s = sluice_core::avro::read_bytes(&mut rest)?;
+    let s = crate::avro::read_bytes(&mut rest)?;
     *pos = b.len() - rest.len();
     Some(s)
 }
@@ -382,8 +382,7 @@ pub fn match_layout(layouts: &[RecordLayout], schema: &Json) -> Result<u32, Stri
                 .map(|l| l.event_type.clone())
         })
         .ok_or("writer schema does not name a known event type")?;
-    let idx = super::event_type_index(layouts, &et)
-        .ok_or_else(|| format!("unknown event type `{et}`"))?;
+    let idx = event_type_index(layouts, &et).ok_or_else(|| format!("unknown event type `{et}`"))?;
     let layout = &layouts[idx as usize];
     let fields = schema
         .get("fields")
@@ -404,14 +403,21 @@ pub fn match_layout(layouts: &[RecordLayout], schema: &Json) -> Result<u32, Stri
     Ok(idx)
 }
 
-#[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-    use sluice_generator::encode::put_long;
+/// Index of an event type by name.
+fn event_type_index(layouts: &[RecordLayout], name: &str) -> Option<u32> {
+    layouts
+        .iter()
+        .position(|l| l.event_type == name)
+        .and_then(|i| u32::try_from(i).ok())
+}
 
-    /// Event type `e` with only its `event_time` (one long per datum); the
-    /// source tests' shared fixture.
-    pub(crate) fn time_only() -> Vec<RecordLayout> {
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::avro::write_long as put_long;
+
+    /// Event type `e` with only its `event_time` (one long per datum).
+    fn time_only() -> Vec<RecordLayout> {
         let mut fields = RecordLayout::envelope("id");
         fields.retain(|x| x.name == "event_time");
         vec![RecordLayout {

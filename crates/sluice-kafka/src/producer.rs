@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::registry::{encode_wire, RegistryClient};
 use rdkafka::error::KafkaError as RdError;
 use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
@@ -20,9 +21,8 @@ use sluice_config::Config;
 use sluice_core::layout::record_name;
 use sluice_core::RecordLayout;
 use sluice_generator::{EncodedBatch, Generator};
-use sluice_schema::registry::{encode_wire, RegistryClient};
 
-use super::{ensure_topics, entity_key, KafkaError, KafkaSettings};
+use crate::{ensure_topics, entity_key, KafkaError, KafkaSettings};
 
 /// Delivery counts.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -7,7 +7,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
-use sluice_schema::registry::{RegistryClient, RegistryError, RegistrySettings, SubjectStrategy};
+use sluice_kafka::registry::{RegistryClient, RegistryError, RegistrySettings, SubjectStrategy};
 
 fn url() -> String {
     std::env::var("SLUICE_SCHEMA_REGISTRY_URL")

@@ -7,7 +7,6 @@
 //! Each test uses fresh topics and a fresh consumer group. Tests skip with
 //! a message when the services are not running, unless
 //! `SLUICE_REQUIRE_SERVICES` is set, in which case they fail.
-#![cfg(feature = "kafka")]
 
 use std::collections::BTreeMap;
 use std::net::{TcpStream, ToSocketAddrs};
@@ -17,17 +16,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use apache_avro::types::Value as AvroValue;
 use sluice_config::Config;
-use sluice_connectors::kafka::avro::ReaderSchema;
-use sluice_connectors::kafka::dlq::{read_dlq, replay_dlq, DlqStart, DlqWriter};
-use sluice_connectors::kafka::producer::{
-    produce_generated, subject_of, ProduceOptions, RawProducer,
-};
-use sluice_connectors::kafka::source::{KafkaSource, RejectMeta, SourceOptions};
-use sluice_connectors::kafka::{self, KafkaSettings};
 use sluice_connectors::{DeadLetterRecord, Source, SourceOutput, SourceStatus};
 use sluice_core::RecordLayout;
 use sluice_generator::{EncodedBatch, Generator, GeneratorOptions};
-use sluice_schema::registry::{encode_wire, RegistryClient};
+use sluice_kafka::avro::ReaderSchema;
+use sluice_kafka::dlq::{read_dlq, replay_dlq, DlqStart, DlqWriter};
+use sluice_kafka::producer::{produce_generated, subject_of, ProduceOptions, RawProducer};
+use sluice_kafka::registry::{encode_wire, RegistryClient};
+use sluice_kafka::source::{KafkaSource, RejectMeta, SourceOptions};
+use sluice_kafka::KafkaSettings;
 use sluice_secrets::ResolvedSecrets;
 
 const TEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -113,7 +110,7 @@ fn expected(
     while g.fill_mixed(4096, &mut b) > 0 {
         for i in 0..b.len() {
             let d = b.record(i).unwrap();
-            let id = kafka::event_id(d).unwrap().to_vec();
+            let id = sluice_kafka::event_id(d).unwrap().to_vec();
             out.insert(id, (b.event_types[i], d.to_vec()));
         }
     }
@@ -192,7 +189,7 @@ fn round_trip(cfg: &Config, s: &KafkaSettings, domain: &str) {
                 topic,
                 "event type follows the topic"
             );
-            let id = kafka::event_id(d).unwrap().to_vec();
+            let id = sluice_kafka::event_id(d).unwrap().to_vec();
             assert!(
                 got.insert(id, (et, d.to_vec())).is_none(),
                 "{domain}: duplicate record"
@@ -209,7 +206,7 @@ fn round_trip(cfg: &Config, s: &KafkaSettings, domain: &str) {
         lag.iter().all(|l| l.lag == 0),
         "{domain}: lag after reading all {lag:?}"
     );
-    cleanup(kafka::delete_topics(s, source.topics()));
+    cleanup(sluice_kafka::delete_topics(s, source.topics()));
     delete_subjects(s, summary.topics.iter().map(|t| t.1.clone()));
 }
 
@@ -386,7 +383,7 @@ fn malformed_records_become_dead_letters_and_survive_the_dlq() {
 
     let mut all = source.topics().to_vec();
     all.push(s.dlq_topic(domain));
-    cleanup(kafka::delete_topics(&s, &all));
+    cleanup(sluice_kafka::delete_topics(&s, &all));
     delete_subjects(&s, summary.topics.iter().map(|t| t.1.clone()));
 }
 
@@ -407,7 +404,7 @@ fn older_compatible_writer_schema_is_read_as_the_current_layout() {
     let layouts = cfg.domain(domain).unwrap().layouts();
     let layout = &layouts[0];
     let topic = s.topic(domain, &layout.event_type);
-    kafka::ensure_topics(&s, std::slice::from_ref(&topic)).unwrap();
+    sluice_kafka::ensure_topics(&s, std::slice::from_ref(&topic)).unwrap();
     let registry = RegistryClient::new(&s.registry).unwrap();
     let subject = subject_of(&registry, &topic, layout);
     let old_layout = older(layout);
@@ -458,12 +455,12 @@ fn older_compatible_writer_schema_is_read_as_the_current_layout() {
         // alternate old and new writers on the same topic
         if i % 2 == 0 {
             encode_wire(old_id, &old_datum, &mut msg);
-            want.insert(kafka::event_id(d).unwrap().to_vec(), expect_bytes);
+            want.insert(sluice_kafka::event_id(d).unwrap().to_vec(), expect_bytes);
         } else {
             encode_wire(new_id, d, &mut msg);
-            want.insert(kafka::event_id(d).unwrap().to_vec(), d.to_vec());
+            want.insert(sluice_kafka::event_id(d).unwrap().to_vec(), d.to_vec());
         }
-        p.send(&topic, kafka::entity_key(d), &msg, None, None)
+        p.send(&topic, sluice_kafka::entity_key(d), &msg, None, None)
             .unwrap();
     }
     assert_eq!(p.flush(Duration::from_secs(30)).unwrap().errors, 0);
@@ -488,11 +485,11 @@ fn older_compatible_writer_schema_is_read_as_the_current_layout() {
             let mut rest = d;
             apache_avro::from_avro_datum(&current.schema, &mut rest, None).unwrap();
             assert!(rest.is_empty());
-            got.insert(kafka::event_id(d).unwrap().to_vec(), d.to_vec());
+            got.insert(sluice_kafka::event_id(d).unwrap().to_vec(), d.to_vec());
         }
     }
     assert_eq!(got, want);
-    cleanup(kafka::delete_topics(&s, source.topics()));
+    cleanup(sluice_kafka::delete_topics(&s, source.topics()));
     delete_subjects(&s, [subject]);
 }
 
@@ -547,10 +544,10 @@ fn commit_and_restart_resumes_after_the_committed_offset() {
     assert!(
         events
             .iter()
-            .any(|e| matches!(e, kafka::RebalanceEvent::Assigned(_))),
+            .any(|e| matches!(e, sluice_kafka::RebalanceEvent::Assigned(_))),
         "{events:?}"
     );
-    cleanup(kafka::delete_topics(&s, second.topics()));
+    cleanup(sluice_kafka::delete_topics(&s, second.topics()));
     delete_subjects(&s, produced.topics.iter().map(|t| t.1.clone()));
 }
 
@@ -565,7 +562,7 @@ fn bench_produces_and_aggregates() {
         aggregations: Vec::new(),
         options: sluice_engine::EngineOptions::default(),
     };
-    let r = kafka::run_bench(&cfg, &s, "ecommerce", plan, 5000, TEST_TIMEOUT).unwrap();
+    let r = sluice_kafka::run_bench(&cfg, &s, "ecommerce", plan, 5000, TEST_TIMEOUT).unwrap();
     assert_eq!(r.events, r.consumed + r.rejected);
     assert!(r.events >= 5000);
     assert!(r.produce_events_per_sec > 0.0 && r.consume_aggregate_events_per_sec > 0.0);
@@ -627,11 +624,11 @@ fn a_second_member_triggers_revocation_and_the_hook() {
     assert!(
         events
             .iter()
-            .any(|e| matches!(e, kafka::RebalanceEvent::Revoked(p) if !p.is_empty())),
+            .any(|e| matches!(e, sluice_kafka::RebalanceEvent::Revoked(p) if !p.is_empty())),
         "{events:?}"
     );
     assert!(!revoked.lock().unwrap().is_empty(), "on_revoke hook ran");
-    cleanup(kafka::delete_topics(&s, a.topics()));
+    cleanup(sluice_kafka::delete_topics(&s, a.topics()));
 }
 
 /// Messages in `topic` (sum of high watermarks; the topic is fresh).
@@ -683,7 +680,7 @@ fn dead_letter(
 fn dlq_fixture() -> Option<(KafkaSettings, String)> {
     let s = settings(&config())?;
     let topic = s.topic("ecommerce", "page_view");
-    kafka::ensure_topics(&s, std::slice::from_ref(&topic)).unwrap();
+    sluice_kafka::ensure_topics(&s, std::slice::from_ref(&topic)).unwrap();
     Some((s, topic))
 }
 
@@ -729,12 +726,15 @@ fn dead_letters_written_again_after_restarts_are_inspected_and_replayed_once() {
     assert_eq!(again.replayed, 0, "{again:?}");
     assert_eq!(again.duplicates, recs.len() as u64);
     assert_eq!(messages_in(&s, &topic), 6);
-    cleanup(kafka::delete_topics(&s, &[topic, s.dlq_topic(domain)]));
+    cleanup(sluice_kafka::delete_topics(
+        &s,
+        &[topic, s.dlq_topic(domain)],
+    ));
 }
 
 #[test]
 fn a_dead_letter_larger_than_the_topic_takes_is_cut_marked_and_not_replayed() {
-    use sluice_connectors::kafka::dlq::MAX_DEAD_LETTER_PAYLOAD;
+    use sluice_kafka::dlq::MAX_DEAD_LETTER_PAYLOAD;
     let Some((s, topic)) = dlq_fixture() else {
         return;
     };
@@ -780,5 +780,8 @@ fn a_dead_letter_larger_than_the_topic_takes_is_cut_marked_and_not_replayed() {
     let r = replay_dlq(&s, domain, None, TEST_TIMEOUT).unwrap();
     assert_eq!((r.replayed, r.truncated), (1, 1), "{r:?}");
     assert_eq!(messages_in(&s, &topic), 1);
-    cleanup(kafka::delete_topics(&s, &[topic, s.dlq_topic(domain)]));
+    cleanup(sluice_kafka::delete_topics(
+        &s,
+        &[topic, s.dlq_topic(domain)],
+    ));
 }

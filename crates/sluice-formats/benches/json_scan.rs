@@ -5,8 +5,8 @@
 //! string is checked, read or not).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use sluice_connectors::source::json_projector::Projector;
 use sluice_core::{FieldLayout, FieldRole, FieldType, MoneyEncoding, RecordLayout};
+use sluice_formats::json_projector::Projector;
 
 fn field(name: &str, ty: FieldType) -> FieldLayout {
     FieldLayout {

@@ -5,15 +5,15 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::registry::RegistryClient;
 use sluice_config::Config;
 use sluice_engine::{Engine, EnginePlan, Output};
 use sluice_generator::{Generator, GeneratorOptions};
-use sluice_schema::registry::RegistryClient;
 
-use super::producer::{produce_generated, ProduceOptions};
-use super::source::{KafkaSource, SourceOptions};
-use super::{delete_topics, KafkaError, KafkaSettings};
-use crate::source::{Source, SourceOutput, SourceStatus};
+use crate::producer::{produce_generated, ProduceOptions};
+use crate::source::{KafkaSource, SourceOptions};
+use crate::{delete_topics, KafkaError, KafkaSettings};
+use sluice_connectors::{Source, SourceOutput, SourceStatus};
 
 /// Figures of one benchmark run.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -199,7 +199,7 @@ fn raw_consume(
     let group = format!("{}-raw", s.group_id);
     let consumer: BaseConsumer = s
         .client_config(
-            super::source::CONSUMER_DEFAULTS,
+            crate::source::CONSUMER_DEFAULTS,
             &[
                 ("group.id", group.as_str()),
                 ("enable.auto.commit", "false"),

@@ -1,6 +1,7 @@
 //! Avro object container files, written by hand per the Avro specification:
 //! magic `Obj\x01`, a metadata map (`avro.schema`, `avro.codec` = `null`), a
-//! 16-byte sync marker derived from the seed (so files are reproducible),
+//! 16-byte sync marker chosen by the caller (the generator derives it from
+//! its seed, so files are reproducible),
 //! then blocks of `count`, `byte size`, datums, sync marker.
 //!
 //! When one file holds several event types its schema is the union of their
@@ -8,23 +9,13 @@
 
 use std::io::Write;
 
-use crate::encode::{put_long, put_str};
-use crate::rng::{combine, Rand, SplitMix};
+use crate::avro::{write_bytes as put_str, write_long as put_long};
 
 /// Bytes of datums buffered before a block is written.
 pub const BLOCK_BYTES: usize = 256 * 1024;
 
 /// The OCF magic.
 pub const MAGIC: &[u8; 4] = b"Obj\x01";
-
-/// The sync marker for a seed.
-pub fn sync_marker(seed: u64) -> [u8; 16] {
-    let mut r = SplitMix(combine(seed, 0x0CF));
-    let mut m = [0u8; 16];
-    m[..8].copy_from_slice(&r.next_u64().to_le_bytes());
-    m[8..].copy_from_slice(&r.next_u64().to_le_bytes());
-    m
-}
 
 /// The file header for a schema text.
 pub fn header(schema_json: &str, sync: &[u8; 16]) -> Vec<u8> {
@@ -50,10 +41,10 @@ pub struct OcfWriter {
 }
 
 impl OcfWriter {
-    /// A writer; call [`OcfWriter::start`] first.
-    pub fn new(seed: u64) -> Self {
+    /// A writer with the file's sync marker; call [`OcfWriter::start`] first.
+    pub fn new(sync: [u8; 16]) -> Self {
         Self {
-            sync: sync_marker(seed),
+            sync,
             block: Vec::with_capacity(BLOCK_BYTES + 4096),
             count: 0,
             frame: Vec::with_capacity(32),

@@ -22,10 +22,10 @@
 //! control character or a non-ASCII byte; only the last two leave the fast
 //! path, so ASCII input pays nothing extra for the checks.
 
+use crate::avro::{decimal_bytes, write_bytes, write_long};
+use crate::bytes::same;
 use sluice_core::layout::{EVENT_TIME, EVENT_TYPE};
 use sluice_core::{FieldType, MoneyEncoding, RecordLayout};
-use sluice_engine::keys::same;
-use sluice_engine::value::{decimal_bytes, write_bytes, write_long};
 
 /// The layout restricted to `needed` fields (plus `event_time`), in order.
 pub fn project_layout(layout: &RecordLayout, needed: &[String]) -> RecordLayout {
@@ -291,7 +291,7 @@ fn encode(
                                 shown()
                             )
                         })?;
-                    sluice_core::time::parse_rfc3339(s)
+                    crate::time::parse_rfc3339(s)
                         .ok_or_else(|| format!("`{s}` is not an RFC 3339 timestamp"))?
                 }
             };

@@ -1,8 +1,9 @@
-//! The Kafka path (cargo feature `kafka`): an idempotent producer of
+//! The Kafka path: an idempotent producer of
 //! schema-registry-framed Avro datums ([`producer`]), a consumer-group
-//! [`Source`](crate::Source) that decodes them into the engine's batches
+//! [`Source`](sluice_connectors::Source) that decodes them into the engine's batches
 //! ([`source`]), the dead-letter topic ([`dlq`]) and a produce/consume
-//! benchmark ([`bench`]).
+//! benchmark ([`bench`]), and the Confluent-compatible schema-registry
+//! client ([`registry`]).
 //!
 //! Everything is blocking and built on librdkafka's own threads (no tokio).
 //! Settings come resolved ([`KafkaSettings::from_config`] fills in
@@ -11,13 +12,14 @@
 //! unknown one fails client creation with librdkafka's message.
 //!
 //! Wire format: magic byte 0, 4-byte big-endian schema id, plain Avro datum
-//! (see [`sluice_schema::registry::encode_wire`]); message key: the entity
+//! (see [`crate::registry::encode_wire`]); message key: the entity
 //! key of the event (UTF-8).
 
 pub mod avro;
 pub mod bench;
 pub mod dlq;
 pub mod producer;
+pub mod registry;
 pub mod source;
 
 use std::collections::BTreeMap;
@@ -26,16 +28,16 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
+use crate::registry::{RegistryError, RegistrySettings, SubjectStrategy};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientConfig;
 use sluice_config::{KafkaConfig, Setting};
 use sluice_core::{ErrorDomain, RetryHint};
-use sluice_schema::registry::{RegistryError, RegistrySettings, SubjectStrategy};
 use sluice_secrets::ResolvedSecrets;
 
-use crate::ConnectorError;
+use sluice_connectors::ConnectorError;
 
 pub use bench::{run_bench, BenchReport};
 pub use dlq::{read_dlq, replay_dlq, DlqEntry, DlqWriter, ReplaySummary};
@@ -446,6 +448,39 @@ pub struct TopicState {
     pub messages: i64,
 }
 
+/// Low and high watermarks of one partition. Right after a topic is created,
+/// or while a leader moves, the broker answers "not leader" or "leader not
+/// available" for a moment: those answers are retried (the one retry policy,
+/// up to 15 s); any other error is returned at once.
+pub(crate) fn watermarks<C, K>(
+    consumer: &K,
+    topic: &str,
+    partition: i32,
+    timeout: Duration,
+) -> Result<(i64, i64), KafkaError>
+where
+    C: rdkafka::consumer::ConsumerContext,
+    K: rdkafka::consumer::Consumer<C>,
+{
+    let policy =
+        sluice_core::RetryPolicy::new(Duration::from_millis(50), Duration::from_secs(1), 4)
+            .retrying_for(Duration::from_secs(15));
+    sluice_core::retry_blocking(
+        &policy,
+        || consumer.fetch_watermarks(topic, partition, timeout),
+        |e| match e.rdkafka_error_code() {
+            Some(
+                RDKafkaErrorCode::NotLeaderForPartition
+                | RDKafkaErrorCode::LeaderNotAvailable
+                | RDKafkaErrorCode::NotCoordinator,
+            ) => RetryHint::Retry,
+            _ => RetryHint::NoRetry,
+        },
+        |_| true,
+    )
+    .map_err(|e| KafkaError::client(format!("watermarks of `{topic}` [{partition}]"), e))
+}
+
 /// Partitions and retained messages of `topics` (missing topics: 0, 0).
 pub fn topic_states(
     settings: &KafkaSettings,
@@ -470,9 +505,7 @@ pub fn topic_states(
         if let Some(m) = meta.topics().iter().find(|m| m.name() == t) {
             state.partitions = m.partitions().len();
             for p in m.partitions() {
-                let (lo, hi) = consumer
-                    .fetch_watermarks(t, p.id(), timeout)
-                    .map_err(|e| KafkaError::client(format!("watermarks of `{t}`"), e))?;
+                let (lo, hi) = watermarks(&consumer, t, p.id(), timeout)?;
                 state.messages += hi - lo;
             }
         }
@@ -505,7 +538,7 @@ pub fn delete_topics(settings: &KafkaSettings, topics: &[String]) -> Result<(), 
     Ok(())
 }
 
-pub(crate) use sluice_core::avro::{read_bytes, read_long};
+pub(crate) use sluice_formats::avro::{read_bytes, read_long};
 
 /// The entity key of a plain datum in layout order (the third envelope
 /// field, after `event_id` and `event_type`), or `None` when the datum is

@@ -17,7 +17,7 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use sluice_core::{ErrorDomain, RetryHint};
 
-use crate::{can_read, Schema};
+use sluice_schema::{can_read, Schema};
 
 /// Content type of the Confluent REST API.
 pub const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
@@ -550,7 +550,7 @@ impl RegistryClient {
                             "cannot read version {}: {}: {}",
                             latest.version,
                             i.path,
-                            i.reason(crate::Direction::Backward)
+                            i.reason(sluice_schema::Direction::Backward)
                         )
                     }));
                     false
