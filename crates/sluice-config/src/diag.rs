@@ -82,6 +82,13 @@ impl fmt::Display for Diagnostic {
 #[derive(Clone, Debug, Default, PartialEq, Eq, thiserror::Error)]
 pub struct Diagnostics(pub Vec<Diagnostic>);
 
+impl sluice_core::Classify for Diagnostics {
+    /// A configuration problem is always the user's to fix.
+    fn domain(&self) -> sluice_core::ErrorDomain {
+        sluice_core::ErrorDomain::User
+    }
+}
+
 impl Diagnostics {
     /// True when there are no problems.
     pub fn is_empty(&self) -> bool {

@@ -55,9 +55,9 @@ pub enum ConnectorError {
     },
 }
 
-impl ConnectorError {
+impl sluice_core::Classify for ConnectorError {
     /// Whose fault it is.
-    pub fn domain(&self) -> ErrorDomain {
+    fn domain(&self) -> ErrorDomain {
         match self {
             ConnectorError::BadInput { .. } | ConnectorError::Config { .. } => ErrorDomain::User,
             ConnectorError::Read { .. }
@@ -68,7 +68,7 @@ impl ConnectorError {
     }
 
     /// Whether retrying may help.
-    pub fn retry_hint(&self) -> RetryHint {
+    fn retry_hint(&self) -> RetryHint {
         match self {
             ConnectorError::Database(_) | ConnectorError::Write { .. } => RetryHint::Retry,
             ConnectorError::Remote { retry: true, .. } => RetryHint::Retry,

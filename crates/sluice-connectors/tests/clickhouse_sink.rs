@@ -12,6 +12,7 @@ use sluice_connectors::{
     Cell, Column, ConnectorError, DeadLetterKind, DeadLetterRecord, ResultRow, Sink, SqlType,
     TableSpec,
 };
+use sluice_core::Classify;
 use sluice_core::{AggregateKind, RetryHint};
 
 fn url() -> String {

@@ -21,7 +21,7 @@ pub mod window;
 
 pub use batch::RawBatch;
 pub use duration::{DurationParseError, HumanDuration};
-pub use error::{ErrorDomain, RetryHint};
+pub use error::{Classify, ErrorDomain, RetryHint};
 pub use filter::{CompareOp, Literal, Predicate};
 pub use ident::{check_identifier, IdentError};
 pub use layout::{FieldLayout, FieldRole, MoneyEncoding, RecordLayout};

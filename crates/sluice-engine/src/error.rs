@@ -113,14 +113,14 @@ pub enum PlanError {
     },
 }
 
-impl PlanError {
+impl sluice_core::Classify for PlanError {
     /// Plan errors come from configuration: the user must fix them.
-    pub fn domain(&self) -> ErrorDomain {
+    fn domain(&self) -> ErrorDomain {
         ErrorDomain::User
     }
 
     /// Retrying the same plan cannot help.
-    pub fn retry_hint(&self) -> RetryHint {
+    fn retry_hint(&self) -> RetryHint {
         RetryHint::NoRetry
     }
 }
@@ -227,14 +227,14 @@ pub enum DecodeError {
     },
 }
 
-impl DecodeError {
+impl sluice_core::Classify for DecodeError {
     /// Malformed data is the producer's fault.
-    pub fn domain(&self) -> ErrorDomain {
+    fn domain(&self) -> ErrorDomain {
         ErrorDomain::User
     }
 
     /// Re-reading the same bytes cannot help.
-    pub fn retry_hint(&self) -> RetryHint {
+    fn retry_hint(&self) -> RetryHint {
         RetryHint::NoRetry
     }
 }
@@ -265,4 +265,11 @@ pub enum EncodeError {
     /// Unknown event type id.
     #[error("unknown event type id {0}")]
     UnknownEventType(u32),
+}
+
+impl sluice_core::Classify for EncodeError {
+    /// Values that do not fit the layout are the caller's input.
+    fn domain(&self) -> ErrorDomain {
+        ErrorDomain::User
+    }
 }

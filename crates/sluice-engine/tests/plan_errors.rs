@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use sluice_core::Classify;
 use sluice_core::{AggregateKind as K, CompareOp, ErrorDomain, FieldType, Literal, WindowSpec};
 use sluice_engine::{Engine, PlanError};
 

@@ -36,9 +36,9 @@ pub enum GeneratorError {
     Io(#[from] std::io::Error),
 }
 
-impl GeneratorError {
+impl sluice_core::Classify for GeneratorError {
     /// Whose fault it is.
-    pub fn domain(&self) -> ErrorDomain {
+    fn domain(&self) -> ErrorDomain {
         match self {
             GeneratorError::Io(_) => ErrorDomain::External,
             _ => ErrorDomain::User,
@@ -46,7 +46,7 @@ impl GeneratorError {
     }
 
     /// Whether retrying can help.
-    pub fn retry_hint(&self) -> RetryHint {
+    fn retry_hint(&self) -> RetryHint {
         match self {
             GeneratorError::Io(_) => RetryHint::Retry,
             _ => RetryHint::NoRetry,

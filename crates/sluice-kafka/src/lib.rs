@@ -38,6 +38,7 @@ use sluice_core::{ErrorDomain, RetryHint};
 use sluice_secrets::ResolvedSecrets;
 
 use sluice_connectors::ConnectorError;
+use sluice_core::Classify;
 
 pub use bench::{run_bench, BenchReport};
 pub use dlq::{read_dlq, replay_dlq, DlqEntry, DlqWriter, ReplaySummary};
@@ -120,9 +121,11 @@ impl KafkaError {
             source,
         }
     }
+}
 
+impl sluice_core::Classify for KafkaError {
     /// Whose fault it is.
-    pub fn domain(&self) -> ErrorDomain {
+    fn domain(&self) -> ErrorDomain {
         match self {
             KafkaError::Config(_) | KafkaError::Schema(_) => ErrorDomain::User,
             KafkaError::Client {
@@ -138,7 +141,7 @@ impl KafkaError {
     }
 
     /// Whether retrying may help.
-    pub fn retry_hint(&self) -> RetryHint {
+    fn retry_hint(&self) -> RetryHint {
         match self {
             KafkaError::Registry(e) => e.retry_hint(),
             KafkaError::Connector(e) => e.retry_hint(),

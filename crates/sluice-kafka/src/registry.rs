@@ -75,9 +75,9 @@ pub enum RegistryError {
     Config(String),
 }
 
-impl RegistryError {
+impl sluice_core::Classify for RegistryError {
     /// Whose fault it is.
-    pub fn domain(&self) -> ErrorDomain {
+    fn domain(&self) -> ErrorDomain {
         match self {
             RegistryError::Network { .. } | RegistryError::BadResponse { .. } => {
                 ErrorDomain::External
@@ -90,7 +90,7 @@ impl RegistryError {
     }
 
     /// Whether retrying may help: network problems, 5xx and 429 only.
-    pub fn retry_hint(&self) -> RetryHint {
+    fn retry_hint(&self) -> RetryHint {
         match self {
             RegistryError::Network { .. } => RetryHint::Retry,
             RegistryError::Status { status, .. } if *status >= 500 || *status == 429 => {
@@ -627,6 +627,13 @@ pub enum WireError {
     BadMagic(u8),
 }
 
+impl sluice_core::Classify for WireError {
+    /// A message that is not Confluent-framed is bad input.
+    fn domain(&self) -> ErrorDomain {
+        ErrorDomain::User
+    }
+}
+
 /// Appends the Confluent framing of `datum` (written with schema `id`) to `out`.
 pub fn encode_wire(id: u32, datum: &[u8], out: &mut Vec<u8>) {
     out.reserve(WIRE_HEADER_LEN + datum.len());
@@ -652,6 +659,7 @@ pub fn decode_wire(message: &[u8]) -> Result<(u32, &[u8]), WireError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sluice_core::Classify;
 
     #[test]
     fn wire_round_trip_and_short_input() {

@@ -40,6 +40,7 @@ use crate::avro::{resolve_into, ReaderSchema, Validator, WriterPlan};
 use crate::{ensure_topics, KafkaError, KafkaSettings};
 use sluice_connectors::{CommitPosition, Source, SourceOutput, SourceStatus};
 use sluice_connectors::{ConnectorError, DeadLetterKind, DeadLetterRecord};
+use sluice_core::Classify;
 
 /// A (topic, partition) pair.
 pub type TopicPartition = (String, i32);

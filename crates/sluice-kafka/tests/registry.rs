@@ -7,6 +7,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
+use sluice_core::Classify;
 use sluice_kafka::registry::{RegistryClient, RegistryError, RegistrySettings, SubjectStrategy};
 
 fn url() -> String {

@@ -66,3 +66,34 @@ pub enum RuntimeError {
     #[error("secrets: {0}")]
     Secrets(String),
 }
+
+impl sluice_core::Classify for RuntimeError {
+    /// The inner error's class where there is one; otherwise: a bad
+    /// configuration or bad secrets are the user's, a store that cannot be
+    /// reached or a failed commit an external system's, a panic ours.
+    fn domain(&self) -> sluice_core::ErrorDomain {
+        use sluice_core::ErrorDomain as D;
+        match self {
+            RuntimeError::Usage(_) | RuntimeError::Secrets(_) => D::User,
+            RuntimeError::Plan(e) => e.domain(),
+            RuntimeError::Source(e) | RuntimeError::Sink(e) => e.domain(),
+            RuntimeError::Connect { cause, .. } => cause.domain(),
+            RuntimeError::Kafka(e) => e.domain(),
+            RuntimeError::DeadLetter(_) | RuntimeError::Commit(_) => D::External,
+            RuntimeError::Thread(_) | RuntimeError::Metrics(_) => D::External,
+            RuntimeError::Panic(_) => D::Internal,
+        }
+    }
+
+    fn retry_hint(&self) -> sluice_core::RetryHint {
+        match self {
+            RuntimeError::Source(e) | RuntimeError::Sink(e) => e.retry_hint(),
+            RuntimeError::Connect { cause, .. } => cause.retry_hint(),
+            RuntimeError::Kafka(e) => e.retry_hint(),
+            _ if self.domain() == sluice_core::ErrorDomain::External => {
+                sluice_core::RetryHint::Retry
+            }
+            _ => sluice_core::RetryHint::NoRetry,
+        }
+    }
+}

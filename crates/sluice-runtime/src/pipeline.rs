@@ -44,6 +44,7 @@ use crate::plan::BuiltPlan;
 use crate::RuntimeError;
 use sluice_core::metrics as M;
 use sluice_core::time::now_ms;
+use sluice_core::Classify;
 
 /// Tuning knobs.
 #[derive(Clone)]

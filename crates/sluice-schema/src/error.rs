@@ -74,23 +74,6 @@ pub enum SchemaError {
 }
 
 impl SchemaError {
-    /// Whose fault the error is: bad input is the user's, I/O is external.
-    pub fn domain(&self) -> ErrorDomain {
-        match self {
-            SchemaError::Read { .. } | SchemaError::Write { .. } => ErrorDomain::External,
-            SchemaError::InFile { source, .. } => source.domain(),
-            _ => ErrorDomain::User,
-        }
-    }
-
-    /// Whether retrying may help: only for I/O errors.
-    pub fn retry_hint(&self) -> RetryHint {
-        match self.domain() {
-            ErrorDomain::External => RetryHint::Retry,
-            _ => RetryHint::NoRetry,
-        }
-    }
-
     pub(crate) fn invalid(path: impl Into<String>, reason: impl Into<String>) -> Self {
         SchemaError::InvalidSchema {
             path: path.into(),
@@ -102,6 +85,25 @@ impl SchemaError {
         SchemaError::InFile {
             path: path.into(),
             source: Box::new(self),
+        }
+    }
+}
+
+impl sluice_core::Classify for SchemaError {
+    /// Whose fault the error is: bad input is the user's, I/O is external.
+    fn domain(&self) -> ErrorDomain {
+        match self {
+            SchemaError::Read { .. } | SchemaError::Write { .. } => ErrorDomain::External,
+            SchemaError::InFile { source, .. } => source.domain(),
+            _ => ErrorDomain::User,
+        }
+    }
+
+    /// Whether retrying may help: only for I/O errors.
+    fn retry_hint(&self) -> RetryHint {
+        match self.domain() {
+            ErrorDomain::External => RetryHint::Retry,
+            _ => RetryHint::NoRetry,
         }
     }
 }

@@ -6,6 +6,7 @@ mod common;
 use apache_avro::types::Value as AValue;
 use apache_avro::{from_avro_datum, to_avro_datum, Decimal, Schema as AvroSchema};
 use proptest::prelude::*;
+use sluice_core::Classify;
 use sluice_core::{FieldType, MoneyEncoding, RecordLayout};
 use sluice_schema::{check_layout, record_schema, record_schema_json, write_schemas, SchemaError};
 

@@ -6,6 +6,7 @@ mod common;
 
 use apache_avro::types::Value as AValue;
 use serde_json::{json, Value};
+use sluice_core::Classify;
 use sluice_schema::{
     can_read, compare, diff_dirs, record_schema_json, write_schemas, Compatibility, Schema,
     SchemaError,

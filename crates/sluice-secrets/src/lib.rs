@@ -36,9 +36,9 @@ pub enum SecretError {
     Config(String),
 }
 
-impl SecretError {
+impl sluice_core::Classify for SecretError {
     /// Classification for the runtime.
-    pub fn domain(&self) -> sluice_core::ErrorDomain {
+    fn domain(&self) -> sluice_core::ErrorDomain {
         match self {
             SecretError::Missing { .. } | SecretError::Config(_) => sluice_core::ErrorDomain::User,
             SecretError::Backend { .. } => sluice_core::ErrorDomain::External,
