@@ -48,7 +48,6 @@
 
 pub mod aggregate;
 pub mod batch;
-pub mod bench;
 pub mod decode;
 pub mod engine;
 pub mod error;

@@ -5,8 +5,8 @@
 mod common;
 
 use common::*;
+use sluice_bench::engine::{case_approx_distinct, ecommerce_fixture, standard_cases};
 use sluice_core::{AggregateKind as K, WindowSpec};
-use sluice_engine::bench::{case_approx_distinct, ecommerce_fixture, standard_cases};
 use sluice_engine::reference::{run_engine, run_reference, Op};
 use sluice_engine::{AggValue, Engine, Output};
 

@@ -1,9 +1,9 @@
 //! The Kafka path: an idempotent producer of
 //! schema-registry-framed Avro datums ([`producer`]), a consumer-group
 //! [`Source`](sluice_connectors::Source) that decodes them into the engine's batches
-//! ([`source`]), the dead-letter topic ([`dlq`]) and a produce/consume
-//! benchmark ([`bench`]), and the Confluent-compatible schema-registry
-//! client ([`registry`]).
+//! ([`source`]), the dead-letter topic ([`dlq`]) and the Confluent-compatible
+//! schema-registry client ([`registry`]). The produce/consume benchmark is
+//! in `sluice-bench`.
 //!
 //! Everything is blocking and built on librdkafka's own threads (no tokio).
 //! Settings come resolved ([`KafkaSettings::from_config`] fills in
@@ -16,7 +16,6 @@
 //! key of the event (UTF-8).
 
 pub mod avro;
-pub mod bench;
 pub mod dlq;
 pub mod producer;
 pub mod registry;
@@ -40,7 +39,6 @@ use sluice_secrets::ResolvedSecrets;
 use sluice_connectors::ConnectorError;
 use sluice_core::Classify;
 
-pub use bench::{run_bench, BenchReport};
 pub use dlq::{read_dlq, replay_dlq, DlqEntry, DlqWriter, ReplaySummary};
 pub use producer::{
     produce_generated, EventProducer, ProduceOptions, ProduceSummary, ProducerStats,
@@ -115,7 +113,8 @@ impl From<ConnectorError> for KafkaError {
 }
 
 impl KafkaError {
-    pub(crate) fn client(op: impl Into<String>, source: rdkafka::error::KafkaError) -> Self {
+    /// A librdkafka failure during `op` (what was being done).
+    pub fn client(op: impl Into<String>, source: rdkafka::error::KafkaError) -> Self {
         KafkaError::Client {
             op: op.into(),
             source,

@@ -562,7 +562,8 @@ fn bench_produces_and_aggregates() {
         aggregations: Vec::new(),
         options: sluice_engine::EngineOptions::default(),
     };
-    let r = sluice_kafka::run_bench(&cfg, &s, "ecommerce", plan, 5000, TEST_TIMEOUT).unwrap();
+    let r =
+        sluice_bench::kafka::run_bench(&cfg, &s, "ecommerce", plan, 5000, TEST_TIMEOUT).unwrap();
     assert_eq!(r.events, r.consumed + r.rejected);
     assert!(r.events >= 5000);
     assert!(r.produce_events_per_sec > 0.0 && r.consume_aggregate_events_per_sec > 0.0);

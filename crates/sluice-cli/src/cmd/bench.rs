@@ -182,7 +182,7 @@ fn metrics_cost(
             &["events_by_device_and_type".to_string()],
         )?;
         (
-            sluice_engine::bench::case_tumbling_count(&layouts),
+            sluice_bench::engine::case_tumbling_count(&layouts),
             built.tables,
             Measured::fixed(
                 "engine case (a), tumbling 1 minute count by device_type and event_type",
@@ -272,7 +272,7 @@ fn engine(
         }
         (cases, Measured::domain(d))
     } else {
-        let cases = sluice_engine::bench::standard_cases(&layouts)
+        let cases = sluice_bench::engine::standard_cases(&layouts)
             .into_iter()
             .map(|(n, p)| (n.to_string(), p))
             .collect();
@@ -288,7 +288,7 @@ fn engine(
             ),
         )
     };
-    let report = sluice_engine::bench::run_cases(&cases, &batches, rounds)?;
+    let report = sluice_bench::engine::run_cases(&cases, &batches, rounds)?;
     // one decode-only baseline over the same bytes, reading every field any case reads
     // (the domain's whole plan is the first case and reads them all)
     let mut union = cases[0].1.clone();
@@ -297,7 +297,7 @@ fn engine(
             union.aggregations.extend(p.aggregations.iter().cloned());
         }
     }
-    let decode = sluice_engine::bench::measure_decode(&union, &batches, rounds)?;
+    let decode = sluice_bench::engine::measure_decode(&union, &batches, rounds)?;
     let cases: Vec<_> = report
         .cases
         .iter()

@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use clap::Args;
-use sluice_kafka::{run_bench, KafkaSettings};
+use sluice_bench::kafka::run_bench;
+use sluice_kafka::KafkaSettings;
 
 use crate::Cli;
 

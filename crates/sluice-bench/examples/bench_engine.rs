@@ -8,7 +8,7 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(2_000_000);
     let rounds: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(3);
-    match sluice_engine::bench::run(n, 42, rounds) {
+    match sluice_bench::engine::run(n, 42, rounds) {
         Ok(r) => {
             println!(
                 "records {} mean bytes {:.1} rounds {}",

@@ -1,7 +1,7 @@
 //! Runs one standard case repeatedly, for profilers: `cargo run --release -p
 //! sluice-engine --example profile_case -- <case 0..3> [records] [rounds]`.
 
-use sluice_engine::bench::{ecommerce_fixture, standard_cases};
+use sluice_bench::engine::{ecommerce_fixture, standard_cases};
 use sluice_engine::{Engine, Output};
 
 fn main() {

@@ -3,7 +3,7 @@
 //! sluice-engine --example breakdown [mode records]` (a mode 0..=3 runs one
 //! variant once, for instruction counting under cachegrind).
 
-use sluice_engine::bench::{case_tumbling_count, ecommerce_fixture};
+use sluice_bench::engine::{case_tumbling_count, ecommerce_fixture};
 use sluice_engine::{Engine, EnginePlan, Output};
 
 fn rate(plan: &EnginePlan, batches: &[sluice_engine::RawBatch], decode: bool) -> f64 {

@@ -19,12 +19,12 @@ use sluice_core::{
     WindowSpec,
 };
 
-use crate::batch::RawBatch;
-use crate::error::PlanError;
-use crate::output::Output;
-use crate::plan::{AggregationPlan, EngineOptions, EnginePlan};
-use crate::value::{write_bytes, write_long};
-use crate::Engine;
+use sluice_engine::Engine;
+use sluice_engine::Output;
+use sluice_engine::PlanError;
+use sluice_engine::RawBatch;
+use sluice_engine::{AggregationPlan, EngineOptions, EnginePlan};
+use sluice_formats::avro::{write_bytes, write_long};
 
 /// Event types of the fixture, in event type id order.
 pub const EVENT_TYPES: [&str; 3] = ["page_view", "add_to_cart", "purchase"];

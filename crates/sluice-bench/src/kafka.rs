@@ -5,15 +5,15 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::registry::RegistryClient;
 use sluice_config::Config;
 use sluice_engine::{Engine, EnginePlan, Output};
 use sluice_generator::{Generator, GeneratorOptions};
+use sluice_kafka::registry::RegistryClient;
 
-use crate::producer::{produce_generated, ProduceOptions};
-use crate::source::{KafkaSource, SourceOptions};
-use crate::{delete_topics, KafkaError, KafkaSettings};
 use sluice_connectors::{Source, SourceOutput, SourceStatus};
+use sluice_kafka::producer::{produce_generated, ProduceOptions};
+use sluice_kafka::source::{KafkaSource, SourceOptions};
+use sluice_kafka::{delete_topics, KafkaError, KafkaSettings};
 
 /// Figures of one benchmark run.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -199,7 +199,7 @@ fn raw_consume(
     let group = format!("{}-raw", s.group_id);
     let consumer: BaseConsumer = s
         .client_config(
-            crate::source::CONSUMER_DEFAULTS,
+            sluice_kafka::source::CONSUMER_DEFAULTS,
             &[
                 ("group.id", group.as_str()),
                 ("enable.auto.commit", "false"),

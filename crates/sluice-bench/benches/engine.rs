@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use sluice_engine::bench::{ecommerce_fixture, standard_cases};
+use sluice_bench::engine::{ecommerce_fixture, standard_cases};
 use sluice_engine::{Engine, Output};
 
 fn engine(c: &mut Criterion) {
