@@ -243,3 +243,39 @@ fn raw_consume(
     let secs = first.map_or(0.0, |f| f.elapsed().as_secs_f64()).max(1e-9);
     Ok((n as f64 / secs, bytes))
 }
+
+/// Runs `sluice bench kafka` on `domain`'s configured plan; `secrets` are
+/// the configuration's resolved secrets.
+pub fn kafka(
+    cfg: &Config,
+    domain: &str,
+    events: u64,
+    timeout: Duration,
+    secrets: &sluice_secrets::ResolvedSecrets,
+) -> Result<crate::Report, crate::BenchError> {
+    let d = cfg
+        .domain(domain)
+        .ok_or_else(|| crate::BenchError::Usage(format!("unknown domain `{domain}`")))?;
+    let settings = KafkaSettings::from_config(&cfg.platform.kafka, secrets)?;
+    let built = sluice_runtime::plan::build(d, &cfg.platform.engine, &[])?;
+    let r = run_bench(cfg, &settings, domain, built.plan, events, timeout)?;
+    let measured = crate::Measured::domain(d);
+    let mut json = r.to_json();
+    json["measured"] = measured.json();
+    let text = format!(
+        "measured                    {}\n\
+         events                      {}\n\
+         produce events/s            {:.0}\n\
+         consume+aggregate events/s  {:.0}  (group join {:.1}s not counted; {} results)\n\
+         raw consume events/s        {:.0}  (bare librdkafka, same topics and settings; ratio {:.3})\n",
+        measured.plan,
+        r.events,
+        r.produce_events_per_sec,
+        r.consume_aggregate_events_per_sec,
+        r.join_seconds,
+        r.results,
+        r.raw_consume_events_per_sec,
+        r.consume_aggregate_events_per_sec / r.raw_consume_events_per_sec.max(1e-9)
+    );
+    Ok(crate::Report { json, text })
+}

@@ -12,33 +12,18 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sluice_core::time::now_ms;
-
-use clap::Args;
 use serde_json::json;
-use sluice_connectors::sink::clickhouse::Client;
+use sluice_connectors::sink::clickhouse::{ClickHouseSettings, Client};
 use sluice_connectors::{ConnectorError, DeadLetterRecord, ResultRow, Sink, TableSpec};
+use sluice_core::time::now_ms;
 use sluice_generator::{Generator, GeneratorOptions};
 use sluice_kafka::producer::{produce_generated, ProduceOptions};
 use sluice_kafka::{delete_topics, KafkaSettings};
 use sluice_runtime::pipeline::{self, RunSummary, Stats};
 use sluice_runtime::topology::{KafkaSpec, RunSpec};
+use sluice_secrets::ResolvedSecrets;
 
-use crate::Cli;
-
-/// Arguments of `sluice bench e2e`.
-#[derive(Args, Debug)]
-pub struct E2eBenchArgs {
-    /// Events to produce and process.
-    #[arg(long, default_value_t = 500_000)]
-    pub events: u64,
-    /// Domain whose events to generate.
-    #[arg(long, default_value = "ecommerce")]
-    pub domain: String,
-    /// Print one JSON object.
-    #[arg(long)]
-    pub json: bool,
-}
+use crate::report::{check, ratio, BenchError, Measured, Report};
 
 /// Wraps a sink and records, per written row, milliseconds from emission to
 /// the acknowledged write.
@@ -112,9 +97,9 @@ fn percentile(sorted: &[i64], q: f64) -> i64 {
 fn pipeline_run(
     cfg: &sluice_config::Config,
     spec: &RunSpec,
-    secrets: &sluice_secrets::ResolvedSecrets,
+    secrets: &ResolvedSecrets,
     wrap: impl FnOnce(Box<dyn Sink>) -> Box<dyn Sink>,
-) -> anyhow::Result<(RunSummary, f64)> {
+) -> Result<(RunSummary, f64), BenchError> {
     let resolved = || Ok(secrets.clone());
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let t = sluice_runtime::topology::build(cfg, spec, &resolved, stop)?;
@@ -143,31 +128,34 @@ fn pipeline_run(
     Ok((summary, (end - started).as_secs_f64().max(1e-9)))
 }
 
-/// Runs `sluice bench e2e`.
-pub fn run(cli: &Cli, args: &E2eBenchArgs) -> anyhow::Result<()> {
-    let cfg = super::load(cli, std::slice::from_ref(&args.domain))?;
-    let measured = super::bench::Measured::domain(
-        cfg.domain(&args.domain)
-            .ok_or_else(|| anyhow::anyhow!("unknown domain `{}`", args.domain))?,
+/// Runs `sluice bench e2e` on `events` of `domain`'s events; `secrets`
+/// are the configuration's resolved secrets.
+pub fn e2e(
+    cfg: &sluice_config::Config,
+    domain: &str,
+    events: u64,
+    secrets: &ResolvedSecrets,
+) -> Result<Report, BenchError> {
+    let measured = Measured::domain(
+        cfg.domain(domain)
+            .ok_or_else(|| BenchError::Usage(format!("unknown domain `{domain}`")))?,
     );
-    let secrets = super::check_secrets(cli, &cfg)?;
     let stamp = now_ms();
     let prefix = format!("e2ebench{stamp}.");
-    let settings = KafkaSettings::resolve(&cfg.platform.kafka, &secrets, Some(&prefix))?;
+    let settings = KafkaSettings::resolve(&cfg.platform.kafka, secrets, Some(&prefix))?;
     // the run's results go to a fresh database
-    let mut cfg = cfg;
+    let mut cfg = cfg.clone();
     cfg.platform.sinks.clickhouse.database = format!("sluice_bench_{stamp}");
-    let ch = super::run::clickhouse_settings(cli, &cfg)?;
+    let ch = ClickHouseSettings::from_config(&cfg.platform.sinks.clickhouse, secrets)?;
 
-    let mut generator =
-        Generator::from_config(&cfg, &args.domain, GeneratorOptions::events(1, args.events))?;
+    let mut generator = Generator::from_config(&cfg, domain, GeneratorOptions::events(1, events))?;
     let mut topics: Vec<String> = generator
         .layouts()
-        .map(|l| settings.topic(&args.domain, &l.event_type))
+        .map(|l| settings.topic(domain, &l.event_type))
         .collect();
-    topics.push(settings.dlq_topic(&args.domain));
+    topics.push(settings.dlq_topic(domain));
     let spec = |group: &str| RunSpec {
-        domain: args.domain.clone(),
+        domain: domain.to_string(),
         source: "kafka".into(),
         sink: Some("clickhouse".into()),
         kafka: KafkaSpec {
@@ -178,11 +166,11 @@ pub fn run(cli: &Cli, args: &E2eBenchArgs) -> anyhow::Result<()> {
         },
         ..RunSpec::default()
     };
-    let result = (|| -> anyhow::Result<serde_json::Value> {
+    let result = (|| -> Result<serde_json::Value, BenchError> {
         let produced = produce_generated(
             &cfg,
             &settings,
-            &args.domain,
+            domain,
             &mut generator,
             &ProduceOptions::default(),
             &mut |_| {},
@@ -192,7 +180,7 @@ pub fn run(cli: &Cli, args: &E2eBenchArgs) -> anyhow::Result<()> {
         let (e2e, e2e_secs) = pipeline_run(
             &cfg,
             &spec(&format!("e2ebench{stamp}-ch")),
-            &secrets,
+            secrets,
             |inner| {
                 Box::new(Visibility {
                     inner,
@@ -203,15 +191,12 @@ pub fn run(cli: &Cli, args: &E2eBenchArgs) -> anyhow::Result<()> {
         let (base, base_secs) = pipeline_run(
             &cfg,
             &spec(&format!("e2ebench{stamp}-discard")),
-            &secrets,
+            secrets,
             |_| Box::new(Discard),
         )?;
-        anyhow::ensure!(
-            e2e.records_in == produced.delivered,
-            "read {} of {} events",
-            e2e.records_in,
-            produced.delivered
-        );
+        check(e2e.records_in == produced.delivered, || {
+            format!("read {} of {} events", e2e.records_in, produced.delivered)
+        })?;
         // the rows are in the final views
         let client = Client::new(&ch)?;
         let visible: u64 = client
@@ -222,7 +207,7 @@ pub fn run(cli: &Cli, args: &E2eBenchArgs) -> anyhow::Result<()> {
             .trim()
             .parse()
             .unwrap_or(0);
-        anyhow::ensure!(visible > 0, "no rows in ClickHouse after the run");
+        check(visible > 0, || "no rows in ClickHouse after the run".into())?;
         let mut l = latencies.lock().map(|l| l.clone()).unwrap_or_default();
         l.sort_unstable();
         let rate = e2e.records_in as f64 / e2e_secs;
@@ -236,7 +221,7 @@ pub fn run(cli: &Cli, args: &E2eBenchArgs) -> anyhow::Result<()> {
             "rows_written": e2e.rows_written,
             "produce_events_per_sec": produced.events_per_sec().round(),
             "baseline_discard_sink_events_per_sec": base_rate.round(),
-            "ratio_vs_discard_sink": (rate / base_rate * 1000.0).round() / 1000.0,
+            "ratio_vs_discard_sink": ratio(rate / base_rate),
         }))
     })();
     Client::new(&ch)
@@ -245,11 +230,7 @@ pub fn run(cli: &Cli, args: &E2eBenchArgs) -> anyhow::Result<()> {
     if let Err(e) = delete_topics(&settings, &topics) {
         tracing::warn!("cannot delete benchmark topics: {e}");
     }
-    let out = result?;
-    if args.json {
-        println!("{out}");
-    } else {
-        println!("{}", serde_json::to_string_pretty(&out)?);
-    }
-    Ok(())
+    let json = result?;
+    let text = serde_json::to_string_pretty(&json).unwrap_or_default() + "\n";
+    Ok(Report { json, text })
 }
