@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::Emitter;
+use super::{Emitter, WindowState};
 use crate::aggregate::{Columns, Input};
 use crate::hash::FastBuild;
 use crate::keys::{decode_key, KeyTable};
@@ -116,9 +116,61 @@ impl FixedWindows {
         idx
     }
 
+    /// [`ingest`](Self::ingest) for the one window of a tumbling event.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn ingest_tumbling(
+        &mut self,
+        t: i64,
+        size: i64,
+        wm: i64,
+        hash: u64,
+        key: &[u8],
+        input: Input<'_>,
+        sink: &mut Emitter<'_>,
+    ) -> bool {
+        let (e, idx) = match (self.cache_key.first(), self.cache_idx.first()) {
+            // Same window as the previous event: no division, no lookup.
+            (Some(&(s, e)), Some(&i)) if s <= t && t < e && wm < e + self.lateness => (e, i),
+            _ => {
+                let (s, e) = crate::window::tumbling::assign(t, size);
+                if wm >= e + self.lateness {
+                    return false;
+                }
+                let i = self.get_or_create(s, e, wm);
+                self.cache_key.clear();
+                self.cache_key.push((s, e));
+                self.cache_idx.clear();
+                self.cache_idx.push(i);
+                (e, i)
+            }
+        };
+        let Some(Some(w)) = self.slab.get_mut(idx as usize) else {
+            return false;
+        };
+        let (g, new) = w.keys.intern(hash, key);
+        if new {
+            w.cols.push_group();
+        }
+        w.cols.update(g as usize, input);
+        if e <= wm {
+            w.emit_group(g, sink);
+        } else {
+            w.dirty = true;
+        }
+        true
+    }
+}
+
+impl WindowState for FixedWindows {
+    #[inline(always)]
+    fn next_due(&self) -> i64 {
+        self.next_due
+    }
+
     /// Whether an event at `t` (watermark `wm`) with this key would open no
     /// new group: every window it would update holds the key already.
-    pub(crate) fn knows(&self, t: i64, wm: i64, hash: u64, key: &[u8]) -> bool {
+    fn knows(&self, t: i64, wm: i64, hash: u64, key: &[u8]) -> bool {
         let mut ws = Vec::new();
         self.windowing.assign(t, &mut ws);
         ws.iter()
@@ -134,8 +186,7 @@ impl FixedWindows {
     /// Adds one event; returns false when every window of the event is
     /// beyond allowed lateness (the caller routes it to late output).
     #[inline]
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn ingest(
+    fn ingest(
         &mut self,
         t: i64,
         wm: i64,
@@ -190,54 +241,9 @@ impl FixedWindows {
         applied
     }
 
-    /// [`ingest`](Self::ingest) for the one window of a tumbling event.
-    #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    fn ingest_tumbling(
-        &mut self,
-        t: i64,
-        size: i64,
-        wm: i64,
-        hash: u64,
-        key: &[u8],
-        input: Input<'_>,
-        sink: &mut Emitter<'_>,
-    ) -> bool {
-        let (e, idx) = match (self.cache_key.first(), self.cache_idx.first()) {
-            // Same window as the previous event: no division, no lookup.
-            (Some(&(s, e)), Some(&i)) if s <= t && t < e && wm < e + self.lateness => (e, i),
-            _ => {
-                let (s, e) = crate::window::tumbling::assign(t, size);
-                if wm >= e + self.lateness {
-                    return false;
-                }
-                let i = self.get_or_create(s, e, wm);
-                self.cache_key.clear();
-                self.cache_key.push((s, e));
-                self.cache_idx.clear();
-                self.cache_idx.push(i);
-                (e, i)
-            }
-        };
-        let Some(Some(w)) = self.slab.get_mut(idx as usize) else {
-            return false;
-        };
-        let (g, new) = w.keys.intern(hash, key);
-        if new {
-            w.cols.push_group();
-        }
-        w.cols.update(g as usize, input);
-        if e <= wm {
-            w.emit_group(g, sink);
-        } else {
-            w.dirty = true;
-        }
-        true
-    }
-
     /// Emits windows whose end the watermark reached and frees those past
     /// their lateness.
-    pub(crate) fn fire(&mut self, wm: i64, sink: &mut Emitter<'_>) {
+    fn fire(&mut self, wm: i64, sink: &mut Emitter<'_>) {
         while let Some(&(end, start, idx)) = self.pending.first() {
             if end > wm {
                 break;
@@ -277,7 +283,7 @@ impl FixedWindows {
     }
 
     /// Emits every changed open window as provisional results.
-    pub(crate) fn emit_provisional(&mut self, sink: &mut Emitter<'_>) {
+    fn emit_provisional(&mut self, _wm: i64, sink: &mut Emitter<'_>) {
         for &(_, _, idx) in &self.pending {
             if let Some(Some(w)) = self.slab.get_mut(idx as usize) {
                 if !w.dirty {
@@ -292,12 +298,12 @@ impl FixedWindows {
     }
 
     /// Smallest start of a window still held (open or within lateness).
-    pub(crate) fn retained_from(&self) -> Option<i64> {
+    fn retained_from(&self) -> Option<i64> {
         self.index.keys().map(|&(s, _)| s).min()
     }
 
     /// (windows, groups, approximate bytes).
-    pub(crate) fn usage(&self) -> (u64, u64, u64) {
+    fn usage(&self) -> (u64, u64, u64) {
         let mut n = 0u64;
         let mut groups = 0u64;
         let mut bytes = (self.slab.capacity() * std::mem::size_of::<Option<Window>>()

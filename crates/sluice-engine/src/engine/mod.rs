@@ -15,6 +15,7 @@ mod compile;
 mod fixed;
 mod paned;
 mod session;
+mod state;
 
 /// Puts `value` in a free slot of `slab` (recycled from `free`) or at its
 /// end, and returns the slot: the window and pane tables reuse memory this way.
@@ -49,6 +50,7 @@ use compile::Feed;
 use fixed::FixedWindows;
 use paned::{PanedWindows, Shape};
 use session::SessionWindows;
+use state::WindowState;
 
 /// Where a record comes from.
 struct Located<'a> {
@@ -100,11 +102,26 @@ impl Emitter<'_> {
     }
 }
 
+/// One aggregation's window state: one variant per [`WindowState`]
+/// implementation, dispatched statically by [`each_state!`] (the per-record
+/// `ingest` stays inlinable).
 #[derive(Clone, Debug)]
 enum State {
     Fixed(FixedWindows),
     Paned(PanedWindows),
     Session(SessionWindows),
+}
+
+/// Runs `$body` with `$s` bound to the window state inside `$state`,
+/// whatever its kind: the one place that lists the kinds.
+macro_rules! each_state {
+    ($state:expr, $s:ident => $body:expr) => {
+        match $state {
+            State::Fixed($s) => $body,
+            State::Paned($s) => $body,
+            State::Session($s) => $body,
+        }
+    };
 }
 
 #[derive(Clone, Debug)]
@@ -133,19 +150,11 @@ impl Agg {
 
     #[inline(always)]
     fn next_due(&self) -> i64 {
-        match &self.state {
-            State::Fixed(f) => f.next_due,
-            State::Paned(p) => p.next_due,
-            State::Session(s) => s.next_due,
-        }
+        each_state!(&self.state, s => s.next_due())
     }
 
     fn fire(&mut self, wm: i64, sink: &mut Emitter<'_>) {
-        match &mut self.state {
-            State::Fixed(f) => f.fire(wm, sink),
-            State::Paned(p) => p.fire(wm, sink),
-            State::Session(s) => s.fire(wm, sink),
-        }
+        each_state!(&mut self.state, s => s.fire(wm, sink))
     }
 }
 
@@ -376,11 +385,7 @@ impl Engine {
             .aggs
             .iter()
             .map(|a| {
-                let groups = match &a.state {
-                    State::Fixed(f) => f.usage().1,
-                    State::Paned(p) => p.usage().1,
-                    State::Session(s) => s.usage().1,
-                };
+                let groups = each_state!(&a.state, s => s.usage().1);
                 groups >= limit
             })
             .collect();
@@ -555,11 +560,7 @@ impl Engine {
                 let wm = agg.watermark(frontier);
                 let own_wm = agg.watermark(own);
                 if full.get(feed.agg).copied().unwrap_or(false) {
-                    let known = match &agg.state {
-                        State::Fixed(f) => f.knows(t, wm, hash, key),
-                        State::Paned(p) => p.knows(t, hash, key),
-                        State::Session(s) => s.knows(t, hash, key),
-                    };
+                    let known = each_state!(&agg.state, s => s.knows(t, wm, hash, key));
                     if !known {
                         m.over_limit += 1;
                         out.late.push(LateEvent {
@@ -586,11 +587,7 @@ impl Engine {
                         m,
                         state: emit_state,
                     };
-                    let accepted = match &mut agg.state {
-                        State::Fixed(f) => f.ingest(t, wm, hash, key, input, &mut sink),
-                        State::Paned(p) => p.ingest(t, wm, hash, key, input, &mut sink),
-                        State::Session(s) => s.ingest(t, wm, hash, key, input, &mut sink),
-                    };
+                    let accepted = each_state!(&mut agg.state, s => s.ingest(t, wm, hash, key, input, &mut sink));
                     *due = (*due).min(agg.due_frontier());
                     (accepted, wm)
                 };
@@ -677,11 +674,7 @@ impl Engine {
                             m: &mut self.m,
                             state: self.plan.options.emit_state,
                         };
-                        match &mut agg.state {
-                            State::Fixed(f) => f.emit_provisional(&mut sink),
-                            State::Paned(p) => p.emit_provisional(wm, &mut sink),
-                            State::Session(s) => s.emit_provisional(&mut sink),
-                        }
+                        each_state!(&mut agg.state, s => s.emit_provisional(wm, &mut sink))
                     }
                 }
                 Some(_) => {}
@@ -722,11 +715,7 @@ impl Engine {
         }
         self.aggs
             .iter()
-            .filter_map(|a| match &a.state {
-                State::Fixed(f) => f.retained_from(),
-                State::Paned(p) => p.retained_from(),
-                State::Session(s) => s.retained_from(),
-            })
+            .filter_map(|a| each_state!(&a.state, s => s.retained_from()))
             .min()
     }
 
@@ -748,11 +737,7 @@ impl Engine {
 
     fn usage(&self) -> (u64, u64, u64) {
         self.aggs.iter().fold((0, 0, 0), |(w, g, b), a| {
-            let (w2, g2, b2) = match &a.state {
-                State::Fixed(f) => f.usage(),
-                State::Paned(p) => p.usage(),
-                State::Session(s) => s.usage(),
-            };
+            let (w2, g2, b2) = each_state!(&a.state, s => s.usage());
             (w + w2, g + g2, b + b2)
         })
     }

@@ -20,7 +20,7 @@
 
 use std::collections::BTreeMap;
 
-use super::Emitter;
+use super::{Emitter, WindowState};
 use crate::aggregate::{Columns, Input};
 use crate::keys::{decode_key, KeyTable};
 use crate::output::KeyValue;
@@ -202,19 +202,40 @@ impl PanedWindows {
         groups
     }
 
+    /// End of the first window ending after `after` that holds data.
+    fn next_window_end(&self, after: i64) -> Option<i64> {
+        if after >= -FLOOR {
+            return None;
+        }
+        let e = if after <= FLOOR {
+            FLOOR
+        } else {
+            align(after, self.slide) + self.slide
+        };
+        let (&ps, _) = self.panes.range(self.start_of(e)..).next()?;
+        Some(e.max(ps + self.slide))
+    }
+}
+
+impl WindowState for PanedWindows {
+    #[inline(always)]
+    fn next_due(&self) -> i64 {
+        self.next_due
+    }
+
     /// Adds one event; returns false when every window of the event is
     /// beyond allowed lateness.
     #[inline]
     /// Whether an event at `t` with this key would open no new group: its
     /// pane holds the key already.
-    pub(crate) fn knows(&self, t: i64, hash: u64, key: &[u8]) -> bool {
+    fn knows(&self, t: i64, _wm: i64, hash: u64, key: &[u8]) -> bool {
         self.panes
             .get(&align(t, self.slide))
             .and_then(|&i| self.slab.get(i as usize)?.as_ref())
             .is_some_and(|p| p.keys.find(hash, key).is_some())
     }
 
-    pub(crate) fn ingest(
+    fn ingest(
         &mut self,
         t: i64,
         wm: i64,
@@ -275,23 +296,9 @@ impl PanedWindows {
         true
     }
 
-    /// End of the first window ending after `after` that holds data.
-    fn next_window_end(&self, after: i64) -> Option<i64> {
-        if after >= -FLOOR {
-            return None;
-        }
-        let e = if after <= FLOOR {
-            FLOOR
-        } else {
-            align(after, self.slide) + self.slide
-        };
-        let (&ps, _) = self.panes.range(self.start_of(e)..).next()?;
-        Some(e.max(ps + self.slide))
-    }
-
     /// Emits windows whose end the watermark reached and frees state past
     /// its lateness.
-    pub(crate) fn fire(&mut self, wm: i64, sink: &mut Emitter<'_>) {
+    fn fire(&mut self, wm: i64, sink: &mut Emitter<'_>) {
         if wm > self.fired_upto {
             let mut cursor = self.fired_upto;
             while let Some(end) = self.next_window_end(cursor) {
@@ -356,7 +363,7 @@ impl PanedWindows {
     }
 
     /// Emits open windows containing a changed pane as provisional results.
-    pub(crate) fn emit_provisional(&mut self, wm: i64, sink: &mut Emitter<'_>) {
+    fn emit_provisional(&mut self, wm: i64, sink: &mut Emitter<'_>) {
         let mut ends: Vec<i64> = Vec::new();
         for (&ps, &idx) in &self.panes {
             if let Some(Some(p)) = self.slab.get_mut(idx as usize) {
@@ -388,12 +395,12 @@ impl PanedWindows {
     }
 
     /// Start of the oldest pane still held.
-    pub(crate) fn retained_from(&self) -> Option<i64> {
+    fn retained_from(&self) -> Option<i64> {
         self.panes.keys().next().copied()
     }
 
     /// (panes, groups, approximate bytes).
-    pub(crate) fn usage(&self) -> (u64, u64, u64) {
+    fn usage(&self) -> (u64, u64, u64) {
         let mut n = 0u64;
         let mut groups = 0u64;
         let mut bytes = (self.slab.capacity() * std::mem::size_of::<Option<Pane>>()

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use super::Emitter;
+use super::{Emitter, WindowState};
 use crate::aggregate::{Columns, Input};
 use crate::keys::{decode_key, KeyTable};
 use crate::output::KeyValue;
@@ -100,11 +100,43 @@ impl SessionWindows {
         );
     }
 
+    /// Rebuilds the key table when most interned keys have no session left,
+    /// so memory follows the live keys, not every key ever seen.
+    fn compact_keys(&mut self) {
+        if self.keys.len() < 1024 || self.live_keys * 2 > self.keys.len() {
+            return;
+        }
+        let mut keys = KeyTable::new();
+        let mut by_key = Vec::with_capacity(self.live_keys);
+        for old in 0..self.keys.len() as u32 {
+            let list = std::mem::take(&mut self.by_key[old as usize]);
+            if list.is_empty() {
+                continue;
+            }
+            let bytes = self.keys.key(old);
+            let (new, _) = keys.intern(crate::hash::hash_key(bytes), bytes);
+            for &sid in &list {
+                self.sessions[sid as usize].key = new;
+            }
+            by_key.push(list);
+        }
+        self.keys = keys;
+        self.by_key = by_key;
+        self.live_keys = self.by_key.len();
+    }
+}
+
+impl WindowState for SessionWindows {
+    #[inline(always)]
+    fn next_due(&self) -> i64 {
+        self.next_due
+    }
+
     /// Adds one event; returns false when it joins no live session and its
     /// own session would be beyond allowed lateness.
     /// Whether an event at `t` with this key would open no new session: it
     /// falls into one of the key's open sessions.
-    pub(crate) fn knows(&self, t: i64, hash: u64, key: &[u8]) -> bool {
+    fn knows(&self, t: i64, _wm: i64, hash: u64, key: &[u8]) -> bool {
         let proto = (t, t.saturating_add(self.gap));
         self.keys.find(hash, key).is_some_and(|kid| {
             self.by_key.get(kid as usize).is_some_and(|ss| {
@@ -116,7 +148,7 @@ impl SessionWindows {
         })
     }
 
-    pub(crate) fn ingest(
+    fn ingest(
         &mut self,
         t: i64,
         wm: i64,
@@ -206,7 +238,7 @@ impl SessionWindows {
 
     /// Emits sessions whose end the watermark reached, in (end, start, key)
     /// order, and frees those past their lateness.
-    pub(crate) fn fire(&mut self, wm: i64, sink: &mut Emitter<'_>) {
+    fn fire(&mut self, wm: i64, sink: &mut Emitter<'_>) {
         let mut due: Vec<(i64, i64, Vec<KeyValue>, u32)> = Vec::new();
         while let Some(&(end, start, sid)) = self.pending.first() {
             if end > wm {
@@ -247,33 +279,8 @@ impl SessionWindows {
         self.next_due = p.min(r);
     }
 
-    /// Rebuilds the key table when most interned keys have no session left,
-    /// so memory follows the live keys, not every key ever seen.
-    fn compact_keys(&mut self) {
-        if self.keys.len() < 1024 || self.live_keys * 2 > self.keys.len() {
-            return;
-        }
-        let mut keys = KeyTable::new();
-        let mut by_key = Vec::with_capacity(self.live_keys);
-        for old in 0..self.keys.len() as u32 {
-            let list = std::mem::take(&mut self.by_key[old as usize]);
-            if list.is_empty() {
-                continue;
-            }
-            let bytes = self.keys.key(old);
-            let (new, _) = keys.intern(crate::hash::hash_key(bytes), bytes);
-            for &sid in &list {
-                self.sessions[sid as usize].key = new;
-            }
-            by_key.push(list);
-        }
-        self.keys = keys;
-        self.by_key = by_key;
-        self.live_keys = self.by_key.len();
-    }
-
     /// Emits every changed open session as provisional results.
-    pub(crate) fn emit_provisional(&mut self, sink: &mut Emitter<'_>) {
+    fn emit_provisional(&mut self, _wm: i64, sink: &mut Emitter<'_>) {
         let mut due: Vec<(i64, i64, Vec<KeyValue>, u32)> = Vec::new();
         for &(end, start, sid) in &self.pending {
             if self.sessions[sid as usize].dirty {
@@ -294,7 +301,7 @@ impl SessionWindows {
 
     /// (sessions, groups, approximate bytes).
     /// Smallest start of a session still held.
-    pub(crate) fn retained_from(&self) -> Option<i64> {
+    fn retained_from(&self) -> Option<i64> {
         self.sessions
             .iter()
             .filter(|s| s.live)
@@ -302,7 +309,7 @@ impl SessionWindows {
             .min()
     }
 
-    pub(crate) fn usage(&self) -> (u64, u64, u64) {
+    fn usage(&self) -> (u64, u64, u64) {
         let live = (self.pending.len() + self.retained.len()) as u64;
         let bytes = self.keys.heap_bytes()
             + self.by_key.capacity() * 24
