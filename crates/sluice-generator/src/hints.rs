@@ -53,8 +53,60 @@ pub fn compile(domain: &DomainConfig, rep: &mut Reporter<'_>) -> Option<Plan> {
         .iter()
         .map(|e| e.name.value.as_str())
         .collect();
+    let d = domain_hints(domain, &field_names, rep);
+    let e = entity_hints(domain, &field_names, rep)?;
+    let activity = match e.activity {
+        Some(s) => Zipf::new(e.population, s),
+        None => None,
+    };
+    let (mut events, choice_texts, pending) = event_plans(domain, &d, &e, rep);
+    resolve_depends(&mut events, &choice_texts, pending, rep);
+    order_fields(domain, &mut events, rep);
+    let tracked = track_previous(domain, &mut events, rep);
+    let journey = match d.journey {
+        Some(n) => journey(n, &type_names, rep),
+        None => default_journey(&events, d.mean_events),
+    };
+    if rep.count() != before {
+        return None;
+    }
+    Some(Plan {
+        domain: domain.domain.value.clone(),
+        events,
+        entity: EntityPlan {
+            population: e.population,
+            key: e.key,
+            activity,
+        },
+        journey: journey?,
+        sessions: SessionPlan {
+            concurrent: d.concurrent,
+            gap: d.gap,
+            max_events: d.max_events,
+        },
+        start_time: d.start_time,
+        tracked,
+    })
+}
 
-    // ---- domain level
+/// The domain's `generator:` hints: time, sessions, think time, journey and
+/// domain-wide field hints (defaults where absent).
+struct DomainHints<'a> {
+    start_time: i64,
+    concurrent: u64,
+    gap: Continuous,
+    max_events: u32,
+    mean_events: f64,
+    think: Continuous,
+    journey: Option<&'a YNode>,
+    fields: BTreeMap<String, &'a YNode>,
+}
+
+fn domain_hints<'a>(
+    domain: &'a DomainConfig,
+    field_names: &[&str],
+    rep: &mut Reporter<'_>,
+) -> DomainHints<'a> {
     let mut start_time = DEFAULT_START_MS;
     let mut concurrent = DEFAULT_CONCURRENT;
     let mut gap = Continuous::Exponential { mean: 300_000.0 };
@@ -137,13 +189,39 @@ pub fn compile(domain: &DomainConfig, rep: &mut Reporter<'_>) -> Option<Plan> {
             }
             journey_node = m.optional("journey");
             if let Some(n) = m.optional("fields") {
-                domain_fields = fields_map(n, "generator.fields", &field_names, rep);
+                domain_fields = fields_map(n, "generator.fields", field_names, rep);
             }
             m.finish(rep);
         }
     }
 
-    // ---- entity level
+    DomainHints {
+        start_time,
+        concurrent,
+        gap,
+        max_events,
+        mean_events,
+        think,
+        journey: journey_node,
+        fields: domain_fields,
+    }
+}
+
+/// The entity's `generator:` hints: population, key template, activity
+/// skew and entity-scoped field hints. `None` when the default key
+/// template cannot be built.
+struct EntityHints<'a> {
+    population: u64,
+    key: Template,
+    activity: Option<f64>,
+    fields: BTreeMap<String, &'a YNode>,
+}
+
+fn entity_hints<'a>(
+    domain: &'a DomainConfig,
+    field_names: &[&str],
+    rep: &mut Reporter<'_>,
+) -> Option<EntityHints<'a>> {
     let stem = entity_stem(domain);
     let mut population = DEFAULT_POPULATION;
     let mut key_template = Template::parse(&format!("{stem}_{{seq}}")).ok()?;
@@ -186,20 +264,40 @@ pub fn compile(domain: &DomainConfig, rep: &mut Reporter<'_>) -> Option<Plan> {
                 activity = activity_hint(n, &m.key_path("activity"), rep);
             }
             if let Some(n) = m.optional("fields") {
-                entity_fields = fields_map(n, &m.key_path("fields"), &field_names, rep);
+                entity_fields = fields_map(n, &m.key_path("fields"), field_names, rep);
             }
             m.finish(rep);
         }
     }
-    let activity = match activity {
-        Some(s) => Zipf::new(population, s),
-        None => None,
-    };
+    Some(EntityHints {
+        population,
+        key: key_template,
+        activity,
+        fields: entity_fields,
+    })
+}
 
-    // ---- event types
+/// Per event type: texts of each field's `values` (for `depends_on`), `None`
+/// where the field is not generated from a list.
+type ChoiceTexts = Vec<Vec<Option<Vec<String>>>>;
+
+/// One plan per event type, each field's generator decoded from the most
+/// specific hint (field, event type, domain, entity); `depends_on` hints are
+/// returned as `(event type, field, hint)` for [`resolve_depends`].
+fn event_plans<'a>(
+    domain: &'a DomainConfig,
+    d: &DomainHints<'a>,
+    e: &EntityHints<'a>,
+    rep: &mut Reporter<'_>,
+) -> (
+    Vec<EventPlan>,
+    ChoiceTexts,
+    Vec<(usize, usize, Depends<'a>)>,
+) {
+    let (domain_fields, entity_fields, think) = (&d.fields, &e.fields, &d.think);
     let layouts = domain.layouts();
     let mut events = Vec::new();
-    let mut choice_texts: Vec<Vec<Option<Vec<String>>>> = Vec::new();
+    let mut choice_texts: ChoiceTexts = Vec::new();
     let mut pending_depends = Vec::new();
     for (i, (et, layout)) in domain.event_types.iter().zip(layouts).enumerate() {
         let epath = format!("event_types[{i}].generator");
@@ -303,7 +401,16 @@ pub fn compile(domain: &DomainConfig, rep: &mut Reporter<'_>) -> Option<Plan> {
         choice_texts.push(texts);
     }
 
-    // ---- depends_on
+    (events, choice_texts, pending_depends)
+}
+
+/// Turns each `depends_on` hint into a per-parent-value generator.
+fn resolve_depends(
+    events: &mut [EventPlan],
+    choice_texts: &ChoiceTexts,
+    pending_depends: Vec<(usize, usize, Depends<'_>)>,
+    rep: &mut Reporter<'_>,
+) {
     for (i, j, dep) in pending_depends {
         let ev = &events[i];
         let Some(parent) = ev.fields.iter().position(|f| f.name == dep.parent) else {
@@ -404,6 +511,11 @@ pub fn compile(domain: &DomainConfig, rep: &mut Reporter<'_>) -> Option<Plan> {
             fallback: Box::new(fallback),
         };
     }
+}
+
+/// Orders each event type's fields so a parent is generated before the
+/// fields that depend on it; a cycle is an error.
+fn order_fields(domain: &DomainConfig, events: &mut [EventPlan], rep: &mut Reporter<'_>) {
     for (i, ev) in events.iter_mut().enumerate() {
         match generation_order(&ev.fields) {
             Some(o) => ev.order = o,
@@ -416,10 +528,17 @@ pub fn compile(domain: &DomainConfig, rep: &mut Reporter<'_>) -> Option<Plan> {
             }
         }
     }
+}
 
-    // ---- scope: previous
+/// Numbers the fields with `scope: previous` across event types (the
+/// generator keeps their last value per entity); returns how many.
+fn track_previous(
+    domain: &DomainConfig,
+    events: &mut [EventPlan],
+    rep: &mut Reporter<'_>,
+) -> usize {
     let mut tracked_names: BTreeMap<String, (usize, FieldType)> = BTreeMap::new();
-    for ev in &events {
+    for ev in events.iter() {
         for f in &ev.fields {
             if f.scope == Scope::Previous && !tracked_names.contains_key(&f.name) {
                 let k = tracked_names.len();
@@ -442,32 +561,7 @@ pub fn compile(domain: &DomainConfig, rep: &mut Reporter<'_>) -> Option<Plan> {
         }
     }
 
-    // ---- journey
-    let journey = match journey_node {
-        Some(n) => journey(n, &type_names, rep),
-        None => default_journey(&events, mean_events),
-    };
-
-    if rep.count() != before {
-        return None;
-    }
-    Some(Plan {
-        domain: domain.domain.value.clone(),
-        events,
-        entity: EntityPlan {
-            population,
-            key: key_template,
-            activity,
-        },
-        journey: journey?,
-        sessions: SessionPlan {
-            concurrent,
-            gap,
-            max_events,
-        },
-        start_time,
-        tracked: tracked_names.len(),
-    })
+    tracked_names.len()
 }
 
 /// Compiles with a throwaway source map: positions print as `<unknown>`.
