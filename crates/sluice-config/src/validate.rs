@@ -131,11 +131,20 @@ fn aggregation(
     rep: &mut Reporter<'_>,
 ) -> Vec<Spanned<String>> {
     let a = &d.aggregations[i];
-    let pk = d.entity.primary_key.value.as_str();
-    let kind = a.kind.value;
-    let known_fields = all_field_names(d);
+    field_presence(a, path, rep);
+    aggregation_window(a, path, rep);
+    if !known_names(d, a, path, rep) {
+        return a.event_types.clone();
+    }
+    let feeding = feeding_event_types(d, a, path, rep);
+    field_types(d, a, &feeding, path, rep);
+    feeding
+}
 
-    // field presence
+/// A field where the aggregate needs one (and none where it does not);
+/// quantiles only on percentiles.
+fn field_presence(a: &AggregationConfig, path: &str, rep: &mut Reporter<'_>) {
+    let kind = a.kind.value;
     match (&a.field, kind.needs_field()) {
         (None, true) => {
             rep.error(
@@ -156,8 +165,11 @@ fn aggregation(
             format!("`quantiles` only applies to `percentile`, not `{kind}`"),
         );
     }
+}
 
-    // window
+/// The window: positive sizes, steps that divide, a bounded number of
+/// windows per event.
+fn aggregation_window(a: &AggregationConfig, path: &str, rep: &mut Reporter<'_>) {
     let w = &a.window;
     let wpath = format!("{path}.window");
     let positive = |d: sluice_core::HumanDuration| d.0.as_millis() > 0;
@@ -207,8 +219,12 @@ fn aggregation(
         }
         _ => {}
     }
+}
 
-    // names that must exist somewhere in the domain
+/// Every field the aggregation names (its field, group-by, filters) exists
+/// in some event type of the domain; `false` when one does not.
+fn known_names(d: &DomainConfig, a: &AggregationConfig, path: &str, rep: &mut Reporter<'_>) -> bool {
+    let known_fields = all_field_names(d);
     let check_known = |name: &Spanned<String>, p: String, rep: &mut Reporter<'_>| -> bool {
         if known_fields.contains(name.value.as_str()) {
             return true;
@@ -240,11 +256,18 @@ fn aggregation(
         let name = Spanned::new(p.value.field.clone(), p.pos);
         fields_ok &= check_known(&name, format!("{path}.filter[{j}].field"), rep);
     }
-    if !fields_ok {
-        return a.event_types.clone();
-    }
+    fields_ok
+}
 
-    // which event types feed it
+/// The event types that feed the aggregation: the listed ones, each
+/// checked to carry every field it needs, or every event type that does.
+fn feeding_event_types(
+    d: &DomainConfig,
+    a: &AggregationConfig,
+    path: &str,
+    rep: &mut Reporter<'_>,
+) -> Vec<Spanned<String>> {
+    let pk = d.entity.primary_key.value.as_str();
     let needed: Vec<&str> = a
         .field
         .iter()
@@ -323,8 +346,20 @@ fn aggregation(
         }
         a.event_types.clone()
     };
+    feeding
+}
 
-    // types
+/// Field types across the feeding event types: numeric where the aggregate
+/// needs it, one type everywhere, filter literals of the field's type.
+fn field_types(
+    d: &DomainConfig,
+    a: &AggregationConfig,
+    feeding: &[Spanned<String>],
+    path: &str,
+    rep: &mut Reporter<'_>,
+) {
+    let pk = d.entity.primary_key.value.as_str();
+    let kind = a.kind.value;
     let feeding_types: Vec<&EventTypeConfig> = feeding
         .iter()
         .filter_map(|n| d.event_types.iter().find(|e| e.name.value == n.value))
@@ -374,7 +409,6 @@ fn aggregation(
             rep.error(pr.pos, &format!("{path}.filter[{j}]"), msg);
         }
     }
-    feeding
 }
 
 /// The engine refuses windows that put one event in more than
