@@ -4,25 +4,10 @@
 
 mod support;
 
-use std::net::TcpStream;
-use std::process::Command;
-use std::time::Duration;
-
-use support::{available, repo};
-
-fn up(addr: &str) -> bool {
-    TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(2)).is_ok()
-}
+use support::{available, sluice, up};
 
 fn bench(args: &[&str]) -> serde_json::Value {
-    let o = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .env_remove("SLUICE_ENV")
-        .env_remove("SLUICE_CONFIG_DIR")
-        .env("RUST_LOG", "warn")
-        .current_dir(repo())
-        .args(args)
-        .output()
-        .unwrap();
+    let o = sluice(args);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{args:?}: {err}");
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {err}"))
@@ -30,12 +15,7 @@ fn bench(args: &[&str]) -> serde_json::Value {
 
 /// `(topic, partitions, messages)` of the shared ecommerce topics.
 fn topics() -> Vec<(String, i64, i64)> {
-    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .current_dir(repo())
-        .env("RUST_LOG", "warn")
-        .args(["topics", "--domain", "ecommerce", "--format", "json"])
-        .output()
-        .unwrap();
+    let out = sluice(&["topics", "--domain", "ecommerce", "--format", "json"]);
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
     rows.iter()
         .map(|r| {

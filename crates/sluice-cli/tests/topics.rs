@@ -4,26 +4,7 @@
 
 mod support;
 
-use std::net::TcpStream;
-use std::process::{Command, Output};
-use std::time::Duration;
-
-use support::{available, repo, stamp};
-
-fn up(addr: &str) -> bool {
-    TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(2)).is_ok()
-}
-
-fn sluice(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .env_remove("SLUICE_ENV")
-        .env_remove("SLUICE_CONFIG_DIR")
-        .env("RUST_LOG", "warn")
-        .current_dir(repo())
-        .args(args)
-        .output()
-        .unwrap()
-}
+use support::{available, sluice, stamp, up};
 
 fn ok(args: &[&str]) -> (String, String) {
     let o = sluice(args);

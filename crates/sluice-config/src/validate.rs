@@ -223,7 +223,12 @@ fn aggregation_window(a: &AggregationConfig, path: &str, rep: &mut Reporter<'_>)
 
 /// Every field the aggregation names (its field, group-by, filters) exists
 /// in some event type of the domain; `false` when one does not.
-fn known_names(d: &DomainConfig, a: &AggregationConfig, path: &str, rep: &mut Reporter<'_>) -> bool {
+fn known_names(
+    d: &DomainConfig,
+    a: &AggregationConfig,
+    path: &str,
+    rep: &mut Reporter<'_>,
+) -> bool {
     let known_fields = all_field_names(d);
     let check_known = |name: &Spanned<String>, p: String, rep: &mut Reporter<'_>| -> bool {
         if known_fields.contains(name.value.as_str()) {

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -83,4 +83,23 @@ pub fn shipped_config_with(replacements: &[(&str, &str)]) -> tempfile::TempDir {
     }
     std::fs::write(&platform, text).unwrap();
     dir
+}
+
+/// Whether something listens at `addr` (a service on loopback).
+pub fn up(addr: &str) -> bool {
+    std::net::TcpStream::connect_timeout(&addr.parse().unwrap(), std::time::Duration::from_secs(2))
+        .is_ok()
+}
+
+/// Runs the `sluice` binary from the repository root with the shipped
+/// configuration (no environment overrides, warnings only in the log).
+pub fn sluice(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .env_remove("SLUICE_ENV")
+        .env_remove("SLUICE_CONFIG_DIR")
+        .env("RUST_LOG", "warn")
+        .current_dir(repo())
+        .args(args)
+        .output()
+        .unwrap()
 }
