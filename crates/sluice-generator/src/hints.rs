@@ -1260,6 +1260,21 @@ fn decode_value(
         let d = default_field(name, ty, false);
         return Some((d.gen, d.texts));
     }
+    numeric_value(m, path, name, ty, kind, has_dist, rep)
+}
+
+/// A numeric field's generator: its distribution, bounds, decimals, drift,
+/// anomalies and offset (`has_dist`: a distribution, or `min` and `max`, is
+/// given).
+fn numeric_value(
+    m: &mut MapReader<'_>,
+    path: &str,
+    name: &str,
+    ty: &FieldType,
+    kind: NumKind,
+    has_dist: bool,
+    rep: &mut Reporter<'_>,
+) -> Option<(ValueGen, Option<Vec<String>>)> {
     let num = num_reader(kind);
     let dist = if has_dist {
         dist_params(m, path, &num, rep)?
