@@ -280,7 +280,7 @@ fn feeding_event_types(
         .chain(a.group_by.iter().map(|g| g.value.as_str()))
         .chain(a.filter.iter().map(|p| p.value.field.as_str()))
         .collect();
-    let feeding: Vec<Spanned<String>> = if a.event_types.is_empty() {
+    if a.event_types.is_empty() {
         let auto: Vec<Spanned<String>> = d
             .event_types
             .iter()
@@ -350,8 +350,7 @@ fn feeding_event_types(
             }
         }
         a.event_types.clone()
-    };
-    feeding
+    }
 }
 
 /// Field types across the feeding event types: numeric where the aggregate
