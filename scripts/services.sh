@@ -2,12 +2,18 @@
 # Installs and runs the real services sluice's tests and users need, on
 # 127.0.0.1 only, as our own processes (no system services, no containers).
 #
-#   scripts/services.sh start|stop|restart|status <kafka|registry|clickhouse|prometheus|all>
+#   scripts/services.sh start|stop|restart|status <kafka|registry|clickhouse|prometheus|vault|moto|all>
 #
 #   kafka       Apache Kafka 4.x, single node, KRaft (broker+controller)  127.0.0.1:9092 (controller :9093)
+#               and SASL/PLAIN on :9094 (user `sluice`, password `sluice-sasl-dev-password`)
 #   registry    Apicurio Registry, Confluent-compatible API               http://127.0.0.1:8081/apis/ccompat/v7
 #   clickhouse  Debian's clickhouse-server                                http://127.0.0.1:8123, native :9000
+#               users `default` (no password) and `sluice_secret` (password `sluice-clickhouse-dev-password`)
 #   prometheus  Debian's prometheus (and promtool)                        http://127.0.0.1:9090
+#   vault       HashiCorp Vault, dev server over TLS (built from source)  https://127.0.0.1:8200
+#               root token `sluice-dev-root`, CA at <cache>/services/vault/tls/vault-ca.pem
+#   moto        moto's AWS emulator (Secrets Manager, STS) from PyPI     http://127.0.0.1:5000
+#               (AWS itself cannot run here: the one stand-in, for the AWS secrets backend's tests)
 #
 # Everything (downloads, data, logs, pid files) lives in
 # ${SLUICE_CACHE_DIR:-$HOME/.cache/sluice}/services/<name>/, never in the clone.
@@ -19,9 +25,11 @@
 # Environment (all optional):
 #   SLUICE_CACHE_DIR               cache root (default ~/.cache/sluice)
 #   SLUICE_KAFKA_PORT              9092     SLUICE_KAFKA_CONTROLLER_PORT 9093
+#   SLUICE_KAFKA_SASL_PORT         9094
 #   SLUICE_REGISTRY_PORT           8081     SLUICE_REGISTRY_MGMT_PORT    8091
 #   SLUICE_CLICKHOUSE_HTTP_PORT    8123     SLUICE_CLICKHOUSE_TCP_PORT   9000
-#   SLUICE_PROMETHEUS_PORT         9090
+#   SLUICE_PROMETHEUS_PORT         9090     SLUICE_VAULT_PORT            8200
+#   SLUICE_MOTO_PORT               5000
 #   SLUICE_METRICS_TARGET          extra Prometheus scrape target(s), comma-separated
 #                                  (default 127.0.0.1:9464, sluice's metrics endpoint)
 #   SLUICE_SERVICES_TIMEOUT        seconds to wait for a service to answer (default 120)
@@ -35,11 +43,15 @@ SERVICES_DIR="$CACHE_ROOT/services"
 
 KAFKA_PORT="${SLUICE_KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${SLUICE_KAFKA_CONTROLLER_PORT:-9093}"
+KAFKA_SASL_PORT="${SLUICE_KAFKA_SASL_PORT:-9094}"
+KAFKA_SASL_PASSWORD="sluice-sasl-dev-password"
 REGISTRY_PORT="${SLUICE_REGISTRY_PORT:-8081}"
 REGISTRY_MGMT_PORT="${SLUICE_REGISTRY_MGMT_PORT:-8091}"
 CLICKHOUSE_HTTP_PORT="${SLUICE_CLICKHOUSE_HTTP_PORT:-8123}"
 CLICKHOUSE_TCP_PORT="${SLUICE_CLICKHOUSE_TCP_PORT:-9000}"
 PROMETHEUS_PORT="${SLUICE_PROMETHEUS_PORT:-9090}"
+VAULT_PORT="${SLUICE_VAULT_PORT:-8200}"
+MOTO_PORT="${SLUICE_MOTO_PORT:-5000}"
 METRICS_TARGET="${SLUICE_METRICS_TARGET:-127.0.0.1:9464}"
 TIMEOUT="${SLUICE_SERVICES_TIMEOUT:-120}"
 
@@ -52,6 +64,8 @@ APICURIO_ARTIFACT="io.apicurio:apicurio-registry-app:$APICURIO_VERSION:tar.gz:al
 # Pinned, so every Maven version runs the same goals the same way.
 MVN_DEPENDENCY_PLUGIN="org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 
+# `all`: what a pipeline uses. Vault (a long first build) and moto start
+# only by name: they serve the secret backends' tests.
 ALL_SERVICES=(kafka registry clickhouse prometheus)
 
 # ---------------------------------------------------------------- helpers
@@ -75,6 +89,8 @@ cmd_marker() {
     registry) echo ' -jar [^ ]*/quarkus-run\.jar' ;;
     clickhouse) echo '^[^ ]*/clickhouse-server ' ;;
     prometheus) echo '^[^ ]*/prometheus ' ;;
+    vault) echo '^[^ ]*/vault-[0-9.]+ server ' ;;
+    moto) echo '/moto_server ' ;;
   esac
 }
 
@@ -311,7 +327,8 @@ kafka_start() {
   KAFKA_JAVA="$java"
   mkdir -p "$KAFKA_DIR/data"
   render "$TEMPLATES/kafka/server.properties.in" "$KAFKA_DIR/server.properties" \
-    PORT="$KAFKA_PORT" CONTROLLER_PORT="$KAFKA_CONTROLLER_PORT" DATA_DIR="$KAFKA_DIR/data"
+    PORT="$KAFKA_PORT" CONTROLLER_PORT="$KAFKA_CONTROLLER_PORT" DATA_DIR="$KAFKA_DIR/data" \
+    SASL_PORT="$KAFKA_SASL_PORT" SASL_PASSWORD="$KAFKA_SASL_PASSWORD"
   if [[ ! -f "$KAFKA_DIR/data/meta.properties" ]]; then
     if ! kafka_tool "$java" kafka.tools.StorageTool format --ignore-formatted \
       -t "$KAFKA_CLUSTER_ID" -c "$KAFKA_DIR/server.properties" >"$KAFKA_DIR/format.log" 2>&1; then
@@ -319,7 +336,7 @@ kafka_start() {
       die "kafka: formatting the KRaft storage failed"
     fi
   fi
-  check_ports_free kafka "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"
+  check_ports_free kafka "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$KAFKA_SASL_PORT"
   # shellcheck disable=SC2086
   launch kafka "$KAFKA_DIR" "$java" ${SLUICE_KAFKA_HEAP:--Xms256m -Xmx512m} \
     -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
@@ -484,6 +501,108 @@ prometheus_describe() {
 }
 prometheus_stop_grace() { echo 30; }
 
+# ---------------------------------------------------------------- vault
+
+# HashiCorp publishes no Debian package or Maven artifact, and the machines we
+# run on reach only package registries: Vault is built from the Go module
+# proxy. `go install` refuses the vault module (its go.mod has replace
+# directives), so scripts/services/vault/ holds a wrapper module whose main
+# calls Vault's own command package, with the release's non-local replaces
+# and a complete go.sum (so nothing but the proxy is consulted). The first
+# build takes about 30-40 minutes on 2 cores and ~10 GB of Go caches, all
+# under <cache>/services/vault.
+VAULT_VERSION="$(sed -n 's:^require github.com/hashicorp/vault v\([0-9.]*\)$:\1:p' "$TEMPLATES/vault/go.mod")"
+VAULT_DIR="$SERVICES_DIR/vault"
+VAULT_BIN="$VAULT_DIR/bin/vault-$VAULT_VERSION"
+VAULT_DEV_TOKEN="sluice-dev-root"
+
+vault_go_env() {
+  export GOPATH="$VAULT_DIR/gopath" GOCACHE="$VAULT_DIR/gocache" GOMODCACHE="$VAULT_DIR/gopath/pkg/mod"
+  export GOFLAGS="-p=1 -buildvcs=false -mod=readonly" GOTOOLCHAIN=local GOSUMDB=off
+}
+
+vault_installed() { [[ -x "$VAULT_BIN" ]]; }
+
+vault_install() {
+  command -v go >/dev/null 2>&1 || apt_install golang-go
+  local src="$VAULT_DIR/src" log="$VAULT_DIR/install.log"
+  note "vault: building HashiCorp Vault $VAULT_VERSION from the Go module proxy (first time: about 30-40 minutes on 2 cores; log $log)"
+  rm -rf "$src"
+  mkdir -p "$src" "$VAULT_DIR/bin"
+  cp "$TEMPLATES/vault/go.mod" "$TEMPLATES/vault/go.sum" "$TEMPLATES/vault/main.go" "$src/"
+  if ! (cd "$src" && vault_go_env && go build -ldflags="-s -w" -o "$VAULT_BIN.tmp" . >"$log" 2>&1); then
+    show_log_tail "$log"
+    die "vault: building Vault $VAULT_VERSION failed"
+  fi
+  mv "$VAULT_BIN.tmp" "$VAULT_BIN"
+}
+
+vault_curl() {
+  curl -fsS --max-time 5 --cacert "$VAULT_DIR/tls/vault-ca.pem" "$@"
+}
+
+vault_ready() {
+  [[ -f "$VAULT_DIR/tls/vault-ca.pem" ]] &&
+    vault_curl -o /dev/null "https://127.0.0.1:$VAULT_PORT/v1/sys/health" 2>/dev/null
+}
+
+vault_start() {
+  # A dev server keeps everything in memory: every start begins empty, with
+  # a KV v2 engine at secret/ and the fixed root token.
+  rm -rf "$VAULT_DIR/tls"
+  mkdir -p "$VAULT_DIR/tls"
+  check_ports_free vault "$VAULT_PORT" "$((VAULT_PORT + 1))"
+  launch vault "$VAULT_DIR" "$VAULT_BIN" server -dev \
+    -dev-listen-address="127.0.0.1:$VAULT_PORT" \
+    -dev-root-token-id="$VAULT_DEV_TOKEN" \
+    -dev-tls -dev-tls-cert-dir="$VAULT_DIR/tls" \
+    -dev-no-store-token
+}
+
+vault_address() { echo "https://127.0.0.1:$VAULT_PORT (CA $VAULT_DIR/tls/vault-ca.pem, root token $VAULT_DEV_TOKEN)"; }
+vault_describe() {
+  local v
+  v="$(vault_curl "https://127.0.0.1:$VAULT_PORT/v1/sys/health" 2>/dev/null |
+    sed -n 's/.*"version" *: *"\([^"]*\)".*/\1/p')"
+  echo "HashiCorp Vault ${v:-$VAULT_VERSION}, dev server (in memory), TLS"
+}
+vault_stop_grace() { echo 20; }
+
+# ---------------------------------------------------------------- moto
+
+# AWS services cannot run on a machine without internet; moto's server
+# answers the Secrets Manager and STS APIs on loopback, for the AWS secrets
+# backend's tests only (it checks neither signatures nor IAM policies: the
+# signing is tested against AWS's own test vectors).
+MOTO_VERSION="5.2.5"
+MOTO_DIR="$SERVICES_DIR/moto"
+MOTO_VENV="$MOTO_DIR/venv-$MOTO_VERSION"
+
+moto_installed() { [[ -f "$MOTO_VENV/.complete" ]]; }
+
+moto_install() {
+  python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
+  local log="$MOTO_DIR/install.log"
+  note "moto: installing moto[server] $MOTO_VERSION from PyPI into $MOTO_VENV"
+  rm -rf "$MOTO_VENV"
+  if ! { python3 -m venv "$MOTO_VENV" && "$MOTO_VENV/bin/pip" install -q "moto[server]==$MOTO_VERSION"; } >"$log" 2>&1; then
+    show_log_tail "$log"
+    die "moto: installing moto[server]==$MOTO_VERSION failed"
+  fi
+  touch "$MOTO_VENV/.complete"
+}
+
+moto_ready() { curl -fsS --max-time 5 -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/data.json" 2>/dev/null; }
+
+moto_start() {
+  check_ports_free moto "$MOTO_PORT"
+  launch moto "$MOTO_DIR" "$MOTO_VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT"
+}
+
+moto_address() { echo "http://127.0.0.1:$MOTO_PORT"; }
+moto_describe() { echo "moto $MOTO_VERSION AWS emulator (Secrets Manager, STS), any credentials accepted"; }
+moto_stop_grace() { echo 10; }
+
 # ---------------------------------------------------------------- commands
 
 has_fn() { declare -F "$1" >/dev/null; }
@@ -596,7 +715,7 @@ timing_summary() {
 }
 
 usage() {
-  echo "usage: $0 start|stop|restart|status <kafka|registry|clickhouse|prometheus|all>" >&2
+  echo "usage: $0 start|stop|restart|status <kafka|registry|clickhouse|prometheus|vault|moto|all>" >&2
   exit 2
 }
 
@@ -605,7 +724,7 @@ main() {
   local cmd="$1" target="$2" svcs=() svc rc=0 t0 install=0 total
   case "$target" in
     all) svcs=("${ALL_SERVICES[@]}") ;;
-    kafka | registry | clickhouse | prometheus) svcs=("$target") ;;
+    kafka | registry | clickhouse | prometheus | vault | moto) svcs=("$target") ;;
     *) usage ;;
   esac
   command -v curl >/dev/null 2>&1 || apt_install curl

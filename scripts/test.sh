@@ -17,12 +17,14 @@ cargo fmt --all -- --check
 echo "== cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "== services for integration tests (Kafka, schema registry, ClickHouse, Prometheus) on 127.0.0.1"
-trap 'for s in prometheus clickhouse registry kafka; do scripts/services.sh stop "$s" >/dev/null 2>&1 || true; done' EXIT
+echo "== services for integration tests (Kafka, schema registry, ClickHouse, Prometheus, Vault, moto) on 127.0.0.1"
+trap 'for s in moto vault prometheus clickhouse registry kafka; do scripts/services.sh stop "$s" >/dev/null 2>&1 || true; done' EXIT
 scripts/services.sh start kafka
 scripts/services.sh start registry
 scripts/services.sh start clickhouse
 scripts/services.sh start prometheus   # scrapes 127.0.0.1:9464, where the metrics test serves
+scripts/services.sh start vault        # built from the Go module proxy on first use (~30-40 min)
+scripts/services.sh start moto         # AWS emulator for the AWS Secrets Manager backend's tests
 # integration tests fail (instead of skipping) when a service they need is down
 export SLUICE_REQUIRE_SERVICES=1
 

@@ -237,10 +237,10 @@ pub struct LoggingConfig {
 /// One secret backend.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SecretBackendConfig {
-    /// Backend name: env, dotenv or file.
+    /// Backend name: env, dotenv, file or vault.
     #[serde(rename = "type")]
     pub kind: Spanned<String>,
-    /// Backend options (env: prefix; dotenv: path; file: dir).
+    /// Backend options (env: prefix; dotenv: path; file: dir; vault: see README).
     pub options: BTreeMap<String, String>,
     /// Where the backend was declared.
     #[serde(skip)]

@@ -333,11 +333,17 @@ pub fn secret_parts(text: &str) -> Vec<Part> {
     parts
 }
 
+/// `name` or `name#key` (a key of a secret holding a JSON object).
 fn valid_secret_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/'))
+    let part = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/'))
+    };
+    match name.split_once('#') {
+        Some((n, key)) => part(n) && part(key),
+        None => part(name),
+    }
 }
 
 fn expand(text: &str, vars: &BTreeMap<String, String>) -> Result<String, String> {
@@ -376,7 +382,7 @@ fn expand(text: &str, vars: &BTreeMap<String, String>) -> Result<String, String>
             }
             "secret" => {
                 if !valid_secret_name(arg) {
-                    return Err(format!("bad secret name `{arg}` in `${{{inner}}}`; use letters, digits, `_`, `-`, `.` or `/`"));
+                    return Err(format!("bad secret name `{arg}` in `${{{inner}}}`; use letters, digits, `_`, `-`, `.` or `/`, and `#key` for one key of a JSON secret"));
                 }
                 out.push_str("${secret:");
                 out.push_str(arg);

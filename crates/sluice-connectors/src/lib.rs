@@ -1,6 +1,6 @@
-//! Sources and sinks of sluice, each behind a small trait; the runtime's
-//! `topology` module registers them by name and builds them from the
-//! configuration.
+//! Sources and sinks of sluice, each behind a small trait, each with its
+//! factory beside it ([`factory`]); the runtime's `topology` module lists
+//! the factories in its registries and builds a run from them.
 //!
 //! Sources turn external input (files, the in-process generator; Kafka's
 //! source is in `sluice-kafka`)
@@ -10,6 +10,7 @@
 
 pub mod dead_letter;
 pub mod error;
+pub mod factory;
 pub mod sink;
 pub mod source;
 pub mod store;
@@ -17,6 +18,10 @@ pub mod table;
 
 pub use dead_letter::{DeadLetterKind, DeadLetterRecord};
 pub use error::ConnectorError;
+pub use factory::{
+    BuildError, BuiltSource, CommitHook, Context, DeadLetterHook, RunSpec, SinkFactory,
+    SourceFactory, SourceHooks,
+};
 pub use sink::Sink;
 pub use source::{CommitPosition, Source, SourceOutput, SourceStatus};
 pub use store::{QueryCell, QueryResult, Store};

@@ -82,6 +82,22 @@ impl RecordLayout {
         self.fields.iter().find(|f| f.name == name)
     }
 
+    /// The smallest layout: event type `event_type` (domain `d`, namespace
+    /// `n`, entity key `id`) with only its `event_time`, one long per datum
+    /// (tests and probes).
+    pub fn time_only(event_type: &str) -> RecordLayout {
+        let mut fields = RecordLayout::envelope("id");
+        fields.retain(|x| x.name == "event_time");
+        RecordLayout {
+            namespace: "n".into(),
+            domain: "d".into(),
+            event_type: event_type.into(),
+            entity_key: "id".into(),
+            money: MoneyEncoding::Long,
+            fields,
+        }
+    }
+
     /// The envelope fields every record starts with, for an entity key.
     pub fn envelope(entity_key: &str) -> Vec<FieldLayout> {
         let f = |name: &str, ty: FieldType, optional: bool, doc: &str| FieldLayout {

@@ -28,5 +28,5 @@ pub use layout::{FieldLayout, FieldRole, MoneyEncoding, RecordLayout};
 pub use retry::{retry_async, retry_blocking, RetryPolicy, Retrying};
 pub use secret::Secret;
 pub use time::{EventTime, Watermark};
-pub use types::{AggregateKind, FieldType};
+pub use types::{AggregateKind, FieldType, NumberMerge, StateShape};
 pub use window::WindowSpec;

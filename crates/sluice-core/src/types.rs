@@ -139,6 +139,57 @@ impl AggregateKind {
     }
 }
 
+impl AggregateKind {
+    /// The shape of its mergeable partial state: what a store that merges
+    /// partial rows (ClickHouse) keys its columns, merge and finish on. A new
+    /// aggregate whose state has an existing shape needs nothing in the stores.
+    pub fn state_shape(self) -> StateShape {
+        match self {
+            AggregateKind::Count => StateShape::Counter,
+            AggregateKind::Sum => StateShape::Number(NumberMerge::Sum),
+            AggregateKind::Min => StateShape::Number(NumberMerge::Min),
+            AggregateKind::Max => StateShape::Number(NumberMerge::Max),
+            AggregateKind::Avg => StateShape::Mean,
+            AggregateKind::CountDistinct => StateShape::Set,
+            AggregateKind::ApproxCountDistinct => StateShape::Registers,
+            AggregateKind::Percentile => StateShape::Sketch,
+        }
+    }
+}
+
+/// How partial states of one aggregate are stored and merged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StateShape {
+    /// A non-negative count: partial rows add up; the result is the count.
+    Counter,
+    /// One nullable number (integer or float, as the result column):
+    /// partial rows merge with the given function; the result is the number.
+    Number(NumberMerge),
+    /// A mean: exact integer sum, float sum and count, added up; the result
+    /// is their quotient (null when the count is zero).
+    Mean,
+    /// The exact set of distinct values (as text): the union; the result is
+    /// its size.
+    Set,
+    /// HyperLogLog registers: the maximum per register; the result is the
+    /// engine's estimate.
+    Registers,
+    /// A DDSketch (bucket keys and counts): counts added per key; the results
+    /// are the requested quantiles.
+    Sketch,
+}
+
+/// How [`StateShape::Number`] partial values merge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NumberMerge {
+    /// Added up.
+    Sum,
+    /// The smallest.
+    Min,
+    /// The largest.
+    Max,
+}
+
 impl fmt::Display for AggregateKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

@@ -1,7 +1,8 @@
 //! The Kafka path: an idempotent producer of
 //! schema-registry-framed Avro datums ([`producer`]), a consumer-group
 //! [`Source`](sluice_connectors::Source) that decodes them into the engine's batches
-//! ([`source`]), the dead-letter topic ([`dlq`]) and the Confluent-compatible
+//! ([`source`]) with its factory ([`factory`]: the `kafka` source of `sluice
+//! run`), the dead-letter topic ([`dlq`]) and the Confluent-compatible
 //! schema-registry client ([`registry`]). The produce/consume benchmark is
 //! in `sluice-bench`.
 //!
@@ -17,6 +18,7 @@
 
 pub mod avro;
 pub mod dlq;
+pub mod factory;
 pub mod producer;
 pub mod registry;
 pub mod source;
@@ -40,6 +42,7 @@ use sluice_connectors::ConnectorError;
 use sluice_core::Classify;
 
 pub use dlq::{read_dlq, replay_dlq, DlqEntry, DlqWriter, ReplaySummary};
+pub use factory::KafkaFactory;
 pub use producer::{
     produce_generated, EventProducer, ProduceOptions, ProduceSummary, ProducerStats,
 };

@@ -232,9 +232,6 @@ impl ConsumerContext for GroupContext {
 
 type GroupConsumer = BaseConsumer<GroupContext>;
 
-/// A commit callback: positions in, error text out.
-pub type CommitFn = Arc<dyn Fn(&[CommitPosition]) -> Result<(), String> + Send + Sync>;
-
 /// A handle on the consumer for other threads (it is thread-safe): commit
 /// durable offsets from the sink thread, read lag for the live view.
 #[derive(Clone)]
@@ -275,9 +272,8 @@ impl Committer {
         Ok(n)
     }
 
-    /// `commit` as the pipeline's commit hook (the runtime's `CommitHook`):
-    /// errors as text.
-    pub fn into_hook(self) -> CommitFn {
+    /// `commit` as the pipeline's commit hook: errors as text.
+    pub fn into_hook(self) -> sluice_connectors::CommitHook {
         Arc::new(move |positions: &[CommitPosition]| {
             self.commit(positions)
                 .map(|_| ())

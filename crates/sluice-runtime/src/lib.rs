@@ -48,9 +48,6 @@ pub enum RuntimeError {
     /// The metrics recorder or endpoint could not be set up.
     #[error("metrics: {0}")]
     Metrics(String),
-    /// Kafka could not be set up (settings, topics, consumer group).
-    #[error("kafka: {0}")]
-    Kafka(sluice_kafka::KafkaError),
     /// A store could not be reached.
     #[error("cannot connect to {what} (is it running? {hint}): {cause}")]
     Connect {
@@ -65,6 +62,28 @@ pub enum RuntimeError {
     /// reported each problem).
     #[error("secrets: {0}")]
     Secrets(String),
+    /// A service beside the connectors could not be set up (Kafka).
+    #[error("{what}: {cause}")]
+    Service {
+        /// The service.
+        what: &'static str,
+        /// Why.
+        cause: Box<dyn sluice_connectors::factory::ClassifiedError>,
+    },
+}
+
+impl From<sluice_connectors::BuildError> for RuntimeError {
+    fn from(e: sluice_connectors::BuildError) -> Self {
+        use sluice_connectors::BuildError as B;
+        match e {
+            B::Usage(m) => RuntimeError::Usage(m),
+            B::Secrets(m) => RuntimeError::Secrets(m),
+            B::Source(e) => RuntimeError::Source(e),
+            B::Sink(e) => RuntimeError::Sink(e),
+            B::Connect { what, hint, cause } => RuntimeError::Connect { what, hint, cause },
+            B::Service { what, cause } => RuntimeError::Service { what, cause },
+        }
+    }
 }
 
 impl sluice_core::Classify for RuntimeError {
@@ -78,7 +97,7 @@ impl sluice_core::Classify for RuntimeError {
             RuntimeError::Plan(e) => e.domain(),
             RuntimeError::Source(e) | RuntimeError::Sink(e) => e.domain(),
             RuntimeError::Connect { cause, .. } => cause.domain(),
-            RuntimeError::Kafka(e) => e.domain(),
+            RuntimeError::Service { cause, .. } => cause.domain(),
             RuntimeError::DeadLetter(_) | RuntimeError::Commit(_) => D::External,
             RuntimeError::Thread(_) | RuntimeError::Metrics(_) => D::External,
             RuntimeError::Panic(_) => D::Internal,
@@ -89,7 +108,7 @@ impl sluice_core::Classify for RuntimeError {
         match self {
             RuntimeError::Source(e) | RuntimeError::Sink(e) => e.retry_hint(),
             RuntimeError::Connect { cause, .. } => cause.retry_hint(),
-            RuntimeError::Kafka(e) => e.retry_hint(),
+            RuntimeError::Service { cause, .. } => cause.retry_hint(),
             _ if self.domain() == sluice_core::ErrorDomain::External => {
                 sluice_core::RetryHint::Retry
             }

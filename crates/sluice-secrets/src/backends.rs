@@ -8,7 +8,15 @@ use sluice_config::SecretBackendConfig;
 use crate::{Secret, SecretBackend, SecretError};
 
 /// Names of the built-in backends, in the order documented.
-pub const BACKENDS: &[&str] = &["env", "dotenv", "file"];
+pub const BACKENDS: &[&str] = &[
+    "env",
+    "dotenv",
+    "file",
+    "vault",
+    "aws_secrets_manager",
+    "gcp_secret_manager",
+    "azure_key_vault",
+];
 
 /// Builds a backend from its configuration: the one registry of backends.
 pub fn build_backend(
@@ -37,11 +45,53 @@ pub fn build_backend(
                 base_dir.join(d)
             })))
         }
+        "vault" => {
+            let mut opts =
+                crate::vault::VaultOptions::from_options(&cfg.options, &|k| std::env::var(k).ok())?;
+            // relative to the configuration's directory (an absolute path
+            // stays as it is)
+            opts.ca_cert = opts.ca_cert.map(|c| base_dir.join(c));
+            Ok(Box::new(crate::vault::VaultBackend::new(opts)?))
+        }
+        "aws_secrets_manager" => {
+            let env = crate::process_env();
+            let opts = crate::aws::AwsOptions::from_options(&cfg.options, &*env)?;
+            let chain = crate::aws::CredentialChain::new(env, &opts.profile, &opts.region);
+            Ok(Box::new(crate::aws::AwsBackend::new(opts, chain)))
+        }
+        "gcp_secret_manager" => {
+            let env = crate::process_env();
+            let mut opts = crate::gcp::GcpOptions::from_options(&cfg.options, &*env)?;
+            opts.ca_cert = opts.ca_cert.map(|c| base_dir.join(c));
+            Ok(Box::new(crate::gcp::GcpBackend::new(opts, env)?))
+        }
+        "azure_key_vault" => {
+            let mut opts = crate::azure::AzureOptions::from_options(&cfg.options)?;
+            opts.ca_cert = opts.ca_cert.map(|c| base_dir.join(c));
+            Ok(Box::new(crate::azure::AzureBackend::new(
+                opts,
+                crate::process_env(),
+            )?))
+        }
         other => Err(SecretError::Config(format!(
             "unknown backend `{other}` (expected one of {})",
             BACKENDS.join(", ")
         ))),
     }
+}
+
+/// `db-password` → `DB_PASSWORD`: a secret's name as the env backend
+/// spells its variable (after the prefix).
+pub(crate) fn env_style(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Environment variables: secret `db_password` is `<PREFIX>DB_PASSWORD`
@@ -59,17 +109,7 @@ impl EnvBackend {
     }
 
     fn key(&self, name: &str) -> String {
-        let up: String = name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_uppercase()
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        format!("{}{}", self.prefix, up)
+        format!("{}{}", self.prefix, env_style(name))
     }
 }
 
@@ -214,10 +254,26 @@ mod tests {
             .map(|(n, _)| *n)
             .collect();
         assert_eq!(config, BACKENDS);
+        // a valid value for every option (one of its choices where it has
+        // some; a CA file is read when built, so it is left out)
+        let sample = |name: &str, opt: &str| -> Option<String> {
+            let choices = sluice_config::decode::SECRET_OPTION_CHOICES
+                .iter()
+                .find(|(n, o, _)| *n == name && *o == opt);
+            match (opt, choices) {
+                ("ca_cert", _) => None,
+                (_, Some((_, _, values))) => Some(values[0].to_string()),
+                ("address" | "endpoint", None) => Some("http://127.0.0.1:8200".into()),
+                _ => Some("x".into()),
+            }
+        };
         for (name, opts) in sluice_config::decode::SECRET_BACKENDS {
             let cfg = SecretBackendConfig {
                 kind: sluice_config::Spanned::new((*name).into(), Default::default()),
-                options: opts.iter().map(|o| (o.to_string(), "x".into())).collect(),
+                options: opts
+                    .iter()
+                    .filter_map(|o| Some((o.to_string(), sample(name, o)?)))
+                    .collect(),
                 pos: Default::default(),
             };
             assert!(

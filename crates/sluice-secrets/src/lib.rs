@@ -1,16 +1,33 @@
 //! Secret backends and late resolution of `${secret:name}` references.
 //!
-//! A [`SecretBackend`] is async and fallible so remote stores (Vault, cloud
-//! secret managers) fit the same trait later; [`Resolver`] tries the backends
-//! in the order `platform.yaml` lists them and caches what it found. Values
-//! only ever live in [`Secret`], which prints as `[redacted]`.
+//! A [`SecretBackend`] is async and fallible so remote stores (HashiCorp
+//! Vault: [`vault`]; AWS Secrets Manager: [`aws`]; Google Secret Manager:
+//! [`gcp`]; Azure Key Vault: [`azure`]) fit the same trait;
+//! [`Resolver`] tries the backends in the order `platform.yaml` lists them
+//! and caches what it found. `${secret:name#key}` picks one key of a secret
+//! holding a JSON object. Values only ever live in [`Secret`], which prints
+//! as `[redacted]`.
 
+pub mod aws;
+pub mod azure;
 mod backends;
+pub mod gcp;
 mod resolve;
+mod rest;
+pub mod vault;
 
 pub use backends::{build_backend, DotenvBackend, EnvBackend, FileBackend, BACKENDS};
 pub use resolve::{resolve_config, ResolvedSecrets, Resolver};
 pub use sluice_core::Secret;
+
+/// The environment variables a backend reads (the process's own in
+/// production, see [`process_env`]; tests pass their own).
+pub type Env = dyn Fn(&str) -> Option<String> + Send + Sync;
+
+/// The process's environment variables.
+pub fn process_env() -> Box<Env> {
+    Box::new(|k: &str| std::env::var(k).ok())
+}
 
 /// Why a secret could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -34,13 +51,25 @@ pub enum SecretError {
     /// Unknown backend type or bad options.
     #[error("bad secret backend configuration: {0}")]
     Config(String),
+    /// `name#key` names a key the secret does not have.
+    #[error("secret `{name}` has no usable key `{key}`: {reason}")]
+    Key {
+        /// Secret name.
+        name: String,
+        /// The key asked for.
+        key: String,
+        /// Why (never contains a value).
+        reason: String,
+    },
 }
 
 impl sluice_core::Classify for SecretError {
     /// Classification for the runtime.
     fn domain(&self) -> sluice_core::ErrorDomain {
         match self {
-            SecretError::Missing { .. } | SecretError::Config(_) => sluice_core::ErrorDomain::User,
+            SecretError::Missing { .. } | SecretError::Config(_) | SecretError::Key { .. } => {
+                sluice_core::ErrorDomain::User
+            }
             SecretError::Backend { .. } => sluice_core::ErrorDomain::External,
         }
     }

@@ -8,6 +8,7 @@ use sluice_config::yaml::Part;
 use sluice_config::{Config, Diagnostic, Diagnostics, Setting};
 use tokio::sync::Mutex;
 
+use crate::backends::env_style;
 use crate::{build_backend, Secret, SecretBackend, SecretError};
 
 /// Tries backends in order; caches hits.
@@ -26,19 +27,44 @@ impl Resolver {
         }
     }
 
-    /// The backends a configuration lists; relative paths are taken from `base_dir`.
-    pub fn from_config(cfg: &Config, base_dir: &Path) -> Result<Self, SecretError> {
-        let backends = cfg
-            .platform
-            .secrets
-            .iter()
-            .map(|b| build_backend(b, base_dir))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self::new(backends))
+    /// The backends a configuration lists; relative paths are taken from
+    /// `base_dir`. A backend that cannot be built (bad options, an
+    /// unreadable CA file) is a diagnostic at its entry.
+    pub fn from_config(cfg: &Config, base_dir: &Path) -> Result<Self, Diagnostics> {
+        let mut backends = Vec::new();
+        let mut diags = Vec::new();
+        for (i, b) in cfg.platform.secrets.iter().enumerate() {
+            match build_backend(b, base_dir) {
+                Ok(built) => backends.push(built),
+                Err(e) => diags.push(Diagnostic {
+                    file: cfg.sources.path(b.pos.source).to_path_buf(),
+                    line: b.pos.line,
+                    col: b.pos.col,
+                    path: format!("secrets.backends[{i}]"),
+                    message: e.to_string(),
+                    expected: None,
+                    suggestion: None,
+                }),
+            }
+        }
+        if diags.is_empty() {
+            Ok(Self::new(backends))
+        } else {
+            Err(Diagnostics(diags))
+        }
     }
 
-    /// Looks a secret up in each backend in turn.
+    /// Looks a secret up in each backend in turn; `name#key` is key `key`
+    /// of secret `name`, which must hold a JSON object.
     pub async fn get(&self, name: &str) -> Result<Secret<String>, SecretError> {
+        match name.split_once('#') {
+            Some((base, key)) => pick(base, key, &self.whole(base).await?),
+            None => self.whole(name).await,
+        }
+    }
+
+    /// A whole secret, from the first backend that has it.
+    async fn whole(&self, name: &str) -> Result<Secret<String>, SecretError> {
         if let Some(v) = self.cache.lock().await.get(name) {
             return Ok(v.clone());
         }
@@ -64,6 +90,30 @@ impl Resolver {
             }
         }
         Ok(Secret::new(out))
+    }
+}
+
+/// Key `key` of secret `name`, a JSON object (a string value as is, any
+/// other value as JSON). Errors name keys, never values.
+fn pick(name: &str, key: &str, doc: &Secret<String>) -> Result<Secret<String>, SecretError> {
+    let Ok(serde_json::Value::Object(m)) = serde_json::from_str(doc.expose()) else {
+        return Err(SecretError::Key {
+            name: name.to_string(),
+            key: key.to_string(),
+            reason: "the secret is not a JSON object".into(),
+        });
+    };
+    match m.get(key) {
+        Some(serde_json::Value::String(s)) => Ok(Secret::new(s.clone())),
+        Some(v) => Ok(Secret::new(v.to_string())),
+        None => Err(SecretError::Key {
+            name: name.to_string(),
+            key: key.to_string(),
+            reason: format!(
+                "no such key (it has: {})",
+                m.keys().map(String::as_str).collect::<Vec<_>>().join(", ")
+            ),
+        }),
     }
 }
 
@@ -127,18 +177,30 @@ pub async fn resolve_config(
                 Ok(v) => {
                     out.values.insert(name.to_string(), v);
                 }
-                Err(e) => diags.push(Diagnostic {
-                    file: cfg.sources.path(s.pos.source).to_path_buf(),
-                    line: s.pos.line,
-                    col: s.pos.col,
-                    path: String::new(),
-                    message: e.to_string(),
-                    expected: None,
-                    suggestion: Some(format!(
-                        "set it in one of the secret backends, e.g. `SLUICE_SECRET_{}`",
-                        name.to_ascii_uppercase()
-                    )),
-                }),
+                Err(e) => {
+                    let suggestion = match &e {
+                        SecretError::Missing { .. } => format!(
+                            "set it in one of the secret backends, e.g. `SLUICE_SECRET_{}`",
+                            env_style(name.split('#').next().unwrap_or(name))
+                        ),
+                        SecretError::Key { .. } => {
+                            "name one of the secret's keys after `#`".to_string()
+                        }
+                        SecretError::Backend { .. } | SecretError::Config(_) => {
+                            "check that the backend is reachable and lets these credentials read this path"
+                                .to_string()
+                        }
+                    };
+                    diags.push(Diagnostic {
+                        file: cfg.sources.path(s.pos.source).to_path_buf(),
+                        line: s.pos.line,
+                        col: s.pos.col,
+                        path: String::new(),
+                        message: e.to_string(),
+                        expected: None,
+                        suggestion: Some(suggestion),
+                    })
+                }
             }
         }
     }

@@ -52,7 +52,13 @@ pub fn block_on<F: std::future::Future>(f: F) -> anyhow::Result<F::Output> {
 pub fn check_secrets(cli: &Cli, cfg: &Config) -> anyhow::Result<sluice_secrets::ResolvedSecrets> {
     let base = std::env::current_dir()?;
     let _ = cli;
-    let resolver = sluice_secrets::Resolver::from_config(cfg, &base)?;
+    let resolver = match sluice_secrets::Resolver::from_config(cfg, &base) {
+        Ok(r) => r,
+        Err(diags) => {
+            eprintln!("{diags}");
+            return Err(Exit(2).into());
+        }
+    };
     match block_on(sluice_secrets::resolve_config(cfg, &resolver))? {
         Ok(r) => Ok(r),
         Err(diags) => {
@@ -62,7 +68,7 @@ pub fn check_secrets(cli: &Cli, cfg: &Config) -> anyhow::Result<sluice_secrets::
     }
 }
 
-pub use sluice_runtime::topology::sources::parser_threads;
+pub use sluice_connectors::source::json_parallel::parser_threads;
 
 /// Kafka settings with the configuration's secrets resolved and, when
 /// given, `--topic-prefix` applied to every topic and the consumer group.
@@ -84,9 +90,9 @@ pub fn kafka_settings(
 pub fn secrets_on_demand<'a>(
     cli: &'a Cli,
     cfg: &'a Config,
-) -> impl Fn() -> Result<sluice_secrets::ResolvedSecrets, sluice_runtime::RuntimeError> + 'a {
+) -> impl Fn() -> Result<sluice_secrets::ResolvedSecrets, sluice_connectors::BuildError> + 'a {
     move || {
-        check_secrets(cli, cfg).map_err(|e| sluice_runtime::RuntimeError::Secrets(e.to_string()))
+        check_secrets(cli, cfg).map_err(|e| sluice_connectors::BuildError::Secrets(e.to_string()))
     }
 }
 

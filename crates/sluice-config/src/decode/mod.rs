@@ -6,4 +6,4 @@ mod domain;
 mod platform;
 
 pub use domain::domain;
-pub use platform::{platform, SECRET_BACKENDS};
+pub use platform::{platform, SECRET_BACKENDS, SECRET_OPTION_CHOICES};

@@ -477,6 +477,48 @@ pub const SECRET_BACKENDS: &[(&str, &[&str])] = &[
     ("env", &["prefix"]),
     ("dotenv", &["path"]),
     ("file", &["dir"]),
+    (
+        "vault",
+        &[
+            "address",
+            "mount",
+            "kv_version",
+            "path",
+            "namespace",
+            "ca_cert",
+            "auth",
+            "auth_mount",
+            "token_env",
+            "token_file",
+            "role_id",
+            "secret_id_env",
+            "secret_id_file",
+            "role",
+            "jwt_file",
+        ],
+    ),
+    (
+        "aws_secrets_manager",
+        &["region", "prefix", "endpoint", "profile"],
+    ),
+    (
+        "gcp_secret_manager",
+        &["project", "version", "prefix", "endpoint", "ca_cert"],
+    ),
+    ("azure_key_vault", &["vault_url", "endpoint", "ca_cert"]),
+];
+
+/// Options of a backend whose value is one of a few (backend, option,
+/// values).
+pub const SECRET_OPTION_CHOICES: &[(&str, &str, &[&str])] = &[
+    ("vault", "kv_version", &["1", "2"]),
+    ("vault", "auth", &["token", "approle", "kubernetes"]),
+];
+
+/// Options an option value requires: (backend, option, value, needed).
+const SECRET_OPTION_NEEDS: &[(&str, &str, &str, &[&str])] = &[
+    ("vault", "auth", "approle", &["role_id"]),
+    ("vault", "auth", "kubernetes", &["role"]),
 ];
 
 fn secrets(node: Option<&YNode>, rep: &mut Reporter<'_>) -> Vec<SecretBackendConfig> {
@@ -519,13 +561,31 @@ fn secrets(node: Option<&YNode>, rep: &mut Reporter<'_>) -> Vec<SecretBackendCon
                     b.rest();
                     continue;
                 };
+                let kind = SECRET_BACKENDS[idx].0;
                 let mut options = BTreeMap::new();
                 for opt in SECRET_BACKENDS[idx].1 {
-                    if let Some(v) = b
-                        .optional(opt)
-                        .and_then(|n| plain_string(n, &join(&path, opt), rep))
+                    let Some(n) = b.optional(opt) else { continue };
+                    let opt_path = join(&path, opt);
+                    let Some(v) = plain_string(n, &opt_path, rep) else {
+                        continue;
+                    };
+                    if let Some((_, _, values)) = SECRET_OPTION_CHOICES
+                        .iter()
+                        .find(|(k, o, _)| *k == kind && o == opt)
                     {
-                        options.insert(opt.to_string(), v);
+                        let choices: Vec<(&str, ())> = values.iter().map(|v| (*v, ())).collect();
+                        if read::choice(n, &opt_path, &choices, rep).is_none() {
+                            continue;
+                        }
+                    }
+                    options.insert(opt.to_string(), v);
+                }
+                for (_, opt, value, needs) in SECRET_OPTION_NEEDS
+                    .iter()
+                    .filter(|(k, o, v, _)| *k == kind && options.get(*o).is_some_and(|x| x == v))
+                {
+                    for need in needs.iter().filter(|n| !options.contains_key(**n)) {
+                        rep.error(item.pos, &path, format!("`{opt}: {value}` needs `{need}`"));
                     }
                 }
                 b.finish(rep);

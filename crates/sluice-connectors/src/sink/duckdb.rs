@@ -9,7 +9,49 @@ use duckdb::{appender_params_from_iter, Connection};
 
 use super::{last_per_key, Sink};
 use crate::table::{Cell, SqlType, FIXED_COLUMNS};
-use crate::{ConnectorError, DeadLetterRecord, ResultRow, TableSpec};
+use crate::{
+    BuildError, ConnectorError, Context, DeadLetterRecord, ResultRow, SinkFactory, Store, TableSpec,
+};
+
+/// `duckdb`: the embedded store (`--db`, else `sinks.duckdb.path`),
+/// answering live queries while a run writes it.
+#[derive(Debug)]
+pub struct DuckDbFactory;
+
+fn duckdb_path(cx: &Context<'_>) -> String {
+    cx.spec
+        .duckdb_path
+        .clone()
+        .unwrap_or_else(|| cx.cfg.platform.sinks.duckdb.path.clone())
+}
+
+impl SinkFactory for DuckDbFactory {
+    fn name(&self) -> &'static str {
+        "duckdb"
+    }
+
+    fn store(&self, cx: &Context<'_>) -> Option<Result<Box<dyn Store>, BuildError>> {
+        Some(Ok(Box::new(DuckDbStore {
+            path: duckdb_path(cx),
+        })))
+    }
+
+    fn build(&self, cx: &Context<'_>) -> Result<(Box<dyn Sink>, String), BuildError> {
+        let path = duckdb_path(cx);
+        let mut sink = DuckDbSink::open(&path).map_err(BuildError::Sink)?;
+        if path != ":memory:" {
+            // `sluice query` / `sluice tables` from another shell are
+            // answered by this run while it holds the file's lock
+            match sink.serve_queries() {
+                Ok(socket) => {
+                    tracing::info!(socket = %socket.display(), "answering live queries")
+                }
+                Err(e) => tracing::warn!(error = %e, "live queries unavailable"),
+            }
+        }
+        Ok((Box::new(sink), format!("duckdb {path}")))
+    }
+}
 
 /// Table holding dead letters.
 pub const DEAD_LETTER_TABLE: &str = "_sluice_dead_letters";

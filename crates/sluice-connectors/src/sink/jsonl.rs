@@ -6,7 +6,30 @@ use std::io::Write;
 use serde_json::{json, Map, Value};
 
 use super::Sink;
-use crate::{ConnectorError, DeadLetterRecord, ResultRow, TableSpec};
+use crate::{
+    BuildError, ConnectorError, Context, DeadLetterRecord, ResultRow, SinkFactory, TableSpec,
+};
+
+/// `jsonl`: one JSON object per result row (`--out`, else
+/// `sinks.jsonl.path`; `-` is stdout).
+#[derive(Debug)]
+pub struct JsonlFactory;
+
+impl SinkFactory for JsonlFactory {
+    fn name(&self) -> &'static str {
+        "jsonl"
+    }
+
+    fn build(&self, cx: &Context<'_>) -> Result<(Box<dyn Sink>, String), BuildError> {
+        let path = cx
+            .spec
+            .jsonl_path
+            .clone()
+            .unwrap_or_else(|| cx.cfg.platform.sinks.jsonl.path.clone());
+        let sink = JsonlSink::open(&path).map_err(BuildError::Sink)?;
+        Ok((Box::new(sink), format!("jsonl {path}")))
+    }
+}
 
 /// Writes JSON lines.
 pub struct JsonlSink {

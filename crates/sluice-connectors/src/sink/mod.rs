@@ -1,5 +1,5 @@
-//! Sinks: where results and dead letters land. One small trait and a
-//! registry by name.
+//! Sinks: where results and dead letters land. One small trait; each sink's
+//! factory ([`SinkFactory`](crate::SinkFactory)) lives in its file.
 
 #[cfg(feature = "clickhouse")]
 pub mod clickhouse;

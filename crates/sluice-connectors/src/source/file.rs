@@ -23,13 +23,67 @@ use std::path::{Path, PathBuf};
 
 use sluice_core::RecordLayout;
 
+use super::json_parallel::{parser_threads, ParallelJsonSource};
 use super::{Source, SourceOutput, SourceStatus};
-use crate::{ConnectorError, DeadLetterKind, DeadLetterRecord};
+use crate::{
+    BuildError, BuiltSource, ConnectorError, Context, DeadLetterKind, DeadLetterRecord,
+    SourceFactory,
+};
 use sluice_formats::json_projector::Projector;
 use sluice_formats::ocf::read::{self as avro, BlockRead, Branches, Record};
 
 /// The UTF-8 byte order mark.
 pub const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// `file:PATH`: a file, a directory or a glob pattern; JSON lines are
+/// parsed on every core reading only the fields the plan uses, Avro
+/// container files sequentially.
+#[derive(Debug)]
+pub struct FilesFactory;
+
+/// Whether every file is JSON lines (parsed in parallel, projected).
+fn all_json(files: &[PathBuf]) -> bool {
+    files
+        .iter()
+        .all(|f| f.extension().is_some_and(|e| e != "avro"))
+}
+
+impl SourceFactory for FilesFactory {
+    fn name(&self) -> &'static str {
+        "file"
+    }
+
+    fn usage(&self) -> &'static str {
+        "file:PATH"
+    }
+
+    fn reads_projected(&self, arg: Option<&str>) -> bool {
+        arg.and_then(|a| expand(a).ok())
+            .is_some_and(|files| all_json(&files))
+    }
+
+    fn build(&self, cx: &Context<'_>, arg: Option<&str>) -> Result<BuiltSource, BuildError> {
+        let spec = arg.filter(|a| !a.is_empty()).ok_or_else(|| {
+            BuildError::Usage(
+                "`file` needs a path: `file:events.jsonl`, `file:dir/` or `file:'events/*.jsonl'`"
+                    .into(),
+            )
+        })?;
+        let files = expand(spec).map_err(BuildError::Source)?;
+        let source: Box<dyn Source> = if all_json(&files) {
+            // parse on every core (the engine's thread parses too while it
+            // would wait), reading only the fields the aggregations use
+            Box::new(ParallelJsonSource::assisted(
+                files,
+                cx.layouts.to_vec(),
+                parser_threads(),
+            ))
+        } else {
+            Box::new(FileSource::new(spec, cx.domain.layouts()).map_err(BuildError::Source)?)
+        };
+        Ok(BuiltSource::plain(source, None))
+    }
+}
 
 /// Expands a path, directory or pattern into files, in order. Every file
 /// returned could be opened for reading.

@@ -2,10 +2,52 @@
 //! partition (0), offsets counting records from 0. Bounded by the
 //! generator's own limit (`--count`, `--duration`) or unbounded.
 
-use sluice_generator::{EncodedBatch, Generator};
+use sluice_generator::{EncodedBatch, Generator, GeneratorOptions, Limit, TimeMode};
 
 use super::{Source, SourceOutput, SourceStatus};
-use crate::ConnectorError;
+use crate::{BuildError, BuiltSource, ConnectorError, Context, SourceFactory};
+
+/// `generator`: realistic synthetic events, in simulated time as fast as
+/// possible when bounded, else paced to the wall clock.
+#[derive(Debug)]
+pub struct GeneratorFactory;
+
+impl SourceFactory for GeneratorFactory {
+    fn name(&self) -> &'static str {
+        "generator"
+    }
+
+    fn build(&self, cx: &Context<'_>, _arg: Option<&str>) -> Result<BuiltSource, BuildError> {
+        let g = &cx.spec.generator;
+        let bounded = g.count.is_some() || g.duration_ms.is_some();
+        let opts = GeneratorOptions {
+            seed: g.seed.unwrap_or(sluice_generator::DEFAULT_SEED),
+            time: if g.realtime || !bounded {
+                TimeMode::RealTime
+            } else {
+                TimeMode::Simulated
+            },
+            rate: g.rate,
+            limit: Limit {
+                events: g.count,
+                duration_ms: g.duration_ms,
+            },
+            faults: g.faults.clone(),
+            ..GeneratorOptions::default()
+        };
+        let realtime = opts.time == TimeMode::RealTime;
+        let name = &cx.domain.domain.value;
+        let gen = Generator::from_config(cx.cfg, name, opts)
+            .map_err(|e| BuildError::Usage(e.to_string()))?;
+        let per_second = g.rate.unwrap_or_else(|| gen.natural_rate());
+        let mut src = GeneratorSource::new(gen, name);
+        if realtime {
+            // about 100 ms of events per batch
+            src = src.with_max_batch((per_second / 10.0).ceil() as usize);
+        }
+        Ok(BuiltSource::plain(Box::new(src), g.count))
+    }
+}
 
 /// Pulls batches from a [`Generator`].
 #[derive(Debug)]

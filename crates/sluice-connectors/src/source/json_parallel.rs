@@ -24,6 +24,20 @@ use crate::{ConnectorError, DeadLetterKind, DeadLetterRecord};
 use sluice_formats::json_projector::Projector;
 
 const CHUNK: usize = 4 << 20;
+
+/// Threads that parse JSON lines: `SLUICE_PARSER_THREADS`, else every core.
+pub fn parser_threads() -> usize {
+    std::env::var("SLUICE_PARSER_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        })
+}
+
 /// Bytes read per system call: small enough to be parsed while in L2.
 const SLICE: usize = 256 << 10;
 

@@ -1,4 +1,5 @@
-//! Sources: where events come from. One small trait and a registry by name.
+//! Sources: where events come from. One small trait; each source's factory
+//! ([`SourceFactory`](crate::SourceFactory)) lives in its file.
 
 pub mod file;
 pub mod generator;
@@ -234,19 +235,10 @@ pub fn read_all(
 /// Shared fixture of the source tests.
 #[cfg(test)]
 pub(crate) mod fixtures {
-    use sluice_core::{MoneyEncoding, RecordLayout};
+    use sluice_core::RecordLayout;
 
     /// Event type `e` with only its `event_time` (one long per datum).
     pub(crate) fn time_only() -> Vec<RecordLayout> {
-        let mut fields = RecordLayout::envelope("id");
-        fields.retain(|x| x.name == "event_time");
-        vec![RecordLayout {
-            namespace: "n".into(),
-            domain: "d".into(),
-            event_type: "e".into(),
-            entity_key: "id".into(),
-            money: MoneyEncoding::Long,
-            fields,
-        }]
+        vec![RecordLayout::time_only("e")]
     }
 }

@@ -4,14 +4,14 @@
 
 use std::collections::HashMap;
 
-use sluice_core::{AggregateKind, FieldType};
+use sluice_core::{AggregateKind, FieldLayout, FieldType, RecordLayout};
 
 use crate::aggregate::{Columns, Input, NumClass};
 use crate::decode::{CompiledDecoder, FieldVal};
 use crate::error::PlanError;
 use crate::filter::CompiledPredicate;
 use crate::keys;
-use crate::plan::EnginePlan;
+use crate::plan::{AggregationPlan, EnginePlan};
 use crate::window::{Windowing, MAX_SIZE_MS};
 
 /// One part of a group key, read from a slot.
@@ -156,12 +156,52 @@ fn duration_ms(d: &sluice_core::HumanDuration, agg: &str, what: &str) -> Result<
     Ok(v)
 }
 
-/// Validates and compiles a plan.
-pub(crate) fn compile(plan: &EnginePlan) -> Result<Compiled, PlanError> {
-    if plan.layouts.is_empty() {
-        return Err(PlanError::NoLayouts);
+/// Fields to decode: one slot per distinct field name across the plan,
+/// and per event type the (field, slot) pairs its decoder fills.
+struct Slots {
+    of: HashMap<String, u16>,
+    wanted: Vec<Vec<(String, u16)>>,
+}
+
+impl Slots {
+    /// The slot of `name`, which event type `et` must decode.
+    fn take(&mut self, et: usize, name: &str) -> u16 {
+        let n = self.of.len() as u16;
+        let s = *self.of.entry(name.to_string()).or_insert(n);
+        self.wanted[et].push((name.to_string(), s));
+        s
     }
-    let o = &plan.options;
+}
+
+/// Field signatures seen by one aggregation: they must agree across the
+/// event types it reads.
+struct Signatures<'a> {
+    aggregation: &'a str,
+    seen: HashMap<String, String>,
+}
+
+impl Signatures<'_> {
+    fn check(&mut self, field: &str, ty: &FieldType, event_type: &str) -> Result<(), PlanError> {
+        let sig = signature(ty);
+        match self.seen.get(field) {
+            Some(first) if *first != sig => Err(PlanError::ConflictingFieldTypes {
+                aggregation: self.aggregation.to_string(),
+                field: field.to_string(),
+                first: first.clone(),
+                second: sig,
+                event_type: event_type.to_string(),
+            }),
+            Some(_) => Ok(()),
+            None => {
+                self.seen.insert(field.to_string(), sig);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Engine options in range.
+fn check_options(o: &crate::plan::EngineOptions) -> Result<(), PlanError> {
     for (name, v, min) in [
         ("idle_timeout_ms", o.idle_timeout_ms, 1),
         ("max_future_skew_ms", o.max_future_skew_ms, 0),
@@ -176,159 +216,195 @@ pub(crate) fn compile(plan: &EnginePlan) -> Result<Compiled, PlanError> {
             }
         }
     }
+    Ok(())
+}
 
-    let mut slot_of: HashMap<String, u16> = HashMap::new();
-    let mut slot = |name: &str| -> u16 {
-        let n = slot_of.len() as u16;
-        *slot_of.entry(name.to_string()).or_insert(n)
+/// An aggregation's own settings: its windowing, watermark delay and
+/// allowed lateness, its field and quantiles.
+fn check_aggregation(a: &AggregationPlan) -> Result<(Windowing, i64, i64), PlanError> {
+    let name = a.name.as_str();
+    let windowing = Windowing::new(&a.window).map_err(|reason| PlanError::InvalidWindow {
+        aggregation: a.name.clone(),
+        reason,
+    })?;
+    let delay = duration_ms(&a.watermark_delay, name, "watermark_delay")?;
+    let lateness = duration_ms(&a.allowed_lateness, name, "allowed_lateness")?;
+    if a.kind.needs_field() && a.field.is_none() {
+        return Err(PlanError::MissingField {
+            aggregation: a.name.clone(),
+            kind: a.kind.name().to_string(),
+        });
+    }
+    if a.kind == AggregateKind::Percentile {
+        if a.quantiles.is_empty() {
+            return Err(PlanError::InvalidQuantiles {
+                aggregation: a.name.clone(),
+                reason: "percentile needs at least one quantile".to_string(),
+            });
+        }
+        if let Some(q) = a.quantiles.iter().find(|q| !(0.0..=1.0).contains(*q)) {
+            return Err(PlanError::InvalidQuantiles {
+                aggregation: a.name.clone(),
+                reason: format!("`{q}` is not within [0, 1]"),
+            });
+        }
+    }
+    Ok((windowing, delay, lateness))
+}
+
+/// The indexes of the event types an aggregation reads (all when it names
+/// none).
+fn event_types_of(plan: &EnginePlan, a: &AggregationPlan) -> Result<Vec<usize>, PlanError> {
+    if a.event_types.is_empty() {
+        return Ok((0..plan.layouts.len()).collect());
+    }
+    a.event_types
+        .iter()
+        .map(|et| {
+            plan.layouts
+                .iter()
+                .position(|l| &l.event_type == et)
+                .ok_or_else(|| PlanError::UnknownEventType {
+                    aggregation: a.name.clone(),
+                    event_type: et.clone(),
+                })
+        })
+        .collect()
+}
+
+/// What one aggregation reads from one event type.
+struct FeedBuilder<'a> {
+    a: &'a AggregationPlan,
+    layout: &'a RecordLayout,
+    et: usize,
+}
+
+impl FeedBuilder<'_> {
+    fn field(&self, f: &str) -> Result<&FieldLayout, PlanError> {
+        self.layout.field(f).ok_or_else(|| PlanError::UnknownField {
+            aggregation: self.a.name.clone(),
+            field: f.to_string(),
+            event_type: self.layout.event_type.clone(),
+        })
+    }
+
+    /// The aggregated value's source and its numeric class.
+    fn value(
+        &self,
+        slots: &mut Slots,
+        sigs: &mut Signatures<'_>,
+    ) -> Result<(ValueSrc, Option<NumClass>), PlanError> {
+        let a = self.a;
+        let Some(f) = &a.field else {
+            return Ok((ValueSrc::Star, None));
+        };
+        let fl = self.field(f)?;
+        sigs.check(f, &fl.ty, &self.layout.event_type)?;
+        if a.kind.needs_numeric_field() && !fl.ty.is_numeric() {
+            return Err(PlanError::UnsupportedFieldType {
+                aggregation: a.name.clone(),
+                kind: a.kind.name().to_string(),
+                field: f.clone(),
+                ty: fl.ty.name().to_string(),
+            });
+        }
+        let num = if matches!(fl.ty, FieldType::Double) {
+            NumClass::Float
+        } else {
+            NumClass::Int
+        };
+        let s = slots.take(self.et, f);
+        let src = match a.kind {
+            AggregateKind::CountDistinct | AggregateKind::ApproxCountDistinct => ValueSrc::Bytes {
+                slot: s,
+                symbols: symbols_of(&fl.ty),
+            },
+            _ => ValueSrc::Slot(s),
+        };
+        Ok((src, Some(num)))
+    }
+
+    /// The group key's parts.
+    fn key(&self, slots: &mut Slots, sigs: &mut Signatures<'_>) -> Result<Vec<KeyPart>, PlanError> {
+        let mut key = Vec::with_capacity(self.a.group_by.len());
+        for g in &self.a.group_by {
+            let fl = self.field(g)?;
+            sigs.check(g, &fl.ty, &self.layout.event_type)?;
+            if matches!(fl.ty, FieldType::Double) {
+                return Err(PlanError::UnsupportedFieldType {
+                    aggregation: self.a.name.clone(),
+                    kind: "group_by".to_string(),
+                    field: g.clone(),
+                    ty: fl.ty.name().to_string(),
+                });
+            }
+            key.push(KeyPart::Slot {
+                slot: slots.take(self.et, g),
+                symbols: symbols_of(&fl.ty),
+            });
+        }
+        Ok(key)
+    }
+
+    /// The filter's predicates.
+    fn preds(
+        &self,
+        slots: &mut Slots,
+        sigs: &mut Signatures<'_>,
+    ) -> Result<Vec<CompiledPredicate>, PlanError> {
+        let mut preds = Vec::with_capacity(self.a.filter.len());
+        for p in &self.a.filter {
+            let fl = self.field(&p.field)?;
+            sigs.check(&p.field, &fl.ty, &self.layout.event_type)?;
+            let s = slots.take(self.et, &p.field);
+            preds.push(
+                CompiledPredicate::new(s, &fl.ty, p.op, &p.value).map_err(|reason| {
+                    PlanError::InvalidFilter {
+                        aggregation: self.a.name.clone(),
+                        field: p.field.clone(),
+                        reason,
+                    }
+                })?,
+            );
+        }
+        Ok(preds)
+    }
+}
+
+/// Validates and compiles a plan.
+pub(crate) fn compile(plan: &EnginePlan) -> Result<Compiled, PlanError> {
+    if plan.layouts.is_empty() {
+        return Err(PlanError::NoLayouts);
+    }
+    check_options(&plan.options)?;
+    let mut slots = Slots {
+        of: HashMap::new(),
+        wanted: vec![Vec::new(); plan.layouts.len()],
     };
     let mut feeds: Vec<Vec<Feed>> = vec![Vec::new(); plan.layouts.len()];
-    let mut wanted: Vec<Vec<(String, u16)>> = vec![Vec::new(); plan.layouts.len()];
     let mut aggs = Vec::with_capacity(plan.aggregations.len());
 
     for (ai, a) in plan.aggregations.iter().enumerate() {
-        let name = a.name.as_str();
         if plan.aggregations[..ai].iter().any(|b| b.name == a.name) {
             return Err(PlanError::DuplicateAggregation(a.name.clone()));
         }
-        let windowing = Windowing::new(&a.window).map_err(|reason| PlanError::InvalidWindow {
-            aggregation: a.name.clone(),
-            reason,
-        })?;
-        let delay = duration_ms(&a.watermark_delay, name, "watermark_delay")?;
-        let lateness = duration_ms(&a.allowed_lateness, name, "allowed_lateness")?;
-        if a.kind.needs_field() && a.field.is_none() {
-            return Err(PlanError::MissingField {
-                aggregation: a.name.clone(),
-                kind: a.kind.name().to_string(),
-            });
-        }
-        if a.kind == AggregateKind::Percentile {
-            if a.quantiles.is_empty() {
-                return Err(PlanError::InvalidQuantiles {
-                    aggregation: a.name.clone(),
-                    reason: "percentile needs at least one quantile".to_string(),
-                });
-            }
-            if let Some(q) = a.quantiles.iter().find(|q| !(0.0..=1.0).contains(*q)) {
-                return Err(PlanError::InvalidQuantiles {
-                    aggregation: a.name.clone(),
-                    reason: format!("`{q}` is not within [0, 1]"),
-                });
-            }
-        }
-        let types: Vec<usize> = if a.event_types.is_empty() {
-            (0..plan.layouts.len()).collect()
-        } else {
-            a.event_types
-                .iter()
-                .map(|et| {
-                    plan.layouts
-                        .iter()
-                        .position(|l| &l.event_type == et)
-                        .ok_or_else(|| PlanError::UnknownEventType {
-                            aggregation: a.name.clone(),
-                            event_type: et.clone(),
-                        })
-                })
-                .collect::<Result<_, _>>()?
+        let (windowing, delay, lateness) = check_aggregation(a)?;
+        let mut sigs = Signatures {
+            aggregation: &a.name,
+            seen: HashMap::new(),
         };
-
-        // Field signatures must agree across the event types read.
-        let mut sigs: HashMap<String, String> = HashMap::new();
+        // the numeric class of the last event type read decides
         let mut num = NumClass::Int;
-        for &et in &types {
-            let layout = &plan.layouts[et];
-            let field_of = |f: &str| {
-                layout.field(f).ok_or_else(|| PlanError::UnknownField {
-                    aggregation: a.name.clone(),
-                    field: f.to_string(),
-                    event_type: layout.event_type.clone(),
-                })
+        for et in event_types_of(plan, a)? {
+            let b = FeedBuilder {
+                a,
+                layout: &plan.layouts[et],
+                et,
             };
-            let mut check_sig = |f: &str, ty: &FieldType| -> Result<(), PlanError> {
-                let sig = signature(ty);
-                match sigs.get(f) {
-                    Some(first) if *first != sig => Err(PlanError::ConflictingFieldTypes {
-                        aggregation: a.name.clone(),
-                        field: f.to_string(),
-                        first: first.clone(),
-                        second: sig,
-                        event_type: layout.event_type.clone(),
-                    }),
-                    Some(_) => Ok(()),
-                    None => {
-                        sigs.insert(f.to_string(), sig);
-                        Ok(())
-                    }
-                }
-            };
-
-            let value = match &a.field {
-                None => ValueSrc::Star,
-                Some(f) => {
-                    let fl = field_of(f)?;
-                    check_sig(f, &fl.ty)?;
-                    let unsupported = || PlanError::UnsupportedFieldType {
-                        aggregation: a.name.clone(),
-                        kind: a.kind.name().to_string(),
-                        field: f.clone(),
-                        ty: fl.ty.name().to_string(),
-                    };
-                    if a.kind.needs_numeric_field() && !fl.ty.is_numeric() {
-                        return Err(unsupported());
-                    }
-                    num = if matches!(fl.ty, FieldType::Double) {
-                        NumClass::Float
-                    } else {
-                        NumClass::Int
-                    };
-                    let s = slot(f);
-                    wanted[et].push((f.clone(), s));
-                    match a.kind {
-                        AggregateKind::CountDistinct | AggregateKind::ApproxCountDistinct => {
-                            ValueSrc::Bytes {
-                                slot: s,
-                                symbols: symbols_of(&fl.ty),
-                            }
-                        }
-                        _ => ValueSrc::Slot(s),
-                    }
-                }
-            };
-            let mut key = Vec::with_capacity(a.group_by.len());
-            for g in &a.group_by {
-                let fl = field_of(g)?;
-                check_sig(g, &fl.ty)?;
-                if matches!(fl.ty, FieldType::Double) {
-                    return Err(PlanError::UnsupportedFieldType {
-                        aggregation: a.name.clone(),
-                        kind: "group_by".to_string(),
-                        field: g.clone(),
-                        ty: fl.ty.name().to_string(),
-                    });
-                }
-                let s = slot(g);
-                wanted[et].push((g.clone(), s));
-                key.push(KeyPart::Slot {
-                    slot: s,
-                    symbols: symbols_of(&fl.ty),
-                });
-            }
-            let mut preds = Vec::with_capacity(a.filter.len());
-            for p in &a.filter {
-                let fl = field_of(&p.field)?;
-                check_sig(&p.field, &fl.ty)?;
-                let s = slot(&p.field);
-                wanted[et].push((p.field.clone(), s));
-                preds.push(CompiledPredicate::new(s, &fl.ty, p.op, &p.value).map_err(
-                    |reason| PlanError::InvalidFilter {
-                        aggregation: a.name.clone(),
-                        field: p.field.clone(),
-                        reason,
-                    },
-                )?);
-            }
+            let (value, class) = b.value(&mut slots, &mut sigs)?;
+            num = class.unwrap_or(num);
+            let key = b.key(&mut slots, &mut sigs)?;
+            let preds = b.preds(&mut slots, &mut sigs)?;
             let key_of = feeds[et]
                 .iter()
                 .position(|f| f.key == key)
@@ -348,7 +424,7 @@ pub(crate) fn compile(plan: &EnginePlan) -> Result<Compiled, PlanError> {
             columns: Columns::new(a.kind, a.field.is_none(), num, &a.quantiles),
         });
     }
-    if slot_of.len() >= usize::from(crate::decode::TIME) {
+    if slots.of.len() >= usize::from(crate::decode::TIME) {
         return Err(PlanError::InvalidOption {
             option: "aggregations".to_string(),
             reason: "too many distinct fields".to_string(),
@@ -357,7 +433,7 @@ pub(crate) fn compile(plan: &EnginePlan) -> Result<Compiled, PlanError> {
     let decoders = plan
         .layouts
         .iter()
-        .zip(&wanted)
+        .zip(&slots.wanted)
         .map(|(l, w)| {
             let w: Vec<(&str, u16)> = w.iter().map(|(n, s)| (n.as_str(), *s)).collect();
             CompiledDecoder::new(l, &w)
@@ -367,6 +443,6 @@ pub(crate) fn compile(plan: &EnginePlan) -> Result<Compiled, PlanError> {
         decoders,
         feeds,
         aggs,
-        slots: slot_of.len(),
+        slots: slots.of.len(),
     })
 }

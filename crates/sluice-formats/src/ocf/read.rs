@@ -418,16 +418,7 @@ mod tests {
 
     /// Event type `e` with only its `event_time` (one long per datum).
     fn time_only() -> Vec<RecordLayout> {
-        let mut fields = RecordLayout::envelope("id");
-        fields.retain(|x| x.name == "event_time");
-        vec![RecordLayout {
-            namespace: "n".into(),
-            domain: "d".into(),
-            event_type: "e".into(),
-            entity_key: "id".into(),
-            money: MoneyEncoding::Long,
-            fields,
-        }]
+        vec![RecordLayout::time_only("e")]
     }
 
     const SYNC: [u8; 16] = *b"0123456789abcdef";

@@ -83,10 +83,7 @@ pub struct PipelineOptions {
     pub dead_letter_hook: Option<DeadLetterHook>,
 }
 
-/// See [`PipelineOptions::on_durable_end`].
-pub type CommitHook = Arc<dyn Fn(&[CommitPosition]) -> Result<(), String> + Send + Sync>;
-/// See [`PipelineOptions::dead_letter_hook`].
-pub type DeadLetterHook = Arc<Mutex<dyn FnMut(&[DeadLetterRecord]) -> Result<(), String> + Send>>;
+pub use sluice_connectors::{CommitHook, DeadLetterHook};
 
 impl Default for PipelineOptions {
     fn default() -> Self {

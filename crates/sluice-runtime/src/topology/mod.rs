@@ -3,176 +3,43 @@
 //! validated configuration and a [`RunSpec`] (library types only: the CLI
 //! parses its arguments into a `RunSpec` and calls [`run`]).
 //!
-//! Adding a source or a sink: the connector itself (in `sluice-connectors`),
-//! a factory in [`sources`](mod@sources) or [`sinks`](mod@sinks), and its
-//! entry in the registry function below. Capabilities live on the factory
-//! traits (e.g. [`SinkFactory::merges_partials`]), never in comparisons of
-//! names.
+//! The factories live beside their connectors (`sluice-connectors`'
+//! `source/` and `sink/` files, Kafka's in `sluice-kafka`); adding one is
+//! its entry in the registry functions below. Capabilities live on the
+//! factory traits (e.g. [`SinkFactory::merges_partials`]), never in
+//! comparisons of names.
 
-pub mod sinks;
-pub mod sources;
-
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use sluice_config::{Config, DomainConfig};
+use sluice_config::Config;
 use sluice_connectors::{Sink, Source, Store};
-use sluice_generator::FaultOptions;
-use sluice_secrets::ResolvedSecrets;
+
+pub use sluice_connectors::factory::{
+    BuildError, BuiltSource, Context, GeneratorSpec, KafkaSpec, RunSpec, SecretsFn, SinkFactory,
+    SourceFactory, SourceHooks,
+};
 
 use crate::pipeline::{self, PipelineOptions, RunSummary, Stats};
 use crate::plan::BuiltPlan;
 use crate::RuntimeError;
 
-/// What to run, besides the configuration.
-#[derive(Clone, Debug, Default)]
-pub struct RunSpec {
-    /// Domain to run.
-    pub domain: String,
-    /// Only these aggregations (empty: all of the domain's).
-    pub aggregations: Vec<String>,
-    /// A source name, with its argument after a colon (`generator`,
-    /// `file:events/*.jsonl`, `kafka`).
-    pub source: String,
-    /// Sink name (`None`: `sinks.default`).
-    pub sink: Option<String>,
-    /// The generator source's options.
-    pub generator: GeneratorSpec,
-    /// The Kafka source's options.
-    pub kafka: KafkaSpec,
-    /// DuckDB file (`None`: `sinks.duckdb.path`).
-    pub duckdb_path: Option<String>,
-    /// JSON lines output (`None`: `sinks.jsonl.path`).
-    pub jsonl_path: Option<String>,
-    /// Draw the live view on stderr (when it is a terminal).
-    pub live_view: bool,
-    /// Serve `/metrics`, `/healthz` and `/readyz` here (`None`:
-    /// `metrics.address` when `metrics.enabled`).
-    pub metrics_address: Option<String>,
-}
-
-/// Options of the generator source.
-#[derive(Clone, Debug, Default)]
-pub struct GeneratorSpec {
-    /// Stop after this many events.
-    pub count: Option<u64>,
-    /// Stop after this span of event time.
-    pub duration_ms: Option<i64>,
-    /// Events per second of event time.
-    pub rate: Option<f64>,
-    /// Seed (`None`: [`sluice_generator::DEFAULT_SEED`]).
-    pub seed: Option<u64>,
-    /// Follow the wall clock even when bounded (unbounded runs always do).
-    pub realtime: bool,
-    /// Faults to inject.
-    pub faults: FaultOptions,
-}
-
-/// Options of the Kafka source.
-#[derive(Clone, Debug, Default)]
-pub struct KafkaSpec {
-    /// Consumer group (`None`: `kafka.group_id`).
-    pub group: Option<String>,
-    /// Stop once every assigned partition is read to its end.
-    pub until_end: bool,
-    /// Static-membership instance name (`None`: `SLUICE_INSTANCE`, else the
-    /// host name; empty: off).
-    pub instance: Option<String>,
-    /// Put this in front of every topic and the default group.
-    pub topic_prefix: Option<String>,
-}
-
-/// Resolves the configuration's secrets when a factory needs them (the
-/// embedded default needs none, so a missing ClickHouse password cannot
-/// stop it).
-pub type SecretsFn<'a> = &'a dyn Fn() -> Result<ResolvedSecrets, RuntimeError>;
-
-/// What a factory builds from.
-pub struct Context<'a> {
-    /// The validated configuration.
-    pub cfg: &'a Config,
-    /// The run's domain.
-    pub domain: &'a DomainConfig,
-    /// The run.
-    pub spec: &'a RunSpec,
-    /// Secrets, resolved on demand.
-    pub secrets: SecretsFn<'a>,
-}
-
-impl std::fmt::Debug for Context<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Context")
-            .field("domain", &self.domain.domain.value)
-            .field("spec", &self.spec)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A source and how many records it will deliver when known (the live
-/// view's progress bar).
-pub struct BuiltSource {
-    /// The source.
-    pub source: Box<dyn Source>,
-    /// Records it delivers, when bounded and known in advance.
-    pub limit: Option<u64>,
-}
-
-impl std::fmt::Debug for BuiltSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BuiltSource")
-            .field("source", &self.source.describe())
-            .field("limit", &self.limit)
-            .finish()
-    }
-}
-
-/// Builds one kind of source.
-pub trait SourceFactory: Sync {
-    /// Registry name (`--source NAME` or `NAME:ARG`).
-    fn name(&self) -> &'static str;
-    /// How users write it (`file:PATH`).
-    fn usage(&self) -> &'static str {
-        self.name()
-    }
-    /// Builds the source; may narrow `built` (e.g. project layouts onto the
-    /// fields the plan reads) and set pipeline hooks in `opts` (commits,
-    /// dead-letter output).
-    fn build(
-        &self,
-        cx: &Context<'_>,
-        arg: Option<&str>,
-        built: &mut BuiltPlan,
-        opts: &mut PipelineOptions,
-    ) -> Result<BuiltSource, RuntimeError>;
-}
-
-/// Builds one kind of sink.
-pub trait SinkFactory: Sync {
-    /// Registry name (`--sink NAME`, `sinks.default`).
-    fn name(&self) -> &'static str;
-    /// Whether the store merges partial rows per source partition, so the
-    /// pipeline can run one engine per partition (several instances,
-    /// exactly-once replays); otherwise it stores final rows.
-    fn merges_partials(&self) -> bool {
-        false
-    }
-    /// Connects; returns the sink and a description for logs.
-    fn build(&self, cx: &Context<'_>) -> Result<(Box<dyn Sink>, String), RuntimeError>;
-    /// Its results read back with SQL, when the sink is a store (`None`:
-    /// it cannot be queried, e.g. JSON lines).
-    fn store(&self, cx: &Context<'_>) -> Option<Result<Box<dyn Store>, RuntimeError>> {
-        let _ = cx;
-        None
-    }
-}
-
 /// Every source, by name.
 pub fn sources() -> &'static [&'static dyn SourceFactory] {
-    &[&sources::Generator, &sources::Files, &sources::Kafka]
+    use sluice_connectors::source::{file::FilesFactory, generator::GeneratorFactory};
+    &[
+        &GeneratorFactory,
+        &FilesFactory,
+        &sluice_kafka::KafkaFactory,
+    ]
 }
 
 /// Every sink, by name.
 pub fn sinks() -> &'static [&'static dyn SinkFactory] {
-    &[&sinks::DuckDb, &sinks::ClickHouse, &sinks::Jsonl]
+    use sluice_connectors::sink::{
+        clickhouse::ClickHouseFactory, duckdb::DuckDbFactory, jsonl::JsonlFactory,
+    };
+    &[&DuckDbFactory, &ClickHouseFactory, &JsonlFactory]
 }
 
 /// The registered sink names.
@@ -241,17 +108,22 @@ pub fn open_store(
         .find(|d| d.domain.value == spec.domain)
         .or(cfg.domains.first())
         .ok_or_else(|| RuntimeError::Usage("no domain configured".into()))?;
+    let stop = Arc::new(AtomicBool::new(false));
     let cx = Context {
         cfg,
         domain,
         spec,
         secrets,
+        layouts: &[],
+        sharded: factory.merges_partials(),
+        stop: &stop,
     };
-    factory.store(&cx).unwrap_or_else(|| {
-        Err(RuntimeError::Usage(format!(
+    match factory.store(&cx) {
+        Some(store) => Ok(store?),
+        None => Err(RuntimeError::Usage(format!(
             "the `{name}` sink keeps no store to query (`--db FILE` reads a DuckDB file)"
-        )))
-    })
+        ))),
+    }
 }
 
 /// A run, wired and ready: what [`pipeline::run`] takes.
@@ -286,7 +158,7 @@ pub fn build(
     cfg: &Config,
     spec: &RunSpec,
     secrets: SecretsFn<'_>,
-    stop: Arc<std::sync::atomic::AtomicBool>,
+    stop: Arc<AtomicBool>,
 ) -> Result<Topology, RuntimeError> {
     let domain = cfg
         .domain(&spec.domain)
@@ -294,20 +166,30 @@ pub fn build(
     let sink_factory = sink_of(sink_name(spec, cfg))?;
     let (source_factory, arg) = source_of(&spec.source)?;
     let mut built = crate::plan::build(domain, &cfg.platform.engine, &spec.aggregations)?;
-    let mut opts = PipelineOptions {
-        trigger_interval: cfg.platform.engine.trigger_interval.0,
-        stop,
-        sharded: sink_factory.merges_partials(),
-        ..PipelineOptions::default()
-    };
+    if source_factory.reads_projected(arg) {
+        built = crate::plan::projected(&built);
+    }
+    let sharded = sink_factory.merges_partials();
     let cx = Context {
         cfg,
         domain,
         spec,
         secrets,
+        layouts: &built.plan.layouts,
+        sharded,
+        stop: &stop,
     };
-    let src = source_factory.build(&cx, arg, &mut built, &mut opts)?;
+    let src = source_factory.build(&cx, arg)?;
     let (sink, sink_desc) = sink_factory.build(&cx)?;
+    let opts = PipelineOptions {
+        trigger_interval: cfg.platform.engine.trigger_interval.0,
+        stop,
+        sharded,
+        on_durable: src.hooks.on_durable,
+        on_durable_end: src.hooks.on_durable_end,
+        dead_letter_hook: src.hooks.dead_letters,
+        ..PipelineOptions::default()
+    };
     Ok(Topology {
         built,
         source: src.source,

@@ -1,7 +1,7 @@
 //! Tables and views generated from the result table specs, for old and
 //! modern ClickHouse servers.
 
-use sluice_core::AggregateKind;
+use sluice_core::{NumberMerge, StateShape};
 
 use crate::{SqlType, TableSpec};
 
@@ -58,7 +58,7 @@ pub(crate) fn integer_value(spec: &TableSpec) -> bool {
         .is_some_and(|c| matches!(c.ty, SqlType::BigInt | SqlType::HugeInt))
 }
 
-/// The state columns of one aggregate kind, `(name, type)`.
+/// The state columns of a table's state shape, `(name, type)`.
 pub(crate) fn state_columns(spec: &TableSpec) -> Vec<(String, String)> {
     let num = if integer_value(spec) {
         "Nullable(Int64)"
@@ -66,23 +66,31 @@ pub(crate) fn state_columns(spec: &TableSpec) -> Vec<(String, String)> {
         "Nullable(Float64)"
     };
     let c = |n: &str, t: &str| (n.to_string(), t.to_string());
-    match spec.kind {
-        AggregateKind::Count => vec![c("st_count", "UInt64")],
-        AggregateKind::Sum => vec![c("st_sum", num)],
-        AggregateKind::Min => vec![c("st_min", num)],
-        AggregateKind::Max => vec![c("st_max", num)],
-        AggregateKind::Avg => vec![
+    match spec.kind.state_shape() {
+        StateShape::Counter => vec![c("st_count", "UInt64")],
+        StateShape::Number(m) => vec![c(number_column(m), num)],
+        StateShape::Mean => vec![
             c("st_isum", "Int64"),
             c("st_fsum", "Float64"),
             c("st_n", "UInt64"),
         ],
-        AggregateKind::CountDistinct => vec![c("st_set", "Array(String)")],
+        StateShape::Set => vec![c("st_set", "Array(String)")],
         // non-zero HyperLogLog registers as `index << 8 | rank`
-        AggregateKind::ApproxCountDistinct => vec![c("st_hll", "Array(UInt32)")],
-        AggregateKind::Percentile => vec![
+        StateShape::Registers => vec![c("st_hll", "Array(UInt32)")],
+        StateShape::Sketch => vec![
             c("st_keys", "Array(Int32)"),
             c("st_counts", "Array(UInt64)"),
         ],
+    }
+}
+
+/// The state column of a number merged by `m` (`st_sum`, `st_min`,
+/// `st_max`: tables written by earlier versions keep their names).
+fn number_column(m: NumberMerge) -> &'static str {
+    match m {
+        NumberMerge::Sum => "st_sum",
+        NumberMerge::Min => "st_min",
+        NumberMerge::Max => "st_max",
     }
 }
 
@@ -142,24 +150,23 @@ fn view_exprs(spec: &TableSpec) -> (Vec<String>, Vec<String>) {
         .first()
         .map(|c| c.name.clone())
         .unwrap_or_else(|| "value".into());
-    match spec.kind {
-        AggregateKind::Count => (
+    match spec.kind.state_shape() {
+        StateShape::Counter => (
             vec!["sum(st_count) AS m_count".into()],
             vec![format!("m_count AS `{value}`")],
         ),
-        AggregateKind::Sum => (
-            vec!["sum(st_sum) AS m_sum".into()],
-            vec![format!("m_sum AS `{value}`")],
-        ),
-        AggregateKind::Min => (
-            vec!["min(st_min) AS m_min".into()],
-            vec![format!("m_min AS `{value}`")],
-        ),
-        AggregateKind::Max => (
-            vec!["max(st_max) AS m_max".into()],
-            vec![format!("m_max AS `{value}`")],
-        ),
-        AggregateKind::Avg => (
+        StateShape::Number(m) => {
+            let (f, col) = match m {
+                NumberMerge::Sum => ("sum", "m_sum"),
+                NumberMerge::Min => ("min", "m_min"),
+                NumberMerge::Max => ("max", "m_max"),
+            };
+            (
+                vec![format!("{f}({}) AS {col}", number_column(m))],
+                vec![format!("{col} AS `{value}`")],
+            )
+        }
+        StateShape::Mean => (
             vec![
                 "sum(st_isum) AS m_isum".into(),
                 "sum(st_fsum) AS m_fsum".into(),
@@ -169,11 +176,11 @@ fn view_exprs(spec: &TableSpec) -> (Vec<String>, Vec<String>) {
                 "if(m_n = 0, NULL, (m_isum + m_fsum) / m_n) AS `{value}`"
             )],
         ),
-        AggregateKind::CountDistinct => (
+        StateShape::Set => (
             vec!["uniqExactArray(st_set) AS m_distinct".into()],
             vec![format!("m_distinct AS `{value}`")],
         ),
-        AggregateKind::ApproxCountDistinct => {
+        StateShape::Registers => {
             // merge: every shard's non-zero registers, sorted, keeping the
             // largest rank per register; then the engine's estimator
             // (aggregate::hll::Hll::estimate) in SQL
@@ -189,7 +196,7 @@ fn view_exprs(spec: &TableSpec) -> (Vec<String>, Vec<String>) {
                 )],
             )
         }
-        AggregateKind::Percentile => {
+        StateShape::Sketch => {
             let g = gamma_literal();
             let off = sluice_engine::aggregate::percentile::KEY_OFFSET;
             let outer = spec

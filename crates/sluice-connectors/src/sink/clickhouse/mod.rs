@@ -31,7 +31,52 @@ pub use store::ClickHouseStore;
 
 use std::time::Duration;
 
-use crate::{ConnectorError, DeadLetterRecord, ResultRow, Sink, TableSpec};
+use crate::{
+    BuildError, ConnectorError, Context, DeadLetterRecord, ResultRow, Sink, SinkFactory, Store,
+    TableSpec,
+};
+
+/// `clickhouse`: `sinks.clickhouse`, secrets resolved; partial rows per
+/// source partition, merged by the views.
+#[derive(Debug)]
+pub struct ClickHouseFactory;
+
+/// `sinks.clickhouse` with secrets resolved.
+fn settings(cx: &Context<'_>) -> Result<ClickHouseSettings, BuildError> {
+    ClickHouseSettings::from_config(&cx.cfg.platform.sinks.clickhouse, &cx.secrets()?)
+        .map_err(BuildError::Sink)
+}
+
+impl SinkFactory for ClickHouseFactory {
+    fn name(&self) -> &'static str {
+        "clickhouse"
+    }
+
+    fn merges_partials(&self) -> bool {
+        true
+    }
+
+    fn store(&self, cx: &Context<'_>) -> Option<Result<Box<dyn Store>, BuildError>> {
+        Some(settings(cx).and_then(|s| {
+            Ok(Box::new(ClickHouseStore::new(&s).map_err(BuildError::Sink)?) as Box<dyn Store>)
+        }))
+    }
+
+    fn build(&self, cx: &Context<'_>) -> Result<(Box<dyn Sink>, String), BuildError> {
+        let settings = settings(cx)?;
+        let desc = format!(
+            "clickhouse {} database {}",
+            settings.display_url(),
+            settings.database
+        );
+        let sink = ClickHouseSink::connect(settings).map_err(|cause| BuildError::Connect {
+            what: "ClickHouse",
+            hint: "`scripts/services.sh start clickhouse`",
+            cause,
+        })?;
+        Ok((Box::new(sink), desc))
+    }
+}
 
 /// Where and how to connect.
 #[derive(Clone)]

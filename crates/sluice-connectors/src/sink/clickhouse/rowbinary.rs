@@ -6,7 +6,7 @@
 //! LEB128 length + elements, `DateTime` as u32 seconds, `DateTime64(3)` as
 //! i64 milliseconds.
 
-use sluice_core::AggregateKind;
+use sluice_core::StateShape;
 use sluice_engine::AggState;
 
 use super::ddl::{integer_value, Dialect};
@@ -119,8 +119,8 @@ pub(crate) fn encode_row(
             "the engine did not attach the aggregate's state (emit_state is off)".into(),
         )
     };
-    match spec.kind {
-        AggregateKind::Count => {
+    match spec.kind.state_shape() {
+        StateShape::Counter => {
             let n = match r.values.first() {
                 Some(Cell::Int(i)) => u64::try_from(*i).unwrap_or(0),
                 Some(Cell::HugeInt(i)) => u64::try_from(*i).unwrap_or(0),
@@ -128,10 +128,10 @@ pub(crate) fn encode_row(
             };
             out.extend_from_slice(&n.to_le_bytes());
         }
-        AggregateKind::Sum | AggregateKind::Min | AggregateKind::Max => {
+        StateShape::Number(_) => {
             nullable_num(out, spec, integer_value(spec), r.values.first())?;
         }
-        AggregateKind::Avg => match &r.state {
+        StateShape::Mean => match &r.state {
             Some(AggState::Avg {
                 int_sum,
                 float_sum,
@@ -143,7 +143,7 @@ pub(crate) fn encode_row(
             }
             _ => return Err(missing()),
         },
-        AggregateKind::CountDistinct => match &r.state {
+        StateShape::Set => match &r.state {
             Some(AggState::Distinct(values)) => {
                 leb128(out, values.len() as u64);
                 for v in values {
@@ -152,7 +152,7 @@ pub(crate) fn encode_row(
             }
             _ => return Err(missing()),
         },
-        AggregateKind::ApproxCountDistinct => match &r.state {
+        StateShape::Registers => match &r.state {
             Some(AggState::Hll(registers)) => {
                 let nonzero = registers.iter().filter(|r| **r != 0).count();
                 leb128(out, nonzero as u64);
@@ -164,7 +164,7 @@ pub(crate) fn encode_row(
             }
             _ => return Err(missing()),
         },
-        AggregateKind::Percentile => match &r.state {
+        StateShape::Sketch => match &r.state {
             Some(AggState::Sketch(buckets)) => {
                 leb128(out, buckets.len() as u64);
                 for (k, _) in buckets {
