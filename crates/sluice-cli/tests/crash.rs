@@ -29,7 +29,7 @@ fn env_u64(name: &str, default: u64) -> u64 {
 }
 
 /// A copy of the shipped configuration with this run's topics, group,
-/// database and 10 minutes of allowed lateness.
+/// database, 10 minutes of allowed lateness and frequent checkpoints.
 fn config_dir(tag: &str) -> tempfile::TempDir {
     let topics = format!("topic_template: \"{tag}.{{domain}}.{{event_type}}\"");
     let dlq = format!("dlq_topic_template: \"{tag}.{{domain}}.dlq\"");
@@ -45,6 +45,9 @@ fn config_dir(tag: &str) -> tempfile::TempDir {
         ("properties: {}", &props),
         ("allowed_lateness: 0s", "allowed_lateness: 10 minutes"),
         ("database: sluice", &database),
+        // checkpoints of open windows several times per run, so kills land
+        // between checkpoints and restarts resume from them
+        ("checkpoint_interval: 10 seconds", "checkpoint_interval: 300ms"),
     ])
 }
 

@@ -169,6 +169,11 @@ pub struct EngineConfig {
     /// Where late events beyond allowed lateness go: `dead_letter` (the
     /// dead-letter store, kind `late`, with the reason and original bytes).
     pub late_events: String,
+    /// How often open-window state is checkpointed beside the results (Kafka
+    /// into ClickHouse), so committed offsets move at this pace whatever the
+    /// longest window. `0s`: never (a restart re-reads from the oldest open
+    /// window's first event).
+    pub checkpoint_interval: HumanDuration,
 }
 
 /// Result stores.

@@ -136,6 +136,9 @@ pub struct SourceHooks {
     pub on_durable_end: Option<CommitHook>,
     /// Each batch of dead letters, before the sink writes them.
     pub dead_letters: Option<DeadLetterHook>,
+    /// Reads the committed positions a lane resumes from (sources with
+    /// committed offsets: Kafka), for restoring checkpoints.
+    pub committed: Option<crate::checkpoint::Committed>,
 }
 
 impl std::fmt::Debug for SourceHooks {
@@ -144,6 +147,7 @@ impl std::fmt::Debug for SourceHooks {
             .field("on_durable", &self.on_durable.is_some())
             .field("on_durable_end", &self.on_durable_end.is_some())
             .field("dead_letters", &self.dead_letters.is_some())
+            .field("committed", &self.committed)
             .finish()
     }
 }

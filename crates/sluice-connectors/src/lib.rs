@@ -8,6 +8,7 @@
 //! records; sinks store result rows and dead letters. Neither knows about the
 //! runtime that drives them.
 
+pub mod checkpoint;
 pub mod dead_letter;
 pub mod error;
 pub mod factory;
@@ -16,6 +17,7 @@ pub mod source;
 pub mod store;
 pub mod table;
 
+pub use checkpoint::{Checkpoint, CheckpointStore, Committed, CommittedHook};
 pub use dead_letter::{DeadLetterKind, DeadLetterRecord};
 pub use error::ConnectorError;
 pub use factory::{

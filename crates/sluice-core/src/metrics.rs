@@ -31,6 +31,10 @@ pub const SINK_RETRIES_TOTAL: &str = "sluice_sink_retries_total";
 pub const SINK_ERRORS_TOTAL: &str = "sluice_sink_errors_total";
 /// 1 while the sink's last write failed, else 0 (labels: sink).
 pub const SINK_DOWN: &str = "sluice_sink_down";
+/// Checkpoints of open windows saved (then their positions committed).
+pub const CHECKPOINTS_TOTAL: &str = "sluice_checkpoints_total";
+/// Size of a lane's last checkpoint, bytes (labels: lane).
+pub const CHECKPOINT_BYTES: &str = "sluice_checkpoint_bytes";
 /// Batches between the source and the sink.
 pub const BATCHES_IN_FLIGHT: &str = "sluice_pipeline_batches_in_flight";
 /// Records of a Kafka partition not yet consumed by this group (labels:

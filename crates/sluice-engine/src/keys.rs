@@ -200,7 +200,7 @@ pub fn decode_key(mut bytes: &[u8]) -> Vec<KeyValue> {
 /// Interns key bytes into dense group ids `0..len()`, open addressing with
 /// linear probing over precomputed hashes. Keys are never removed: a table
 /// lives as long as its window.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct KeyTable {
     /// `0` = empty, otherwise group id + 1.
     slots: Vec<u32>,

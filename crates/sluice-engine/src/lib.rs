@@ -64,7 +64,7 @@ pub mod watermark;
 pub mod window;
 
 pub use batch::RawBatch;
-pub use engine::Engine;
+pub use engine::{Engine, SnapshotError, SNAPSHOT_FORMAT};
 pub use error::{DecodeError, EncodeError, PlanError};
 pub use late::{DeadLetter, LateEvent, LateReason};
 pub use metrics::EngineMetrics;

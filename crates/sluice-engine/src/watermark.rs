@@ -184,6 +184,36 @@ impl WatermarkTracker {
             .map(|m| Watermark::EventTime(sluice_core::EventTime(m)))
     }
 
+    /// `(partition id, largest event time)` of every partition that
+    /// delivered an event, the frontier and the largest time seen: what a
+    /// checkpoint keeps of the tracker.
+    pub fn progress(&self) -> (Vec<(u32, i64)>, i64, Option<i64>) {
+        let parts = self
+            .parts
+            .iter()
+            .filter_map(|p| p.max.map(|m| (p.id, m)))
+            .collect();
+        (parts, self.frontier, self.max_seen)
+    }
+
+    /// Restores the frontier and the largest time seen from a checkpoint
+    /// (neither goes back).
+    pub fn restore_progress(&mut self, frontier: i64, max_seen: Option<i64>) {
+        self.frontier = self.frontier.max(frontier);
+        self.max_seen = self.max_seen.max(max_seen);
+    }
+
+    /// Restores partition `id`'s largest event time from a checkpoint, as
+    /// active at processing time `now`.
+    pub fn restore_partition(&mut self, id: u32, max: i64, now: i64) {
+        let i = self.partition_index(id);
+        let p = &mut self.parts[i];
+        p.max = p.max.max(Some(max));
+        if p.last_active == i64::MIN {
+            p.last_active = now;
+        }
+    }
+
     /// Forces the frontier to the end of time (bounded input finished).
     pub fn finish(&mut self) {
         self.frontier = i64::MAX;

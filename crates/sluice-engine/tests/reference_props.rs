@@ -12,7 +12,7 @@ use common::*;
 use proptest::prelude::*;
 use sluice_core::{AggregateKind as K, CompareOp, Literal, WindowSpec};
 use sluice_engine::reference::{run_engine, Op};
-use sluice_engine::{AggregationPlan, EngineOptions, EnginePlan};
+use sluice_engine::{AggregationPlan, Engine, EngineOptions, EnginePlan, Output, SnapshotError};
 
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
@@ -163,4 +163,121 @@ proptest! {
         // Every event is accounted for: aggregated somewhere, late, or filtered.
         prop_assert!(out.dead_letters.is_empty());
     }
+}
+
+/// Runs `ops` on `engine`, appending to `out`; `shift` moves every batch's
+/// partition id (a restarted source numbers its partitions anew).
+fn feed(engine: &mut Engine, ops: &[Op], shift: u32, out: &mut Output) {
+    for op in ops {
+        match op {
+            Op::Batch(b) => {
+                let mut b = b.clone();
+                b.partition += shift;
+                engine.process(&b, out);
+            }
+            Op::ProcessingTime(t) => engine.advance_processing_time(*t, out),
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), max_shrink_iters: 2000, ..ProptestConfig::default() })]
+
+    /// Checkpoint and restart: processing a stream up to a random point,
+    /// snapshotting, restoring into a fresh engine (whose source numbers
+    /// the partitions differently) and processing the rest gives exactly
+    /// the output of one uninterrupted run.
+    #[test]
+    fn a_restored_snapshot_continues_exactly(
+        evs in events(),
+        aggs in prop::collection::vec(aggregation(), 1..=3),
+        skew in prop::option::of(Just(1_000_000i64)),
+        cuts in prop::collection::vec(0usize..160, 0..20),
+        ticks in prop::collection::vec(0usize..160, 0..10),
+        at in 0usize..200,
+    ) {
+        let mut p: EnginePlan = plan(aggs);
+        // no idle timeout: idleness is processing-time state a restart
+        // deliberately does not carry over (restored partitions start active)
+        p.options = EngineOptions { idle_timeout_ms: None, max_future_skew_ms: skew, early_emit_interval_ms: None, emit_state: false, max_groups: None };
+        let ops = with_ticks(&evs, &cuts, &ticks);
+        let whole = run_engine(&p, &ops).unwrap();
+
+        let mut first = Engine::new(p.clone()).unwrap();
+        let mut out = Output::new();
+        // the first split point at or after `at` where nothing is on probation
+        let mut split = at.min(ops.len());
+        feed(&mut first, &ops[..split], 0, &mut out);
+        let bytes = loop {
+            match first.snapshot(&|id| Some(format!("p{id}"))) {
+                Ok(b) => break b,
+                // still holding at the end: no snapshot to test
+                Err(SnapshotError::Holding) if split == ops.len() => return Ok(()),
+                Err(SnapshotError::Holding) => {
+                    feed(&mut first, &ops[split..split + 1], 0, &mut out);
+                    split += 1;
+                }
+                Err(e) => panic!("snapshot: {e}"),
+            }
+        };
+        drop(first);
+        let mut second = Engine::new(p.clone()).unwrap();
+        second.restore(&bytes).unwrap();
+        for id in 0..3u32 {
+            second.bind_partition(id + 7, &format!("p{id}"));
+        }
+        let mut rest = Output::new();
+        feed(&mut second, &ops[split..], 7, &mut rest);
+        second.finish(&mut rest);
+        for l in &mut rest.late {
+            l.partition -= 7;
+        }
+        out.results.extend(rest.results);
+        out.late.extend(rest.late);
+        prop_assert_eq!(&out.results, &whole.results);
+        prop_assert_eq!(&out.late, &whole.late);
+    }
+
+    /// A damaged or truncated snapshot is refused with an error; it never
+    /// panics and never half-restores.
+    #[test]
+    fn a_damaged_snapshot_is_refused(
+        evs in events(),
+        aggs in prop::collection::vec(aggregation(), 1..=2),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), 1u8..=255), 1..4),
+        cut in prop::option::of(any::<prop::sample::Index>()),
+    ) {
+        let p: EnginePlan = plan(aggs);
+        let mut e = Engine::new(p.clone()).unwrap();
+        let mut out = Output::new();
+        feed(&mut e, &with_ticks(&evs, &[], &[]), 0, &mut out);
+        let mut bytes = e.snapshot(&|id| Some(format!("p{id}"))).unwrap();
+        for (i, x) in flips {
+            let i = i.index(bytes.len());
+            bytes[i] ^= x;
+        }
+        if let Some(c) = cut {
+            bytes.truncate(c.index(bytes.len()));
+        }
+        let mut fresh = Engine::new(p).unwrap();
+        prop_assert!(fresh.restore(&bytes).is_err());
+    }
+}
+
+#[test]
+fn a_snapshot_of_other_aggregations_is_refused() {
+    let a = plan(vec![agg(K::Count, None, tumbling(1000))]);
+    let mut b = a.clone();
+    b.aggregations[0].window = tumbling(2000);
+    let snap = Engine::new(a.clone())
+        .unwrap()
+        .snapshot(&|_| None)
+        .unwrap();
+    let err = Engine::new(b).unwrap().restore(&snap).unwrap_err();
+    assert!(matches!(err, SnapshotError::Plan { .. }), "{err}");
+    assert!(err.to_string().contains("windows or group keys changed"), "{err}");
+    // delay and lateness do not change the state's shape: accepted
+    let mut c = a.clone();
+    c.aggregations[0].watermark_delay = ms(5000);
+    Engine::new(c).unwrap().restore(&snap).unwrap();
 }

@@ -58,6 +58,7 @@ impl SourceFactory for KafkaFactory {
         let src = KafkaSource::from_config(cx.cfg, &settings, domain, src_opts).map_err(kafka)?;
         let committer = src.committer();
         spawn_lag_gauges(committer.clone(), cx.stop.clone());
+        let committed = cx.sharded.then(|| committer.committed_hook());
         let commit = committer.into_hook();
         let mut dlq = DlqWriter::new(&settings, domain, true).map_err(kafka)?;
         let hooks = SourceHooks {
@@ -65,6 +66,7 @@ impl SourceFactory for KafkaFactory {
             // from a mid-stream commit cannot overwrite a complete row
             on_durable: cx.sharded.then(|| commit.clone()),
             on_durable_end: Some(commit),
+            committed,
             dead_letters: Some(Arc::new(Mutex::new(move |dead: &[DeadLetterRecord]| {
                 dlq.write_all(dead, &[]).map_err(|e| e.to_string())?;
                 dlq.flush(Duration::from_secs(30)).map(|_| ()).map_err(|e| {

@@ -237,6 +237,7 @@ type GroupConsumer = BaseConsumer<GroupContext>;
 #[derive(Clone)]
 pub struct Committer {
     consumer: Arc<GroupConsumer>,
+    group: String,
 }
 
 impl std::fmt::Debug for Committer {
@@ -270,6 +271,47 @@ impl Committer {
                 .map_err(|e| KafkaError::client("commit", e))?;
         }
         Ok(n)
+    }
+
+    /// The consumer group.
+    pub fn group(&self) -> &str {
+        &self.group
+    }
+
+    /// The committed offsets of partition number `p` of every assigned
+    /// topic (`None`: of every assigned partition), `false` where the group
+    /// has none: where a checkpointed lane resumes.
+    pub fn committed_of(&self, p: Option<i32>) -> Result<Vec<(CommitPosition, bool)>, KafkaError> {
+        let assigned: Vec<TopicPartition> = self
+            .consumer
+            .assignment()
+            .map(|t| pairs(&t))
+            .map_err(|e| KafkaError::client("read assignment", e))?
+            .into_iter()
+            .filter(|(_, n)| p.is_none_or(|p| *n == p))
+            .collect();
+        let committed = self.committed(&assigned, Duration::from_secs(10))?;
+        Ok(assigned
+            .into_iter()
+            .zip(committed)
+            .map(|((topic, partition), c)| {
+                let position = CommitPosition {
+                    topic,
+                    partition,
+                    next_offset: c.unwrap_or(-1),
+                };
+                (position, c.is_some())
+            })
+            .collect())
+    }
+
+    /// [`Committer::committed_of`] as the pipeline's hook.
+    pub fn committed_hook(&self) -> sluice_connectors::Committed {
+        let me = self.clone();
+        sluice_connectors::Committed {
+            scope: self.group.clone(),
+            read: Arc::new(move |p| me.committed_of(p).map_err(|e| e.to_string())),
+        }
     }
 
     /// `commit` as the pipeline's commit hook: errors as text.
@@ -352,6 +394,8 @@ struct PartBuf {
 /// Reads a domain's topics as a consumer-group member.
 pub struct KafkaSource {
     consumer: Arc<GroupConsumer>,
+    /// The consumer group.
+    group: String,
     domain: String,
     topics: Vec<String>,
     topic_index: HashMap<String, u32>,
@@ -444,6 +488,7 @@ impl KafkaSource {
             .map_err(|e| KafkaError::client("subscribe", e))?;
         Ok(Self {
             consumer: Arc::new(consumer),
+            group,
             domain: domain.to_string(),
             topic_index: topics
                 .iter()
@@ -497,6 +542,7 @@ impl KafkaSource {
     pub fn committer(&self) -> Committer {
         Committer {
             consumer: self.consumer.clone(),
+            group: self.group.clone(),
         }
     }
 

@@ -39,6 +39,9 @@ pub enum RuntimeError {
     /// run re-reads from the previous commit and rewrites the same rows).
     #[error("commit: {0}")]
     Commit(String),
+    /// A checkpoint of open windows could not be read, restored or saved.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
     /// A thread could not be started.
     #[error("cannot start thread: {0}")]
     Thread(std::io::Error),
@@ -98,7 +101,9 @@ impl sluice_core::Classify for RuntimeError {
             RuntimeError::Source(e) | RuntimeError::Sink(e) => e.domain(),
             RuntimeError::Connect { cause, .. } => cause.domain(),
             RuntimeError::Service { cause, .. } => cause.domain(),
-            RuntimeError::DeadLetter(_) | RuntimeError::Commit(_) => D::External,
+            RuntimeError::DeadLetter(_) | RuntimeError::Commit(_) | RuntimeError::Checkpoint(_) => {
+                D::External
+            }
             RuntimeError::Thread(_) | RuntimeError::Metrics(_) => D::External,
             RuntimeError::Panic(_) => D::Internal,
         }

@@ -106,6 +106,16 @@ fn describe() {
         Unit::Count,
         "1 while the last sink write failed."
     );
+    describe_counter!(
+        m::CHECKPOINTS_TOTAL,
+        Unit::Count,
+        "Checkpoints of open windows saved."
+    );
+    describe_gauge!(
+        m::CHECKPOINT_BYTES,
+        Unit::Bytes,
+        "Size of a lane's last checkpoint."
+    );
     describe_gauge!(
         m::BATCHES_IN_FLIGHT,
         Unit::Count,

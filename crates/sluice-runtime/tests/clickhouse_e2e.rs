@@ -234,3 +234,143 @@ fn safe_offsets_are_committed_mid_stream_for_short_windows() {
         "no commit between the start and the end: {mid:?}"
     );
 }
+
+/// Checkpoints of open windows: with a one-day cumulative window open
+/// (`revenue_today`), the committed offsets still move to the end of what
+/// was read (they stayed at the window's first event before checkpoints);
+/// a second instance resumes from the checkpoint and the final views equal
+/// the reference: nothing lost, nothing counted twice.
+#[test]
+fn checkpoints_move_commits_while_a_day_long_window_is_open() {
+    let mut cfg = config();
+    cfg.platform.engine.checkpoint_interval = sluice_core::HumanDuration::from_millis(200);
+    let Some((ch, client)) = clickhouse("checkpoints") else {
+        return;
+    };
+    let Some(s) = kafka(&cfg, "ckpt") else {
+        return;
+    };
+    let name = "ecommerce";
+    let n = 40_000;
+    produce_generated(
+        &cfg,
+        &s,
+        name,
+        &mut gen(&cfg, name, n),
+        &ProduceOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    let d = cfg.domain(name).unwrap();
+    let built = build(d, &cfg);
+    assert!(
+        built.tables.iter().any(|t| t.name == "revenue_today"),
+        "the shipped domain has its day-long window"
+    );
+    let group = format!("{}-ckpt", s.topic(name, "g"));
+
+    // first instance: unbounded, stopped once everything was read; the
+    // day-long window is still open
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stats = Arc::new(Stats::default());
+    let first = {
+        let (cfg, s, ch, group, built) = (
+            cfg.clone(),
+            s.clone(),
+            ch.clone(),
+            group.clone(),
+            built.clone(),
+        );
+        let (stop, stats) = (stop.clone(), stats.clone());
+        std::thread::spawn(move || {
+            let opts = PipelineOptions {
+                batch_size: 500,
+                trigger_interval: Duration::from_millis(50),
+                stop,
+                ..PipelineOptions::default()
+            };
+            kafka_to_clickhouse(&cfg, &s, &ch, name, &group, false, built, opts, stats)
+        })
+    };
+    let started = std::time::Instant::now();
+    while stats.records_in.load(std::sync::atomic::Ordering::Relaxed) < n
+        && started.elapsed() < Duration::from_secs(120)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // two more checkpoint intervals, so the last reads are checkpointed
+    std::thread::sleep(Duration::from_millis(1500));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let summary = first.join().unwrap().unwrap();
+    assert_eq!(summary.records_in, n, "the first instance read everything");
+    assert!(summary.interrupted);
+
+    // what the group committed: (nearly) everything, although the day-long
+    // window never closed
+    let probe = KafkaSource::from_config(
+        &cfg,
+        &s,
+        name,
+        SourceOptions {
+            group_id: Some(group.clone()),
+            ..SourceOptions::default()
+        },
+    )
+    .unwrap();
+    let partitions = cfg.platform.kafka.partitions as i32;
+    let topics: Vec<(String, i32)> = probe
+        .topics()
+        .iter()
+        .flat_map(|t| (0..partitions).map(move |p| (t.clone(), p)))
+        .collect();
+    let committed: i64 = probe
+        .committer()
+        .committed(&topics, Duration::from_secs(10))
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .sum();
+    drop(probe);
+    assert!(
+        committed as u64 * 10 >= n * 9,
+        "committed {committed} of {n} offsets: checkpoints did not move the commits past the open day-long window"
+    );
+    let saved: u64 = client
+        .query(&format!(
+            "SELECT count() FROM `{}`.`_sluice_checkpoints` FINAL WHERE lane LIKE '{group}/%'",
+            ch.database
+        ))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(saved > 0, "no checkpoint rows in ClickHouse");
+
+    // second instance: resumes the open windows from the checkpoints and
+    // closes them at the end
+    let second = kafka_to_clickhouse(
+        &cfg,
+        &s,
+        &ch,
+        name,
+        &group,
+        true,
+        built.clone(),
+        PipelineOptions {
+            batch_size: 500,
+            ..PipelineOptions::default()
+        },
+        Arc::new(Stats::default()),
+    )
+    .unwrap();
+    assert!(
+        second.records_in * 10 <= n,
+        "the second instance re-read {} of {n} records",
+        second.records_in
+    );
+    let batches = drain(Box::new(GeneratorSource::new(gen(&cfg, name, n), name)));
+    assert_tables_eq(
+        &stored_clickhouse(&client, &ch.database, &built),
+        &expected_with(&built, &batches, false),
+    );
+}

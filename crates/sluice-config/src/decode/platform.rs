@@ -267,17 +267,19 @@ fn engine(node: Option<&YNode>, rep: &mut Reporter<'_>) -> EngineConfig {
         early_results: false,
         max_open_groups: None,
         late_events: "dead_letter".into(),
+        checkpoint_interval: d("10s"),
     };
     let Some(node) = node else { return e };
     let Some(mut m) = MapReader::new(node, "engine", rep) else {
         return e;
     };
-    let durations: [(&'static str, &mut HumanDuration); 5] = [
+    let durations: [(&'static str, &mut HumanDuration); 6] = [
         ("watermark_delay", &mut e.watermark_delay),
         ("allowed_lateness", &mut e.allowed_lateness),
         ("trigger_interval", &mut e.trigger_interval),
         ("idle_timeout", &mut e.idle_timeout),
         ("max_future_skew", &mut e.max_future_skew),
+        ("checkpoint_interval", &mut e.checkpoint_interval),
     ];
     for (key, slot) in durations {
         if let Some(n) = m.optional(key) {

@@ -34,6 +34,12 @@ pub trait Sink: Send {
 
     /// Flushes and releases the store.
     fn close(&mut self) -> Result<(), ConnectorError>;
+
+    /// A handle on the table where this store keeps checkpoints of open
+    /// windows (stores several instances share), if it keeps them.
+    fn checkpoint_store(&self) -> Option<Box<dyn crate::CheckpointStore>> {
+        None
+    }
 }
 
 /// Keeps only the last row per (table, window, group): a batch may hold a

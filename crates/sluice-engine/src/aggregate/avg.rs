@@ -5,11 +5,11 @@ use super::{Input, Reducer};
 use crate::output::{AggState, AggValue};
 
 /// Mean of a numeric field.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Avg;
 
 /// Running sums of one group.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct AvgState {
     int_sum: i128,
     float_sum: f64,

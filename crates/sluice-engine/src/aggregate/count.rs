@@ -4,7 +4,7 @@ use super::{Input, Reducer};
 use crate::output::AggValue;
 
 /// Counts inputs; nulls too when `star`.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Count {
     /// Count every event, nulls included (`count` without a field).
     pub star: bool,

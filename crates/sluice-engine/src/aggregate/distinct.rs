@@ -9,7 +9,7 @@ use crate::hash::FastBuild;
 use crate::output::{AggState, AggValue};
 
 /// Exact distinct count.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Distinct;
 
 impl Reducer for Distinct {

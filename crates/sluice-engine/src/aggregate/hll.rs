@@ -28,7 +28,7 @@ const SEED: u64 = 0x005e_ed0f_4c1d;
 const MAX_RANK: u32 = 64 - PRECISION + 1;
 
 /// A HyperLogLog sketch.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub enum Hll {
     /// The non-zero registers.
     Sparse(SparseRegisters),
@@ -39,7 +39,7 @@ pub enum Hll {
 /// Non-zero registers as `(register << 8) | rank` entries (0: empty slot) in
 /// a power-of-two table probed linearly from the register index (the index
 /// bits are hash bits, so already uniform).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct SparseRegisters {
     slots: Vec<u32>,
     len: usize,
@@ -239,7 +239,7 @@ impl Hll {
 }
 
 /// The reducer over [`Hll`] states.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub struct HllReducer;
 
 impl Reducer for HllReducer {

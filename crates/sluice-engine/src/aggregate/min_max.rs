@@ -5,7 +5,7 @@ use super::{Input, Reducer};
 use crate::output::AggValue;
 
 /// Min or max of integers.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ExtremeInt {
     /// Max instead of min.
     pub max: bool,
@@ -41,7 +41,7 @@ impl Reducer for ExtremeInt {
 }
 
 /// Min or max of doubles.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ExtremeFloat {
     /// Max instead of min.
     pub max: bool,

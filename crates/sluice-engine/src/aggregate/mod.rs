@@ -42,7 +42,7 @@ pub enum Input<'a> {
 /// How one aggregate initialises, updates, merges and finishes its state.
 pub trait Reducer: Clone + Debug {
     /// State of one group.
-    type State: Clone + Debug;
+    type State: Clone + Debug + serde::Serialize + serde::de::DeserializeOwned;
     /// A fresh state (no input seen).
     fn init(&self) -> Self::State;
     /// Folds one input into a state.
@@ -65,7 +65,11 @@ pub trait Reducer: Clone + Debug {
 }
 
 /// States of many groups, indexed by group id.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(bound(
+    serialize = "R: serde::Serialize, R::State: serde::Serialize",
+    deserialize = "R: serde::Deserialize<'de>, R::State: serde::Deserialize<'de>"
+))]
 pub struct Column<R: Reducer> {
     reducer: R,
     states: Vec<R::State>,
@@ -189,7 +193,7 @@ pub enum NumClass {
 }
 
 /// Every column kind the engine uses.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub enum Columns {
     /// `count`.
     Count(Column<count::Count>),

@@ -25,7 +25,7 @@ fn gamma() -> f64 {
     (1.0 + RELATIVE_ACCURACY) / (1.0 - RELATIVE_ACCURACY)
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct Store {
     offset: i32,
     counts: Vec<u64>,
@@ -62,7 +62,7 @@ impl Store {
 }
 
 /// A DDSketch with 1% relative accuracy.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DdSketch {
     pos: Store,
     neg: Store,
@@ -169,7 +169,7 @@ impl DdSketch {
 }
 
 /// The reducer over [`DdSketch`] states.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Percentile {
     /// Quantiles to report.
     pub quantiles: Vec<f64>,

@@ -6,7 +6,7 @@ use super::{Input, Reducer};
 use crate::output::AggValue;
 
 /// Sum of integers.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub struct SumInt;
 
 impl Reducer for SumInt {
@@ -40,7 +40,7 @@ impl Reducer for SumInt {
 }
 
 /// Sum of doubles.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub struct SumFloat;
 
 impl Reducer for SumFloat {

@@ -16,7 +16,7 @@ use crate::hash::FastBuild;
 use crate::keys::{decode_key, KeyTable};
 use crate::window::Windowing;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct Window {
     start: i64,
     end: i64,
@@ -56,7 +56,7 @@ impl Window {
 }
 
 /// Windows of one aggregation.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct FixedWindows {
     windowing: Windowing,
     lateness: i64,

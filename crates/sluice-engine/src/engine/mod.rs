@@ -15,7 +15,10 @@ mod compile;
 mod fixed;
 mod paned;
 mod session;
+mod snapshot;
 mod state;
+
+pub use snapshot::{plan_fingerprint, SnapshotError, SNAPSHOT_FORMAT};
 
 /// Puts `value` in a free slot of `slab` (recycled from `free`) or at its
 /// end, and returns the slot: the window and pane tables reuse memory this way.
@@ -105,7 +108,7 @@ impl Emitter<'_> {
 /// One aggregation's window state: one variant per [`WindowState`]
 /// implementation, dispatched statically by [`each_state!`] (the per-record
 /// `ingest` stays inlinable).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 enum State {
     Fixed(FixedWindows),
     Paned(PanedWindows),
@@ -182,6 +185,9 @@ pub struct Engine {
     probation: Vec<Probation>,
     /// Per aggregation: at its `max_groups` limit (as of the batch start).
     full: Vec<bool>,
+    /// Partitions of a restored snapshot not yet bound to an id of this run:
+    /// `(label, largest event time)`.
+    restored: Vec<(String, i64)>,
 }
 
 /// How many first records of a partition are held before any of them is
@@ -265,6 +271,7 @@ impl Engine {
             due: i64::MIN,
             probation: Vec::new(),
             full: Vec::new(),
+            restored: Vec::new(),
         })
     }
 

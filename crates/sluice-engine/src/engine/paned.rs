@@ -26,21 +26,21 @@ use crate::keys::{decode_key, KeyTable};
 use crate::output::KeyValue;
 use crate::window::align;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct Pane {
     keys: KeyTable,
     cols: Columns,
     dirty: bool,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Emitted {
     keys: KeyTable,
     counts: Vec<u32>,
 }
 
 /// Which windows the panes make up.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Shape {
     /// `[e - size, e)` for every pane end `e`.
     Sliding {
@@ -56,7 +56,7 @@ pub(crate) enum Shape {
 
 /// The merged groups of the last window fired, kept so the next window of
 /// the same cumulative period merges only the panes in between.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct Running {
     start: i64,
     end: i64,
@@ -65,7 +65,7 @@ struct Running {
 }
 
 /// Paned sliding or cumulative windows of one aggregation.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct PanedWindows {
     shape: Shape,
     /// Pane length: the slide or the step.

@@ -15,7 +15,7 @@ use crate::keys::{decode_key, KeyTable};
 use crate::output::KeyValue;
 use crate::window::session::overlaps;
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Session {
     key: u32,
     start: i64,
@@ -27,7 +27,7 @@ struct Session {
 }
 
 /// Sessions of one aggregation.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct SessionWindows {
     gap: i64,
     lateness: i64,

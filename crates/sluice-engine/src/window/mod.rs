@@ -38,7 +38,7 @@ pub fn align(t: i64, size: i64) -> i64 {
 }
 
 /// A window specification with sizes in milliseconds, checked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Windowing {
     /// Tumbling windows.
     Tumbling {

@@ -29,6 +29,7 @@ pub(super) struct EngineLoop<'a> {
     declared: Vec<u32>,
     last_flush: Instant,
     last_gauges: Instant,
+    last_checkpoint: Instant,
 }
 
 impl<'a> EngineLoop<'a> {
@@ -54,6 +55,7 @@ impl<'a> EngineLoop<'a> {
             declared: Vec::new(),
             last_flush: Instant::now(),
             last_gauges: Instant::now(),
+            last_checkpoint: Instant::now(),
         })
     }
 
@@ -79,6 +81,9 @@ impl<'a> EngineLoop<'a> {
                 lane.engine.declare_partitions(&o.partitions, now_ms());
             }
             self.declared.clone_from(&o.partitions);
+            // lanes resume when their partitions are assigned, not when
+            // they next deliver: one that never does still holds windows
+            self.resume_lanes()?;
         }
         let position = o.position.clone();
         let li = if self.opts.sharded {
@@ -102,6 +107,12 @@ impl<'a> EngineLoop<'a> {
         let Some(lane) = self.lanes.get_mut(li) else {
             return Ok(());
         };
+        if let (Some(c), false) = (&self.opts.checkpoints, lane.resumed) {
+            c.resume(lane)?;
+        }
+        if let Some(c) = &position {
+            lane.name_partition(o.batch.partition, &c.topic, c.partition);
+        }
         o.batch.first_offset = lane.seq;
         lane.seq = lane.seq.saturating_add(o.batch.len() as i64);
         lane.engine.process(&o.batch, &mut self.out);
@@ -125,14 +136,48 @@ impl<'a> EngineLoop<'a> {
         Ok(())
     }
 
+    /// Restores every lane not yet resumed from its checkpoint (when the
+    /// run checkpoints).
+    fn resume_lanes(&mut self) -> Result<(), RuntimeError> {
+        let Some(c) = &self.opts.checkpoints else {
+            return Ok(());
+        };
+        for lane in self.lanes.iter_mut().filter(|l| !l.resumed) {
+            c.resume(lane)?;
+        }
+        Ok(())
+    }
+
+    /// With checkpoints, before the final watermark: every partition number
+    /// assigned to this member has its lane, resumed, so windows restored
+    /// for partitions that delivered nothing since are closed too.
+    fn resume_assigned(&mut self) -> Result<(), RuntimeError> {
+        let Some(c) = &self.opts.checkpoints else {
+            return Ok(());
+        };
+        if self.opts.sharded {
+            let assigned = (c.committed.read)(None).map_err(|e| {
+                RuntimeError::Checkpoint(format!("read the assigned partitions: {e}"))
+            })?;
+            for (p, _) in assigned {
+                if !self.lanes.iter().any(|l| l.number == Some(p.partition)) {
+                    self.lanes.push(Lane::new(&self.plan, Some(p.partition))?);
+                }
+            }
+        }
+        self.resume_lanes()
+    }
+
     /// The input ended: every lane closes its windows.
-    pub(super) fn on_end(&mut self) {
+    pub(super) fn on_end(&mut self) -> Result<(), RuntimeError> {
+        self.resume_assigned()?;
         for lane in &mut self.lanes {
             lane.engine.finish(&mut self.out);
             self.collector
                 .collect(&mut self.out, None, lane, &mut self.rows, &mut self.dead);
             lane.kept.clear();
         }
+        Ok(())
     }
 
     /// After every message (or a quiet tick): processing time moves every
@@ -167,9 +212,26 @@ impl<'a> EngineLoop<'a> {
             return true;
         }
         let mut commit = Vec::new();
+        let mut checkpoints = Vec::new();
         if opts.on_durable.is_some() {
+            let checkpointing = opts
+                .checkpoints
+                .as_ref()
+                .filter(|c| self.last_checkpoint.elapsed() >= c.interval);
+            if checkpointing.is_some() {
+                self.last_checkpoint = Instant::now();
+            }
             for lane in &mut self.lanes {
-                lane.safe_positions(&mut commit);
+                if let Some(cp) = checkpointing.and_then(|c| c.take(lane)) {
+                    commit.extend(cp.positions.iter().cloned());
+                    checkpoints.push(cp);
+                } else if !lane.restored {
+                    // no checkpoint yet: the positions from which re-reading
+                    // rebuilds every held window
+                    lane.safe_positions(&mut commit);
+                }
+                // a lane whose state descends from a checkpoint commits
+                // only checkpoint positions (committed when it was saved)
             }
         }
         self.stats.in_flight.fetch_add(1, Ordering::Relaxed);
@@ -177,6 +239,7 @@ impl<'a> EngineLoop<'a> {
             .send(ToSink {
                 rows: std::mem::take(&mut self.rows),
                 dead: std::mem::take(&mut self.dead),
+                checkpoints,
                 commit,
             })
             .is_ok();
@@ -194,6 +257,7 @@ impl<'a> EngineLoop<'a> {
         sink.send(ToSink {
             rows: std::mem::take(&mut self.rows),
             dead: std::mem::take(&mut self.dead),
+            checkpoints: Vec::new(),
             commit: Vec::new(),
         })
         .ok();

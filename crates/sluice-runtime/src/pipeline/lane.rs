@@ -32,6 +32,18 @@ pub(super) struct Lane {
     /// Source outputs kept while the engine holds records from them (its
     /// late output then names records of earlier batches).
     pub(super) kept: std::collections::VecDeque<SourceOutput>,
+    /// Checkpointing: whether the lane looked for a checkpoint to resume.
+    pub(super) resumed: bool,
+    /// Whether the lane's state descends from a checkpoint (restored or
+    /// taken): from then on it commits only checkpoint positions.
+    pub(super) restored: bool,
+    /// The positions of the lane's last checkpoint.
+    pub(super) checkpointed: Vec<CommitPosition>,
+    /// The id of the lane's next checkpoint.
+    pub(super) next_checkpoint: u64,
+    /// Each source partition id's label (`topic:partition`), which names it
+    /// in checkpoints.
+    pub(super) names: std::collections::HashMap<u32, String>,
 }
 
 impl Lane {
@@ -45,7 +57,22 @@ impl Lane {
             next: Default::default(),
             seq: 0,
             kept: Default::default(),
+            resumed: false,
+            restored: false,
+            checkpointed: Vec::new(),
+            next_checkpoint: 0,
+            names: Default::default(),
         })
+    }
+
+    /// Names source partition `id` (`topic`, `partition`) before its first
+    /// batch: a restored checkpoint's progress for it applies from here.
+    pub(super) fn name_partition(&mut self, id: u32, topic: &str, partition: i32) {
+        if !self.names.contains_key(&id) {
+            let label = format!("{topic}:{partition}");
+            self.engine.bind_partition(id, &label);
+            self.names.insert(id, label);
+        }
     }
 
     pub(super) fn note_batch(&mut self, key: PartitionKey, first: i64, next: i64) {

@@ -39,6 +39,7 @@ use sluice_connectors::{
 use crate::plan::BuiltPlan;
 use crate::RuntimeError;
 
+mod checkpoint;
 mod collect;
 mod engine_loop;
 mod lane;
@@ -47,6 +48,7 @@ mod threads;
 
 use collect::Collector;
 use engine_loop::EngineLoop;
+pub use checkpoint::Checkpointing;
 pub use metrics::BatchMetrics;
 use metrics::{sink_label, update_gauges};
 
@@ -81,6 +83,9 @@ pub struct PipelineOptions {
     /// Called on the sink thread with each batch of dead letters before the
     /// sink writes them (the Kafka dead-letter topic).
     pub dead_letter_hook: Option<DeadLetterHook>,
+    /// Checkpoints of open windows (with `on_durable`): commits move every
+    /// interval whatever the longest window.
+    pub checkpoints: Option<Checkpointing>,
 }
 
 pub use sluice_connectors::{CommitHook, DeadLetterHook};
@@ -99,6 +104,7 @@ impl Default for PipelineOptions {
             on_durable: None,
             on_durable_end: None,
             dead_letter_hook: None,
+            checkpoints: None,
         }
     }
 }
@@ -187,7 +193,10 @@ enum FromSource {
 struct ToSink {
     rows: Vec<ResultRow>,
     dead: Vec<DeadLetterRecord>,
-    /// Safe commit positions once this message is durable.
+    /// Checkpoints to save once the rows and dead letters are durable.
+    checkpoints: Vec<sluice_connectors::Checkpoint>,
+    /// Safe commit positions once this message (and its checkpoints) is
+    /// durable.
     commit: Vec<CommitPosition>,
 }
 
@@ -264,7 +273,9 @@ pub fn run(
         match msg {
             Ok(FromSource::Data(o)) => engine.on_data(o, &recycle_tx)?,
             Ok(FromSource::End) => {
-                engine.on_end();
+                if let Err(e) = engine.on_end() {
+                    failure = Some(e);
+                }
                 break;
             }
             Ok(FromSource::Failed(e)) => {
@@ -326,6 +337,7 @@ impl std::fmt::Debug for PipelineOptions {
             .field("channel_depth", &self.channel_depth)
             .field("trigger_interval", &self.trigger_interval)
             .field("max_pending_rows", &self.max_pending_rows)
+            .field("checkpoints", &self.checkpoints)
             .finish_non_exhaustive()
     }
 }

@@ -124,11 +124,52 @@ pub(super) fn sink_loop(
         for d in &msg.dead {
             metrics::counter!(M::DEAD_LETTER_TOTAL, "kind" => d.kind.as_str()).increment(1);
         }
+        if let (Some(c), false) = (&opts.checkpoints, msg.checkpoints.is_empty()) {
+            // saved after the rows before them, before their positions
+            // are committed
+            let saved = retry_blocking(
+                &policy,
+                || c.save(&msg.checkpoints),
+                |e| e.retry_hint(),
+                |r| {
+                    tracing::warn!(error = %r.error, attempt = r.attempt, "checkpoint save failed; retrying");
+                    !opts.stop.load(Ordering::Relaxed)
+                },
+            );
+            if let Err(e) = saved {
+                opts.stop.store(true, Ordering::Relaxed);
+                return Err(RuntimeError::Checkpoint(format!("save: {e}")));
+            }
+            for cp in &msg.checkpoints {
+                metrics::counter!(M::CHECKPOINTS_TOTAL).increment(1);
+                metrics::gauge!(M::CHECKPOINT_BYTES, "lane" => cp.lane.clone()).set(cp.state.len() as f64);
+            }
+        }
         if let (Some(hook), false) = (&opts.on_durable, msg.commit.is_empty()) {
-            if let Err(e) = hook(&msg.commit) {
-                // the next commit retries; a crash before it only means a
-                // longer replay
-                tracing::warn!(error = %e, "offset commit failed");
+            if msg.checkpoints.is_empty() {
+                if let Err(e) = hook(&msg.commit) {
+                    // the next commit retries; a crash before it only means a
+                    // longer replay
+                    tracing::warn!(error = %e, "offset commit failed");
+                }
+            } else {
+                // a store keeps a lane's few newest checkpoints: the one
+                // the committed offsets name must not be pushed out by
+                // uncommitted ones, so this commit is retried, then stops
+                // the run (which resumes from the previous commit)
+                let committed = retry_blocking(
+                    &policy,
+                    || hook(&msg.commit).map_err(RuntimeError::Commit),
+                    |e| e.retry_hint(),
+                    |r| {
+                        tracing::warn!(error = %r.error, attempt = r.attempt, "offset commit failed; retrying");
+                        !opts.stop.load(Ordering::Relaxed)
+                    },
+                );
+                if let Err(e) = committed {
+                    opts.stop.store(true, Ordering::Relaxed);
+                    return Err(e);
+                }
             }
         }
         stats

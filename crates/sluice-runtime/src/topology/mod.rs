@@ -181,6 +181,7 @@ pub fn build(
     };
     let src = source_factory.build(&cx, arg)?;
     let (sink, sink_desc) = sink_factory.build(&cx)?;
+    let checkpoints = checkpointing(cfg, &src.hooks, sink.as_ref())?;
     let opts = PipelineOptions {
         trigger_interval: cfg.platform.engine.trigger_interval.0,
         stop,
@@ -188,6 +189,7 @@ pub fn build(
         on_durable: src.hooks.on_durable,
         on_durable_end: src.hooks.on_durable_end,
         dead_letter_hook: src.hooks.dead_letters,
+        checkpoints,
         ..PipelineOptions::default()
     };
     Ok(Topology {
@@ -198,6 +200,32 @@ pub fn build(
         opts,
         limit: src.limit,
     })
+}
+
+/// Checkpoints of open windows when the source commits positions mid-run,
+/// the sink keeps checkpoints and `engine.checkpoint_interval` is not zero.
+fn checkpointing(
+    cfg: &Config,
+    hooks: &sluice_connectors::SourceHooks,
+    sink: &dyn sluice_connectors::Sink,
+) -> Result<Option<crate::pipeline::Checkpointing>, RuntimeError> {
+    let interval = cfg.platform.engine.checkpoint_interval.0;
+    let (Some(committed), true, false) = (
+        hooks.committed.clone(),
+        hooks.on_durable.is_some(),
+        interval.is_zero(),
+    ) else {
+        return Ok(None);
+    };
+    let Some(mut store) = sink.checkpoint_store() else {
+        return Ok(None);
+    };
+    store.prepare().map_err(RuntimeError::Sink)?;
+    Ok(Some(crate::pipeline::Checkpointing {
+        interval,
+        store: Arc::new(std::sync::Mutex::new(store)),
+        committed,
+    }))
 }
 
 /// Runs `spec` to its end (or Ctrl-C): builds the topology, serves

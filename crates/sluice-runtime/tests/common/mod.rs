@@ -341,14 +341,28 @@ pub fn kafka_to_clickhouse(
         },
     )
     .unwrap();
-    let commit = src.committer().into_hook();
+    let committer = src.committer();
+    let commit = committer.clone().into_hook();
+    let sink = sluice_connectors::sink::clickhouse::ClickHouseSink::connect(ch.clone()).unwrap();
+    // checkpoints of open windows as `sluice run` wires them
+    let interval = cfg.platform.engine.checkpoint_interval.0;
+    let checkpoints = (!interval.is_zero()).then(|| {
+        use sluice_connectors::Sink;
+        let mut store = sink.checkpoint_store().unwrap();
+        store.prepare().unwrap();
+        sluice_runtime::pipeline::Checkpointing {
+            interval,
+            store: Arc::new(std::sync::Mutex::new(store)),
+            committed: committer.committed_hook(),
+        }
+    });
     let opts = PipelineOptions {
         sharded: true,
-        on_durable: Some(commit.clone()),
+        on_durable: opts.on_durable.or(Some(commit.clone())),
         on_durable_end: Some(commit),
+        checkpoints,
         ..opts
     };
-    let sink = sluice_connectors::sink::clickhouse::ClickHouseSink::connect(ch.clone()).unwrap();
     pipeline::run(built, Box::new(src), Box::new(sink), opts, stats)
 }
 

@@ -21,6 +21,7 @@
 //! column types only: see [`Dialect`].
 
 mod answer;
+pub mod checkpoints;
 mod ddl;
 mod rowbinary;
 mod store;
@@ -507,5 +508,12 @@ impl Sink for ClickHouseSink {
 
     fn close(&mut self) -> Result<(), ConnectorError> {
         Ok(())
+    }
+
+    fn checkpoint_store(&self) -> Option<Box<dyn crate::CheckpointStore>> {
+        Some(Box::new(checkpoints::ClickHouseCheckpoints::new(
+            self.client.clone(),
+            &self.settings.database,
+        )))
     }
 }

@@ -25,7 +25,7 @@ fn leb128(out: &mut Vec<u8>, mut n: u64) {
     }
 }
 
-fn string(out: &mut Vec<u8>, s: &[u8]) {
+pub(crate) fn string(out: &mut Vec<u8>, s: &[u8]) {
     leb128(out, s.len() as u64);
     out.extend_from_slice(s);
 }
