@@ -85,11 +85,12 @@ pub trait CheckpointStore: Send + std::fmt::Debug {
     fn load(&mut self, lane: &str) -> Result<Vec<Checkpoint>, ConnectorError>;
 }
 
-/// Reads the committed offsets of partition number `p` of every topic the
-/// source reads (`None`: of every assigned partition); each with `false`
-/// where nothing is committed.
-pub type CommittedHook =
-    Arc<dyn Fn(Option<i32>) -> Result<Vec<(CommitPosition, bool)>, String> + Send + Sync>;
+/// Reads the committed offsets of the given `(topic, partition)`s (the
+/// group's, whoever owns them now); each with `false` where nothing is
+/// committed.
+pub type CommittedHook = Arc<
+    dyn Fn(&[(String, i32)]) -> Result<Vec<(CommitPosition, bool)>, String> + Send + Sync,
+>;
 
 /// How a source with committed positions tells the pipeline where a lane
 /// resumes.

@@ -58,13 +58,16 @@ impl SourceFactory for KafkaFactory {
         let src = KafkaSource::from_config(cx.cfg, &settings, domain, src_opts).map_err(kafka)?;
         let committer = src.committer();
         spawn_lag_gauges(committer.clone(), cx.stop.clone());
-        let committed = cx.sharded.then(|| committer.committed_hook());
+        let committed = Some(committer.committed_hook());
         let commit = committer.into_hook();
         let mut dlq = DlqWriter::new(&settings, domain, true).map_err(kafka)?;
         let hooks = SourceHooks {
-            // sharded stores keep the row with the most inputs, so replaying
-            // from a mid-stream commit cannot overwrite a complete row
-            on_durable: cx.sharded.then(|| commit.clone()),
+            // mid-stream commits: checkpoint positions (any store with
+            // checkpoints), and before a lane's first checkpoint its safe
+            // positions in sharded runs only (their stores keep the row
+            // with the most inputs, so a replay cannot overwrite a complete
+            // row); see the runtime's pipeline
+            on_durable: Some(commit.clone()),
             on_durable_end: Some(commit),
             committed,
             dead_letters: Some(Arc::new(Mutex::new(move |dead: &[DeadLetterRecord]| {

@@ -278,26 +278,20 @@ impl Committer {
         &self.group
     }
 
-    /// The committed offsets of partition number `p` of every assigned
-    /// topic (`None`: of every assigned partition), `false` where the group
-    /// has none: where a checkpointed lane resumes.
-    pub fn committed_of(&self, p: Option<i32>) -> Result<Vec<(CommitPosition, bool)>, KafkaError> {
-        let assigned: Vec<TopicPartition> = self
-            .consumer
-            .assignment()
-            .map(|t| pairs(&t))
-            .map_err(|e| KafkaError::client("read assignment", e))?
-            .into_iter()
-            .filter(|(_, n)| p.is_none_or(|p| *n == p))
-            .collect();
-        let committed = self.committed(&assigned, Duration::from_secs(10))?;
-        Ok(assigned
-            .into_iter()
+    /// The group's committed offsets of `partitions`, `false` where it has
+    /// none: where a checkpointed lane resumes.
+    pub fn committed_of(
+        &self,
+        partitions: &[TopicPartition],
+    ) -> Result<Vec<(CommitPosition, bool)>, KafkaError> {
+        let committed = self.committed(partitions, Duration::from_secs(10))?;
+        Ok(partitions
+            .iter()
             .zip(committed)
             .map(|((topic, partition), c)| {
                 let position = CommitPosition {
-                    topic,
-                    partition,
+                    topic: topic.clone(),
+                    partition: *partition,
                     next_offset: c.unwrap_or(-1),
                 };
                 (position, c.is_some())
@@ -599,6 +593,16 @@ impl KafkaSource {
     /// from another thread use [`Committer::lag`]).
     pub fn lag(&self) -> Result<Vec<PartitionLag>, KafkaError> {
         self.committer().lag()
+    }
+
+    /// Declares the assigned partitions in `out`.
+    fn declare(&self, out: &mut SourceOutput) {
+        out.partitions.clone_from(&self.assigned);
+        out.partition_numbers.clear();
+        for &a in &self.assigned {
+            let n = self.topic_partition(a).map(|(_, p)| p).unwrap_or(-1);
+            out.partition_numbers.push(n);
+        }
     }
 
     fn dense_id(&mut self, topic: u32, partition: i32) -> u32 {
@@ -973,12 +977,7 @@ impl Source for KafkaSource {
                         self.delivered.insert((ti, c.partition), c.next_offset);
                     }
                 }
-                out.partitions.clone_from(&self.assigned);
-                out.partition_numbers.clear();
-                for &a in &self.assigned {
-                    let n = self.topic_partition(a).map(|(_, p)| p).unwrap_or(-1);
-                    out.partition_numbers.push(n);
-                }
+                self.declare(out);
                 // keep the (cleared) buffers for the partition's next records
                 b.out.clear();
                 b.meta.clear();
@@ -995,7 +994,13 @@ impl Source for KafkaSource {
                 // while the broker is unreachable the end is unknown: keep
                 // polling (librdkafka reconnects) instead of failing the run
                 match self.caught_up() {
-                    Ok(true) => return Ok(SourceStatus::End),
+                    Ok(true) => {
+                        // the assignment, even with nothing left to read:
+                        // its lanes still close windows restored from
+                        // checkpoints
+                        self.declare(out);
+                        return Ok(SourceStatus::End);
+                    }
                     Ok(false) => {}
                     Err(e) => tracing::warn!(
                         "kafka: cannot tell whether the input is read to its end yet: {e}"

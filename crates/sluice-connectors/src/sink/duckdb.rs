@@ -436,6 +436,11 @@ impl Sink for DuckDbSink {
     fn close(&mut self) -> Result<(), ConnectorError> {
         self.conn.execute_batch("CHECKPOINT").map_err(db)
     }
+
+    fn checkpoint_store(&self) -> Option<Box<dyn crate::CheckpointStore>> {
+        let conn = self.conn.try_clone().ok()?;
+        Some(Box::new(super::duckdb_checkpoints::DuckDbCheckpoints::new(conn)))
+    }
 }
 
 pub use crate::store::{QueryCell, QueryResult};

@@ -6,6 +6,8 @@ pub mod clickhouse;
 #[cfg(feature = "duckdb")]
 pub mod duckdb;
 #[cfg(feature = "duckdb")]
+pub mod duckdb_checkpoints;
+#[cfg(feature = "duckdb")]
 pub mod duckdb_live;
 pub mod jsonl;
 

@@ -76,7 +76,13 @@ impl Checkpointing {
         if found.is_empty() {
             return Ok(());
         }
-        let committed = (self.committed.read)(lane.number)
+        let mut partitions: Vec<(String, i32)> = found
+            .iter()
+            .flat_map(|c| c.positions.iter().map(|p| (p.topic.clone(), p.partition)))
+            .collect();
+        partitions.sort();
+        partitions.dedup();
+        let committed = (self.committed.read)(&partitions)
             .map_err(|e| RuntimeError::Checkpoint(format!("read the committed offsets of lane {name}: {e}")))?;
         let Some(cp) = found.iter().find(|c| c.matches(&committed)) else {
             tracing::info!(lane = %name, "no checkpoint matches the committed offsets; the lane rebuilds its windows from them");

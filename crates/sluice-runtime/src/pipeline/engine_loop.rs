@@ -87,8 +87,12 @@ impl<'a> EngineLoop<'a> {
         }
         let position = o.position.clone();
         let li = if self.opts.sharded {
-            let number = position.as_ref().map(|c| c.partition);
-            lane_for(&mut self.lanes, &self.plan, number, o.batch.partition)?
+            match position.as_ref() {
+                Some(c) => lane_for(&mut self.lanes, &self.plan, Some(c.partition), o.batch.partition)?,
+                // a declaration without records: no lane to feed
+                None if o.is_empty() => usize::MAX,
+                None => lane_for(&mut self.lanes, &self.plan, None, o.batch.partition)?,
+            }
         } else {
             0
         };
@@ -148,29 +152,11 @@ impl<'a> EngineLoop<'a> {
         Ok(())
     }
 
-    /// With checkpoints, before the final watermark: every partition number
-    /// assigned to this member has its lane, resumed, so windows restored
-    /// for partitions that delivered nothing since are closed too.
-    fn resume_assigned(&mut self) -> Result<(), RuntimeError> {
-        let Some(c) = &self.opts.checkpoints else {
-            return Ok(());
-        };
-        if self.opts.sharded {
-            let assigned = (c.committed.read)(None).map_err(|e| {
-                RuntimeError::Checkpoint(format!("read the assigned partitions: {e}"))
-            })?;
-            for (p, _) in assigned {
-                if !self.lanes.iter().any(|l| l.number == Some(p.partition)) {
-                    self.lanes.push(Lane::new(&self.plan, Some(p.partition))?);
-                }
-            }
-        }
-        self.resume_lanes()
-    }
-
     /// The input ended: every lane closes its windows.
     pub(super) fn on_end(&mut self) -> Result<(), RuntimeError> {
-        self.resume_assigned()?;
+        // a lane assigned but never delivered to still closes its
+        // restored windows
+        self.resume_lanes()?;
         for lane in &mut self.lanes {
             lane.engine.finish(&mut self.out);
             self.collector
@@ -225,9 +211,11 @@ impl<'a> EngineLoop<'a> {
                 if let Some(cp) = checkpointing.and_then(|c| c.take(lane)) {
                     commit.extend(cp.positions.iter().cloned());
                     checkpoints.push(cp);
-                } else if !lane.restored {
+                } else if !lane.restored && opts.sharded {
                     // no checkpoint yet: the positions from which re-reading
-                    // rebuilds every held window
+                    // rebuilds every held window (sharded stores keep the
+                    // row with the most inputs, so the replay's partial rows
+                    // of closed windows lose)
                     lane.safe_positions(&mut commit);
                 }
                 // a lane whose state descends from a checkpoint commits

@@ -12,12 +12,17 @@
 //!   complete).
 //! * A sink failure is retried with back-off; if it persists the run stops
 //!   with an error.
-//! * Checkpoints without state snapshots: after every durable write the
-//!   runtime reports, per source partition, the smallest offset any held
-//!   window still depends on ([`PipelineOptions::on_durable`]). Committing
-//!   it means a restart re-reads exactly what rebuilds the open windows;
-//!   re-emitted rows of already closed windows carry fewer inputs than the
-//!   stored ones, so stores keeping the row with the most inputs ignore them.
+//! * Checkpoints ([`PipelineOptions::checkpoints`], `checkpoint.rs`): every
+//!   interval each lane's engine state is saved with the positions it
+//!   covers, after the rows before it are durable, and exactly those
+//!   positions are committed; a lane resumes from the checkpoint matching
+//!   the committed offsets. Before a lane's first checkpoint (or without
+//!   checkpoints) the runtime reports after every durable write, per source
+//!   partition, the smallest offset any held window still depends on
+//!   ([`PipelineOptions::on_durable`]): a restart then re-reads exactly what
+//!   rebuilds the open windows; re-emitted rows of already closed windows
+//!   carry fewer inputs than the stored ones, so stores keeping the row with
+//!   the most inputs ignore them.
 //! * A source may let the engine thread do its work while the engine would
 //!   wait for input ([`Source::assist`]): the parallel JSON reader then
 //!   parses on it, so parsers and engine never compete for cores.

@@ -41,7 +41,11 @@ pub(super) fn source_loop(
                 }
             }
             Ok(SourceStatus::End) => {
-                if !out.is_empty() && tx.send(FromSource::Data(out)).is_err() {
+                // the last output may only declare partitions (assigned,
+                // nothing left to read): their lanes still resume and close
+                // restored windows
+                let tell = !out.is_empty() || !out.partitions.is_empty();
+                if tell && tx.send(FromSource::Data(out)).is_err() {
                     return;
                 }
                 tx.send(FromSource::End).ok();

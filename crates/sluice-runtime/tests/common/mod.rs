@@ -329,6 +329,31 @@ pub fn kafka_to_clickhouse(
     opts: PipelineOptions,
     stats: Arc<Stats>,
 ) -> Result<RunSummary, sluice_runtime::RuntimeError> {
+    let sink = sluice_connectors::sink::clickhouse::ClickHouseSink::connect(ch.clone()).unwrap();
+    let opts = PipelineOptions {
+        sharded: true,
+        ..opts
+    };
+    kafka_into(cfg, s, Box::new(sink), domain, group, bounded, built, opts, stats)
+}
+
+/// One Kafka pipeline instance into `sink` as `sluice run --source kafka`
+/// wires it: a member of consumer group `group` (ending at the end of the
+/// topics when `bounded`), committing once results are durable, with
+/// checkpoints of open windows every `engine.checkpoint_interval` when the
+/// sink keeps them; `opts` supplies the other knobs (`sharded` included).
+#[allow(clippy::too_many_arguments)]
+pub fn kafka_into(
+    cfg: &sluice_config::Config,
+    s: &sluice_kafka::KafkaSettings,
+    sink: Box<dyn sluice_connectors::Sink>,
+    domain: &str,
+    group: &str,
+    bounded: bool,
+    built: BuiltPlan,
+    opts: PipelineOptions,
+    stats: Arc<Stats>,
+) -> Result<RunSummary, sluice_runtime::RuntimeError> {
     use sluice_kafka::source::{KafkaSource, SourceOptions};
     let src = KafkaSource::from_config(
         cfg,
@@ -343,27 +368,25 @@ pub fn kafka_to_clickhouse(
     .unwrap();
     let committer = src.committer();
     let commit = committer.clone().into_hook();
-    let sink = sluice_connectors::sink::clickhouse::ClickHouseSink::connect(ch.clone()).unwrap();
-    // checkpoints of open windows as `sluice run` wires them
     let interval = cfg.platform.engine.checkpoint_interval.0;
-    let checkpoints = (!interval.is_zero()).then(|| {
-        use sluice_connectors::Sink;
-        let mut store = sink.checkpoint_store().unwrap();
-        store.prepare().unwrap();
-        sluice_runtime::pipeline::Checkpointing {
-            interval,
-            store: Arc::new(std::sync::Mutex::new(store)),
-            committed: committer.committed_hook(),
-        }
-    });
+    let checkpoints = (!interval.is_zero())
+        .then(|| sink.checkpoint_store())
+        .flatten()
+        .map(|mut store| {
+            store.prepare().unwrap();
+            sluice_runtime::pipeline::Checkpointing {
+                interval,
+                store: Arc::new(std::sync::Mutex::new(store)),
+                committed: committer.committed_hook(),
+            }
+        });
     let opts = PipelineOptions {
-        sharded: true,
         on_durable: opts.on_durable.or(Some(commit.clone())),
         on_durable_end: Some(commit),
         checkpoints,
         ..opts
     };
-    pipeline::run(built, Box::new(src), Box::new(sink), opts, stats)
+    pipeline::run(built, Box::new(src), sink, opts, stats)
 }
 
 /// A dead-letter hook writing to `dlq` and waiting for delivery, as
