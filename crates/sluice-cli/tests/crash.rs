@@ -47,7 +47,10 @@ fn config_dir(tag: &str) -> tempfile::TempDir {
         ("database: sluice", &database),
         // checkpoints of open windows several times per run, so kills land
         // between checkpoints and restarts resume from them
-        ("checkpoint_interval: 10 seconds", "checkpoint_interval: 300ms"),
+        (
+            "checkpoint_interval: 10 seconds",
+            "checkpoint_interval: 300ms",
+        ),
     ])
 }
 

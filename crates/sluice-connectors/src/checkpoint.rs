@@ -37,11 +37,10 @@ impl Checkpoint {
     /// (`committed`: the committed offsets, `None` where nothing is).
     pub fn matches(&self, committed: &[(CommitPosition, bool)]) -> bool {
         !self.positions.is_empty()
-            && self.positions.iter().all(|p| {
-                committed
-                    .iter()
-                    .any(|(c, known)| *known && c == p)
-            })
+            && self
+                .positions
+                .iter()
+                .all(|p| committed.iter().any(|(c, known)| *known && c == p))
     }
 
     /// Positions as text: `topic:partition:offset` joined by `,` (topic
@@ -88,9 +87,8 @@ pub trait CheckpointStore: Send + std::fmt::Debug {
 /// Reads the committed offsets of the given `(topic, partition)`s (the
 /// group's, whoever owns them now); each with `false` where nothing is
 /// committed.
-pub type CommittedHook = Arc<
-    dyn Fn(&[(String, i32)]) -> Result<Vec<(CommitPosition, bool)>, String> + Send + Sync,
->;
+pub type CommittedHook =
+    Arc<dyn Fn(&[(String, i32)]) -> Result<Vec<(CommitPosition, bool)>, String> + Send + Sync>;
 
 /// How a source with committed positions tells the pipeline where a lane
 /// resumes.
@@ -142,9 +140,15 @@ mod tests {
             (pos("other", 1, 5), true),
         ];
         assert!(cp.matches(&committed));
-        let moved = vec![(pos("shop.page_view", 1, 11), true), (pos("shop-x_y", 1, 0), true)];
+        let moved = vec![
+            (pos("shop.page_view", 1, 11), true),
+            (pos("shop-x_y", 1, 0), true),
+        ];
         assert!(!cp.matches(&moved));
-        let unknown = vec![(pos("shop.page_view", 1, 10), true), (pos("shop-x_y", 1, 0), false)];
+        let unknown = vec![
+            (pos("shop.page_view", 1, 10), true),
+            (pos("shop-x_y", 1, 0), false),
+        ];
         assert!(!cp.matches(&unknown));
     }
 }

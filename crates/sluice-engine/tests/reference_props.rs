@@ -269,13 +269,13 @@ fn a_snapshot_of_other_aggregations_is_refused() {
     let a = plan(vec![agg(K::Count, None, tumbling(1000))]);
     let mut b = a.clone();
     b.aggregations[0].window = tumbling(2000);
-    let snap = Engine::new(a.clone())
-        .unwrap()
-        .snapshot(&|_| None)
-        .unwrap();
+    let snap = Engine::new(a.clone()).unwrap().snapshot(&|_| None).unwrap();
     let err = Engine::new(b).unwrap().restore(&snap).unwrap_err();
     assert!(matches!(err, SnapshotError::Plan { .. }), "{err}");
-    assert!(err.to_string().contains("windows or group keys changed"), "{err}");
+    assert!(
+        err.to_string().contains("windows or group keys changed"),
+        "{err}"
+    );
     // delay and lateness do not change the state's shape: accepted
     let mut c = a.clone();
     c.aggregations[0].watermark_delay = ms(5000);

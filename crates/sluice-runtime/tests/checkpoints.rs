@@ -111,7 +111,17 @@ fn scenario(
                 sharded,
                 ..PipelineOptions::default()
             };
-            kafka_into(&cfg, &s, sink(), DOMAIN, &group, false, built.clone(), opts, stats.clone())
+            kafka_into(
+                &cfg,
+                &s,
+                sink(),
+                DOMAIN,
+                &group,
+                false,
+                built.clone(),
+                opts,
+                stats.clone(),
+            )
         });
         let started = Instant::now();
         while stats.records_in.load(Ordering::Relaxed) < EVENTS
@@ -124,7 +134,10 @@ fn scenario(
         stop.store(true, Ordering::Relaxed);
         first.join().unwrap().unwrap()
     });
-    assert_eq!(summary.records_in, EVENTS, "the first instance read everything");
+    assert_eq!(
+        summary.records_in, EVENTS,
+        "the first instance read everything"
+    );
     assert!(summary.interrupted);
     let c = committed(&cfg, &s, &group);
     assert!(

@@ -234,4 +234,3 @@ fn safe_offsets_are_committed_mid_stream_for_short_windows() {
         "no commit between the start and the end: {mid:?}"
     );
 }
-

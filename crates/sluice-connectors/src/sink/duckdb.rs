@@ -439,7 +439,9 @@ impl Sink for DuckDbSink {
 
     fn checkpoint_store(&self) -> Option<Box<dyn crate::CheckpointStore>> {
         let conn = self.conn.try_clone().ok()?;
-        Some(Box::new(super::duckdb_checkpoints::DuckDbCheckpoints::new(conn)))
+        Some(Box::new(super::duckdb_checkpoints::DuckDbCheckpoints::new(
+            conn,
+        )))
     }
 }
 

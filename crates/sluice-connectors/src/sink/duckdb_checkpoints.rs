@@ -73,7 +73,11 @@ impl CheckpointStore for DuckDbCheckpoints {
             .map_err(db)?;
         let rows = stmt
             .query_map(params![lane], |r| {
-                Ok((r.get::<_, u64>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?))
+                Ok((
+                    r.get::<_, u64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                ))
             })
             .map_err(db)?;
         let mut out = Vec::new();
@@ -120,7 +124,10 @@ mod tests {
             s.save(&[cp("g/all"), cp("h/all")]).unwrap();
         }
         let got = s.load("g/all").unwrap();
-        assert_eq!(got.iter().map(|c| c.id).collect::<Vec<_>>(), vec![6, 5, 4, 3]);
+        assert_eq!(
+            got.iter().map(|c| c.id).collect::<Vec<_>>(),
+            vec![6, 5, 4, 3]
+        );
         assert_eq!(got[0].state, vec![6, 0, 255]);
         assert_eq!(got[0].positions[0].next_offset, 60);
         assert!(s.load("other").unwrap().is_empty());

@@ -112,7 +112,10 @@ impl Engine {
     /// names a partition id (partitions it cannot name keep no progress of
     /// their own; the frontier is kept whatever). Refused while records are
     /// held on probation ([`Engine::holding`]).
-    pub fn snapshot(&self, label: &dyn Fn(u32) -> Option<String>) -> Result<Vec<u8>, SnapshotError> {
+    pub fn snapshot(
+        &self,
+        label: &dyn Fn(u32) -> Option<String>,
+    ) -> Result<Vec<u8>, SnapshotError> {
         if self.holding() {
             return Err(SnapshotError::Holding);
         }
@@ -171,9 +174,11 @@ impl Engine {
         let body: BodyIn =
             postcard::from_bytes(rest).map_err(|e| SnapshotError::Decode(e.to_string()))?;
         let same_kinds = body.states.len() == self.aggs.len()
-            && body.states.iter().zip(&self.aggs).all(|(s, a)| {
-                std::mem::discriminant(s) == std::mem::discriminant(&a.state)
-            });
+            && body
+                .states
+                .iter()
+                .zip(&self.aggs)
+                .all(|(s, a)| std::mem::discriminant(s) == std::mem::discriminant(&a.state));
         if !same_kinds {
             return Err(SnapshotError::Decode(
                 "window state kinds do not match the plan".into(),

@@ -45,7 +45,10 @@ impl Checkpointing {
     }
 
     /// Saves checkpoints (sink thread).
-    pub(super) fn save(&self, checkpoints: &[Checkpoint]) -> Result<(), sluice_connectors::ConnectorError> {
+    pub(super) fn save(
+        &self,
+        checkpoints: &[Checkpoint],
+    ) -> Result<(), sluice_connectors::ConnectorError> {
         match self.store.lock() {
             Ok(mut s) => s.save(checkpoints),
             Err(_) => Err(sluice_connectors::ConnectorError::Config {
@@ -68,10 +71,9 @@ impl Checkpointing {
     pub(super) fn resume(&self, lane: &mut Lane) -> Result<(), RuntimeError> {
         lane.resumed = true;
         let name = self.lane_name(lane.number);
-        let found = self
-            .store()?
-            .load(&name)
-            .map_err(|e| RuntimeError::Checkpoint(format!("read the checkpoints of lane {name}: {e}")))?;
+        let found = self.store()?.load(&name).map_err(|e| {
+            RuntimeError::Checkpoint(format!("read the checkpoints of lane {name}: {e}"))
+        })?;
         lane.next_checkpoint = found.first().map_or(0, |c| c.id + 1);
         if found.is_empty() {
             return Ok(());
@@ -82,8 +84,9 @@ impl Checkpointing {
             .collect();
         partitions.sort();
         partitions.dedup();
-        let committed = (self.committed.read)(&partitions)
-            .map_err(|e| RuntimeError::Checkpoint(format!("read the committed offsets of lane {name}: {e}")))?;
+        let committed = (self.committed.read)(&partitions).map_err(|e| {
+            RuntimeError::Checkpoint(format!("read the committed offsets of lane {name}: {e}"))
+        })?;
         let Some(cp) = found.iter().find(|c| c.matches(&committed)) else {
             tracing::info!(lane = %name, "no checkpoint matches the committed offsets; the lane rebuilds its windows from them");
             return Ok(());
@@ -98,7 +101,8 @@ impl Checkpointing {
             ))
         })?;
         for p in &cp.positions {
-            lane.next.insert((p.topic.clone(), p.partition), p.next_offset);
+            lane.next
+                .insert((p.topic.clone(), p.partition), p.next_offset);
         }
         lane.checkpointed.clone_from(&cp.positions);
         lane.restored = true;
@@ -112,11 +116,13 @@ impl Checkpointing {
         let positions: Vec<sluice_connectors::CommitPosition> = lane
             .next
             .iter()
-            .map(|((topic, partition), next)| sluice_connectors::CommitPosition {
-                topic: topic.clone(),
-                partition: *partition,
-                next_offset: *next,
-            })
+            .map(
+                |((topic, partition), next)| sluice_connectors::CommitPosition {
+                    topic: topic.clone(),
+                    partition: *partition,
+                    next_offset: *next,
+                },
+            )
             .collect();
         if positions.is_empty() || positions == lane.checkpointed {
             return None;

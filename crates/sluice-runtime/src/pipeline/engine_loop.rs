@@ -88,7 +88,12 @@ impl<'a> EngineLoop<'a> {
         let position = o.position.clone();
         let li = if self.opts.sharded {
             match position.as_ref() {
-                Some(c) => lane_for(&mut self.lanes, &self.plan, Some(c.partition), o.batch.partition)?,
+                Some(c) => lane_for(
+                    &mut self.lanes,
+                    &self.plan,
+                    Some(c.partition),
+                    o.batch.partition,
+                )?,
                 // a declaration without records: no lane to feed
                 None if o.is_empty() => usize::MAX,
                 None => lane_for(&mut self.lanes, &self.plan, None, o.batch.partition)?,

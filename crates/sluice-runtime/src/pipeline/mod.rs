@@ -51,9 +51,9 @@ mod lane;
 mod metrics;
 mod threads;
 
+pub use checkpoint::Checkpointing;
 use collect::Collector;
 use engine_loop::EngineLoop;
-pub use checkpoint::Checkpointing;
 pub use metrics::BatchMetrics;
 use metrics::{sink_label, update_gauges};
 

@@ -146,7 +146,8 @@ pub(super) fn sink_loop(
             }
             for cp in &msg.checkpoints {
                 metrics::counter!(M::CHECKPOINTS_TOTAL).increment(1);
-                metrics::gauge!(M::CHECKPOINT_BYTES, "lane" => cp.lane.clone()).set(cp.state.len() as f64);
+                metrics::gauge!(M::CHECKPOINT_BYTES, "lane" => cp.lane.clone())
+                    .set(cp.state.len() as f64);
             }
         }
         if let (Some(hook), false) = (&opts.on_durable, msg.commit.is_empty()) {

@@ -334,7 +334,17 @@ pub fn kafka_to_clickhouse(
         sharded: true,
         ..opts
     };
-    kafka_into(cfg, s, Box::new(sink), domain, group, bounded, built, opts, stats)
+    kafka_into(
+        cfg,
+        s,
+        Box::new(sink),
+        domain,
+        group,
+        bounded,
+        built,
+        opts,
+        stats,
+    )
 }
 
 /// One Kafka pipeline instance into `sink` as `sluice run --source kafka`

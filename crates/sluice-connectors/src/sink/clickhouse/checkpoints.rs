@@ -74,8 +74,10 @@ fn bad_answer(what: &str) -> ConnectorError {
 
 impl CheckpointStore for ClickHouseCheckpoints {
     fn prepare(&mut self) -> Result<(), ConnectorError> {
-        self.client
-            .query(&format!("CREATE DATABASE IF NOT EXISTS `{}`", self.database))?;
+        self.client.query(&format!(
+            "CREATE DATABASE IF NOT EXISTS `{}`",
+            self.database
+        ))?;
         self.client.query(&format!(
             "CREATE TABLE IF NOT EXISTS {} (lane String, slot UInt8, id UInt64, positions String, state String)\nENGINE = ReplacingMergeTree(id)\nORDER BY (lane, slot)",
             self.table()
