@@ -69,13 +69,16 @@ fn committed(cfg: &Config, s: &KafkaSettings, group: &str) -> i64 {
         .sum()
 }
 
+/// The final tables of a store, as the reference model gives them.
+type Tables = BTreeMap<String, Vec<Vec<V>>>;
+
 /// Runs the scenario into the sinks `sink()` opens; `stored` reads the
 /// final tables back.
 fn scenario(
     tag: &str,
     sharded: bool,
     sink: &(dyn Fn() -> Box<dyn Sink> + Sync),
-    stored: &dyn Fn(&plan::BuiltPlan) -> BTreeMap<String, Vec<Vec<V>>>,
+    stored: &dyn Fn(&plan::BuiltPlan) -> Tables,
     revisions: bool,
 ) {
     let cfg = config();
