@@ -245,13 +245,26 @@ impl Failure {
     fn reason(&self) -> String {
         match self {
             Failure::Unreachable(m) => format!("unreachable: {m}"),
-            Failure::Aws(_, t, m) if t == "AccessDeniedException" => {
+            Failure::Aws(_, t, m) if t == "AccessDeniedException" || t == "AccessDenied" => {
                 format!("access denied ({t}: {m})")
+            }
+            f @ Failure::Aws(_, t, m) if f.unauthenticated() => {
+                format!(
+                    "access denied: the credentials were refused, also when read again ({t}: {m})"
+                )
             }
             Failure::Aws(s, t, m) => format!("{t} ({s}): {m}"),
             Failure::Other(m) => m.clone(),
         }
     }
+}
+
+/// The text of the first `<name>…</name>` element of `xml`.
+fn xml_element(xml: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}>");
+    let start = xml.find(&open)? + open.len();
+    let end = xml[start..].find(&format!("</{name}>"))? + start;
+    Some(xml[start..end].trim().to_string())
 }
 
 /// The credential chain's sources, in order.
@@ -638,10 +651,13 @@ impl AwsBackend {
         if status == 200 {
             return Ok(Some(v));
         }
+        // JSON (`__type`, `message`), or the XML some front ends answer
+        // authentication failures with (`<Code>`, `<Message>`)
         let kind = v
             .get("__type")
             .and_then(Value::as_str)
             .map(|t| t.rsplit('#').next().unwrap_or(t).to_string())
+            .or_else(|| xml_element(&text, "Code"))
             .unwrap_or_else(|| format!("HTTP {status}"));
         if kind == "ResourceNotFoundException" {
             return Ok(None);
@@ -650,8 +666,9 @@ impl AwsBackend {
             .get("message")
             .or_else(|| v.get("Message"))
             .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
+            .map(str::to_string)
+            .or_else(|| xml_element(&text, "Message"))
+            .unwrap_or_default();
         Err(Failure::Aws(status, kind, message))
     }
 

@@ -1,9 +1,11 @@
 //! The `aws_secrets_manager` backend against moto's AWS emulator
 //! (`scripts/services.sh start moto`): credentials from the environment,
 //! the shared files and web identity (STS), `name#key`, not found, a binary
-//! secret, no credentials and an unreachable endpoint. moto checks neither
-//! signatures nor IAM policies; the signing is tested against AWS's own
-//! test vectors in the unit tests.
+//! secret, no credentials and an unreachable endpoint; and denied
+//! credentials against a moto of its own started with IAM enforcement
+//! (`INITIAL_NO_AUTH_ACTION_COUNT`): unknown keys, and a user's keys without
+//! a policy. moto does not check signatures; the signing is tested against
+//! AWS's own test vectors in the unit tests.
 
 mod common;
 
@@ -235,4 +237,164 @@ fn no_credentials_and_an_unreachable_endpoint_are_named() {
         "{e}"
     );
     assert!(!e.contains("never-printed-key"), "{e}");
+}
+
+/// A moto server of this test's own, enforcing IAM after `free_actions`
+/// unauthenticated calls; killed on drop.
+struct EnforcingMoto {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl Drop for EnforcingMoto {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+fn enforcing_moto(free_actions: u32) -> Option<EnforcingMoto> {
+    let dir = std::path::Path::new(&std::env::var("HOME").unwrap_or_default())
+        .join(".cache/sluice/services/moto");
+    let server = std::fs::read_dir(&dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin/moto_server")))
+        .find(|p| p.exists());
+    let Some(server) = server else {
+        assert!(
+            std::env::var("SLUICE_REQUIRE_SERVICES").is_err(),
+            "moto is not installed under {} (scripts/services.sh start moto)",
+            dir.display()
+        );
+        eprintln!("skipped: moto is not installed (scripts/services.sh start moto)");
+        return None;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(server)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .env("INITIAL_NO_AUTH_ACTION_COUNT", free_actions.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let moto = EnforcingMoto {
+        child,
+        endpoint: format!("http://127.0.0.1:{port}"),
+    };
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "moto did not start on port {port}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Some(moto)
+}
+
+/// A signed call to `endpoint` (test setup): the body's content type
+/// decides the protocol (JSON for Secrets Manager, a form for IAM).
+fn call(endpoint: &str, service: &str, headers: &[(&str, &str)], body: &str) -> String {
+    let creds = Credentials {
+        access_key_id: "setup".into(),
+        secret_access_key: Secret::new("setup".into()),
+        session_token: None,
+        expires: None,
+        source: "test",
+    };
+    let host = endpoint.trim_start_matches("http://").to_string();
+    let req = Request {
+        method: "POST",
+        host: &host,
+        headers,
+        payload: body.as_bytes(),
+        region: "us-east-1",
+        service,
+    };
+    let signed = sign(&creds, &req, SystemTime::now());
+    let mut req = ureq::post(format!("{endpoint}/"));
+    for (k, v) in &signed {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    req.send(body).unwrap().body_mut().read_to_string().unwrap()
+}
+
+fn xml(text: &str, name: &str) -> String {
+    let open = format!("<{name}>");
+    let start = text
+        .find(&open)
+        .unwrap_or_else(|| panic!("no <{name}> in {text}"))
+        + open.len();
+    let end = text[start..].find(&format!("</{name}>")).unwrap() + start;
+    text[start..end].to_string()
+}
+
+#[test]
+fn denied_credentials_are_named_and_the_secret_never_appears() {
+    // three free calls: the user, its access key and the secret
+    let Some(moto) = enforcing_moto(3) else {
+        return;
+    };
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    call(
+        &moto.endpoint,
+        "iam",
+        &form,
+        "Action=CreateUser&UserName=sluice-reader&Version=2010-05-08",
+    );
+    let key = call(
+        &moto.endpoint,
+        "iam",
+        &form,
+        "Action=CreateAccessKey&UserName=sluice-reader&Version=2010-05-08",
+    );
+    let (id, secret) = (xml(&key, "AccessKeyId"), xml(&key, "SecretAccessKey"));
+    let password = format!("pw-{}-never-printed", stamp());
+    call(
+        &moto.endpoint,
+        "secretsmanager",
+        &[
+            ("content-type", "application/x-amz-json-1.1"),
+            ("x-amz-target", "secretsmanager.CreateSecret"),
+        ],
+        &json!({"Name": "denied/kafka", "SecretString": password}).to_string(),
+    );
+    let at = |vars: &[(&str, String)]| {
+        let options: BTreeMap<String, String> = [
+            ("region".to_string(), "us-east-1".to_string()),
+            ("prefix".to_string(), "denied/".to_string()),
+            ("endpoint".to_string(), moto.endpoint.clone()),
+        ]
+        .into();
+        let opts = AwsOptions::from_options(&options, &|_| None).unwrap();
+        AwsBackend::new(opts, chain(vars))
+    };
+
+    // keys AWS does not know
+    let e = block(at(&keys()).get("kafka")).unwrap_err().to_string();
+    assert!(
+        e.contains("access denied")
+            && e.contains("InvalidClientTokenId")
+            && e.contains("denied/kafka"),
+        "{e}"
+    );
+    assert!(!e.contains("never-printed"), "{e}");
+
+    // a real user's keys, but no policy lets it read the secret
+    let user = vec![
+        ("AWS_ACCESS_KEY_ID", id),
+        ("AWS_SECRET_ACCESS_KEY", secret.clone()),
+    ];
+    let e = block(at(&user).get("kafka")).unwrap_err().to_string();
+    assert!(
+        e.contains("access denied")
+            && e.contains("not authorized")
+            && e.contains("aws_secrets_manager"),
+        "{e}"
+    );
+    assert!(!e.contains(&password) && !e.contains(&secret), "{e}");
 }
