@@ -184,10 +184,16 @@ fn a_pipeline_runs_end_to_end_with_its_kafka_and_clickhouse_passwords_in_vault()
         "kafka",
         "--count",
         "2000",
+        // malformed records: their dead letters (original bytes) go to the
+        // dead-letter topic and table, which must not hold a password either
+        "--malformed-share",
+        "0.02",
         p[0],
         p[1],
     ]);
     let (_, err) = run(&[
+        "--log-format",
+        "json",
         "run",
         "--domain",
         "ecommerce",
@@ -199,6 +205,32 @@ fn a_pipeline_runs_end_to_end_with_its_kafka_and_clickhouse_passwords_in_vault()
         p[1],
     ]);
     assert!(err.contains("2000 records"), "every record read: {err}");
+    assert!(err.contains("\"level\""), "JSON log lines: {err}");
+    // the dead-letter topic, as `dlq inspect` shows it
+    let (dlq, _) = run(&["dlq", "inspect", "--domain", "ecommerce", p[0], p[1]]);
+    assert!(!dlq.trim().is_empty(), "dead letters were written");
+    // every table of the store, dead letters and checkpoints included
+    let ch = |sql: String| {
+        let out = Command::new("curl")
+            .args(["-fsS", "http://127.0.0.1:8123/", "--data-binary"])
+            .arg(sql)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let names = ch(format!("SHOW TABLES FROM {db}"));
+    assert!(names.contains("_sluice_dead_letters"), "{names}");
+    for t in names.lines().filter(|t| !t.trim().is_empty()) {
+        let dump = ch(format!("SELECT * FROM {db}.`{t}` FORMAT TSV"));
+        for secret in [KAFKA_SASL_PASSWORD, CLICKHOUSE_PASSWORD] {
+            assert!(!dump.contains(secret), "table {t} holds a password");
+        }
+    }
     // the results are in ClickHouse, written as the user whose password
     // came from Vault
     let (tables, _) = run(&["tables", "--format", "json"]);
