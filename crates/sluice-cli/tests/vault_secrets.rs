@@ -1,6 +1,9 @@
 //! `sluice validate --check-secrets` and `sluice config show` with secrets in
 //! a real HashiCorp Vault (dev server over TLS, `scripts/services.sh start
-//! vault`): resolved, redacted, and a bad reference reported at its line.
+//! vault`): resolved, redacted, and a bad reference reported at its line; a
+//! pipeline whose Kafka and ClickHouse passwords come from Vault; and a
+//! ClickHouse password rotated in Vault and on the server mid-run, picked up
+//! without a restart.
 
 mod support;
 
@@ -13,11 +16,40 @@ fn address() -> String {
     std::env::var("SLUICE_VAULT_ADDR").unwrap_or_else(|_| "https://127.0.0.1:8200".into())
 }
 
-fn ca() -> PathBuf {
-    let cache = std::env::var("SLUICE_CACHE_DIR")
+fn cache() -> PathBuf {
+    std::env::var("SLUICE_CACHE_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/sluice"));
-    cache.join("services/vault/tls/vault-ca.pem")
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/sluice"))
+}
+
+fn ca() -> PathBuf {
+    cache().join("services/vault/tls/vault-ca.pem")
+}
+
+/// A statement as ClickHouse's `default` user; `Err` with the server's
+/// answer when refused.
+fn clickhouse(sql: &str, user: Option<(&str, &str)>) -> Result<String, String> {
+    let mut c = Command::new("curl");
+    c.args(["-sS", "--max-time", "10", "-w", "\n%{http_code}"]);
+    if let Some((u, p)) = user {
+        c.args([
+            "-H",
+            &format!("X-ClickHouse-User: {u}"),
+            "-H",
+            &format!("X-ClickHouse-Key: {p}"),
+        ]);
+    }
+    let out = c
+        .args(["http://127.0.0.1:8123/", "--data-binary", sql])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or((&text, ""));
+    if code == "200" {
+        Ok(body.to_string())
+    } else {
+        Err(body.to_string())
+    }
 }
 
 /// `curl` against Vault as root (test setup).
@@ -244,4 +276,197 @@ fn a_pipeline_runs_end_to_end_with_its_kafka_and_clickhouse_passwords_in_vault()
         .status()
         .unwrap();
     assert!(drop.success());
+}
+
+/// A ClickHouse user of this test's own in the server's `users.d` (read
+/// again by the server within seconds of a change); removed on drop.
+struct RotatingUser {
+    file: PathBuf,
+    name: String,
+}
+
+impl RotatingUser {
+    fn set_password(&self, password: &str) {
+        std::fs::write(
+            &self.file,
+            format!(
+                "<yandex><users><{n}><password>{password}</password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></{n}></users></yandex>\n",
+                n = self.name
+            ),
+        )
+        .unwrap();
+        // the server reloads its users within a few seconds
+        let started = std::time::Instant::now();
+        while clickhouse("SELECT 1", Some((&self.name, password))).is_err() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "ClickHouse did not take the new password of {}",
+                self.name
+            );
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+    }
+}
+
+impl Drop for RotatingUser {
+    fn drop(&mut self) {
+        std::fs::remove_file(&self.file).ok();
+    }
+}
+
+#[test]
+fn a_clickhouse_password_rotated_mid_run_is_picked_up_without_a_restart() {
+    let users_d = cache().join("services/clickhouse/users.d");
+    let up = ca().exists()
+        && vault("GET", "sys/health", "").is_ok()
+        && support::up("127.0.0.1:9092")
+        && support::up("127.0.0.1:8081")
+        && support::up("127.0.0.1:8123")
+        && cache().join("services/clickhouse/users.xml").exists();
+    if !support::available(
+        up,
+        "Vault, Kafka, the registry and ClickHouse started by scripts/services.sh",
+    ) {
+        return;
+    }
+    std::fs::create_dir_all(&users_d).unwrap();
+    let stamp = support::stamp();
+    let user = RotatingUser {
+        file: users_d.join(format!("sluice_rotate_{stamp}.xml")),
+        name: format!("sluice_rotate_{stamp}"),
+    };
+    let (first, second) = (format!("first-{stamp}-pw"), format!("second-{stamp}-pw"));
+    user.set_password(&first);
+    let path = format!("sluice-rotate-{stamp}");
+    let put = |password: &str| {
+        vault(
+            "POST",
+            &format!("secret/data/{path}/clickhouse"),
+            &format!(
+                r#"{{"data": {{"user": "{}", "password": "{password}"}}}}"#,
+                user.name
+            ),
+        )
+        .unwrap();
+    };
+    put(&first);
+    let cfg = support::shipped_config_with(&[]);
+    let token = cfg.path().join("vault-token");
+    std::fs::write(&token, ROOT).unwrap();
+    let db = format!("sluice_rotate_{stamp}");
+    std::fs::write(
+        cfg.path().join("environments/rotating.yaml"),
+        format!(
+            "sinks:\n  default: clickhouse\n  clickhouse:\n    database: {db}\n    user: ${{secret:clickhouse#user}}\n    password: ${{secret:clickhouse#password}}\nsecrets:\n  backends:\n    - type: vault\n      address: {}\n      ca_cert: {}\n      path: {path}\n      token_file: {}\n",
+            address(),
+            ca().display(),
+            token.display()
+        ),
+    )
+    .unwrap();
+    let prefix = format!("rotate{stamp}.");
+    let sluice = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_sluice"));
+        c.env("SLUICE_CONFIG_DIR", cfg.path())
+            .env("SLUICE_ENV", "rotating")
+            .env("RUST_LOG", "info");
+        c
+    };
+    let ok = |args: &[&str]| {
+        let out = sluice().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let p = ["--topic-prefix", prefix.as_str()];
+    ok(&["topics", "--domain", "ecommerce", "--recreate", p[0], p[1]]);
+    let generate = |seed: &str| {
+        ok(&[
+            "generate",
+            "--domain",
+            "ecommerce",
+            "--to",
+            "kafka",
+            "--count",
+            "1000",
+            "--seed",
+            seed,
+            p[0],
+            p[1],
+        ])
+    };
+    generate("1");
+    let log = cfg.path().join("run.log");
+    let mut run = sluice()
+        .args([
+            "run",
+            "--domain",
+            "ecommerce",
+            "--source",
+            "kafka",
+            "--quiet",
+            p[0],
+            p[1],
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let stored = || {
+        clickhouse(
+            &format!("SELECT count() FROM system.parts WHERE database = '{db}' AND active"),
+            None,
+        )
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(0)
+    };
+    let wait_for = |what: &str, done: &dyn Fn() -> bool| {
+        let started = std::time::Instant::now();
+        while !done() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(90),
+                "{what}; the run said: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+    };
+    wait_for("no results written with the first password", &|| {
+        stored() > 0
+    });
+
+    // rotate: Vault first, then the server (the old password stops working)
+    put(&second);
+    user.set_password(&second);
+    assert!(clickhouse("SELECT 1", Some((&user.name, &first))).is_err());
+    let before = stored();
+    generate("2");
+    wait_for("nothing written after the rotation", &|| {
+        stored() > before
+            && std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains("ClickHouse credentials changed in the secret backends")
+    });
+    assert!(
+        run.try_wait().unwrap().is_none(),
+        "the run ended after the rotation"
+    );
+    let term = Command::new("kill")
+        .args(["-TERM", &run.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = run.wait().unwrap();
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "{said}");
+    assert!(said.contains("2000 records"), "every record read: {said}");
+    assert!(
+        !said.contains(&first) && !said.contains(&second),
+        "a password in the log"
+    );
+    ok(&["topics", "--domain", "ecommerce", "--delete", p[0], p[1]]);
+    clickhouse(&format!("DROP DATABASE IF EXISTS {db}"), None).unwrap();
 }

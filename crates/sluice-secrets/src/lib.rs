@@ -17,7 +17,7 @@ mod rest;
 pub mod vault;
 
 pub use backends::{build_backend, DotenvBackend, EnvBackend, FileBackend, BACKENDS};
-pub use resolve::{resolve_config, ResolvedSecrets, Resolver};
+pub use resolve::{resolve_config, Refresh, ResolvedSecrets, Resolver};
 pub use sluice_core::Secret;
 
 /// The environment variables a backend reads (the process's own in

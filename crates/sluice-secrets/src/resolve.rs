@@ -27,6 +27,11 @@ impl Resolver {
         }
     }
 
+    /// Forgets every cached value: the next reads ask the backends again.
+    pub async fn forget(&self) {
+        self.cache.lock().await.clear();
+    }
+
     /// The backends a configuration lists; relative paths are taken from
     /// `base_dir`. A backend that cannot be built (bad options, an
     /// unreadable CA file) is a diagnostic at its entry.
@@ -117,11 +122,27 @@ fn pick(name: &str, key: &str, doc: &Secret<String>) -> Result<Secret<String>, S
     }
 }
 
+/// Reads every secret of the configuration again from its backends (the
+/// cache bypassed): how a connection picks up a rotated value after an
+/// authentication failure, without a restart.
+pub type Refresh = std::sync::Arc<dyn Fn() -> Result<ResolvedSecrets, String> + Send + Sync>;
+
 /// Every secret value a configuration needs, by name.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct ResolvedSecrets {
     /// Values by secret name.
     pub values: BTreeMap<String, Secret<String>>,
+    /// Reads them again (`None`: the values are fixed for the run).
+    pub refresh: Option<Refresh>,
+}
+
+impl std::fmt::Debug for ResolvedSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResolvedSecrets")
+            .field("values", &self.values)
+            .field("refresh", &self.refresh.is_some())
+            .finish()
+    }
 }
 
 impl ResolvedSecrets {

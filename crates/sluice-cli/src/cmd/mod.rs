@@ -60,7 +60,23 @@ pub fn check_secrets(cli: &Cli, cfg: &Config) -> anyhow::Result<sluice_secrets::
         }
     };
     match block_on(sluice_secrets::resolve_config(cfg, &resolver))? {
-        Ok(r) => Ok(r),
+        Ok(mut r) => {
+            // a connection refused for its credentials reads them again
+            let (cfg, resolver) = (
+                std::sync::Arc::new(cfg.clone()),
+                std::sync::Arc::new(resolver),
+            );
+            r.refresh = Some(std::sync::Arc::new(move || {
+                let again = async {
+                    resolver.forget().await;
+                    sluice_secrets::resolve_config(&cfg, &resolver).await
+                };
+                block_on(again)
+                    .map_err(|e| e.to_string())?
+                    .map_err(|d| d.to_string())
+            }));
+            Ok(r)
+        }
         Err(diags) => {
             eprintln!("{diags}");
             Err(Exit(2).into())

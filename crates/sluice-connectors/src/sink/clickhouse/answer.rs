@@ -15,11 +15,13 @@
 //!   through a [`Redactor`] holding the resolved secret values (user,
 //!   password, URL credentials), each replaced by `[redacted]`.
 
-/// Replaces secret values in texts bound for errors and logs.
+/// Replaces secret values in texts bound for errors and logs. Clones share
+/// their values, so one learning a rotated secret ([`Redactor::learn`])
+/// teaches them all.
 #[derive(Clone, Default)]
 pub struct Redactor {
     /// Longest first, so a value containing another is replaced whole.
-    values: Vec<String>,
+    values: std::sync::Arc<std::sync::RwLock<Vec<String>>>,
 }
 
 /// What a redacted value is replaced with.
@@ -27,23 +29,34 @@ pub const REDACTED: &str = "[redacted]";
 
 impl std::fmt::Debug for Redactor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Redactor({} values)", self.values.len())
+        write!(f, "Redactor({} values)", self.values().len())
     }
 }
 
 impl Redactor {
     /// A redactor for `values` (empty ones are ignored).
     pub fn new(values: impl IntoIterator<Item = String>) -> Self {
-        let mut values: Vec<String> = values.into_iter().filter(|v| !v.is_empty()).collect();
-        values.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
-        values.dedup();
-        Self { values }
+        let r = Self::default();
+        r.learn(values);
+        r
+    }
+
+    fn values(&self) -> std::sync::RwLockReadGuard<'_, Vec<String>> {
+        self.values.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds `values` (a rotated secret's new value) to what is redacted.
+    pub fn learn(&self, values: impl IntoIterator<Item = String>) {
+        let mut all = self.values.write().unwrap_or_else(|p| p.into_inner());
+        all.extend(values.into_iter().filter(|v| !v.is_empty()));
+        all.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        all.dedup();
     }
 
     /// `text` with every secret value replaced by [`REDACTED`].
     pub fn apply(&self, text: &str) -> String {
         let mut out = text.to_string();
-        for v in &self.values {
+        for v in self.values().iter() {
             if out.contains(v.as_str()) {
                 out = out.replace(v.as_str(), REDACTED);
             }

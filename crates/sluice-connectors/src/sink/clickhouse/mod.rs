@@ -101,7 +101,14 @@ pub struct ClickHouseSettings {
     /// must never appear in an error or a log line; the password and any
     /// credentials in `url` are redacted without being listed here.
     pub redact: Vec<String>,
+    /// Reads user and password again from the secret backends after the
+    /// server refused them (a rotated secret), when they come from secrets.
+    pub refresh: Option<CredentialRefresh>,
 }
+
+/// User and password as the secret backends give them now.
+pub type CredentialRefresh =
+    std::sync::Arc<dyn Fn() -> Result<(Option<String>, Option<String>), String> + Send + Sync>;
 
 impl std::fmt::Debug for ClickHouseSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -146,6 +153,18 @@ impl ClickHouseSettings {
             .collect();
         s.user = (!user.is_empty()).then_some(user);
         s.password = (!password.is_empty()).then_some(password);
+        let from_secrets = [&c.user, &c.password]
+            .iter()
+            .any(|setting| setting.secret_names().next().is_some());
+        if let (Some(refresh), true) = (secrets.refresh.clone(), from_secrets) {
+            let (user, password) = (c.user.clone(), c.password.clone());
+            s.refresh = Some(std::sync::Arc::new(move || {
+                let fresh = refresh()?;
+                let u = fresh.render(&user, "sinks.clickhouse.user")?;
+                let p = fresh.render(&password, "sinks.clickhouse.password")?;
+                Ok(((!u.is_empty()).then_some(u), (!p.is_empty()).then_some(p)))
+            }));
+        }
         s.create_tables = c.create_tables;
         s.ttl_days = c
             .ttl
@@ -164,6 +183,7 @@ impl ClickHouseSettings {
             ttl_days: None,
             timeout: Duration::from_secs(30),
             redact: Vec::new(),
+            refresh: None,
         }
     }
 
@@ -192,8 +212,10 @@ pub struct Client {
     url: String,
     /// `url` without credentials, for messages.
     shown_url: String,
-    user: Option<String>,
-    password: Option<String>,
+    /// `(user, password)`, shared by clones: replaced when a refresh
+    /// brings rotated credentials.
+    credentials: std::sync::Arc<std::sync::RwLock<(Option<String>, Option<String>)>>,
+    refresh: Option<CredentialRefresh>,
     redactor: Redactor,
 }
 
@@ -203,11 +225,23 @@ impl std::fmt::Debug for Client {
             .field("url", &self.shown_url)
             .field(
                 "user",
-                &self.user.as_deref().map(|u| self.redactor.apply(u)),
+                &self
+                    .credentials()
+                    .0
+                    .as_deref()
+                    .map(|u| self.redactor.apply(u)),
             )
             .finish_non_exhaustive()
     }
 }
+
+/// How one request failed: refused credentials (worth reading them again)
+/// or anything else.
+enum PostError {
+    Refused(ConnectorError),
+    Other(ConnectorError),
+}
+use PostError::{Other, Refused};
 
 fn remote(message: String, retry: bool) -> ConnectorError {
     ConnectorError::Remote {
@@ -239,8 +273,11 @@ impl Client {
             agent,
             url: format!("{}/", settings.url.trim_end_matches('/')),
             shown_url: format!("{}/", settings.display_url().trim_end_matches('/')),
-            user: settings.user.clone(),
-            password: settings.password.clone(),
+            credentials: std::sync::Arc::new(std::sync::RwLock::new((
+                settings.user.clone(),
+                settings.password.clone(),
+            ))),
+            refresh: settings.refresh.clone(),
             redactor: settings.redactor(),
         })
     }
@@ -254,9 +291,36 @@ impl Client {
         self.post_in(None, query, body, false)
     }
 
+    fn credentials(&self) -> (Option<String>, Option<String>) {
+        self.credentials
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// After the server refused the credentials: reads them again from the
+    /// secret backends. `Ok(true)`: they changed (a rotated secret), try
+    /// again; `Ok(false)`: the backends give the same ones.
+    fn refresh_credentials(&self) -> Result<bool, String> {
+        let Some(refresh) = &self.refresh else {
+            return Ok(false);
+        };
+        let fresh = refresh()?;
+        self.redactor
+            .learn(fresh.0.iter().chain(fresh.1.iter()).cloned());
+        let mut current = self.credentials.write().unwrap_or_else(|p| p.into_inner());
+        if *current == fresh {
+            return Ok(false);
+        }
+        *current = fresh;
+        tracing::info!("ClickHouse credentials changed in the secret backends; using the new ones");
+        Ok(true)
+    }
+
     /// Sends one request. `verified`: the statement touches only tables
     /// `prepare` verified, so their vanishing is a server stopping
-    /// ([`classify`]).
+    /// ([`classify`]). Refused credentials are read again from the secret
+    /// backends once, and the request repeated when they changed.
     fn post_in(
         &self,
         database: Option<&str>,
@@ -264,6 +328,36 @@ impl Client {
         body: &[u8],
         verified: bool,
     ) -> Result<String, ConnectorError> {
+        let mut refreshed = false;
+        loop {
+            match self.post_once(database, query, body, verified) {
+                Err(Refused(e)) if !refreshed => {
+                    refreshed = true;
+                    match self.refresh_credentials() {
+                        Ok(true) => continue,
+                        Ok(false) => return Err(e),
+                        Err(why) => {
+                            let why = self.redactor.apply(&why);
+                            return Err(remote(
+                                format!("{e}; reading the credentials again failed: {why}"),
+                                false,
+                            ));
+                        }
+                    }
+                }
+                Err(Refused(e)) | Err(Other(e)) => return Err(e),
+                Ok(text) => return Ok(text),
+            }
+        }
+    }
+
+    fn post_once(
+        &self,
+        database: Option<&str>,
+        query: Option<&str>,
+        body: &[u8],
+        verified: bool,
+    ) -> Result<String, PostError> {
         let mut req = self.agent.post(&self.url);
         if let Some(db) = database {
             req = req.query("database", db);
@@ -271,36 +365,37 @@ impl Client {
         if let Some(q) = query {
             req = req.query("query", q);
         }
-        if let Some(u) = &self.user {
+        let (user, password) = self.credentials();
+        if let Some(u) = &user {
             req = req.header("X-ClickHouse-User", u);
         }
-        if let Some(p) = &self.password {
+        if let Some(p) = &password {
             req = req.header("X-ClickHouse-Key", p);
         }
         let r = &self.redactor;
         // connection refused or reset, timeouts: the server is away
         let mut resp = req
             .send(body)
-            .map_err(|e| remote(r.apply(&format!("{}: {e}", self.shown_url)), true))?;
+            .map_err(|e| Other(remote(r.apply(&format!("{}: {e}", self.shown_url)), true)))?;
         let status = resp.status().as_u16();
         let text = resp
             .body_mut()
             .with_config()
             .limit(1 << 30)
             .read_to_string()
-            .map_err(|e| remote(r.apply(&format!("reading the answer: {e}")), true))?;
+            .map_err(|e| Other(remote(r.apply(&format!("reading the answer: {e}")), true)))?;
         if status >= 400 {
             let said = r.apply(text.trim());
             return Err(match classify(status, &text, verified) {
-                Verdict::Transient => remote(format!("HTTP {status}: {said}"), true),
-                Verdict::Permanent => remote(format!("HTTP {status}: {said}"), false),
-                Verdict::Authentication => remote(
+                Verdict::Transient => Other(remote(format!("HTTP {status}: {said}"), true)),
+                Verdict::Permanent => Other(remote(format!("HTTP {status}: {said}"), false)),
+                Verdict::Authentication => Refused(remote(
                     format!(
                         "authentication failed at {}: check `sinks.clickhouse.user` and `password` (HTTP {status}: {said})",
                         self.shown_url
                     ),
                     false,
-                ),
+                )),
             });
         }
         Ok(text)
