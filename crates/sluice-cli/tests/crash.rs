@@ -4,6 +4,12 @@
 //! each time, and finally let it finish: the final views equal the reference
 //! model on the same events.
 //!
+//! Two variants: without checkpoints of open windows (every restart re-reads
+//! from the oldest open window, so every run has work and is killed), and
+//! with a checkpoint every 300 ms (restarts resume from checkpoints; runs are
+//! killed before, between and just after checkpoints until the input is
+//! consumed, and at least 3 kills must land after their run saved one).
+//!
 //! `SLUICE_CRASH_EVENTS` and `SLUICE_CRASH_KILLS` size it (CI: 150 000 events,
 //! 10 kills); `SLUICE_CRASH_SEED` replays a run's kill schedule.
 
@@ -29,8 +35,8 @@ fn env_u64(name: &str, default: u64) -> u64 {
 }
 
 /// A copy of the shipped configuration with this run's topics, group,
-/// database, 10 minutes of allowed lateness and frequent checkpoints.
-fn config_dir(tag: &str) -> tempfile::TempDir {
+/// database, 10 minutes of allowed lateness and the checkpoint interval.
+fn config_dir(tag: &str, checkpoint_interval: &str) -> tempfile::TempDir {
     let topics = format!("topic_template: \"{tag}.{{domain}}.{{event_type}}\"");
     let dlq = format!("dlq_topic_template: \"{tag}.{{domain}}.dlq\"");
     let group = format!("group_id: {tag}");
@@ -38,6 +44,7 @@ fn config_dir(tag: &str) -> tempfile::TempDir {
     // once instead of waiting for the killed one's session to expire
     let props = format!("properties: {{ \"group.instance.id\": \"{tag}-a\" }}");
     let database = format!("database: {tag}");
+    let checkpoints = format!("checkpoint_interval: {checkpoint_interval}");
     shipped_config_with(&[
         ("topic_template: \"{domain}.{event_type}\"", &topics),
         ("dlq_topic_template: \"{domain}.dlq\"", &dlq),
@@ -45,12 +52,7 @@ fn config_dir(tag: &str) -> tempfile::TempDir {
         ("properties: {}", &props),
         ("allowed_lateness: 0s", "allowed_lateness: 10 minutes"),
         ("database: sluice", &database),
-        // checkpoints of open windows several times per run, so kills land
-        // between checkpoints and restarts resume from them
-        (
-            "checkpoint_interval: 10 seconds",
-            "checkpoint_interval: 300ms",
-        ),
+        ("checkpoint_interval: 10 seconds", &checkpoints),
     ])
 }
 
@@ -73,6 +75,19 @@ fn next(state: &mut u64) -> u64 {
 
 #[test]
 fn sigkill_at_random_moments_loses_nothing_and_counts_nothing_twice() {
+    crash("0s", false);
+}
+
+#[test]
+fn sigkill_between_checkpoints_loses_nothing_and_counts_nothing_twice() {
+    crash("300ms", true);
+}
+
+/// Produces, kills and restarts, then compares the final views with the
+/// reference. `checkpointed`: runs stop being killed once one finishes (its
+/// restarts resume from checkpoints, so the input is consumed), and kills
+/// after a saved checkpoint are counted instead of kills after writes.
+fn crash(checkpoint_interval: &str, checkpointed: bool) {
     let Some((_, client)) = clickhouse("crashprobe") else {
         return;
     };
@@ -89,7 +104,11 @@ fn sigkill_at_random_moments_loses_nothing_and_counts_nothing_twice() {
         eprintln!("skipping: Kafka not running");
         return;
     }
-    let n = env_u64("SLUICE_CRASH_EVENTS", 150_000);
+    // resumed runs consume the input: give the checkpointed variant more
+    let n = env_u64(
+        "SLUICE_CRASH_EVENTS",
+        if checkpointed { 300_000 } else { 150_000 },
+    );
     let kills = env_u64("SLUICE_CRASH_KILLS", 10);
     let stamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -98,7 +117,8 @@ fn sigkill_at_random_moments_loses_nothing_and_counts_nothing_twice() {
     let mut rng = env_u64("SLUICE_CRASH_SEED", stamp) | 1;
     eprintln!("kill schedule seed: SLUICE_CRASH_SEED={rng}");
     let tag = format!("crash{stamp}");
-    let cfg_dir = config_dir(&tag);
+    let tag = format!("{tag}{}", if checkpointed { "c" } else { "" });
+    let cfg_dir = config_dir(&tag, checkpoint_interval);
     let domain = "ecommerce";
     let seed = 77u64;
 
@@ -140,11 +160,25 @@ fn sigkill_at_random_moments_loses_nothing_and_counts_nothing_twice() {
             .and_then(|s| s.trim().parse::<u64>().ok())
             .unwrap_or(0)
     };
+    // grows with every checkpoint any lane saves (a lane's new checkpoint
+    // replaces the one four before it; -1: none yet)
+    let newest_checkpoint = || {
+        client
+            .query(&format!(
+                "SELECT toInt64(sum(id)) FROM `{tag}`._sluice_checkpoints FINAL"
+            ))
+            .ok()
+            .and_then(|s| s.trim().parse::<i64>().ok())
+            .filter(|_| checkpointed)
+            .unwrap_or(-1)
+    };
     let mut killed_after_writes = 0;
+    let mut killed_after_checkpoints = 0;
     let mut killed = 0;
     let mut i = 0;
     while killed < kills && i < 3 * kills {
         i += 1;
+        let checkpoint_before = newest_checkpoint();
         let log = cfg_dir.path().join(format!("run{i}.log"));
         let started_secs = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -154,8 +188,15 @@ fn sigkill_at_random_moments_loses_nothing_and_counts_nothing_twice() {
         let started = Instant::now();
         // every other kill lands once this run has written results, the
         // others at a random moment (often during startup or the replay)
-        let after_write = i % 2 == 0;
-        let mut wait = Duration::from_millis(200 + next(&mut rng) % 2800);
+        let after_write = i % 2 == 0 && !checkpointed;
+        // resumed runs make progress: kill them within 1-3 s (startup takes
+        // about one), so several are killed before the input is consumed
+        let (from, spread) = if checkpointed {
+            (1000, 2000)
+        } else {
+            (200, 2800)
+        };
+        let mut wait = Duration::from_millis(from + next(&mut rng) % spread);
         let mut finished = false;
         let mut wrote = false;
         loop {
@@ -182,6 +223,9 @@ fn sigkill_at_random_moments_loses_nothing_and_counts_nothing_twice() {
         if finished {
             let said = std::fs::read_to_string(&log).unwrap_or_default();
             eprintln!("run {i} finished before its kill: {said}");
+            if checkpointed {
+                break; // resumed from checkpoints, the input is consumed
+            }
             continue;
         }
         child.kill().unwrap(); // SIGKILL
@@ -189,6 +233,9 @@ fn sigkill_at_random_moments_loses_nothing_and_counts_nothing_twice() {
         killed += 1;
         if wrote {
             killed_after_writes += 1;
+        }
+        if newest_checkpoint() > checkpoint_before {
+            killed_after_checkpoints += 1;
         }
         eprintln!(
             "killed run {i} after {:?} ({})",
@@ -204,14 +251,21 @@ fn sigkill_at_random_moments_loses_nothing_and_counts_nothing_twice() {
     let said = String::from_utf8_lossy(&last.stderr);
     assert!(last.status.success(), "final run failed: {said}");
     eprintln!("final run: {said}");
-    assert_eq!(
-        killed, kills,
-        "runs ended before they could be killed; raise SLUICE_CRASH_EVENTS"
-    );
-    assert!(
-        killed_after_writes * 2 >= kills.saturating_sub(1),
-        "only {killed_after_writes} of {kills} kills landed after results were written; raise SLUICE_CRASH_EVENTS"
-    );
+    if checkpointed {
+        assert!(
+            killed_after_checkpoints >= 3,
+            "only {killed_after_checkpoints} of {killed} kills landed after their run saved a checkpoint; raise SLUICE_CRASH_EVENTS"
+        );
+    } else {
+        assert_eq!(
+            killed, kills,
+            "runs ended before they could be killed; raise SLUICE_CRASH_EVENTS"
+        );
+        assert!(
+            killed_after_writes * 2 >= kills.saturating_sub(1),
+            "only {killed_after_writes} of {kills} kills landed after results were written; raise SLUICE_CRASH_EVENTS"
+        );
+    }
 
     let cfg = {
         let mut o = LoadOptions::new(cfg_dir.path().to_path_buf(), "dev");
