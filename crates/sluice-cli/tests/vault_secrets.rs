@@ -69,6 +69,24 @@ fn vault(method: &str, path: &str, body: &str) -> Result<String, String> {
     }
 }
 
+/// Writes environment `env` into the configuration copy `cfg`: `settings`
+/// (YAML) and a Vault backend reading below `path` with the root token
+/// from a file.
+fn vault_environment(cfg: &std::path::Path, env: &str, settings: &str, path: &str) {
+    let token = cfg.join("vault-token");
+    std::fs::write(&token, ROOT).unwrap();
+    std::fs::write(
+        cfg.join(format!("environments/{env}.yaml")),
+        format!(
+            "{settings}secrets:\n  backends:\n    - type: vault\n      address: {}\n      ca_cert: {}\n      path: {path}\n      token_file: {}\n",
+            address(),
+            ca().display(),
+            token.display()
+        ),
+    )
+    .unwrap();
+}
+
 #[test]
 fn secrets_in_vault_are_resolved_redacted_and_errors_point_at_the_reference() {
     let up = ca().exists() && vault("GET", "sys/health", "").is_ok();
@@ -171,19 +189,15 @@ fn a_pipeline_runs_end_to_end_with_its_kafka_and_clickhouse_passwords_in_vault()
     )
     .unwrap();
     let cfg = support::shipped_config_with(&[]);
-    let token = cfg.path().join("vault-token");
-    std::fs::write(&token, ROOT).unwrap();
     let db = format!("sluice_vault_{stamp}");
-    std::fs::write(
-        cfg.path().join("environments/vaulted.yaml"),
-        format!(
-            "kafka:\n  bootstrap_servers: 127.0.0.1:9094\n  properties:\n    security.protocol: SASL_PLAINTEXT\n    sasl.mechanism: PLAIN\n    sasl.username: ${{secret:kafka#username}}\n    sasl.password: ${{secret:kafka#password}}\nsinks:\n  default: clickhouse\n  clickhouse:\n    database: {db}\n    user: ${{secret:clickhouse#user}}\n    password: ${{secret:clickhouse#password}}\nsecrets:\n  backends:\n    - type: vault\n      address: {}\n      ca_cert: {}\n      path: {path}\n      token_file: {}\n",
-            address(),
-            ca().display(),
-            token.display()
+    vault_environment(
+        cfg.path(),
+        "vaulted",
+        &format!(
+            "kafka:\n  bootstrap_servers: 127.0.0.1:9094\n  properties:\n    security.protocol: SASL_PLAINTEXT\n    sasl.mechanism: PLAIN\n    sasl.username: ${{secret:kafka#username}}\n    sasl.password: ${{secret:kafka#password}}\nsinks:\n  default: clickhouse\n  clickhouse:\n    database: {db}\n    user: ${{secret:clickhouse#user}}\n    password: ${{secret:clickhouse#password}}\n"
         ),
-    )
-    .unwrap();
+        &path,
+    );
     let prefix = format!("vault{stamp}.");
     let p = ["--topic-prefix", prefix.as_str()];
     let run = |args: &[&str]| {
@@ -351,19 +365,15 @@ fn a_clickhouse_password_rotated_mid_run_is_picked_up_without_a_restart() {
     };
     put(&first);
     let cfg = support::shipped_config_with(&[]);
-    let token = cfg.path().join("vault-token");
-    std::fs::write(&token, ROOT).unwrap();
     let db = format!("sluice_rotate_{stamp}");
-    std::fs::write(
-        cfg.path().join("environments/rotating.yaml"),
-        format!(
-            "sinks:\n  default: clickhouse\n  clickhouse:\n    database: {db}\n    user: ${{secret:clickhouse#user}}\n    password: ${{secret:clickhouse#password}}\nsecrets:\n  backends:\n    - type: vault\n      address: {}\n      ca_cert: {}\n      path: {path}\n      token_file: {}\n",
-            address(),
-            ca().display(),
-            token.display()
+    vault_environment(
+        cfg.path(),
+        "rotating",
+        &format!(
+            "sinks:\n  default: clickhouse\n  clickhouse:\n    database: {db}\n    user: ${{secret:clickhouse#user}}\n    password: ${{secret:clickhouse#password}}\n"
         ),
-    )
-    .unwrap();
+        &path,
+    );
     let prefix = format!("rotate{stamp}.");
     let sluice = || {
         let mut c = Command::new(env!("CARGO_BIN_EXE_sluice"));

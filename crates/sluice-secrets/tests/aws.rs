@@ -40,39 +40,12 @@ fn moto_up() -> bool {
 
 /// A Secrets Manager call, signed like the backend's (test setup).
 fn sm(target: &str, body: Value) -> Value {
-    let creds = Credentials {
-        access_key_id: "setup".into(),
-        secret_access_key: Secret::new("setup".into()),
-        session_token: None,
-        expires: None,
-        source: "test",
-    };
-    let body = body.to_string();
-    let host = endpoint().trim_start_matches("http://").to_string();
     let target = format!("secretsmanager.{target}");
     let headers = [
         ("content-type", "application/x-amz-json-1.1"),
         ("x-amz-target", target.as_str()),
     ];
-    let req = Request {
-        method: "POST",
-        host: &host,
-        headers: &headers,
-        payload: body.as_bytes(),
-        region: "us-east-1",
-        service: "secretsmanager",
-    };
-    let signed = sign(&creds, &req, SystemTime::now());
-    let mut req = ureq::post(format!("{}/", endpoint()));
-    for (k, v) in &signed {
-        req = req.header(k.as_str(), v.as_str());
-    }
-    let text = req
-        .send(body.as_str())
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
+    let text = call(&endpoint(), "secretsmanager", &headers, &body.to_string());
     serde_json::from_str(&text).unwrap()
 }
 

@@ -131,17 +131,9 @@ pub(super) fn sink_loop(
         if let (Some(c), false) = (&opts.checkpoints, msg.checkpoints.is_empty()) {
             // saved after the rows before them, before their positions
             // are committed
-            let saved = retry_blocking(
-                &policy,
-                || c.save(&msg.checkpoints),
-                |e| e.retry_hint(),
-                |r| {
-                    tracing::warn!(error = %r.error, attempt = r.attempt, "checkpoint save failed; retrying");
-                    !opts.stop.load(Ordering::Relaxed)
-                },
-            );
-            if let Err(e) = saved {
-                opts.stop.store(true, Ordering::Relaxed);
+            if let Err(e) = retry_or_stop(&policy, &opts, "checkpoint save", || {
+                c.save(&msg.checkpoints)
+            }) {
                 return Err(RuntimeError::Checkpoint(format!("save: {e}")));
             }
             for cp in &msg.checkpoints {
@@ -162,19 +154,9 @@ pub(super) fn sink_loop(
                 // the committed offsets name must not be pushed out by
                 // uncommitted ones, so this commit is retried, then stops
                 // the run (which resumes from the previous commit)
-                let committed = retry_blocking(
-                    &policy,
-                    || hook(&msg.commit).map_err(RuntimeError::Commit),
-                    |e| e.retry_hint(),
-                    |r| {
-                        tracing::warn!(error = %r.error, attempt = r.attempt, "offset commit failed; retrying");
-                        !opts.stop.load(Ordering::Relaxed)
-                    },
-                );
-                if let Err(e) = committed {
-                    opts.stop.store(true, Ordering::Relaxed);
-                    return Err(e);
-                }
+                retry_or_stop(&policy, &opts, "offset commit", || {
+                    hook(&msg.commit).map_err(RuntimeError::Commit)
+                })?;
             }
         }
         stats
@@ -185,4 +167,28 @@ pub(super) fn sink_loop(
             .fetch_add(msg.dead.len() as u64, Ordering::Relaxed);
     }
     sink.close().map_err(RuntimeError::Sink)
+}
+
+/// Runs `op` under the sink's retry policy (logging each retry as `what`)
+/// until it succeeds, fails for good or the run is stopping; a failure
+/// stops the run.
+fn retry_or_stop<T, E: std::fmt::Display + Classify>(
+    policy: &RetryPolicy,
+    opts: &PipelineOptions,
+    what: &str,
+    op: impl FnMut() -> Result<T, E>,
+) -> Result<T, E> {
+    let done = retry_blocking(
+        policy,
+        op,
+        |e| e.retry_hint(),
+        |r| {
+            tracing::warn!(error = %r.error, attempt = r.attempt, "{what} failed; retrying");
+            !opts.stop.load(Ordering::Relaxed)
+        },
+    );
+    if done.is_err() {
+        opts.stop.store(true, Ordering::Relaxed);
+    }
+    done
 }
