@@ -45,6 +45,7 @@ pub fn build_backend(
                 base_dir.join(d)
             })))
         }
+        #[cfg(feature = "vault")]
         "vault" => {
             let mut opts =
                 crate::vault::VaultOptions::from_options(&cfg.options, &|k| std::env::var(k).ok())?;
@@ -53,18 +54,21 @@ pub fn build_backend(
             opts.ca_cert = opts.ca_cert.map(|c| base_dir.join(c));
             Ok(Box::new(crate::vault::VaultBackend::new(opts)?))
         }
+        #[cfg(feature = "aws")]
         "aws_secrets_manager" => {
             let env = crate::process_env();
             let opts = crate::aws::AwsOptions::from_options(&cfg.options, &*env)?;
             let chain = crate::aws::CredentialChain::new(env, &opts.profile, &opts.region);
             Ok(Box::new(crate::aws::AwsBackend::new(opts, chain)))
         }
+        #[cfg(feature = "gcp")]
         "gcp_secret_manager" => {
             let env = crate::process_env();
             let mut opts = crate::gcp::GcpOptions::from_options(&cfg.options, &*env)?;
             opts.ca_cert = opts.ca_cert.map(|c| base_dir.join(c));
             Ok(Box::new(crate::gcp::GcpBackend::new(opts, env)?))
         }
+        #[cfg(feature = "azure")]
         "azure_key_vault" => {
             let mut opts = crate::azure::AzureOptions::from_options(&cfg.options)?;
             opts.ca_cert = opts.ca_cert.map(|c| base_dir.join(c));
@@ -73,11 +77,27 @@ pub fn build_backend(
                 crate::process_env(),
             )?))
         }
+        #[cfg(not(feature = "vault"))]
+        "vault" => Err(built_without("vault")),
+        #[cfg(not(feature = "aws"))]
+        "aws_secrets_manager" => Err(built_without("aws_secrets_manager")),
+        #[cfg(not(feature = "gcp"))]
+        "gcp_secret_manager" => Err(built_without("gcp_secret_manager")),
+        #[cfg(not(feature = "azure"))]
+        "azure_key_vault" => Err(built_without("azure_key_vault")),
         other => Err(SecretError::Config(format!(
             "unknown backend `{other}` (expected one of {})",
             BACKENDS.join(", ")
         ))),
     }
+}
+
+/// The error for a backend this build does not have.
+#[allow(dead_code)] // used only when a backend's feature is off
+fn built_without(kind: &str) -> SecretError {
+    SecretError::Config(format!(
+        "this sluice was built without the `{kind}` backend (a cargo feature of sluice-secrets; the default build has every backend)"
+    ))
 }
 
 /// `db-password` → `DB_PASSWORD`: a secret's name as the env backend

@@ -8,12 +8,21 @@
 //! holding a JSON object. Values only ever live in [`Secret`], which prints
 //! as `[redacted]`.
 
+#[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(feature = "azure")]
 pub mod azure;
 mod backends;
+#[cfg(feature = "gcp")]
 pub mod gcp;
 mod resolve;
+#[cfg(any(feature = "vault", feature = "aws", feature = "gcp", feature = "azure"))]
+#[cfg_attr(
+    not(all(feature = "vault", feature = "aws", feature = "gcp", feature = "azure")),
+    allow(dead_code)
+)]
 mod rest;
+#[cfg(feature = "vault")]
 pub mod vault;
 
 pub use backends::{build_backend, DotenvBackend, EnvBackend, FileBackend, BACKENDS};
