@@ -256,19 +256,7 @@ fn a_pipeline_runs_end_to_end_with_its_kafka_and_clickhouse_passwords_in_vault()
     let (dlq, _) = run(&["dlq", "inspect", "--domain", "ecommerce", p[0], p[1]]);
     assert!(!dlq.trim().is_empty(), "dead letters were written");
     // every table of the store, dead letters and checkpoints included
-    let ch = |sql: String| {
-        let out = Command::new("curl")
-            .args(["-fsS", "http://127.0.0.1:8123/", "--data-binary"])
-            .arg(sql)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let ch = |sql: String| clickhouse(&sql, None).unwrap();
     let names = ch(format!("SHOW TABLES FROM {db}"));
     assert!(names.contains("_sluice_dead_letters"), "{names}");
     for t in names.lines().filter(|t| !t.trim().is_empty()) {
