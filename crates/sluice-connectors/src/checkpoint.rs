@@ -15,6 +15,9 @@
 use crate::{CommitPosition, ConnectorError};
 use std::sync::Arc;
 
+/// The table every store keeps checkpoints in.
+pub const CHECKPOINT_TABLE: &str = "_sluice_checkpoints";
+
 /// Checkpoints a store keeps per lane, at least.
 pub const KEEP: u64 = 4;
 

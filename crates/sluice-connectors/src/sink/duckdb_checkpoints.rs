@@ -5,11 +5,8 @@
 
 use duckdb::{params, Connection};
 
-use crate::checkpoint::{Checkpoint, CheckpointStore, KEEP};
+use crate::checkpoint::{Checkpoint, CheckpointStore, CHECKPOINT_TABLE, KEEP};
 use crate::ConnectorError;
-
-/// The table's name.
-pub const CHECKPOINT_TABLE: &str = "_sluice_checkpoints";
 
 fn db(e: duckdb::Error) -> ConnectorError {
     ConnectorError::Database(format!("checkpoints: {e}"))

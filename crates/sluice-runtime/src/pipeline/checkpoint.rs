@@ -95,9 +95,10 @@ impl Checkpointing {
             RuntimeError::Checkpoint(format!(
                 "lane {name}: checkpoint {} cannot be restored: {e}. Its open windows hold events before the committed offsets. \
                  Either run the configuration that wrote it, or accept losing those events with \
-                 `ALTER TABLE _sluice_checkpoints DELETE WHERE lane = '{name}'` in the sink's database, \
+                 `ALTER TABLE {table} DELETE WHERE lane = '{name}'` in the sink's database, \
                  or read everything again under a new consumer group (--group)",
-                cp.id
+                cp.id,
+                table = sluice_connectors::checkpoint::CHECKPOINT_TABLE,
             ))
         })?;
         for p in &cp.positions {

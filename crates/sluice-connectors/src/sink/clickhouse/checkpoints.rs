@@ -6,11 +6,8 @@
 //! sink supports.
 
 use super::{rowbinary, Client};
-use crate::checkpoint::{Checkpoint, CheckpointStore, KEEP};
+use crate::checkpoint::{Checkpoint, CheckpointStore, CHECKPOINT_TABLE, KEEP};
 use crate::ConnectorError;
-
-/// The table's name.
-pub const CHECKPOINT_TABLE: &str = "_sluice_checkpoints";
 
 /// [`CheckpointStore`] over a ClickHouse database.
 #[derive(Debug)]
