@@ -21,6 +21,7 @@ pub mod dlq;
 pub mod factory;
 pub mod producer;
 pub mod registry;
+pub mod sasl;
 pub mod source;
 
 use std::collections::BTreeMap;
@@ -193,6 +194,9 @@ pub struct KafkaSettings {
     pub compression: String,
     /// Consumer group.
     pub group_id: String,
+    /// Reads `sasl.username` / `sasl.password` again from the secret
+    /// backends after a broker refused them (when they come from secrets).
+    pub sasl_refresh: Option<sasl::SaslRefresh>,
 }
 
 impl std::fmt::Debug for KafkaSettings {
@@ -204,6 +208,7 @@ impl std::fmt::Debug for KafkaSettings {
             .field("registry", &self.registry)
             .field("topic_template", &self.topic_template)
             .field("group_id", &self.group_id)
+            .field("sasl_refresh", &self.sasl_refresh.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -243,6 +248,33 @@ impl KafkaSettings {
                 ))
             })
             .collect::<Result<_, KafkaError>>()?;
+        let from_secrets = ["sasl.username", "sasl.password"].iter().any(|key| {
+            k.properties
+                .get(*key)
+                .is_some_and(|v| v.secret_names().next().is_some())
+        });
+        let sasl_refresh = match (&secrets.refresh, from_secrets) {
+            (Some(refresh), true) => {
+                let refresh = refresh.clone();
+                let (user, password) = (
+                    k.properties.get("sasl.username").cloned(),
+                    k.properties.get("sasl.password").cloned(),
+                );
+                let f: sasl::SaslRefresh = Arc::new(move || {
+                    let fresh = refresh()?;
+                    let render = |s: &Option<Setting>, what: &str| match s {
+                        Some(s) => fresh.render(s, what),
+                        None => Ok(String::new()),
+                    };
+                    Ok(sasl::SaslCredentials {
+                        username: render(&user, "kafka.properties.sasl.username")?,
+                        password: render(&password, "kafka.properties.sasl.password")?,
+                    })
+                });
+                Some(f)
+            }
+            _ => None,
+        };
         Ok(Self {
             bootstrap_servers: resolve(&k.bootstrap_servers, secrets, "kafka.bootstrap_servers")?,
             properties,
@@ -254,7 +286,25 @@ impl KafkaSettings {
             retention_ms: k.retention.as_millis_i64(),
             compression: k.compression.clone(),
             group_id: k.group_id.clone(),
+            sasl_refresh,
         })
+    }
+
+    /// The SASL rotation for a client created from these settings (see
+    /// [`sasl`]): nothing to rotate unless the credentials come from
+    /// secrets.
+    pub fn sasl_rotation(&self) -> sasl::SaslRotation {
+        let current = match (
+            self.properties.get("sasl.username"),
+            self.properties.get("sasl.password"),
+        ) {
+            (None, None) => None,
+            (u, p) => Some(sasl::SaslCredentials {
+                username: u.cloned().unwrap_or_default(),
+                password: p.cloned().unwrap_or_default(),
+            }),
+        };
+        sasl::SaslRotation::new(self.sasl_refresh.clone(), current)
     }
 
     /// Topic of `event_type` in `domain`.

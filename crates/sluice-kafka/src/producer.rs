@@ -41,9 +41,14 @@ pub struct DeliveryCounter {
     sent: AtomicU64,
     errors: AtomicU64,
     first_error: Mutex<Option<String>>,
+    sasl: crate::sasl::SaslRotation,
 }
 
-impl ClientContext for DeliveryCounter {}
+impl ClientContext for DeliveryCounter {
+    fn error(&self, error: RdError, reason: &str) {
+        self.sasl.on_error(&error, reason);
+    }
+}
 
 impl ProducerContext for DeliveryCounter {
     type DeliveryOpaque = ();
@@ -89,7 +94,7 @@ impl RawProducer {
         } else {
             settings.compression.as_str()
         };
-        let producer = settings
+        let producer: BaseProducer<DeliveryCounter> = settings
             .client_config(
                 &[
                     ("compression.type", compression),
@@ -102,8 +107,12 @@ impl RawProducer {
                 ],
                 &[("enable.idempotence", "true")],
             )
-            .create_with_context(DeliveryCounter::default())
+            .create_with_context(DeliveryCounter {
+                sasl: settings.sasl_rotation(),
+                ..DeliveryCounter::default()
+            })
             .map_err(|e| KafkaError::client("producer creation", e))?;
+        producer.context().sasl.bind(producer.client());
         Ok(Self {
             producer,
             queued: 0,

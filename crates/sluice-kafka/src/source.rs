@@ -182,6 +182,7 @@ pub struct GroupContext {
     events: Mutex<Vec<RebalanceEvent>>,
     changed: AtomicBool,
     on_revoke: Option<RevokeHook>,
+    sasl: crate::sasl::SaslRotation,
 }
 
 impl std::fmt::Debug for GroupContext {
@@ -199,7 +200,11 @@ fn pairs(tpl: &TopicPartitionList) -> Vec<TopicPartition> {
         .collect()
 }
 
-impl ClientContext for GroupContext {}
+impl ClientContext for GroupContext {
+    fn error(&self, error: RdError, reason: &str) {
+        self.sasl.on_error(&error, reason);
+    }
+}
 
 impl ConsumerContext for GroupContext {
     fn pre_rebalance(&self, _c: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -454,6 +459,7 @@ impl KafkaSource {
             events: Mutex::new(Vec::new()),
             changed: AtomicBool::new(false),
             on_revoke: opts.on_revoke.clone(),
+            sasl: settings.sasl_rotation(),
         };
         let member = static_member_id(&group, opts.instance.as_deref());
         let mut defaults = vec![("auto.offset.reset", opts.auto_offset_reset.as_str())];
@@ -476,6 +482,7 @@ impl KafkaSource {
             )
             .create_with_context(ctx)
             .map_err(|e| KafkaError::client("consumer creation", e))?;
+        consumer.context().sasl.bind(consumer.client());
         let names: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer
             .subscribe(&names)
