@@ -140,31 +140,22 @@ impl SaslRotation {
             return false;
         }
         state.current = Some(fresh);
-        tracing::info!(
-            "Kafka SASL credentials changed in the secret backends; using the new ones"
-        );
+        tracing::info!("Kafka SASL credentials changed in the secret backends; using the new ones");
         true
     }
 }
 
 /// `rd_kafka_sasl_set_credentials`, which rust-rdkafka does not wrap.
 #[allow(unsafe_code)]
-fn set_credentials(
-    client: *mut RDKafka,
-    user: &CString,
-    password: &CString,
-) -> Result<(), String> {
+fn set_credentials(client: *mut RDKafka, user: &CString, password: &CString) -> Result<(), String> {
     // SAFETY: `client` is the live client that owns the context calling
     // this (stored by `bind` right after creation; the context is dropped
     // with its client, so the pointer never outlives it); librdkafka
     // copies both strings under its own lock and documents the call as
     // thread-safe. A returned error object is owned by us and destroyed.
     unsafe {
-        let err = rdkafka_sys::rd_kafka_sasl_set_credentials(
-            client,
-            user.as_ptr(),
-            password.as_ptr(),
-        );
+        let err =
+            rdkafka_sys::rd_kafka_sasl_set_credentials(client, user.as_ptr(), password.as_ptr());
         if err.is_null() {
             return Ok(());
         }
