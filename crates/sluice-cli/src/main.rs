@@ -74,6 +74,8 @@ pub enum Command {
     Alerts(cmd::monitor::AlertsArgs),
     /// Grafana dashboards (pipeline health, results) and provisioning files.
     Dashboards(cmd::monitor::DashboardsArgs),
+    /// The web console: the pipeline live, results as charts, dead letters, configuration.
+    Ui(cmd::ui::UiArgs),
 }
 
 /// An error that already printed itself and maps to an exit code.
@@ -113,6 +115,7 @@ fn main() -> ExitCode {
         Command::Clickhouse(a) => cmd::clickhouse::run(&cli, a),
         Command::Alerts(a) => cmd::monitor::alerts(&cli, a),
         Command::Dashboards(a) => cmd::monitor::dashboards(&cli, a),
+        Command::Ui(a) => cmd::ui::run(&cli, a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -41,7 +41,7 @@ pub fn name_counts(r: QueryResult) -> Vec<(String, i64)> {
 }
 
 /// Results that can be read back with SQL in the store's own dialect.
-pub trait Store {
+pub trait Store: Send {
     /// Runs one SQL statement and returns its rows.
     fn query(&self, sql: &str) -> Result<QueryResult, ConnectorError>;
     /// The store's tables (sluice's own included) with their row counts.

@@ -12,6 +12,7 @@ pub mod query;
 pub mod run;
 pub mod schema;
 pub mod topics;
+pub mod ui;
 pub mod validate;
 
 use sluice_config::{Config, LoadOptions};
@@ -50,18 +51,29 @@ pub fn block_on<F: std::future::Future>(f: F) -> anyhow::Result<F::Output> {
 /// Resolves every secret the configuration references; prints and fails
 /// with exit code 2 when some are missing.
 pub fn check_secrets(cli: &Cli, cfg: &Config) -> anyhow::Result<sluice_secrets::ResolvedSecrets> {
-    let base = std::env::current_dir()?;
     let _ = cli;
-    let resolver = match sluice_secrets::Resolver::from_config(cfg, &base) {
-        Ok(r) => r,
+    match resolve_secrets(cfg)? {
+        Ok(r) => Ok(r),
         Err(diags) => {
             eprintln!("{diags}");
-            return Err(Exit(2).into());
+            Err(Exit(2).into())
         }
+    }
+}
+
+/// Resolves every secret the configuration references, with the refresh
+/// hook set (a connection refused for its credentials reads them again);
+/// `Ok(Err(..))` holds the problems, each at the line of its reference.
+pub fn resolve_secrets(
+    cfg: &Config,
+) -> anyhow::Result<Result<sluice_secrets::ResolvedSecrets, sluice_config::Diagnostics>> {
+    let base = std::env::current_dir()?;
+    let resolver = match sluice_secrets::Resolver::from_config(cfg, &base) {
+        Ok(r) => r,
+        Err(diags) => return Ok(Err(diags)),
     };
-    match block_on(sluice_secrets::resolve_config(cfg, &resolver))? {
+    Ok(match block_on(sluice_secrets::resolve_config(cfg, &resolver))? {
         Ok(mut r) => {
-            // a connection refused for its credentials reads them again
             let (cfg, resolver) = (
                 std::sync::Arc::new(cfg.clone()),
                 std::sync::Arc::new(resolver),
@@ -77,11 +89,8 @@ pub fn check_secrets(cli: &Cli, cfg: &Config) -> anyhow::Result<sluice_secrets::
             }));
             Ok(r)
         }
-        Err(diags) => {
-            eprintln!("{diags}");
-            Err(Exit(2).into())
-        }
-    }
+        Err(diags) => Err(diags),
+    })
 }
 
 pub use sluice_connectors::source::json_parallel::parser_threads;

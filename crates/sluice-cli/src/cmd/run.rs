@@ -77,6 +77,13 @@ pub struct RunArgs {
     /// `metrics.address` when `metrics.enabled`).
     #[arg(long)]
     pub metrics_address: Option<String>,
+    /// Serve the web console while the run goes (and after a bounded run
+    /// ends, until Ctrl-C): the pipeline live, results, dead letters.
+    #[arg(long)]
+    pub ui: bool,
+    /// Where the console listens.
+    #[command(flatten)]
+    pub console: super::ui::ConsoleArgs,
 }
 
 /// The sink kind a run writes to: `--sink`, else `sinks.default`.
@@ -201,9 +208,41 @@ pub fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<()> {
     ))?;
     let spec = run_spec(args)?;
     let secrets = super::secrets_on_demand(cli, &cfg);
-    let (summary, sink_desc) =
-        super::library(sluice_runtime::topology::run(&cfg, &spec, &secrets))?;
+    if !args.ui {
+        let (summary, sink_desc) =
+            super::library(sluice_runtime::topology::run(&cfg, &spec, &secrets))?;
+        print_summary(&summary, &sink_desc);
+        return Ok(());
+    }
+    // the console reads the store this run writes (a DuckDB file answers
+    // while the run holds it, through the run's live-query socket)
+    let db = match sink_kind(args, &cfg).as_str() {
+        "duckdb" => Some(
+            args.db
+                .clone()
+                .unwrap_or_else(|| cfg.platform.sinks.duckdb.path.clone()),
+        ),
+        _ => None,
+    };
+    let shared = std::sync::Arc::new(cfg.clone());
+    let state = std::sync::Arc::new(sluice_console::ConsoleState::new(
+        Some(cfg.clone()),
+        Vec::new(),
+        Some(args.domain.clone()),
+        super::ui::store_opener(Some(shared), db, args.domain.clone()),
+    ));
+    let _console = super::ui::start(&args.console, state.clone())?;
+    let (summary, sink_desc) = super::library(sluice_runtime::topology::run_observed(
+        &cfg,
+        &spec,
+        &secrets,
+        &|run| state.observe(run),
+    ))?;
     print_summary(&summary, &sink_desc);
+    if !summary.interrupted {
+        eprintln!("the run is over; the web console stays up until Ctrl-C");
+        super::ui::wait_for_stop();
+    }
     Ok(())
 }
 

@@ -236,6 +236,32 @@ pub fn run(
     spec: &RunSpec,
     secrets: SecretsFn<'_>,
 ) -> Result<(RunSummary, String), RuntimeError> {
+    run_observed(cfg, spec, secrets, &|_| {})
+}
+
+/// What a watcher of a starting run gets (the web console of `run --ui`).
+#[derive(Debug, Clone)]
+pub struct Observed {
+    /// The run's live counters.
+    pub stats: Arc<Stats>,
+    /// Its result tables.
+    pub tables: Vec<sluice_connectors::TableSpec>,
+    /// Events it will read, when bounded.
+    pub limit: Option<u64>,
+    /// The source and the sink, described.
+    pub source: String,
+    /// The sink, described.
+    pub sink: String,
+}
+
+/// [`run`], handing `observe` the run's live counters and tables once it
+/// is wired and before it reads anything.
+pub fn run_observed(
+    cfg: &Config,
+    spec: &RunSpec,
+    secrets: SecretsFn<'_>,
+    observe: &dyn Fn(Observed),
+) -> Result<(RunSummary, String), RuntimeError> {
     let t = build(cfg, spec, secrets, crate::shutdown::install())?;
     tracing::info!(
         domain = %spec.domain,
@@ -245,6 +271,13 @@ pub fn run(
         "starting"
     );
     let stats = Arc::new(Stats::default());
+    observe(Observed {
+        stats: stats.clone(),
+        tables: t.built.tables.clone(),
+        limit: t.limit,
+        source: t.source.describe(),
+        sink: t.sink_desc.clone(),
+    });
     let metrics_address = spec.metrics_address.clone().or_else(|| {
         cfg.platform
             .metrics
