@@ -1,0 +1,422 @@
+//! The web console in a real browser: headless Chromium (Debian's
+//! `chromium`, installed by `scripts/bootstrap.sh chromium`) driven over
+//! the DevTools protocol against real runs writing a real DuckDB file.
+//! Every page loads with no console error and no failed request, the
+//! pipeline page's counters move while a generator run goes, the results
+//! chart draws the series and points the store holds, dead letters filter
+//! and open; and, over plain HTTP, a console bound beyond loopback refuses
+//! requests without its token. Screenshots of every page land in
+//! `$CARGO_TARGET_TMPDIR/console-screenshots/`.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use headless_chrome::protocol::cdp::types::Event;
+use headless_chrome::protocol::cdp::{Log, Network, Page};
+use headless_chrome::{Browser, LaunchOptions, Tab};
+
+fn chromium() -> Option<PathBuf> {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+/// A `sluice` process serving the console; killed on drop.
+struct Served {
+    child: Child,
+    url: String,
+    log: Arc<Mutex<String>>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+/// Starts `sluice ARGS` and waits for the console's address on stderr.
+fn serve(args: &[&str]) -> Served {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .current_dir(support::repo())
+        .env_remove("SLUICE_ENV")
+        .env_remove("SLUICE_CONFIG_DIR")
+        .env_remove("SLUICE_UI_TOKEN")
+        .env("RUST_LOG", "warn")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let log = Arc::new(Mutex::new(String::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("web console: ") {
+                tx.send(url.trim().to_string()).ok();
+            }
+            let mut l = sink.lock().unwrap();
+            l.push_str(&line);
+            l.push('\n');
+        }
+    });
+    let url = rx
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("no console address; said: {}", log.lock().unwrap()));
+    Served { child, url, log }
+}
+
+/// Everything that went wrong in the page: console errors, uncaught
+/// exceptions, failed requests and HTTP errors.
+#[derive(Default)]
+struct Problems(Mutex<Vec<String>>);
+
+fn watch(tab: &Tab) -> Arc<Problems> {
+    let problems = Arc::new(Problems::default());
+    tab.enable_log().unwrap();
+    tab.enable_runtime().unwrap();
+    tab.call_method(Network::Enable {
+        max_total_buffer_size: None,
+        max_resource_buffer_size: None,
+        max_post_data_size: None,
+        report_direct_socket_traffic: None,
+        enable_durable_messages: None,
+    })
+    .unwrap();
+    let p = problems.clone();
+    tab.add_event_listener(Arc::new(move |event: &Event| {
+        let found = match event {
+            Event::RuntimeExceptionThrown(e) => Some(format!(
+                "exception: {}",
+                e.params.exception_details.text
+            )),
+            Event::LogEntryAdded(e) if e.params.entry.level == Log::LogEntryLevel::Error => {
+                Some(format!("console: {}", e.params.entry.text))
+            }
+            Event::RuntimeConsoleAPICalled(e)
+                if format!("{:?}", e.params.Type).to_lowercase() == "error" =>
+            {
+                Some(format!("console.error: {:?}", e.params.args.first().map(|a| &a.value)))
+            }
+            Event::NetworkLoadingFailed(e) if !e.params.canceled.unwrap_or(false) => {
+                Some(format!("request failed: {}", e.params.error_text))
+            }
+            Event::NetworkResponseReceived(e) if e.params.response.status >= 400 => Some(format!(
+                "HTTP {} for {}",
+                e.params.response.status, e.params.response.url
+            )),
+            _ => None,
+        };
+        if let Some(f) = found {
+            p.0.lock().unwrap().push(f);
+        }
+    }))
+    .unwrap();
+    problems
+}
+
+fn text(tab: &Tab, js: &str) -> String {
+    let v = tab.evaluate(js, false).unwrap().value;
+    match v {
+        Some(serde_json::Value::String(s)) => s,
+        Some(other) => other.to_string(),
+        None => String::new(),
+    }
+}
+
+/// Waits until `js` evaluates to true in the page.
+fn wait_js(tab: &Tab, js: &str, what: &str) {
+    let start = Instant::now();
+    loop {
+        if tab.evaluate(js, false).ok().and_then(|r| r.value) == Some(serde_json::Value::Bool(true)) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{what}; the page shows: {}",
+            text(tab, "document.getElementById('page').innerText")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn screenshots() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn shoot(tab: &Tab, name: &str) {
+    let png = tab
+        .capture_screenshot(Page::CaptureScreenshotFormatOption::Png, None, None, true)
+        .unwrap();
+    std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
+}
+
+fn browser() -> Option<Browser> {
+    let path = chromium();
+    if !support::available(path.is_some(), "chromium (scripts/bootstrap.sh chromium)") {
+        return None;
+    }
+    let opts = LaunchOptions::default_builder()
+        .path(path)
+        .sandbox(false)
+        .window_size(Some((1400, 1000)))
+        .idle_browser_timeout(Duration::from_secs(300))
+        .build()
+        .unwrap();
+    Some(Browser::new(opts).unwrap())
+}
+
+/// `sluice query --db FILE SQL --format json`, parsed.
+fn query(db: &Path, sql: &str) -> Vec<serde_json::Value> {
+    let out = support::sluice(&["query", "--db", db.to_str().unwrap(), "--format", "json", sql]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn every_page_loads_clean_and_shows_the_stored_run() {
+    let Some(browser) = browser() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("console.duckdb");
+    let served = serve(&[
+        "run",
+        "--domain",
+        "ecommerce",
+        "--count",
+        "40000",
+        "--malformed-share",
+        "0.01",
+        "--late-share",
+        "0.01",
+        "--lateness",
+        "2h",
+        "--db",
+        db.to_str().unwrap(),
+        "--quiet",
+        "--ui",
+        "--ui-address",
+        "127.0.0.1:0",
+    ]);
+    // the bounded run ends; its console stays up
+    let start = Instant::now();
+    while !served.log.lock().unwrap().contains("stays up until Ctrl-C") {
+        assert!(start.elapsed() < Duration::from_secs(120), "{}", served.log.lock().unwrap());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let tab = browser.new_tab().unwrap();
+    let problems = watch(&tab);
+
+    // Pipeline: the finished run's counters
+    tab.navigate_to(&format!("{}#/pipeline", served.url)).unwrap();
+    wait_js(
+        &tab,
+        "!!document.querySelector('[data-counter=records-in] .v') && document.querySelector('[data-counter=records-in] .v').textContent.startsWith('40,000')",
+        "the pipeline page shows the run's 40 000 events",
+    );
+    shoot(&tab, "pipeline-finished");
+
+    // Results: the chart has one series per device type and one point per
+    // (device type, minute) the store holds
+    let expected = query(
+        &db,
+        "SELECT count(DISTINCT device_type) AS s, count(DISTINCT (device_type, window_start)) AS p FROM events_per_minute",
+    );
+    let (series, points) = (expected[0]["s"].as_i64().unwrap(), expected[0]["p"].as_i64().unwrap());
+    assert!(series >= 2 && points > series, "{expected:?}");
+    tab.navigate_to(&format!("{}#/results?aggregation=events_per_minute&top=8", served.url))
+        .unwrap();
+    wait_js(&tab, "!!document.querySelector('#chart canvas')", "the results chart is drawn");
+    assert_eq!(text(&tab, "document.getElementById('chart').dataset.series"), series.to_string());
+    assert_eq!(text(&tab, "document.getElementById('chart').dataset.points"), points.to_string());
+    // uPlot's legend lists the x axis and every series
+    let legend: i64 = text(&tab, "String(document.querySelectorAll('#chart .u-legend .u-series').length)")
+        .parse()
+        .unwrap();
+    assert_eq!(legend, series + 1);
+    shoot(&tab, "results-tumbling");
+    // a cumulative window, and a group filter that keeps one series
+    tab.navigate_to(&format!(
+        "{}#/results?aggregation=revenue_today&top=3&group=US",
+        served.url
+    ))
+    .unwrap();
+    wait_js(&tab, "!!document.querySelector('#chart canvas')", "the cumulative chart is drawn");
+    assert_eq!(text(&tab, "document.getElementById('chart').dataset.series"), "1");
+    shoot(&tab, "results-cumulative");
+
+    // Dead letters: a kind filter, then one record's bytes
+    let malformed = query(
+        &db,
+        "SELECT count(*) AS n FROM _sluice_dead_letters WHERE kind = 'malformed'",
+    )[0]["n"]
+        .as_i64()
+        .unwrap();
+    assert!(malformed > 0);
+    tab.navigate_to(&format!("{}#/dead-letters?kind=malformed", served.url))
+        .unwrap();
+    wait_js(&tab, "document.querySelectorAll('#dl tr.click').length > 0", "dead letters are listed");
+    let kinds = text(
+        &tab,
+        "[...document.querySelectorAll('#dl tr.click td:first-child')].map(t => t.textContent).filter((v, i, a) => a.indexOf(v) === i).join(',')",
+    );
+    assert_eq!(kinds, "malformed", "the filter keeps one kind");
+    let listed: i64 = text(&tab, "String(document.querySelectorAll('#dl tr.click').length)")
+        .parse()
+        .unwrap();
+    assert_eq!(listed, malformed.min(500));
+    tab.evaluate("document.querySelector('#dl tr.click').click()", false)
+        .unwrap();
+    wait_js(&tab, "!!document.querySelector('#detail pre.hex')", "a dead letter's bytes are shown");
+    assert!(text(&tab, "document.querySelector('#detail .reason').textContent").len() > 5);
+    shoot(&tab, "dead-letters");
+
+    // Config: the domain, its schemas and aggregations, no problems
+    tab.navigate_to(&format!("{}#/config", served.url)).unwrap();
+    wait_js(&tab, "document.querySelectorAll('.agg').length > 0", "aggregations are listed");
+    assert_eq!(
+        text(&tab, "String(document.querySelectorAll('.agg').length)"),
+        "7",
+        "the shipped ecommerce domain has 7 aggregations"
+    );
+    assert!(text(&tab, "document.getElementById('page').innerText").contains("no problems"));
+    shoot(&tab, "config");
+
+    let found = problems.0.lock().unwrap().clone();
+    assert!(found.is_empty(), "the pages reported problems: {found:#?}");
+}
+
+#[test]
+fn the_pipeline_counters_move_while_a_run_goes() {
+    let Some(browser) = browser() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("live.duckdb");
+    // a run that follows the wall clock: about 60 s for 120 000 events
+    let served = serve(&[
+        "run",
+        "--domain",
+        "ecommerce",
+        "--count",
+        "120000",
+        "--rate",
+        "2000",
+        "--realtime",
+        "--db",
+        db.to_str().unwrap(),
+        "--quiet",
+        "--ui",
+        "--ui-address",
+        "127.0.0.1:0",
+    ]);
+    let tab = browser.new_tab().unwrap();
+    let problems = watch(&tab);
+    tab.navigate_to(&format!("{}#/pipeline", served.url)).unwrap();
+    let read = |tab: &Tab| -> i64 {
+        text(
+            tab,
+            "(document.querySelector('[data-counter=records-in] .v') || {textContent: '-1'}).textContent.split('/')[0].replace(/,/g, '').trim()",
+        )
+        .parse()
+        .unwrap_or(-1)
+    };
+    wait_js(
+        &tab,
+        "!!document.querySelector('[data-counter=records-in] .v')",
+        "the live counters appear",
+    );
+    let first = read(&tab);
+    std::thread::sleep(Duration::from_secs(3));
+    let second = read(&tab);
+    assert!(second > first && first >= 0, "events in: {first} then {second}");
+    // the rate chart has data once two snapshots arrived
+    wait_js(&tab, "!!document.querySelector('#c-rate canvas')", "the rate chart is drawn");
+    shoot(&tab, "pipeline-live");
+    let found = problems.0.lock().unwrap().clone();
+    assert!(found.is_empty(), "the page reported problems: {found:#?}");
+}
+
+fn curl(args: &[&str]) -> (u16, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "10", "-o", "-", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+#[test]
+fn beyond_loopback_the_console_wants_its_token() {
+    // no token: refused at start
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .current_dir(support::repo())
+        .env_remove("SLUICE_UI_TOKEN")
+        .args(["ui", "--ui-address", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("access token"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = "a-console-token-of-the-test";
+    let served = serve(&["ui", "--ui-address", "0.0.0.0:0", "--ui-token", token]);
+    let port = served.url.trim_end_matches('/').rsplit(':').next().unwrap().to_string();
+    let base = format!("http://127.0.0.1:{port}");
+    // only loopback traffic: the console listens on every interface, the
+    // test talks to it on 127.0.0.1
+    let (code, body) = curl(&[&format!("{base}/api/config")]);
+    assert_eq!(code, 401, "{body}");
+    assert!(!body.contains("ecommerce"), "nothing leaks without the token");
+    let (code, _) = curl(&["-H", "Authorization: Bearer wrong-token-wrong-token", &format!("{base}/api/config")]);
+    assert_eq!(code, 401);
+    let (code, body) = curl(&["-H", &format!("Authorization: Bearer {token}"), &format!("{base}/api/config")]);
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("ecommerce"));
+    // a browser is sent to the login page, which sets the cookie
+    let (code, _) = curl(&[&format!("{base}/")]);
+    assert_eq!(code, 303);
+    let (code, _) = curl(&["-d", "token=nope", &format!("{base}/login")]);
+    assert_eq!(code, 401);
+    let (code, headers) = curl(&["-D", "-", "-d", &format!("token={token}"), &format!("{base}/login")]);
+    assert_eq!(code, 303);
+    assert!(headers.contains("sluice_console_token="), "{headers}");
+    assert!(headers.contains("HttpOnly"));
+    let (code, _) = curl(&["-H", &format!("Cookie: sluice_console_token={token}"), &format!("{base}/api/overview")]);
+    assert_eq!(code, 200);
+    // a cross-site form post is refused even with the cookie
+    let (code, _) = curl(&[
+        "-H",
+        "Origin: http://evil.example",
+        "-d",
+        &format!("token={token}"),
+        &format!("{base}/login"),
+    ]);
+    assert_eq!(code, 403);
+}
+
+#[test]
+fn on_loopback_another_host_name_is_refused() {
+    let served = serve(&["ui", "--ui-address", "127.0.0.1:0"]);
+    let (code, body) = curl(&[&format!("{}api/overview", served.url)]);
+    assert_eq!(code, 200, "{body}");
+    // DNS rebinding: a page of another site resolving to 127.0.0.1
+    let port = served.url.trim_end_matches('/').rsplit(':').next().unwrap().to_string();
+    let (code, _) = curl(&[
+        "-H",
+        &format!("Host: rebind.example:{port}"),
+        &format!("{}api/overview", served.url),
+    ]);
+    assert_eq!(code, 403);
+}
