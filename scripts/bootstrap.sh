@@ -35,9 +35,22 @@ fi
 # .cargo/config.toml points DUCKDB_LIB_DIR at ./.duckdb
 ln -sfn "$cache" "$(dirname "$0")/../.duckdb"
 
-# chDB (embedded modern ClickHouse, from PyPI) checks the DDL sluice writes
-# for modern servers; only with `scripts/bootstrap.sh chdb` (the test script).
-if [ "${1:-}" = "chdb" ]; then
+# Test-only installs, asked for by name (the test script asks for all):
+#   chdb      chDB (embedded modern ClickHouse, from PyPI) checks the DDL
+#             sluice writes for modern servers
+#   chromium  Debian's Chromium: the web console's browser tests drive it
+#             over the DevTools protocol
+wants() { case " ${BOOTSTRAP_ARGS} " in *" $1 "*) return 0 ;; esac; return 1; }
+BOOTSTRAP_ARGS="$*"
+if wants chromium && ! command -v chromium >/dev/null 2>&1; then
+  echo "installing Debian's chromium (apt-get) for the console's browser tests" >&2
+  sudo_cmd=""
+  [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get install -y -qq --no-install-recommends chromium >/dev/null ||
+    { $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+  command -v chromium >/dev/null 2>&1 || { echo "chromium missing after apt-get install" >&2; exit 1; }
+fi
+if wants chdb; then
   CHDB_VERSION=4.4.0
   venv="${SLUICE_CACHE_DIR:-$HOME/.cache/sluice}/chdb"
   if ! "$venv/bin/python" -c "import chdb" >/dev/null 2>&1; then

@@ -9,7 +9,7 @@ export SLUICE_CACHE_DIR="${SLUICE_CACHE_DIR:-$HOME/.cache/sluice}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$SLUICE_CACHE_DIR/target}"
 mkdir -p "$CARGO_TARGET_DIR"
 
-scripts/bootstrap.sh chdb
+scripts/bootstrap.sh chdb chromium
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

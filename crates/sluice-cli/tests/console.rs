@@ -94,17 +94,19 @@ fn watch(tab: &Tab) -> Arc<Problems> {
     let p = problems.clone();
     tab.add_event_listener(Arc::new(move |event: &Event| {
         let found = match event {
-            Event::RuntimeExceptionThrown(e) => Some(format!(
-                "exception: {}",
-                e.params.exception_details.text
-            )),
+            Event::RuntimeExceptionThrown(e) => {
+                Some(format!("exception: {}", e.params.exception_details.text))
+            }
             Event::LogEntryAdded(e) if e.params.entry.level == Log::LogEntryLevel::Error => {
                 Some(format!("console: {}", e.params.entry.text))
             }
             Event::RuntimeConsoleAPICalled(e)
                 if format!("{:?}", e.params.Type).to_lowercase() == "error" =>
             {
-                Some(format!("console.error: {:?}", e.params.args.first().map(|a| &a.value)))
+                Some(format!(
+                    "console.error: {:?}",
+                    e.params.args.first().map(|a| &a.value)
+                ))
             }
             Event::NetworkLoadingFailed(e) if !e.params.canceled.unwrap_or(false) => {
                 Some(format!("request failed: {}", e.params.error_text))
@@ -136,7 +138,8 @@ fn text(tab: &Tab, js: &str) -> String {
 fn wait_js(tab: &Tab, js: &str, what: &str) {
     let start = Instant::now();
     loop {
-        if tab.evaluate(js, false).ok().and_then(|r| r.value) == Some(serde_json::Value::Bool(true)) {
+        if tab.evaluate(js, false).ok().and_then(|r| r.value) == Some(serde_json::Value::Bool(true))
+        {
             return;
         }
         assert!(
@@ -178,8 +181,19 @@ fn browser() -> Option<Browser> {
 
 /// `sluice query --db FILE SQL --format json`, parsed.
 fn query(db: &Path, sql: &str) -> Vec<serde_json::Value> {
-    let out = support::sluice(&["query", "--db", db.to_str().unwrap(), "--format", "json", sql]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = support::sluice(&[
+        "query",
+        "--db",
+        db.to_str().unwrap(),
+        "--format",
+        "json",
+        sql,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -210,14 +224,19 @@ fn every_page_loads_clean_and_shows_the_stored_run() {
     // the bounded run ends; its console stays up
     let start = Instant::now();
     while !served.log.lock().unwrap().contains("stays up until Ctrl-C") {
-        assert!(start.elapsed() < Duration::from_secs(120), "{}", served.log.lock().unwrap());
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "{}",
+            served.log.lock().unwrap()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let tab = browser.new_tab().unwrap();
     let problems = watch(&tab);
 
     // Pipeline: the finished run's counters
-    tab.navigate_to(&format!("{}#/pipeline", served.url)).unwrap();
+    tab.navigate_to(&format!("{}#/pipeline", served.url))
+        .unwrap();
     wait_js(
         &tab,
         "!!document.querySelector('[data-counter=records-in] .v') && document.querySelector('[data-counter=records-in] .v').textContent.startsWith('40,000')",
@@ -231,17 +250,36 @@ fn every_page_loads_clean_and_shows_the_stored_run() {
         &db,
         "SELECT count(DISTINCT device_type) AS s, count(DISTINCT (device_type, window_start)) AS p FROM events_per_minute",
     );
-    let (series, points) = (expected[0]["s"].as_i64().unwrap(), expected[0]["p"].as_i64().unwrap());
+    let (series, points) = (
+        expected[0]["s"].as_i64().unwrap(),
+        expected[0]["p"].as_i64().unwrap(),
+    );
     assert!(series >= 2 && points > series, "{expected:?}");
-    tab.navigate_to(&format!("{}#/results?aggregation=events_per_minute&top=8", served.url))
-        .unwrap();
-    wait_js(&tab, "!!document.querySelector('#chart canvas')", "the results chart is drawn");
-    assert_eq!(text(&tab, "document.getElementById('chart').dataset.series"), series.to_string());
-    assert_eq!(text(&tab, "document.getElementById('chart').dataset.points"), points.to_string());
+    tab.navigate_to(&format!(
+        "{}#/results?aggregation=events_per_minute&top=8",
+        served.url
+    ))
+    .unwrap();
+    wait_js(
+        &tab,
+        "!!document.querySelector('#chart canvas')",
+        "the results chart is drawn",
+    );
+    assert_eq!(
+        text(&tab, "document.getElementById('chart').dataset.series"),
+        series.to_string()
+    );
+    assert_eq!(
+        text(&tab, "document.getElementById('chart').dataset.points"),
+        points.to_string()
+    );
     // uPlot's legend lists the x axis and every series
-    let legend: i64 = text(&tab, "String(document.querySelectorAll('#chart .u-legend .u-series').length)")
-        .parse()
-        .unwrap();
+    let legend: i64 = text(
+        &tab,
+        "String(document.querySelectorAll('#chart .u-legend .u-series').length)",
+    )
+    .parse()
+    .unwrap();
     assert_eq!(legend, series + 1);
     shoot(&tab, "results-tumbling");
     // a cumulative window, and a group filter that keeps one series
@@ -250,8 +288,15 @@ fn every_page_loads_clean_and_shows_the_stored_run() {
         served.url
     ))
     .unwrap();
-    wait_js(&tab, "!!document.querySelector('#chart canvas')", "the cumulative chart is drawn");
-    assert_eq!(text(&tab, "document.getElementById('chart').dataset.series"), "1");
+    wait_js(
+        &tab,
+        "!!document.querySelector('#chart canvas')",
+        "the cumulative chart is drawn",
+    );
+    assert_eq!(
+        text(&tab, "document.getElementById('chart').dataset.series"),
+        "1"
+    );
     shoot(&tab, "results-cumulative");
 
     // Dead letters: a kind filter, then one record's bytes
@@ -264,25 +309,76 @@ fn every_page_loads_clean_and_shows_the_stored_run() {
     assert!(malformed > 0);
     tab.navigate_to(&format!("{}#/dead-letters?kind=malformed", served.url))
         .unwrap();
-    wait_js(&tab, "document.querySelectorAll('#dl tr.click').length > 0", "dead letters are listed");
+    wait_js(
+        &tab,
+        "document.querySelectorAll('#dl tr.click').length > 0",
+        "dead letters are listed",
+    );
     let kinds = text(
         &tab,
         "[...document.querySelectorAll('#dl tr.click td:first-child')].map(t => t.textContent).filter((v, i, a) => a.indexOf(v) === i).join(',')",
     );
     assert_eq!(kinds, "malformed", "the filter keeps one kind");
-    let listed: i64 = text(&tab, "String(document.querySelectorAll('#dl tr.click').length)")
-        .parse()
-        .unwrap();
+    let listed: i64 = text(
+        &tab,
+        "String(document.querySelectorAll('#dl tr.click').length)",
+    )
+    .parse()
+    .unwrap();
     assert_eq!(listed, malformed.min(500));
+    // the reason filter (case-insensitive, over the kind's rows)
+    tab.navigate_to(&format!(
+        "{}#/dead-letters?kind=malformed&reason=RECORD%20ENDS",
+        served.url
+    ))
+    .unwrap();
+    wait_js(
+        &tab,
+        "document.querySelectorAll('#dl tr.click').length > 0 && location.hash.includes('RECORD')",
+        "dead letters filtered by reason",
+    );
+    let reasons = text(
+        &tab,
+        "[...document.querySelectorAll('#dl tr.click td:nth-child(2)')].every(t => t.textContent.includes('record ends')) ? 'all' : 'some'",
+    );
+    assert_eq!(reasons, "all");
+    let ends = query(
+        &db,
+        "SELECT count(*) AS n FROM _sluice_dead_letters WHERE kind = 'malformed' AND reason LIKE '%record ends%'",
+    )[0]["n"]
+        .as_i64()
+        .unwrap();
+    let listed: i64 = text(
+        &tab,
+        "String(document.querySelectorAll('#dl tr.click').length)",
+    )
+    .parse()
+    .unwrap();
+    assert_eq!(listed, ends.min(500));
     tab.evaluate("document.querySelector('#dl tr.click').click()", false)
         .unwrap();
-    wait_js(&tab, "!!document.querySelector('#detail pre.hex')", "a dead letter's bytes are shown");
-    assert!(text(&tab, "document.querySelector('#detail .reason').textContent").len() > 5);
+    wait_js(
+        &tab,
+        "!!document.querySelector('#detail pre.hex')",
+        "a dead letter's bytes are shown",
+    );
+    assert!(
+        text(
+            &tab,
+            "document.querySelector('#detail .reason').textContent"
+        )
+        .len()
+            > 5
+    );
     shoot(&tab, "dead-letters");
 
     // Config: the domain, its schemas and aggregations, no problems
     tab.navigate_to(&format!("{}#/config", served.url)).unwrap();
-    wait_js(&tab, "document.querySelectorAll('.agg').length > 0", "aggregations are listed");
+    wait_js(
+        &tab,
+        "document.querySelectorAll('.agg').length > 0",
+        "aggregations are listed",
+    );
     assert_eq!(
         text(&tab, "String(document.querySelectorAll('.agg').length)"),
         "7",
@@ -319,7 +415,8 @@ fn the_pipeline_counters_move_while_a_run_goes() {
     ]);
     let tab = browser.new_tab().unwrap();
     let problems = watch(&tab);
-    tab.navigate_to(&format!("{}#/pipeline", served.url)).unwrap();
+    tab.navigate_to(&format!("{}#/pipeline", served.url))
+        .unwrap();
     let read = |tab: &Tab| -> i64 {
         text(
             tab,
@@ -336,9 +433,16 @@ fn the_pipeline_counters_move_while_a_run_goes() {
     let first = read(&tab);
     std::thread::sleep(Duration::from_secs(3));
     let second = read(&tab);
-    assert!(second > first && first >= 0, "events in: {first} then {second}");
+    assert!(
+        second > first && first >= 0,
+        "events in: {first} then {second}"
+    );
     // the rate chart has data once two snapshots arrived
-    wait_js(&tab, "!!document.querySelector('#c-rate canvas')", "the rate chart is drawn");
+    wait_js(
+        &tab,
+        "!!document.querySelector('#c-rate canvas')",
+        "the rate chart is drawn",
+    );
     shoot(&tab, "pipeline-live");
     let found = problems.0.lock().unwrap().clone();
     assert!(found.is_empty(), "the page reported problems: {found:#?}");
@@ -372,16 +476,33 @@ fn beyond_loopback_the_console_wants_its_token() {
     );
     let token = "a-console-token-of-the-test";
     let served = serve(&["ui", "--ui-address", "0.0.0.0:0", "--ui-token", token]);
-    let port = served.url.trim_end_matches('/').rsplit(':').next().unwrap().to_string();
+    let port = served
+        .url
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
     let base = format!("http://127.0.0.1:{port}");
     // only loopback traffic: the console listens on every interface, the
     // test talks to it on 127.0.0.1
     let (code, body) = curl(&[&format!("{base}/api/config")]);
     assert_eq!(code, 401, "{body}");
-    assert!(!body.contains("ecommerce"), "nothing leaks without the token");
-    let (code, _) = curl(&["-H", "Authorization: Bearer wrong-token-wrong-token", &format!("{base}/api/config")]);
+    assert!(
+        !body.contains("ecommerce"),
+        "nothing leaks without the token"
+    );
+    let (code, _) = curl(&[
+        "-H",
+        "Authorization: Bearer wrong-token-wrong-token",
+        &format!("{base}/api/config"),
+    ]);
     assert_eq!(code, 401);
-    let (code, body) = curl(&["-H", &format!("Authorization: Bearer {token}"), &format!("{base}/api/config")]);
+    let (code, body) = curl(&[
+        "-H",
+        &format!("Authorization: Bearer {token}"),
+        &format!("{base}/api/config"),
+    ]);
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("ecommerce"));
     // a browser is sent to the login page, which sets the cookie
@@ -389,11 +510,21 @@ fn beyond_loopback_the_console_wants_its_token() {
     assert_eq!(code, 303);
     let (code, _) = curl(&["-d", "token=nope", &format!("{base}/login")]);
     assert_eq!(code, 401);
-    let (code, headers) = curl(&["-D", "-", "-d", &format!("token={token}"), &format!("{base}/login")]);
+    let (code, headers) = curl(&[
+        "-D",
+        "-",
+        "-d",
+        &format!("token={token}"),
+        &format!("{base}/login"),
+    ]);
     assert_eq!(code, 303);
     assert!(headers.contains("sluice_console_token="), "{headers}");
     assert!(headers.contains("HttpOnly"));
-    let (code, _) = curl(&["-H", &format!("Cookie: sluice_console_token={token}"), &format!("{base}/api/overview")]);
+    let (code, _) = curl(&[
+        "-H",
+        &format!("Cookie: sluice_console_token={token}"),
+        &format!("{base}/api/overview"),
+    ]);
     assert_eq!(code, 200);
     // a cross-site form post is refused even with the cookie
     let (code, _) = curl(&[
@@ -412,7 +543,13 @@ fn on_loopback_another_host_name_is_refused() {
     let (code, body) = curl(&[&format!("{}api/overview", served.url)]);
     assert_eq!(code, 200, "{body}");
     // DNS rebinding: a page of another site resolving to 127.0.0.1
-    let port = served.url.trim_end_matches('/').rsplit(':').next().unwrap().to_string();
+    let port = served
+        .url
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
     let (code, _) = curl(&[
         "-H",
         &format!("Host: rebind.example:{port}"),

@@ -195,9 +195,12 @@ mod tests {
     }
 
     fn public_with_token() -> Access {
-        Access::new("0.0.0.0:0".parse().unwrap(), Some("0123456789abcdef".into()))
-            .unwrap()
-            .bound_to("0.0.0.0:8765".parse().unwrap())
+        Access::new(
+            "0.0.0.0:0".parse().unwrap(),
+            Some("0123456789abcdef".into()),
+        )
+        .unwrap()
+        .bound_to("0.0.0.0:8765".parse().unwrap())
     }
 
     fn get<'a>(path: &'a str, host: &'a str) -> RequestFacts<'a> {
@@ -221,7 +224,10 @@ mod tests {
     fn loopback_without_token_serves_its_own_host_only() {
         let a = local();
         assert_eq!(a.decide(&get("/", "127.0.0.1:8765")), Decision::Allow);
-        assert_eq!(a.decide(&get("/api/config", "localhost:8765")), Decision::Allow);
+        assert_eq!(
+            a.decide(&get("/api/config", "localhost:8765")),
+            Decision::Allow
+        );
         assert!(matches!(
             a.decide(&get("/", "evil.example:8765")),
             Decision::Forbidden(_)

@@ -45,7 +45,7 @@ pub fn router(state: Arc<ConsoleState>, access: Arc<Access>) -> Router {
         .with_state(app)
 }
 
-fn header_str<'a>(h: &'a HeaderMap, name: impl axum::http::header::AsHeaderName) -> Option<&'a str> {
+fn header_str(h: &HeaderMap, name: impl axum::http::header::AsHeaderName) -> Option<&str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -111,7 +111,10 @@ async fn login(State(app): State<App>, Form(f): Form<LoginForm>) -> Response {
     } else {
         (
             StatusCode::UNAUTHORIZED,
-            Html(assets::LOGIN.replace("{{message}}", "<p class=\"bad\">That is not the access token.</p>")),
+            Html(assets::LOGIN.replace(
+                "{{message}}",
+                "<p class=\"bad\">That is not the access token.</p>",
+            )),
         )
             .into_response()
     }
@@ -238,7 +241,10 @@ async fn result_series(
         );
         let rows = state.query(&sql)?;
         let dims: Vec<String> = spec.dims.iter().map(|c| c.name.clone()).collect();
-        let x_end = matches!(window, WindowSpec::Sliding { .. } | WindowSpec::Cumulative { .. });
+        let x_end = matches!(
+            window,
+            WindowSpec::Sliding { .. } | WindowSpec::Cumulative { .. }
+        );
         let q = results::SeriesQuery {
             top: p.top.unwrap_or(8).min(50),
             group: p.group.clone().filter(|g| !g.is_empty()),
@@ -321,7 +327,7 @@ async fn dead_letter_list(State(app): State<App>, Query(p): Query<DeadLetterPara
         let rows = state.query(&dead_letters::list_sql(&f)?)?;
         let kinds = state.query(&dead_letters::kinds_sql())?;
         Ok(json!({
-            "rows": dead_letters::rows(&rows),
+            "rows": dead_letters::keep(dead_letters::rows(&rows), &f),
             "kinds": dead_letters::rows(&kinds),
             "all_kinds": dead_letters::KINDS,
             "limit": dead_letters::LIST_LIMIT,

@@ -10,8 +10,14 @@ pub const LOGIN: &str = include_str!("../assets/login.html");
 /// An asset by file name, with its media type.
 pub fn get(name: &str) -> Option<(&'static [u8], &'static str)> {
     Some(match name {
-        "app.js" => (include_bytes!("../assets/app.js"), "text/javascript; charset=utf-8"),
-        "app.css" => (include_bytes!("../assets/app.css"), "text/css; charset=utf-8"),
+        "app.js" => (
+            include_bytes!("../assets/app.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "app.css" => (
+            include_bytes!("../assets/app.css"),
+            "text/css; charset=utf-8",
+        ),
         "uPlot.iife.min.js" => (
             include_bytes!("../assets/vendor/uPlot.iife.min.js"),
             "text/javascript; charset=utf-8",

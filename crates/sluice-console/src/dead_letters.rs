@@ -44,29 +44,54 @@ pub fn list_sql(f: &Filter) -> Result<String, String> {
     if let Some(k) = f.kind.as_deref().filter(|k| !k.is_empty()) {
         conds.push(format!("kind = {}", literal(k).ok_or_else(|| bad("kind"))?));
     }
-    if let Some(r) = f.reason.as_deref().filter(|r| !r.is_empty()) {
-        let pattern = r.replace('%', "").replace('_', "");
+    if let Some(s) = f.source.as_deref().filter(|s| !s.is_empty()) {
         conds.push(format!(
-            "lower(reason) LIKE {}",
-            literal(&format!("%{}%", pattern.to_lowercase())).ok_or_else(|| bad("reason"))?
+            "source = {}",
+            literal(s).ok_or_else(|| bad("source"))?
         ));
     }
-    if let Some(s) = f.source.as_deref().filter(|s| !s.is_empty()) {
-        conds.push(format!("source = {}", literal(s).ok_or_else(|| bad("source"))?));
-    }
     if let Some(a) = f.aggregation.as_deref().filter(|a| !a.is_empty()) {
-        conds.push(format!("aggregation = {}", literal(a).ok_or_else(|| bad("aggregation"))?));
+        conds.push(format!(
+            "aggregation = {}",
+            literal(a).ok_or_else(|| bad("aggregation"))?
+        ));
     }
     let wh = if conds.is_empty() {
         String::new()
     } else {
         format!(" WHERE {}", conds.join(" AND "))
     };
+    // the reason filter is applied to the rows read ([`keep`]): the two
+    // stores' dialects share no substring function or LIKE escaping, so
+    // more rows are read when it is given
+    let limit = if f.reason.as_deref().is_some_and(|r| !r.is_empty()) {
+        SCAN_LIMIT
+    } else {
+        LIST_LIMIT
+    };
     Ok(format!(
         "SELECT kind, reason, source, partition, \"offset\", event_type, aggregation, event_time, \
          length(hex(payload)) AS hex_chars, recorded_at FROM {TABLE}{wh} \
-         ORDER BY recorded_at DESC, source, partition, \"offset\" LIMIT {LIST_LIMIT}"
+         ORDER BY recorded_at DESC, source, partition, \"offset\" LIMIT {limit}"
     ))
+}
+
+/// Rows read when the reason filter is given.
+pub const SCAN_LIMIT: usize = 50_000;
+
+/// The rows (from [`rows`]) whose reason contains the filter's text
+/// (case-insensitive), at most [`LIST_LIMIT`].
+pub fn keep(rows: Vec<Value>, f: &Filter) -> Vec<Value> {
+    let needle = f.reason.as_deref().unwrap_or("").to_lowercase();
+    rows.into_iter()
+        .filter(|r| {
+            needle.is_empty()
+                || r["reason"]
+                    .as_str()
+                    .is_some_and(|s| s.to_lowercase().contains(&needle))
+        })
+        .take(LIST_LIMIT)
+        .collect()
 }
 
 /// Counts per kind (for the filter's labels).
@@ -149,7 +174,13 @@ pub fn detail(row: Value) -> Value {
             let h: Vec<String> = c.iter().map(|b| format!("{b:02x}")).collect();
             let a: String = c
                 .iter()
-                .map(|&b| if (0x20..0x7f).contains(&b) { b as char } else { '.' })
+                .map(|&b| {
+                    if (0x20..0x7f).contains(&b) {
+                        b as char
+                    } else {
+                        '.'
+                    }
+                })
                 .collect();
             format!("{:08x}  {:<47}  {a}", i * 16, h.join(" "))
         })
@@ -183,7 +214,18 @@ mod tests {
         };
         let sql = list_sql(&f).unwrap();
         assert!(sql.contains("kind = 'malformed'"), "{sql}");
-        assert!(sql.contains("lower(reason) LIKE '%it''s 100%'"), "{sql}");
+        assert!(!sql.contains("reason ="), "{sql}");
+        assert!(sql.ends_with(&format!("LIMIT {SCAN_LIMIT}")), "{sql}");
+        let rows = vec![
+            json!({"reason": "It's 100% wrong"}),
+            json!({"reason": "missing_field `x`"}),
+        ];
+        assert_eq!(keep(rows.clone(), &f).len(), 1);
+        let g = Filter {
+            reason: Some("MISSING_field".into()),
+            ..Default::default()
+        };
+        assert_eq!(keep(rows, &g).len(), 1);
         assert!(sql.contains("source = 'x\\\\y'"), "{sql}");
         let bad = Filter {
             kind: Some("a\nb".into()),

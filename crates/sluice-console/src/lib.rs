@@ -175,7 +175,10 @@ impl Drop for ConsoleHandle {
 }
 
 /// Binds `opts.address` and serves the console on its own thread.
-pub fn serve(opts: &ConsoleOptions, state: Arc<ConsoleState>) -> Result<ConsoleHandle, ConsoleError> {
+pub fn serve(
+    opts: &ConsoleOptions,
+    state: Arc<ConsoleState>,
+) -> Result<ConsoleHandle, ConsoleError> {
     let addr: SocketAddr = opts.address.parse().map_err(|_| {
         ConsoleError::Config(format!(
             "`{}` is not an address (expected host:port, e.g. 127.0.0.1:8765)",

@@ -17,7 +17,11 @@ fn now_ms() -> i64 {
 
 /// The live snapshot, `None` when no run was started by this process.
 pub fn live(state: &ConsoleState) -> Option<Value> {
-    let run = state.live.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
+    let run = state
+        .live
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()?;
     let started = (*state.started.lock().unwrap_or_else(|p| p.into_inner()))?;
     let s = &run.stats;
     let wm = s.watermark_ms.load(Ordering::Relaxed);

@@ -285,12 +285,47 @@ mod tests {
             .map(String::from)
             .to_vec(),
             rows: vec![
-                row("2024-01-01 00:00:00.000", "2024-01-01 00:01:00.000", "desktop", "5", "0", false),
+                row(
+                    "2024-01-01 00:00:00.000",
+                    "2024-01-01 00:01:00.000",
+                    "desktop",
+                    "5",
+                    "0",
+                    false,
+                ),
                 // a revision of the same window: the later one wins
-                row("2024-01-01 00:00:00.000", "2024-01-01 00:01:00.000", "desktop", "7", "1", false),
-                row("2024-01-01 00:01:00.000", "2024-01-01 00:02:00.000", "desktop", "3", "0", true),
-                row("2024-01-01 00:00:00.000", "2024-01-01 00:01:00.000", "mobile", "1", "0", false),
-                row("2024-01-01 00:00:00.000", "2024-01-01 00:01:00.000", "tablet", "100", "0", false),
+                row(
+                    "2024-01-01 00:00:00.000",
+                    "2024-01-01 00:01:00.000",
+                    "desktop",
+                    "7",
+                    "1",
+                    false,
+                ),
+                row(
+                    "2024-01-01 00:01:00.000",
+                    "2024-01-01 00:02:00.000",
+                    "desktop",
+                    "3",
+                    "0",
+                    true,
+                ),
+                row(
+                    "2024-01-01 00:00:00.000",
+                    "2024-01-01 00:01:00.000",
+                    "mobile",
+                    "1",
+                    "0",
+                    false,
+                ),
+                row(
+                    "2024-01-01 00:00:00.000",
+                    "2024-01-01 00:01:00.000",
+                    "tablet",
+                    "100",
+                    "0",
+                    false,
+                ),
             ],
         }
     }
@@ -298,7 +333,15 @@ mod tests {
     #[test]
     fn latest_revision_per_window_top_groups_first() {
         let dims = vec!["device_type".to_string()];
-        let s = series(&table(), &SeriesQuery { top: 2, ..Default::default() }, &dims, false);
+        let s = series(
+            &table(),
+            &SeriesQuery {
+                top: 2,
+                ..Default::default()
+            },
+            &dims,
+            false,
+        );
         assert_eq!(s.groups_total, 3);
         assert_eq!(s.value, "value");
         assert_eq!(s.value_columns, vec!["value".to_string()]);
@@ -331,7 +374,10 @@ mod tests {
     fn csv_quotes_what_needs_it() {
         let r = QueryResult {
             columns: vec!["a".into(), "b".into()],
-            rows: vec![vec![t("x,y"), QueryCell::Null], vec![t("say \"hi\""), n("2")]],
+            rows: vec![
+                vec![t("x,y"), QueryCell::Null],
+                vec![t("say \"hi\""), n("2")],
+            ],
         };
         assert_eq!(csv(&r), "a,b\n\"x,y\",\n\"say \"\"hi\"\"\",2\n");
     }

@@ -72,25 +72,27 @@ pub fn resolve_secrets(
         Ok(r) => r,
         Err(diags) => return Ok(Err(diags)),
     };
-    Ok(match block_on(sluice_secrets::resolve_config(cfg, &resolver))? {
-        Ok(mut r) => {
-            let (cfg, resolver) = (
-                std::sync::Arc::new(cfg.clone()),
-                std::sync::Arc::new(resolver),
-            );
-            r.refresh = Some(std::sync::Arc::new(move || {
-                let again = async {
-                    resolver.forget().await;
-                    sluice_secrets::resolve_config(&cfg, &resolver).await
-                };
-                block_on(again)
-                    .map_err(|e| e.to_string())?
-                    .map_err(|d| d.to_string())
-            }));
-            Ok(r)
-        }
-        Err(diags) => Err(diags),
-    })
+    Ok(
+        match block_on(sluice_secrets::resolve_config(cfg, &resolver))? {
+            Ok(mut r) => {
+                let (cfg, resolver) = (
+                    std::sync::Arc::new(cfg.clone()),
+                    std::sync::Arc::new(resolver),
+                );
+                r.refresh = Some(std::sync::Arc::new(move || {
+                    let again = async {
+                        resolver.forget().await;
+                        sluice_secrets::resolve_config(&cfg, &resolver).await
+                    };
+                    block_on(again)
+                        .map_err(|e| e.to_string())?
+                        .map_err(|d| d.to_string())
+                }));
+                Ok(r)
+            }
+            Err(diags) => Err(diags),
+        },
+    )
 }
 
 pub use sluice_connectors::source::json_parallel::parser_threads;

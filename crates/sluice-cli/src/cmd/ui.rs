@@ -90,8 +90,7 @@ pub fn run(cli: &Cli, args: &UiArgs) -> anyhow::Result<()> {
     if let Some(d) = &args.domain {
         opts.domains = Some(vec![d.clone()]);
     }
-    let (cfg, problems) = match sluice_config::load_with(&opts, &sluice_generator::validate_hints)
-    {
+    let (cfg, problems) = match sluice_config::load_with(&opts, &sluice_generator::validate_hints) {
         Ok(c) => (Some(c), Vec::new()),
         Err(d) => {
             eprintln!(
@@ -104,7 +103,12 @@ pub fn run(cli: &Cli, args: &UiArgs) -> anyhow::Result<()> {
     let domain = args
         .domain
         .clone()
-        .or_else(|| cfg.as_ref()?.domains.first().map(|d| d.domain.value.clone()))
+        .or_else(|| {
+            cfg.as_ref()?
+                .domains
+                .first()
+                .map(|d| d.domain.value.clone())
+        })
         .unwrap_or_default();
     let cfg = cfg.map(Arc::new);
     let opener = store_opener(cfg.clone(), args.db.clone(), domain.clone());
