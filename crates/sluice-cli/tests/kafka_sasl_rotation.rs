@@ -42,6 +42,18 @@ struct ShippedPasswordOnDrop;
 impl Drop for ShippedPasswordOnDrop {
     fn drop(&mut self) {
         restart_kafka(None);
+        // the next tests find a broker that answers metadata again
+        let started = Instant::now();
+        while !support::sluice(&["topics", "--domain", "ecommerce"])
+            .status
+            .success()
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the restarted broker does not answer"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
     }
 }
 

@@ -489,6 +489,58 @@ pub fn recreate_topics(settings: &KafkaSettings, topics: &[String]) -> Result<()
                 missing.join(", ")
             ))
         })
+    })?;
+    await_metadata(settings, topics)
+}
+
+/// Waits (up to 30 s, the one retry policy) until the broker's metadata
+/// shows every topic of `topics` with the configured partitions, each with
+/// a leader: right after creation — above all on a broker that just
+/// started — metadata can still show a topic without partitions, and a
+/// listing or a producer would act on that.
+fn await_metadata(settings: &KafkaSettings, topics: &[String]) -> Result<(), KafkaError> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = settings
+        .client_config(&[], &[])
+        .create()
+        .map_err(|e| KafkaError::client("metadata client creation", e))?;
+    let want = settings.partitions.max(1) as usize;
+    let policy =
+        sluice_core::RetryPolicy::new(Duration::from_millis(100), Duration::from_secs(1), 1)
+            .retrying_for(Duration::from_secs(30));
+    let mut lagging: Vec<String> = topics.to_vec();
+    sluice_core::retry_blocking(
+        &policy,
+        || {
+            let meta = consumer
+                .fetch_metadata(None, Duration::from_secs(10))
+                .map_err(|e| Some(KafkaError::client("fetch metadata", e)))?;
+            lagging.retain(|t| {
+                !meta.topics().iter().any(|m| {
+                    m.name() == t
+                        && m.partitions().len() == want
+                        && m.partitions().iter().all(|p| p.leader() >= 0)
+                })
+            });
+            if lagging.is_empty() {
+                Ok(())
+            } else {
+                Err(None)
+            }
+        },
+        |e: &Option<KafkaError>| match e {
+            None => sluice_core::RetryHint::Retry,
+            Some(e) => e.retry_hint(),
+        },
+        |_| true,
+    )
+    .map_err(|e| {
+        e.unwrap_or_else(|| {
+            KafkaError::Timeout(format!(
+                "created, but after 30 s the broker's metadata still lacks partitions of: {}",
+                lagging.join(", ")
+            ))
+        })
     })
 }
 
