@@ -43,11 +43,20 @@ impl Drop for Served {
 
 /// Starts `sluice ARGS` and waits for the console's address on stderr.
 fn serve(args: &[&str]) -> Served {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .current_dir(support::repo())
+    serve_with(&[], args)
+}
+
+/// [`serve`] with environment variables (`SLUICE_CONFIG_DIR`, `SLUICE_ENV`).
+fn serve_with(vars: &[(&str, &str)], args: &[&str]) -> Served {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
+    cmd.current_dir(support::repo())
         .env_remove("SLUICE_ENV")
         .env_remove("SLUICE_CONFIG_DIR")
-        .env_remove("SLUICE_UI_TOKEN")
+        .env_remove("SLUICE_UI_TOKEN");
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
         .env("RUST_LOG", "warn")
         .args(args)
         .stdout(Stdio::null())
@@ -370,7 +379,31 @@ fn every_page_loads_clean_and_shows_the_stored_run() {
         .len()
             > 5
     );
+    // a malformed record does not decode; a late one is a whole Avro record
+    assert_eq!(
+        text(&tab, "String(!!document.querySelector('#detail pre.json'))"),
+        "false"
+    );
     shoot(&tab, "dead-letters");
+    tab.navigate_to(&format!("{}#/dead-letters?kind=late", served.url))
+        .unwrap();
+    wait_js(
+        &tab,
+        "document.querySelectorAll('#dl tr.click').length > 0 && location.hash.includes('late')",
+        "late dead letters are listed",
+    );
+    tab.evaluate("document.querySelector('#dl tr.click').click()", false)
+        .unwrap();
+    wait_js(
+        &tab,
+        "!!document.querySelector('#detail pre.json')",
+        "a late record is decoded",
+    );
+    let decoded = text(&tab, "document.querySelector('#detail pre.json').textContent");
+    let v: serde_json::Value = serde_json::from_str(&decoded).unwrap();
+    assert!(v["event_id"].is_string() && v["user_id"].is_string(), "{v}");
+    assert!(text(&tab, "document.querySelector('#detail h3').textContent").contains("Avro"));
+    shoot(&tab, "dead-letter-late");
 
     // Config: the domain, its schemas and aggregations, no problems
     tab.navigate_to(&format!("{}#/config", served.url)).unwrap();
@@ -556,4 +589,202 @@ fn on_loopback_another_host_name_is_refused() {
         &format!("{}api/overview", served.url),
     ]);
     assert_eq!(code, 403);
+}
+
+/// `curl` a console's JSON API.
+fn api(served: &Served, path: &str) -> serde_json::Value {
+    let (code, body) = curl(&[&format!("{}{}", served.url, path.trim_start_matches('/'))]);
+    assert_eq!(code, 200, "{path}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// A statement on the ClickHouse server, its TSV answer.
+fn clickhouse(sql: &str) -> String {
+    let out = Command::new("curl")
+        .args(["-fsS", "--max-time", "20", "http://127.0.0.1:8123/", "--data-binary", sql])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn results_and_dead_letters_are_read_from_clickhouse_too() {
+    if !support::available(support::up("127.0.0.1:8123"), "ClickHouse (scripts/services.sh start clickhouse)") {
+        return;
+    }
+    let cfg = support::shipped_config_with(&[]);
+    let db = format!("sluice_console_{}", support::stamp());
+    std::fs::write(
+        cfg.path().join("environments/chconsole.yaml"),
+        format!("sinks:\n  default: clickhouse\n  clickhouse:\n    database: {db}\n"),
+    )
+    .unwrap();
+    let dir = cfg.path().to_str().unwrap().to_string();
+    let vars = [("SLUICE_CONFIG_DIR", dir.as_str()), ("SLUICE_ENV", "chconsole")];
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .envs(vars)
+        .env("RUST_LOG", "warn")
+        .args(["run", "--domain", "ecommerce", "--count", "20000", "--malformed-share", "0.01", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let served = serve_with(&vars, &["ui", "--ui-address", "127.0.0.1:0"]);
+
+    // the chart: one series per device type, one point per (device type,
+    // minute) of the final view
+    let v = api(&served, "/api/results/events_per_minute?top=20");
+    let groups: usize = clickhouse(&format!("SELECT uniqExact(device_type) FROM {db}.events_per_minute"))
+        .parse()
+        .unwrap();
+    let points: usize = clickhouse(&format!("SELECT count() FROM {db}.events_per_minute"))
+        .parse()
+        .unwrap();
+    let series = v["chart"]["series"].as_array().unwrap();
+    assert_eq!(series.len(), groups, "{v}");
+    let drawn: usize = series.iter().map(|s| s["points"].as_array().unwrap().len()).sum();
+    assert_eq!(drawn, points);
+    assert!(series.iter().all(|s| s["points"][0]["start"].as_i64().unwrap() > 1_600_000_000_000));
+    // CSV export of the same view
+    let (code, csv) = curl(&[&format!("{}api/results/events_per_minute/csv", served.url)]);
+    assert_eq!(code, 200);
+    assert_eq!(csv.trim_end().lines().count(), points + 1, "header + one line per row");
+
+    // dead letters, with ClickHouse's column names
+    let malformed: usize = clickhouse(&format!(
+        "SELECT count() FROM {db}._sluice_dead_letters FINAL WHERE kind = 'malformed'"
+    ))
+    .parse()
+    .unwrap();
+    assert!(malformed > 0);
+    let v = api(&served, "/api/dead-letters?kind=malformed");
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), malformed.min(500), "{v}");
+    let r = &rows[0];
+    assert!(r["recorded_at"].is_string() && r["bytes"].as_u64().unwrap() > 0, "{r}");
+    let q = format!(
+        "/api/dead-letters/detail?source={}&partition={}&offset={}&kind=malformed&aggregation=",
+        r["source"].as_str().unwrap(),
+        r["partition"],
+        r["offset"]
+    );
+    let d = api(&served, &q);
+    assert_eq!(d["bytes"], r["bytes"]);
+    assert!(d["hex"].as_str().unwrap().starts_with("00000000  "));
+    drop(served);
+    clickhouse(&format!("DROP DATABASE IF EXISTS {db}"));
+}
+
+#[test]
+fn the_pipeline_page_shows_kafka_lag_per_partition() {
+    let up = support::up("127.0.0.1:9092") && support::up("127.0.0.1:8081");
+    if !support::available(up, "Kafka and the registry (scripts/services.sh start kafka registry)") {
+        return;
+    }
+    let prefix = format!("console{}.", support::stamp());
+    let p = ["--topic-prefix", prefix.as_str()];
+    for args in [
+        &["topics", "--domain", "ecommerce", "--recreate", p[0], p[1]][..],
+        &["generate", "--domain", "ecommerce", "--to", "kafka", "--count", "3000", p[0], p[1]][..],
+    ] {
+        let out = support::sluice(args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("kafka.duckdb");
+    let served = serve(&[
+        "run",
+        "--domain",
+        "ecommerce",
+        "--source",
+        "kafka",
+        "--db",
+        db.to_str().unwrap(),
+        "--quiet",
+        "--ui",
+        "--ui-address",
+        "127.0.0.1:0",
+        p[0],
+        p[1],
+    ]);
+    // measured every 5 s: the assigned partitions of the prefixed topics,
+    // read to their end
+    let start = Instant::now();
+    let parts = loop {
+        let v = api(&served, "/api/pipeline");
+        let parts = v["run"]["partitions"].as_array().cloned().unwrap_or_default();
+        let read_all = !parts.is_empty()
+            && parts.iter().all(|x| x["lag"] == 0)
+            && v["run"]["records_in"] == 3000;
+        if read_all {
+            break parts;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "{v}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(
+        parts.iter().all(|x| x["topic"].as_str().unwrap().starts_with(&prefix)),
+        "{parts:?}"
+    );
+    let end: i64 = parts.iter().map(|x| x["high_watermark"].as_i64().unwrap()).sum();
+    assert!(end >= 3000, "the partitions hold the 3000 events: {parts:?}");
+    drop(served);
+    let out = support::sluice(&["topics", "--domain", "ecommerce", "--delete", p[0], p[1]]);
+    assert!(out.status.success());
+}
+
+#[test]
+fn session_windows_are_drawn_as_spans() {
+    let Some(browser) = browser() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("iot.duckdb");
+    let served = serve(&[
+        "run",
+        "--domain",
+        "iot",
+        "--count",
+        "20000",
+        "--aggregation",
+        "device_activity_sessions",
+        "--db",
+        db.to_str().unwrap(),
+        "--quiet",
+        "--ui",
+        "--ui-address",
+        "127.0.0.1:0",
+    ]);
+    let start = Instant::now();
+    while !served.log.lock().unwrap().contains("stays up until Ctrl-C") {
+        assert!(start.elapsed() < Duration::from_secs(120), "{}", served.log.lock().unwrap());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // the busiest device's sessions, as the store holds them
+    let top = query(
+        &db,
+        "WITH l AS (SELECT device_id, window_start, window_end, arg_max(value, revision) AS v \
+           FROM device_activity_sessions GROUP BY ALL), \
+         k AS (SELECT * FROM l a WHERE NOT EXISTS (SELECT 1 FROM l b WHERE b.device_id = a.device_id \
+           AND b.window_start <= a.window_start AND b.window_end >= a.window_end \
+           AND (b.window_start <> a.window_start OR b.window_end <> a.window_end))) \
+         SELECT device_id, count(*) AS n FROM k GROUP BY device_id ORDER BY sum(abs(v)) DESC, device_id LIMIT 1",
+    );
+    let n = top[0]["n"].as_i64().unwrap();
+    let device = top[0]["device_id"].as_str().unwrap().to_string();
+    let tab = browser.new_tab().unwrap();
+    let problems = watch(&tab);
+    tab.navigate_to(&format!(
+        "{}#/results?aggregation=device_activity_sessions&top=1",
+        served.url
+    ))
+    .unwrap();
+    wait_js(&tab, "!!document.querySelector('#chart canvas')", "the session chart is drawn");
+    assert!(text(&tab, "document.getElementById('res').innerText").contains("sessions drawn as spans"));
+    assert_eq!(text(&tab, "document.getElementById('chart').dataset.points"), n.to_string());
+    assert!(
+        text(&tab, "document.querySelector('#chart .u-legend').innerText").contains(&device),
+        "the legend names the busiest device {device}"
+    );
+    shoot(&tab, "results-sessions");
+    let found = problems.0.lock().unwrap().clone();
+    assert!(found.is_empty(), "the page reported problems: {found:#?}");
 }

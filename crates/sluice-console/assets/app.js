@@ -117,10 +117,15 @@ function pipelinePage() {
       box.innerHTML = `<p>${status} · ${esc(r.source)} → ${esc(r.sink)}</p><div class="counters"></div>
         <div class="charts"><figure><figcaption>events/s in · rows/s out</figcaption><div id="c-rate"></div></figure>
         <figure><figcaption>watermark behind wall clock (s)</figcaption><div id="c-lag"></div></figure></div>
+        <div id="parts"></div>
         <h2>Aggregations</h2>${table(["name", "aggregation", "kind"], r.tables)}`;
     } else {
       box.querySelector("p").innerHTML = `${status} · ${esc(r.source)} → ${esc(r.sink)}`;
     }
+    const parts = r.partitions || [];
+    box.querySelector("#parts").innerHTML = parts.length
+      ? `<h2>Kafka lag per partition</h2>` + table(["topic", "partition", "position", "high_watermark", "lag"], parts)
+      : "";
     box.querySelector(".counters").innerHTML = counters.map(([k, v, id]) => `<div class="counter" data-counter="${id}"><span class="k">${esc(k)}</span><span class="v">${v}</span></div>`).join("");
     if (hist.t.length >= 2) {
       const w = Math.max(320, Math.min(560, box.clientWidth / 2 - 24));
@@ -153,7 +158,8 @@ function table(columns, rows, opts = {}) {
   const body = rows.map((r, i) => {
     const cells = columns.map((c) => {
       let v = r[c];
-      if (c === "provisional" && v) return `<td><span class="badge">provisional</span></td>`;
+      if (c === "event_time" && typeof v === "number") v = fmtTime(v);
+      if (c === "provisional" && v && v !== "0") return `<td><span class="badge">provisional</span></td>`;
       if (c === "revision" && Number(v) > 0) return `<td><span class="badge rev">rev ${esc(v)}</span></td>`;
       return `<td>${esc(v === null ? "∅" : v)}</td>`;
     }).join("");
@@ -226,7 +232,7 @@ async function resultsPage(params) {
     return;
   }
   res.innerHTML = `<p>${windowPicture(a.window)} ${windowText(a.window)} · ${esc(data.kind)}${a.field ? "(" + esc(a.field) + ")" : ""} by ${esc((data.dims || []).join(", ") || "nothing")}
-     · showing ${c.series.length} of ${c.groups_total} groups · x = window ${esc(c.x)}
+     · showing ${c.series.length} of ${c.groups_total} groups · ${data.window === "session" ? "sessions drawn as spans" : "x = window " + esc(c.x)}
      · <span class="badge">${c.provisional} provisional</span> <span class="badge rev">${c.revised} revised</span></p>
      <div id="chart" data-series="${c.series.length}" data-points="${c.series.reduce((n, s) => n + s.points.length, 0)}"></div>
      <h2>Rows <span class="muted">(newest ${data.rows.length})</span></h2>${table(data.columns, data.rows)}`;
@@ -234,18 +240,26 @@ async function resultsPage(params) {
 }
 
 function drawResults(c, windowType) {
-  // one x axis: the union of the series' x values
+  // one x axis: the union of the series' x values; sessions are drawn as
+  // spans (a flat line from each session's start to its end, a gap after)
+  const session = windowType === "session";
   const key = c.x === "end" ? "end" : "start";
-  const xs = [...new Set(c.series.flatMap((s) => s.points.map((p) => p[key])))].sort((a, b) => a - b);
+  const raw = session
+    ? c.series.flatMap((s) => s.points.flatMap((p) => [p.start, p.end, p.end + 1]))
+    : c.series.flatMap((s) => s.points.map((p) => p[key]));
+  const xs = [...new Set(raw)].sort((a, b) => a - b);
   const index = new Map(xs.map((x, i) => [x, i]));
   const data = [xs.map((x) => x / 1000)];
   const series = [{}];
   c.series.forEach((s, i) => {
     const ys = new Array(xs.length).fill(null);
-    s.points.forEach((p) => { ys[index.get(p[key])] = p.value; });
+    s.points.forEach((p) => {
+      if (!session) { ys[index.get(p[key])] = p.value; return; }
+      for (let j = index.get(p.start); j <= index.get(p.end); j++) ys[j] = p.value;
+    });
     data.push(ys);
     const color = PALETTE[i % PALETTE.length];
-    const opts = { label: s.group, stroke: color, spanGaps: windowType !== "session", points: { show: windowType === "session" || xs.length < 60 } };
+    const opts = { label: s.group, stroke: color, width: session ? 3 : 1, spanGaps: !session, points: { show: !session && xs.length < 60 } };
     if (windowType === "tumbling" && uPlot.paths && uPlot.paths.stepped) opts.paths = uPlot.paths.stepped({ align: 1 });
     series.push(opts);
   });
@@ -301,8 +315,8 @@ async function showDeadLetter(r) {
   aside.innerHTML = `<h2>${esc(d.kind)} · ${esc(d.source)}[${esc(d.partition)}]@${esc(d.offset)}</h2>
     <p class="reason">${esc(d.reason)}</p>
     <dl><dt>event type</dt><dd>${esc(d.event_type ?? "–")}</dd><dt>aggregation</dt><dd>${esc(d.aggregation || "–")}</dd>
-    <dt>event time</dt><dd>${esc(d.event_time ?? "–")}</dd><dt>recorded</dt><dd>${esc(d.recorded_at)}</dd><dt>bytes</dt><dd>${esc(d.bytes)}</dd></dl>
-    ${d.decoded ? `<h3>Decoded (JSON)</h3><pre class="json">${esc(JSON.stringify(d.decoded, null, 2))}</pre>` : `<p class="muted">Not a JSON document; shown as bytes only.</p>`}
+    <dt>event time</dt><dd>${esc(typeof d.event_time === "number" ? fmtTime(d.event_time) : (d.event_time ?? "–"))}</dd><dt>recorded</dt><dd>${esc(d.recorded_at)}</dd><dt>bytes</dt><dd>${esc(d.bytes)}</dd></dl>
+    ${d.decoded ? `<h3>Decoded (${esc(d.decoded_as === "avro" ? "Avro, with the event type's schema" : "JSON")})</h3><pre class="json">${esc(JSON.stringify(d.decoded, null, 2))}</pre>` : `<p class="muted">Neither JSON nor a whole Avro record of its event type (a malformed record); shown as bytes only.</p>`}
     <h3>Original bytes</h3><pre class="hex">${esc(d.hex)}</pre>`;
 }
 

@@ -241,10 +241,11 @@ async fn result_series(
         );
         let rows = state.query(&sql)?;
         let dims: Vec<String> = spec.dims.iter().map(|c| c.name.clone()).collect();
-        let x_end = matches!(
-            window,
-            WindowSpec::Sliding { .. } | WindowSpec::Cumulative { .. }
-        );
+        let shape = match window {
+            WindowSpec::Sliding { .. } | WindowSpec::Cumulative { .. } => results::Shape::End,
+            WindowSpec::Session { .. } => results::Shape::Session,
+            WindowSpec::Tumbling { .. } => results::Shape::Start,
+        };
         let q = results::SeriesQuery {
             top: p.top.unwrap_or(8).min(50),
             group: p.group.clone().filter(|g| !g.is_empty()),
@@ -252,7 +253,7 @@ async fn result_series(
             from_ms: time_param(&p.from),
             to_ms: time_param(&p.to),
         };
-        let s = results::series(&rows, &q, &dims, x_end);
+        let s = results::series(&rows, &q, &dims, shape);
         let table = sluice_connectors::QueryResult {
             columns: rows.columns.clone(),
             rows: rows.rows.iter().take(200).cloned().collect(),
@@ -324,7 +325,8 @@ async fn dead_letter_list(State(app): State<App>, Query(p): Query<DeadLetterPara
             source: p.source,
             aggregation: p.aggregation,
         };
-        let rows = state.query(&dead_letters::list_sql(&f)?)?;
+        let time = dead_letters::time_column(&state.query(&dead_letters::columns_sql())?.columns);
+        let rows = state.query(&dead_letters::list_sql(&f, time)?)?;
         let kinds = state.query(&dead_letters::kinds_sql())?;
         Ok(json!({
             "rows": dead_letters::keep(dead_letters::rows(&rows), &f),
@@ -353,20 +355,45 @@ struct DetailParams {
 async fn dead_letter_detail(State(app): State<App>, Query(p): Query<DetailParams>) -> Response {
     let state = app.state.clone();
     let r = blocking(move || {
-        let sql =
-            dead_letters::detail_sql(&p.source, p.partition, p.offset, &p.kind, &p.aggregation)?;
+        let time = dead_letters::time_column(&state.query(&dead_letters::columns_sql())?.columns);
+        let sql = dead_letters::detail_sql(
+            &p.source,
+            p.partition,
+            p.offset,
+            &p.kind,
+            &p.aggregation,
+            time,
+        )?;
         let rows = state.query(&sql)?;
-        dead_letters::rows(&rows)
+        let row = dead_letters::rows(&rows)
             .into_iter()
             .next()
-            .map(dead_letters::detail)
-            .ok_or_else(|| "no such dead letter".to_string())
+            .ok_or_else(|| "no such dead letter".to_string())?;
+        let schema = row["event_type"]
+            .as_str()
+            .and_then(|et| event_schema(&state, et));
+        Ok(dead_letters::detail(row, schema.as_deref()))
     })
     .await;
     match r {
         Ok(v) => Json(v).into_response(),
         Err(e) => e,
     }
+}
+
+/// The Avro schema sluice generates for `event_type` of the shown domain.
+fn event_schema(state: &ConsoleState, event_type: &str) -> Option<String> {
+    let cfg = state.config.as_ref()?;
+    let d = match state.domain.as_deref() {
+        Some(n) => cfg.domain(n)?,
+        None => cfg.domains.first()?,
+    };
+    let i = d
+        .event_types
+        .iter()
+        .position(|et| et.name.value == event_type)?;
+    let layout = d.layouts().into_iter().nth(i)?;
+    Some(sluice_schema::avro::record_schema_json(&layout))
 }
 
 async fn config(State(app): State<App>) -> Json<Value> {

@@ -37,8 +37,24 @@ pub fn literal(s: &str) -> Option<String> {
     Some(format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''")))
 }
 
-/// The list query: newest first, at most [`LIST_LIMIT`] rows.
-pub fn list_sql(f: &Filter) -> Result<String, String> {
+/// The table's columns, no rows: which of the stores' spellings it has.
+pub fn columns_sql() -> String {
+    format!("SELECT * FROM {TABLE} LIMIT 0")
+}
+
+/// The column holding when a dead letter was stored: DuckDB's
+/// `recorded_at` or ClickHouse's `written_at` (read back as `recorded_at`).
+pub fn time_column(columns: &[String]) -> &'static str {
+    if columns.iter().any(|c| c == "written_at") {
+        "written_at"
+    } else {
+        "recorded_at"
+    }
+}
+
+/// The list query: newest first, at most [`LIST_LIMIT`] rows. `time`: the
+/// store's [`time_column`].
+pub fn list_sql(f: &Filter, time: &str) -> Result<String, String> {
     let mut conds = Vec::new();
     let bad = |what: &str| format!("the {what} filter holds a control character");
     if let Some(k) = f.kind.as_deref().filter(|k| !k.is_empty()) {
@@ -71,8 +87,8 @@ pub fn list_sql(f: &Filter) -> Result<String, String> {
     };
     Ok(format!(
         "SELECT kind, reason, source, partition, \"offset\", event_type, aggregation, event_time, \
-         length(hex(payload)) AS hex_chars, recorded_at FROM {TABLE}{wh} \
-         ORDER BY recorded_at DESC, source, partition, \"offset\" LIMIT {limit}"
+         length(hex(payload)) AS hex_chars, {time} AS recorded_at FROM {TABLE}{wh} \
+         ORDER BY {time} DESC, source, partition, \"offset\" LIMIT {limit}"
     ))
 }
 
@@ -106,13 +122,14 @@ pub fn detail_sql(
     offset: i64,
     kind: &str,
     aggregation: &str,
+    time: &str,
 ) -> Result<String, String> {
     let (Some(s), Some(k), Some(a)) = (literal(source), literal(kind), literal(aggregation)) else {
         return Err("a dead letter's identity holds a control character".into());
     };
     Ok(format!(
         "SELECT kind, reason, source, partition, \"offset\", event_type, aggregation, event_time, \
-         hex(payload) AS payload_hex, recorded_at FROM {TABLE} \
+         hex(payload) AS payload_hex, {time} AS recorded_at FROM {TABLE} \
          WHERE source = {s} AND partition = {partition} AND \"offset\" = {offset} AND kind = {k} AND aggregation = {a} LIMIT 1"
     ))
 }
@@ -162,9 +179,30 @@ pub fn unhex(h: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// The Avro datum in `bytes` (plain, or in the schema registry's wire
+/// format: magic byte 0 and a 4-byte schema id first) read with `schema`
+/// (the event type's schema as sluice generates it), as JSON; `None`
+/// unless the whole payload reads as one record.
+pub fn decode_avro(bytes: &[u8], schema: &str) -> Option<Value> {
+    let schema = apache_avro::Schema::parse_str(schema).ok()?;
+    let bodies: Vec<&[u8]> = match bytes {
+        [0, _, _, _, _, rest @ ..] if !rest.is_empty() => vec![rest, bytes],
+        _ => vec![bytes],
+    };
+    bodies.into_iter().find_map(|body| {
+        let mut reader = body;
+        let v = apache_avro::from_avro_datum(&schema, &mut reader, None).ok()?;
+        if !reader.is_empty() {
+            return None;
+        }
+        Value::try_from(v).ok()
+    })
+}
+
 /// A record's detail: its columns, the bytes as hex (spaced, 16 per line)
-/// and as text, and decoded JSON when the bytes are a JSON document.
-pub fn detail(row: Value) -> Value {
+/// and as text, decoded JSON when the bytes are a JSON document or an Avro
+/// record of `schema` (the event type's, when known).
+pub fn detail(row: Value, schema: Option<&str>) -> Value {
     let hex = row["payload_hex"].as_str().unwrap_or("").to_string();
     let bytes = unhex(&hex).unwrap_or_default();
     let lines: Vec<String> = bytes
@@ -186,9 +224,18 @@ pub fn detail(row: Value) -> Value {
         })
         .collect();
     let text = std::str::from_utf8(&bytes).ok().map(str::to_string);
-    let decoded = text
+    let json = text
         .as_deref()
         .and_then(|t| serde_json::from_str::<Value>(t.trim()).ok());
+    let (decoded, decoded_as) = match (json, schema) {
+        (Some(j), _) => (Some(j), Some("json")),
+        (None, Some(s)) => {
+            let a = decode_avro(&bytes, s);
+            let how = a.as_ref().map(|_| "avro");
+            (a, how)
+        }
+        (None, None) => (None, None),
+    };
     let mut out = row;
     if let Value::Object(m) = &mut out {
         m.remove("payload_hex");
@@ -196,6 +243,7 @@ pub fn detail(row: Value) -> Value {
         m.insert("hex".into(), json!(lines.join("\n")));
         m.insert("text".into(), json!(text));
         m.insert("decoded".into(), decoded.unwrap_or(Value::Null));
+        m.insert("decoded_as".into(), json!(decoded_as));
     }
     out
 }
@@ -212,7 +260,7 @@ mod tests {
             source: Some("x\\y".into()),
             aggregation: None,
         };
-        let sql = list_sql(&f).unwrap();
+        let sql = list_sql(&f, "recorded_at").unwrap();
         assert!(sql.contains("kind = 'malformed'"), "{sql}");
         assert!(!sql.contains("reason ="), "{sql}");
         assert!(sql.ends_with(&format!("LIMIT {SCAN_LIMIT}")), "{sql}");
@@ -231,24 +279,48 @@ mod tests {
             kind: Some("a\nb".into()),
             ..Default::default()
         };
-        assert!(list_sql(&bad).is_err());
-        assert!(!list_sql(&Filter::default()).unwrap().contains("WHERE"));
+        assert!(list_sql(&bad, "recorded_at").is_err());
+        let plain = list_sql(&Filter::default(), "written_at").unwrap();
+        assert!(!plain.contains("WHERE"));
+        assert!(plain.contains("written_at AS recorded_at"), "{plain}");
+        assert_eq!(time_column(&["kind".into(), "written_at".into()]), "written_at");
+        assert_eq!(time_column(&["kind".into(), "recorded_at".into()]), "recorded_at");
     }
 
     #[test]
     fn detail_shows_hex_text_and_json() {
         let payload = br#"{"event_id": "e1", "amount": 3}"#;
         let hex: String = payload.iter().map(|b| format!("{b:02X}")).collect();
-        let d = detail(json!({"kind": "malformed", "payload_hex": hex}));
+        let d = detail(json!({"kind": "malformed", "payload_hex": hex}), None);
         assert_eq!(d["bytes"], 31);
         assert_eq!(d["decoded"]["event_id"], "e1");
         assert!(d["hex"].as_str().unwrap().starts_with("00000000  7b 22 65"));
         assert!(d.get("payload_hex").is_none());
         // binary: no text, no JSON, still hex
-        let d = detail(json!({"payload_hex": "00FF10"}));
+        let d = detail(json!({"payload_hex": "00FF10"}), None);
         assert_eq!(d["decoded"], Value::Null);
         assert_eq!(d["text"], Value::Null);
         assert!(d["hex"].as_str().unwrap().contains("00 ff 10"));
         assert_eq!(unhex("0g"), None);
+    }
+
+    #[test]
+    fn avro_records_decode_plain_and_in_wire_format() {
+        let schema = r#"{"type": "record", "name": "e", "fields": [
+            {"name": "event_id", "type": "string"}, {"name": "n", "type": "long"}]}"#;
+        // "e1" (length 2 → zigzag 4), 3 → 6
+        let datum = [4u8, b'e', b'1', 6];
+        let v = decode_avro(&datum, schema).unwrap();
+        assert_eq!(v, json!({"event_id": "e1", "n": 3}));
+        let mut wire = vec![0u8, 0, 0, 0, 7];
+        wire.extend_from_slice(&datum);
+        assert_eq!(decode_avro(&wire, schema), Some(v));
+        // a truncated record, or bytes left over: not decoded
+        assert_eq!(decode_avro(&datum[..3], schema), None);
+        assert_eq!(decode_avro(&[4, b'e', b'1', 6, 9], schema), None);
+        let hex: String = datum.iter().map(|b| format!("{b:02x}")).collect();
+        let d = detail(json!({"payload_hex": hex}), Some(schema));
+        assert_eq!(d["decoded"]["n"], 3);
+        assert_eq!(d["decoded_as"], "avro");
     }
 }

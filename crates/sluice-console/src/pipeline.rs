@@ -61,6 +61,16 @@ pub fn live(state: &ConsoleState) -> Option<Value> {
         "source_ready": s.source_ready.load(Ordering::Relaxed),
         "sink_ready": s.sink_ready.load(Ordering::Relaxed),
         "tables": tables,
+        "partitions": sluice_kafka::factory::latest_lag()
+            .into_iter()
+            .map(|l| json!({
+                "topic": l.topic,
+                "partition": l.partition,
+                "position": l.position,
+                "high_watermark": l.high_watermark,
+                "lag": l.lag.max(0),
+            }))
+            .collect::<Vec<_>>(),
     }))
 }
 

@@ -112,9 +112,23 @@ fn cell_bool(c: &QueryCell) -> bool {
     }
 }
 
+/// How a table's windows are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// At the window's start (tumbling).
+    Start,
+    /// At the window's end: the value as of that instant (sliding,
+    /// cumulative).
+    End,
+    /// Sessions: a session a later emission grew supersedes it, so a
+    /// window inside another of its group is dropped (as ClickHouse's
+    /// final view does).
+    Session,
+}
+
 /// Builds the series of `r` (the rows of one result table or view).
-/// `x_end`: draw at the window's end (sliding and cumulative windows).
-pub fn series(r: &QueryResult, q: &SeriesQuery, dims: &[String], x_end: bool) -> ResultSeries {
+pub fn series(r: &QueryResult, q: &SeriesQuery, dims: &[String], shape: Shape) -> ResultSeries {
+    let x_end = shape == Shape::End;
     let col = |n: &str| r.columns.iter().position(|c| c == n);
     let value_columns: Vec<String> = r
         .columns
@@ -194,6 +208,17 @@ pub fn series(r: &QueryResult, q: &SeriesQuery, dims: &[String], x_end: bool) ->
                 .is_none_or(|f| g.to_lowercase().contains(f.as_str()))
         })
         .map(|(group, mut points)| {
+            if shape == Shape::Session {
+                // by start, longest first: a window is inside an earlier one
+                // exactly when an earlier end reaches past its own
+                points.sort_by_key(|p| (p.start, std::cmp::Reverse(p.end)));
+                let mut reach = i64::MIN;
+                points.retain(|p| {
+                    let inside = reach >= p.end;
+                    reach = reach.max(p.end);
+                    !inside
+                });
+            }
             points.sort_by_key(|p| (p.start, p.end));
             let total = points.iter().filter_map(|p| p.value).map(f64::abs).sum();
             (total, Series { group, points })
@@ -340,7 +365,7 @@ mod tests {
                 ..Default::default()
             },
             &dims,
-            false,
+            Shape::Start,
         );
         assert_eq!(s.groups_total, 3);
         assert_eq!(s.value, "value");
@@ -364,10 +389,29 @@ mod tests {
             from_ms: Some(1_704_067_260_000),
             ..Default::default()
         };
-        let s = series(&table(), &q, &dims, true);
+        let s = series(&table(), &q, &dims, Shape::End);
         assert_eq!(s.series.len(), 1);
         assert_eq!(s.series[0].points.len(), 1);
         assert_eq!(s.x, "end");
+    }
+
+    #[test]
+    fn a_grown_session_supersedes_the_one_it_contains() {
+        let dims = vec!["device_type".to_string()];
+        let mut r = table();
+        // desktop's 00:00–00:01 session grew to 00:00–00:03 (emitted again)
+        r.rows.push(r.rows[0].clone());
+        let last = r.rows.len() - 1;
+        r.rows[last][1] = t("2024-01-01 00:03:00.000");
+        let s = series(&r, &SeriesQuery::default(), &dims, Shape::Session);
+        let desktop = s.series.iter().find(|x| x.group == "desktop").unwrap();
+        // 00:00–00:03 covers 00:00–00:01 and 00:01–00:02
+        assert_eq!(desktop.points.len(), 1);
+        assert_eq!(desktop.points[0].end, 1_704_067_380_000);
+        // not for other window kinds
+        let s = series(&r, &SeriesQuery::default(), &dims, Shape::Start);
+        let desktop = s.series.iter().find(|x| x.group == "desktop").unwrap();
+        assert_eq!(desktop.points.len(), 3);
     }
 
     #[test]

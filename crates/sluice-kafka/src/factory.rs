@@ -101,6 +101,19 @@ fn host_name() -> String {
         .to_string()
 }
 
+/// The consumer lag per partition of the runs in this process, as last
+/// measured (every 5 seconds; what the web console shows).
+static LATEST_LAG: std::sync::Mutex<Vec<crate::PartitionLag>> = std::sync::Mutex::new(Vec::new());
+
+/// The consumer lag per assigned partition as last measured in this
+/// process (empty before the first measurement or without a Kafka source).
+pub fn latest_lag() -> Vec<crate::PartitionLag> {
+    LATEST_LAG
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+}
+
 /// Publishes consumer lag per partition every 5 seconds (a broker round
 /// trip, so not on the data path).
 fn spawn_lag_gauges(committer: Committer, stop: Arc<AtomicBool>) {
@@ -109,6 +122,7 @@ fn spawn_lag_gauges(committer: Committer, stop: Arc<AtomicBool>) {
         .spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 if let Ok(lags) = committer.lag() {
+                    *LATEST_LAG.lock().unwrap_or_else(|p| p.into_inner()) = lags.clone();
                     for l in lags {
                         metrics::gauge!(
                             sluice_core::metrics::KAFKA_CONSUMER_LAG,
