@@ -399,7 +399,10 @@ fn every_page_loads_clean_and_shows_the_stored_run() {
         "!!document.querySelector('#detail pre.json')",
         "a late record is decoded",
     );
-    let decoded = text(&tab, "document.querySelector('#detail pre.json').textContent");
+    let decoded = text(
+        &tab,
+        "document.querySelector('#detail pre.json').textContent",
+    );
     let v: serde_json::Value = serde_json::from_str(&decoded).unwrap();
     assert!(v["event_id"].is_string() && v["user_id"].is_string(), "{v}");
     assert!(text(&tab, "document.querySelector('#detail h3').textContent").contains("Avro"));
@@ -601,16 +604,30 @@ fn api(served: &Served, path: &str) -> serde_json::Value {
 /// A statement on the ClickHouse server, its TSV answer.
 fn clickhouse(sql: &str) -> String {
     let out = Command::new("curl")
-        .args(["-fsS", "--max-time", "20", "http://127.0.0.1:8123/", "--data-binary", sql])
+        .args([
+            "-fsS",
+            "--max-time",
+            "20",
+            "http://127.0.0.1:8123/",
+            "--data-binary",
+            sql,
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 #[test]
 fn results_and_dead_letters_are_read_from_clickhouse_too() {
-    if !support::available(support::up("127.0.0.1:8123"), "ClickHouse (scripts/services.sh start clickhouse)") {
+    if !support::available(
+        support::up("127.0.0.1:8123"),
+        "ClickHouse (scripts/services.sh start clickhouse)",
+    ) {
         return;
     }
     let cfg = support::shipped_config_with(&[]);
@@ -621,34 +638,64 @@ fn results_and_dead_letters_are_read_from_clickhouse_too() {
     )
     .unwrap();
     let dir = cfg.path().to_str().unwrap().to_string();
-    let vars = [("SLUICE_CONFIG_DIR", dir.as_str()), ("SLUICE_ENV", "chconsole")];
+    let vars = [
+        ("SLUICE_CONFIG_DIR", dir.as_str()),
+        ("SLUICE_ENV", "chconsole"),
+    ];
     let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
         .envs(vars)
         .env("RUST_LOG", "warn")
-        .args(["run", "--domain", "ecommerce", "--count", "20000", "--malformed-share", "0.01", "--quiet"])
+        .args([
+            "run",
+            "--domain",
+            "ecommerce",
+            "--count",
+            "20000",
+            "--malformed-share",
+            "0.01",
+            "--quiet",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let served = serve_with(&vars, &["ui", "--ui-address", "127.0.0.1:0"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let served = serve_with(
+        &vars,
+        &["ui", "--domain", "ecommerce", "--ui-address", "127.0.0.1:0"],
+    );
 
     // the chart: one series per device type, one point per (device type,
     // minute) of the final view
     let v = api(&served, "/api/results/events_per_minute?top=20");
-    let groups: usize = clickhouse(&format!("SELECT uniqExact(device_type) FROM {db}.events_per_minute"))
-        .parse()
-        .unwrap();
+    let groups: usize = clickhouse(&format!(
+        "SELECT uniqExact(device_type) FROM {db}.events_per_minute"
+    ))
+    .parse()
+    .unwrap();
     let points: usize = clickhouse(&format!("SELECT count() FROM {db}.events_per_minute"))
         .parse()
         .unwrap();
     let series = v["chart"]["series"].as_array().unwrap();
     assert_eq!(series.len(), groups, "{v}");
-    let drawn: usize = series.iter().map(|s| s["points"].as_array().unwrap().len()).sum();
+    let drawn: usize = series
+        .iter()
+        .map(|s| s["points"].as_array().unwrap().len())
+        .sum();
     assert_eq!(drawn, points);
-    assert!(series.iter().all(|s| s["points"][0]["start"].as_i64().unwrap() > 1_600_000_000_000));
+    assert!(series
+        .iter()
+        .all(|s| s["points"][0]["start"].as_i64().unwrap() > 1_600_000_000_000));
     // CSV export of the same view
     let (code, csv) = curl(&[&format!("{}api/results/events_per_minute/csv", served.url)]);
-    assert_eq!(code, 200);
-    assert_eq!(csv.trim_end().lines().count(), points + 1, "header + one line per row");
+    assert_eq!(code, 200, "{csv}");
+    assert_eq!(
+        csv.trim_end().lines().count(),
+        points + 1,
+        "header + one line per row"
+    );
 
     // dead letters, with ClickHouse's column names
     let malformed: usize = clickhouse(&format!(
@@ -661,7 +708,10 @@ fn results_and_dead_letters_are_read_from_clickhouse_too() {
     let rows = v["rows"].as_array().unwrap();
     assert_eq!(rows.len(), malformed.min(500), "{v}");
     let r = &rows[0];
-    assert!(r["recorded_at"].is_string() && r["bytes"].as_u64().unwrap() > 0, "{r}");
+    assert!(
+        r["recorded_at"].is_string() && r["bytes"].as_u64().unwrap() > 0,
+        "{r}"
+    );
     let q = format!(
         "/api/dead-letters/detail?source={}&partition={}&offset={}&kind=malformed&aggregation=",
         r["source"].as_str().unwrap(),
@@ -678,17 +728,34 @@ fn results_and_dead_letters_are_read_from_clickhouse_too() {
 #[test]
 fn the_pipeline_page_shows_kafka_lag_per_partition() {
     let up = support::up("127.0.0.1:9092") && support::up("127.0.0.1:8081");
-    if !support::available(up, "Kafka and the registry (scripts/services.sh start kafka registry)") {
+    if !support::available(
+        up,
+        "Kafka and the registry (scripts/services.sh start kafka registry)",
+    ) {
         return;
     }
     let prefix = format!("console{}.", support::stamp());
     let p = ["--topic-prefix", prefix.as_str()];
     for args in [
         &["topics", "--domain", "ecommerce", "--recreate", p[0], p[1]][..],
-        &["generate", "--domain", "ecommerce", "--to", "kafka", "--count", "3000", p[0], p[1]][..],
+        &[
+            "generate",
+            "--domain",
+            "ecommerce",
+            "--to",
+            "kafka",
+            "--count",
+            "3000",
+            p[0],
+            p[1],
+        ][..],
     ] {
         let out = support::sluice(args);
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("kafka.duckdb");
@@ -712,7 +779,10 @@ fn the_pipeline_page_shows_kafka_lag_per_partition() {
     let start = Instant::now();
     let parts = loop {
         let v = api(&served, "/api/pipeline");
-        let parts = v["run"]["partitions"].as_array().cloned().unwrap_or_default();
+        let parts = v["run"]["partitions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let read_all = !parts.is_empty()
             && parts.iter().all(|x| x["lag"] == 0)
             && v["run"]["records_in"] == 3000;
@@ -723,11 +793,19 @@ fn the_pipeline_page_shows_kafka_lag_per_partition() {
         std::thread::sleep(Duration::from_millis(500));
     };
     assert!(
-        parts.iter().all(|x| x["topic"].as_str().unwrap().starts_with(&prefix)),
+        parts
+            .iter()
+            .all(|x| x["topic"].as_str().unwrap().starts_with(&prefix)),
         "{parts:?}"
     );
-    let end: i64 = parts.iter().map(|x| x["high_watermark"].as_i64().unwrap()).sum();
-    assert!(end >= 3000, "the partitions hold the 3000 events: {parts:?}");
+    let end: i64 = parts
+        .iter()
+        .map(|x| x["high_watermark"].as_i64().unwrap())
+        .sum();
+    assert!(
+        end >= 3000,
+        "the partitions hold the 3000 events: {parts:?}"
+    );
     drop(served);
     let out = support::sluice(&["topics", "--domain", "ecommerce", "--delete", p[0], p[1]]);
     assert!(out.status.success());
@@ -755,7 +833,11 @@ fn session_windows_are_drawn_as_spans() {
     ]);
     let start = Instant::now();
     while !served.log.lock().unwrap().contains("stays up until Ctrl-C") {
-        assert!(start.elapsed() < Duration::from_secs(120), "{}", served.log.lock().unwrap());
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "{}",
+            served.log.lock().unwrap()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     // the busiest device's sessions, as the store holds them
@@ -777,9 +859,18 @@ fn session_windows_are_drawn_as_spans() {
         served.url
     ))
     .unwrap();
-    wait_js(&tab, "!!document.querySelector('#chart canvas')", "the session chart is drawn");
-    assert!(text(&tab, "document.getElementById('res').innerText").contains("sessions drawn as spans"));
-    assert_eq!(text(&tab, "document.getElementById('chart').dataset.points"), n.to_string());
+    wait_js(
+        &tab,
+        "!!document.querySelector('#chart canvas')",
+        "the session chart is drawn",
+    );
+    assert!(
+        text(&tab, "document.getElementById('res').innerText").contains("sessions drawn as spans")
+    );
+    assert_eq!(
+        text(&tab, "document.getElementById('chart').dataset.points"),
+        n.to_string()
+    );
     assert!(
         text(&tab, "document.querySelector('#chart .u-legend').innerText").contains(&device),
         "the legend names the busiest device {device}"

@@ -286,7 +286,7 @@ async fn result_csv(
     let r = blocking(move || {
         let (spec, _) = aggregation_table(&state, p.domain.as_deref(), &aggregation)?;
         let rows = state.query(&format!(
-            "SELECT * FROM \"{}\" ORDER BY window_start, group_key",
+            "SELECT * FROM \"{}\" ORDER BY window_start, window_end",
             spec.name
         ))?;
         Ok(results::csv(&rows))

@@ -283,8 +283,14 @@ mod tests {
         let plain = list_sql(&Filter::default(), "written_at").unwrap();
         assert!(!plain.contains("WHERE"));
         assert!(plain.contains("written_at AS recorded_at"), "{plain}");
-        assert_eq!(time_column(&["kind".into(), "written_at".into()]), "written_at");
-        assert_eq!(time_column(&["kind".into(), "recorded_at".into()]), "recorded_at");
+        assert_eq!(
+            time_column(&["kind".into(), "written_at".into()]),
+            "written_at"
+        );
+        assert_eq!(
+            time_column(&["kind".into(), "recorded_at".into()]),
+            "recorded_at"
+        );
     }
 
     #[test]

@@ -108,10 +108,7 @@ static LATEST_LAG: std::sync::Mutex<Vec<crate::PartitionLag>> = std::sync::Mutex
 /// The consumer lag per assigned partition as last measured in this
 /// process (empty before the first measurement or without a Kafka source).
 pub fn latest_lag() -> Vec<crate::PartitionLag> {
-    LATEST_LAG
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone()
+    LATEST_LAG.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
 /// Publishes consumer lag per partition every 5 seconds (a broker round
