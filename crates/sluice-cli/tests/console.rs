@@ -777,7 +777,7 @@ fn the_pipeline_page_shows_kafka_lag_per_partition() {
     // measured every 5 s: the assigned partitions of the prefixed topics,
     // read to their end
     let start = Instant::now();
-    let parts = loop {
+    let (parts, v) = loop {
         let v = api(&served, "/api/pipeline");
         let parts = v["run"]["partitions"]
             .as_array()
@@ -787,7 +787,7 @@ fn the_pipeline_page_shows_kafka_lag_per_partition() {
             && parts.iter().all(|x| x["lag"] == 0)
             && v["run"]["records_in"] == 3000;
         if read_all {
-            break parts;
+            break (parts, v);
         }
         assert!(start.elapsed() < Duration::from_secs(60), "{v}");
         std::thread::sleep(Duration::from_millis(500));
@@ -806,6 +806,33 @@ fn the_pipeline_page_shows_kafka_lag_per_partition() {
         end >= 3000,
         "the partitions hold the 3000 events: {parts:?}"
     );
+    // the watermark per partition: the one it waits for is the active
+    // partition with the smallest largest event time
+    let wms = v["run"]["watermarks"].as_array().unwrap();
+    assert!(!wms.is_empty(), "{v}");
+    assert!(
+        wms.iter()
+            .all(|w| w["partition"].as_str().unwrap().starts_with(&prefix)),
+        "{wms:?}"
+    );
+    let active: Vec<i64> = wms
+        .iter()
+        .filter(|w| w["state"] != "idle")
+        .filter_map(|w| w["max_event_time_ms"].as_i64())
+        .collect();
+    if let Some(slowest) = active.iter().min() {
+        let holders: Vec<&serde_json::Value> = wms
+            .iter()
+            .filter(|w| w["state"] == "holds the watermark")
+            .collect();
+        assert!(!holders.is_empty(), "{wms:?}");
+        assert!(
+            holders
+                .iter()
+                .all(|w| w["max_event_time_ms"].as_i64() == Some(*slowest)),
+            "{wms:?}"
+        );
+    }
     drop(served);
     let out = support::sluice(&["topics", "--domain", "ecommerce", "--delete", p[0], p[1]]);
     assert!(out.status.success());
@@ -878,4 +905,355 @@ fn session_windows_are_drawn_as_spans() {
     shoot(&tab, "results-sessions");
     let found = problems.0.lock().unwrap().clone();
     assert!(found.is_empty(), "the page reported problems: {found:#?}");
+}
+
+/// The final rows of `table` (latest revision of each window and group) as
+/// JSON lines, sorted: what two runs must agree on.
+fn final_rows(db: &Path, table: &str, dims: &str) -> Vec<String> {
+    let rows = query(
+        db,
+        &format!(
+            "SELECT window_start, {dims}, arg_max(value, revision) AS v FROM {table} \
+             GROUP BY ALL ORDER BY ALL"
+        ),
+    );
+    rows.iter().map(|r| r.to_string()).collect()
+}
+
+#[test]
+fn dead_letters_replayed_from_the_page_land_in_the_results() {
+    let up = support::up("127.0.0.1:9092") && support::up("127.0.0.1:8081");
+    if !support::available(
+        up,
+        "Kafka and the registry (scripts/services.sh start kafka registry)",
+    ) {
+        return;
+    }
+    let Some(browser) = browser() else { return };
+    let prefix = format!("replay{}.", support::stamp());
+    let p = ["--topic-prefix", prefix.as_str()];
+    let agg = "revenue_by_country_5m";
+    for args in [
+        &["topics", "--domain", "ecommerce", "--recreate", p[0], p[1]][..],
+        &[
+            "generate",
+            "--domain",
+            "ecommerce",
+            "--to",
+            "kafka",
+            "--count",
+            "4000",
+            p[0],
+            p[1],
+        ][..],
+    ] {
+        let out = support::sluice(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let reference = dir.path().join("reference.duckdb");
+    let db = dir.path().join("replayed.duckdb");
+    let run = |db: &Path, extra: &[&str], vars: &[(&str, &str)]| {
+        let mut args = vec![
+            "run",
+            "--domain",
+            "ecommerce",
+            "--source",
+            "kafka",
+            "--until-end",
+            "--aggregation",
+            agg,
+            "--db",
+            db.to_str().unwrap(),
+            "--quiet",
+            p[0],
+            p[1],
+        ];
+        args.extend_from_slice(extra);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
+        cmd.current_dir(support::repo())
+            .env_remove("SLUICE_ENV")
+            .env_remove("SLUICE_CONFIG_DIR")
+            .env("RUST_LOG", "warn")
+            .envs(vars.iter().copied())
+            .args(&args);
+        cmd
+    };
+    // what the run gives when nothing goes wrong (its own consumer group)
+    let group = format!("{prefix}reference");
+    let out = run(&reference, &["--group", group.as_str()], &[])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want = final_rows(&reference, agg, "country");
+    assert!(!want.is_empty());
+
+    // a deployment whose `purchase` wants a field the producers do not
+    // write (and has no default): every purchase is dead-lettered
+    let broken = support::shipped_config_with(&[]);
+    let domain_file = broken.path().join("domains/ecommerce.yaml");
+    let yaml = std::fs::read_to_string(&domain_file).unwrap();
+    let marker = "  - name: purchase\n    attributes:\n";
+    assert!(yaml.contains(marker));
+    std::fs::write(
+        &domain_file,
+        yaml.replace(
+            marker,
+            &format!("{marker}      - {{ name: loyalty_tier, type: int }}\n"),
+        ),
+    )
+    .unwrap();
+    let broken_dir = broken.path().to_str().unwrap().to_string();
+    let served = serve_with(
+        &[("SLUICE_CONFIG_DIR", broken_dir.as_str())],
+        &[
+            "run",
+            "--domain",
+            "ecommerce",
+            "--source",
+            "kafka",
+            "--until-end",
+            "--aggregation",
+            agg,
+            "--db",
+            db.to_str().unwrap(),
+            "--quiet",
+            "--ui",
+            "--ui-address",
+            "127.0.0.1:0",
+            p[0],
+            p[1],
+        ],
+    );
+    let start = Instant::now();
+    while !served.log.lock().unwrap().contains("stays up until Ctrl-C") {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "{}",
+            served.log.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let dead = api(&served, "/api/dead-letters?kind=malformed");
+    let purchases = dead["rows"].as_array().unwrap().len();
+    assert!(purchases > 0 && purchases < 500, "{dead}");
+    assert!(
+        dead["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["event_type"] == "purchase"),
+        "{dead}"
+    );
+
+    // select them all on the page and replay them
+    let tab = browser.new_tab().unwrap();
+    let problems = watch(&tab);
+    tab.navigate_to(&format!("{}#/dead-letters?kind=malformed", served.url))
+        .unwrap();
+    wait_js(
+        &tab,
+        "document.querySelectorAll('#dl td.pick input').length > 0",
+        "dead letters are listed with a selection box",
+    );
+    tab.evaluate("document.getElementById('pick-all').click()", false)
+        .unwrap();
+    assert_eq!(
+        text(&tab, "document.getElementById('replay').textContent"),
+        format!("Replay {purchases} selected")
+    );
+    tab.evaluate("document.getElementById('replay').click()", false)
+        .unwrap();
+    wait_js(
+        &tab,
+        "!!document.getElementById('replay-result')",
+        "the replay's outcome is shown",
+    );
+    let outcome = text(&tab, "document.getElementById('replay-result').innerText");
+    assert!(
+        outcome.starts_with(&format!("{purchases} replayed")),
+        "{outcome}"
+    );
+    assert_eq!(
+        text(
+            &tab,
+            "String(document.querySelectorAll('#replay-result li[data-outcome=\"replayed\"]').length)"
+        ),
+        purchases.to_string()
+    );
+    shoot(&tab, "dead-letters-replayed");
+    // a second click replays nothing again
+    tab.evaluate("document.getElementById('replay').click()", false)
+        .unwrap();
+    wait_js(
+        &tab,
+        "document.getElementById('replay-result').innerText.startsWith('0 replayed')",
+        "a second replay re-injects nothing",
+    );
+    assert!(
+        text(&tab, "document.getElementById('replay-result').innerText")
+            .contains(&format!("{purchases} already replayed before")),
+    );
+
+    // the Config page says why: the configured `purchase` cannot read what
+    // was registered (and written)
+    tab.navigate_to(&format!("{}#/config", served.url)).unwrap();
+    wait_js(
+        &tab,
+        "!!document.querySelector('button.compat-check')",
+        "the Config page offers the registry check",
+    );
+    tab.evaluate(
+        "document.querySelector('button.compat-check').click()",
+        false,
+    )
+    .unwrap();
+    wait_js(
+        &tab,
+        "!!document.querySelector('tr[data-event-type=\"purchase\"]')",
+        "the registry check is shown",
+    );
+    let status = |et: &str| {
+        text(
+            &tab,
+            &format!("document.querySelector('tr[data-event-type=\"{et}\"]').dataset.status"),
+        )
+    };
+    assert_eq!(status("page_view"), "registered");
+    assert_eq!(status("purchase"), "forward");
+    let why = text(
+        &tab,
+        "document.querySelector('tr[data-event-type=\"purchase\"]').innerText",
+    );
+    assert!(
+        why.contains("loyalty_tier") && why.contains("refuses"),
+        "{why}"
+    );
+    shoot(&tab, "config-compat");
+    let found = problems.0.lock().unwrap().clone();
+    assert!(found.is_empty(), "the page reported problems: {found:#?}");
+    drop(served);
+
+    // the configuration fixed, the same pipeline goes on from its committed
+    // offsets: the replayed purchases land, and the results equal the run
+    // that never dead-lettered them
+    let out = run(&db, &[], &[]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(final_rows(&db, agg, "country"), want);
+    let out = support::sluice(&["topics", "--domain", "ecommerce", "--delete", p[0], p[1]]);
+    assert!(out.status.success());
+}
+
+/// A child process killed on drop.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
+#[test]
+fn a_run_in_another_process_is_watched_live() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let metrics = format!("127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("watched.duckdb");
+    let mut run = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .current_dir(support::repo())
+            .env_remove("SLUICE_ENV")
+            .env_remove("SLUICE_CONFIG_DIR")
+            .env("RUST_LOG", "warn")
+            .args([
+                "run",
+                "--domain",
+                "ecommerce",
+                "--count",
+                "400000",
+                "--rate",
+                "2000",
+                "--realtime",
+                "--db",
+                db.to_str().unwrap(),
+                "--quiet",
+                "--metrics-address",
+                metrics.as_str(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let served = serve(&[
+        "ui",
+        "--domain",
+        "ecommerce",
+        "--db",
+        db.to_str().unwrap(),
+        "--watch",
+        metrics.as_str(),
+        "--ui-address",
+        "127.0.0.1:0",
+    ]);
+    // the other process's counters, moving
+    let start = Instant::now();
+    let seen = |min: u64| loop {
+        let v = api(&served, "/api/pipeline");
+        if v["mode"] == "remote" && v["run"]["records_in"].as_u64().unwrap_or(0) > min {
+            break v;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "{v}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let first = seen(0);
+    let n = first["run"]["records_in"].as_u64().unwrap();
+    let later = seen(n);
+    assert!(later["run"]["running"].as_bool().unwrap(), "{later}");
+    assert!(
+        later["run"]["source"]
+            .as_str()
+            .unwrap()
+            .contains("generator"),
+        "{later}"
+    );
+    assert!(later["url"].as_str().unwrap().ends_with(&metrics));
+    // and its watermark per partition (the generator's)
+    let wms = later["run"]["watermarks"].as_array().unwrap();
+    assert!(!wms.is_empty(), "{later}");
+    assert!(
+        wms.iter().any(|w| w["state"] == "holds the watermark"),
+        "{wms:?}"
+    );
+    // the run gone, the page says so
+    run.0.kill().unwrap();
+    run.0.wait().unwrap();
+    let start = Instant::now();
+    loop {
+        let v = api(&served, "/api/pipeline");
+        if v["mode"] != "remote" {
+            let why = format!("{} {}", v["reason"], v["watch_error"]);
+            assert!(why.contains("does not answer"), "{v}");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{v}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }

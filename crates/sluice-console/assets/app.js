@@ -38,6 +38,19 @@ async function api(path) {
   return body;
 }
 
+async function post(path, body) {
+  const csrf = document.querySelector('meta[name="sluice-csrf"]').content;
+  const r = await fetch(path, {
+    method: "POST", credentials: "same-origin",
+    headers: { Accept: "application/json", "Content-Type": "application/json", "X-Sluice-Csrf": csrf },
+    body: JSON.stringify(body),
+  });
+  let out = null;
+  try { out = await r.json(); } catch (_) { out = null; }
+  if (!r.ok) throw new Error((out && out.error) || r.status + " " + r.statusText);
+  return out;
+}
+
 function empty(title, text) {
   return `<section class="state empty"><h2>${esc(title)}</h2><p>${text}</p></section>`;
 }
@@ -80,7 +93,8 @@ function pipelinePage() {
     }
     if (snap.mode === "store") {
       const rows = snap.progress || [];
-      box.innerHTML = `<p class="muted">No run in this process: what the store says about the last run that wrote it. Start a run with <code>sluice run --ui</code> to watch it live.</p>` +
+      box.innerHTML = (snap.watch_error ? `<p class="bad">${esc(snap.watch_error)}</p>` : "") +
+        `<p class="muted">No run in this process: what the store says about the last run that wrote it. Start a run with <code>sluice run --ui</code> to watch it live, or watch one in another process with <code>sluice ui --watch</code> and its metrics address.</p>` +
         (rows.length ? table(["table_name", "flushes", "rows", "updated_at"], rows) : empty("No results yet", "The store has no progress rows."));
       return;
     }
@@ -96,6 +110,7 @@ function pipelinePage() {
     }
     prev = { t: now, records_in: r.records_in, rows_written: r.rows_written };
     const last = (a) => (a.length ? a[a.length - 1] : null);
+    const where = snap.mode === "remote" ? ` · <span class="muted">watching the run at ${esc(snap.url)}</span>` : "";
     const status = r.running ? (r.sink_down ? `<span class="bad">sink down, retrying (${fmtNum(r.sink_retries)})</span>` : `<span class="good">running</span>`) : `<span class="muted">finished</span>`;
     const counters = [
       ["events in", fmtNum(r.records_in) + (r.limit ? ` / ${fmtNum(r.limit)}` : ""), "records-in"],
@@ -114,14 +129,25 @@ function pipelinePage() {
       ["batches in flight", fmtNum(r.in_flight), "in-flight"],
     ];
     if (!box.querySelector(".counters")) {
-      box.innerHTML = `<p>${status} · ${esc(r.source)} → ${esc(r.sink)}</p><div class="counters"></div>
+      box.innerHTML = `<p>${status} · ${esc(r.source)} → ${esc(r.sink)}${where}</p><div class="counters"></div>
         <div class="charts"><figure><figcaption>events/s in · rows/s out</figcaption><div id="c-rate"></div></figure>
         <figure><figcaption>watermark behind wall clock (s)</figcaption><div id="c-lag"></div></figure></div>
-        <div id="parts"></div>
+        <div id="wms"></div><div id="parts"></div>
         <h2>Aggregations</h2>${table(["name", "aggregation", "kind"], r.tables)}`;
     } else {
-      box.querySelector("p").innerHTML = `${status} · ${esc(r.source)} → ${esc(r.sink)}`;
+      box.querySelector("p").innerHTML = `${status} · ${esc(r.source)} → ${esc(r.sink)}${where}`;
     }
+    const wms = (r.watermarks || []).map((w) => ({
+      partition: w.partition,
+      "largest event time": fmtTime(w.max_event_time_ms),
+      "behind wall clock": fmtDur(w.behind_ms),
+      state: w.state,
+    }));
+    box.querySelector("#wms").innerHTML = wms.length
+      ? `<h2>Watermark per partition</h2><p class="muted">The watermark follows the slowest active partition; an idle one (silent for <code>engine.idle_timeout</code>) stops holding it back.</p>` +
+        table(["partition", "largest event time", "behind wall clock", "state"], wms)
+      : "";
+    box.querySelectorAll("#wms tbody tr").forEach((tr, i) => { tr.dataset.state = r.watermarks[i].state; if (r.watermarks[i].state === "holds the watermark") tr.classList.add("holds"); });
     const parts = r.partitions || [];
     box.querySelector("#parts").innerHTML = parts.length
       ? `<h2>Kafka lag per partition</h2>` + table(["topic", "partition", "position", "high_watermark", "lag"], parts)
@@ -154,7 +180,8 @@ function pipelinePage() {
 
 function table(columns, rows, opts = {}) {
   if (!rows || !rows.length) return `<p class="muted">No rows.</p>`;
-  const head = columns.map((c) => `<th>${esc(c)}</th>`).join("");
+  const head = (opts.select ? `<th class="pick"><input type="checkbox" aria-label="select all" id="pick-all"></th>` : "") +
+    columns.map((c) => `<th>${esc(c)}</th>`).join("");
   const body = rows.map((r, i) => {
     const cells = columns.map((c) => {
       let v = r[c];
@@ -163,7 +190,8 @@ function table(columns, rows, opts = {}) {
       if (c === "revision" && Number(v) > 0) return `<td><span class="badge rev">rev ${esc(v)}</span></td>`;
       return `<td>${esc(v === null ? "∅" : v)}</td>`;
     }).join("");
-    return `<tr${opts.clickable ? ` data-row="${i}" tabindex="0" class="click"` : ""}>${cells}</tr>`;
+    const pick = opts.select ? `<td class="pick"><input type="checkbox" aria-label="select" data-row="${i}"></td>` : "";
+    return `<tr${opts.clickable ? ` data-row="${i}" tabindex="0" class="click"` : ""}>${pick}${cells}</tr>`;
   }).join("");
   return `<div class="scroll"><table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table></div>`;
 }
@@ -296,13 +324,50 @@ async function deadLettersPage(params) {
     box.innerHTML = empty("No dead letters", [...params.keys()].length ? "None match these filters." : "Nothing was dead-lettered: no malformed, late or outlying record so far.");
     return;
   }
+  const replay = state.overview && state.overview.replay;
   box.innerHTML = `<p class="muted">${data.rows.length}${data.rows.length >= data.limit ? "+" : ""} shown, newest first. Select one for its bytes.</p>` +
-    table(["kind", "reason", "source", "partition", "offset", "event_type", "aggregation", "event_time", "bytes"], data.rows, { clickable: true });
+    (replay ? `<div class="actions"><button id="replay" type="button" disabled>Replay selected</button>
+      <span class="muted">re-injects the original bytes into their source topic, once (as <code>sluice dlq replay</code>)</span></div>
+      <div id="replay-outcome" aria-live="polite"></div>` : "") +
+    table(["kind", "reason", "source", "partition", "offset", "event_type", "aggregation", "event_time", "bytes"], data.rows, { clickable: true, select: replay });
   box.querySelectorAll("tr.click").forEach((tr) => {
     const open = () => showDeadLetter(data.rows[Number(tr.dataset.row)]);
-    tr.addEventListener("click", open);
+    tr.addEventListener("click", (e) => { if (!e.target.closest("td.pick")) open(); });
     tr.addEventListener("keydown", (e) => { if (e.key === "Enter") open(); });
   });
+  if (replay) wireReplay(box, data.rows);
+}
+
+function wireReplay(box, rows) {
+  const button = document.getElementById("replay");
+  const picks = [...box.querySelectorAll("td.pick input")];
+  const chosen = () => picks.filter((c) => c.checked).map((c) => rows[Number(c.dataset.row)]);
+  const update = () => {
+    const n = chosen().length;
+    button.disabled = n === 0;
+    button.textContent = n ? `Replay ${n} selected` : "Replay selected";
+  };
+  picks.forEach((c) => c.addEventListener("change", update));
+  const all = document.getElementById("pick-all");
+  all.addEventListener("change", () => { picks.forEach((c) => { c.checked = all.checked; }); update(); });
+  button.addEventListener("click", () => replaySelected(chosen(), button));
+}
+
+async function replaySelected(chosen, button) {
+  const out = document.getElementById("replay-outcome");
+  button.disabled = true;
+  out.innerHTML = `<p class="muted">Replaying ${chosen.length}…</p>`;
+  let r;
+  try { r = await post("/api/dead-letters/replay", { domain: domainName(), ids: chosen.map((c) => c.id) }); }
+  catch (e) { out.innerHTML = failed("The replay failed", e); button.disabled = false; return; }
+  const topics = Object.entries(r.by_topic || {}).map(([t, n]) => `${fmtNum(n)} into <code>${esc(t)}</code>`).join(", ");
+  const lines = chosen.map((c) => {
+    const o = (r.outcomes || {})[c.id] || "not found";
+    const cls = o === "replayed" ? "good" : "muted";
+    return `<li data-outcome="${esc(o)}"><code>${esc(c.source)}[${esc(c.partition)}]@${esc(c.offset)}</code> ${esc(c.kind)}: <span class="${cls}">${esc(o)}</span></li>`;
+  }).join("");
+  out.innerHTML = `<section class="outcome" id="replay-result"><p><b>${fmtNum(r.replayed)} replayed</b>${topics ? " (" + topics + ")" : ""}${r.already ? `, ${fmtNum(r.already)} already replayed before` : ""}${r.truncated ? `, ${fmtNum(r.truncated)} truncated (the original is still in its topic)` : ""}.</p><ul>${lines}</ul></section>`;
+  button.disabled = false;
 }
 
 async function showDeadLetter(r) {
@@ -336,6 +401,11 @@ async function configPage() {
   for (const d of c.domains || []) {
     html += `<section class="domain"><h2>${esc(d.domain)}</h2>${d.description ? `<p>${esc(d.description)}</p>` : ""}
       <h3>Event types</h3>`;
+    if (state.overview && state.overview.registry) {
+      html += `<div class="actions"><button type="button" class="compat-check" data-domain="${esc(d.domain)}">Check against the schema registry</button>
+        <span class="muted">each event type's schema as configured, against the latest version registered for its topic</span></div>
+        <div class="compat" data-domain="${esc(d.domain)}"></div>`;
+    }
     for (const et of d.event_types || []) {
       const fields = [...(et.attributes || []).map((f) => ({ ...f, role: "attribute" })), ...(et.dimensions || []).map((f) => ({ ...f, role: "dimension" }))];
       html += `<details class="et"><summary><b>${esc(et.name)}</b> <span class="muted">${fields.length} fields</span></summary>
@@ -348,6 +418,34 @@ async function configPage() {
        <a href="#/results?aggregation=${encodeURIComponent(a.name)}">see results</a></div>`).join("") + `</div></section>`;
   }
   $page.innerHTML = html;
+  $page.querySelectorAll("button.compat-check").forEach((b) => b.addEventListener("click", () => checkCompat(b)));
+}
+
+const COMPAT_TEXT = {
+  registered: "identical to the registered version",
+  full: "full: each reads the other's data",
+  backward: "backward: reads old data; old readers cannot read new data",
+  forward: "forward: old readers read new data; cannot read old data",
+  none: "none: neither reads the other's data",
+  "not registered": "not registered yet",
+};
+
+async function checkCompat(button) {
+  const box = $page.querySelector(`div.compat[data-domain="${CSS.escape(button.dataset.domain)}"]`);
+  button.disabled = true;
+  box.innerHTML = `<p class="muted">Asking the registry…</p>`;
+  let r;
+  try { r = await api(`/api/config/compat?domain=${encodeURIComponent(button.dataset.domain)}`); }
+  catch (e) { box.innerHTML = failed("Cannot check against the schema registry", e); button.disabled = false; return; }
+  box.innerHTML = `<table class="compat-table"><thead><tr><th>event type</th><th>subject</th><th>version</th><th>compatibility</th><th>registry</th></tr></thead><tbody>` +
+    r.event_types.map((e) => {
+      const why = [...(e.backward || []).map((m) => "reads old data? " + m), ...(e.forward || []).map((m) => "old readers? " + m)];
+      const reg = e.status === "not registered" ? "–" : (e.registry_accepts ? `<span class="good">accepts</span>` : `<span class="bad">refuses</span>`);
+      return `<tr data-event-type="${esc(e.event_type)}" data-status="${esc(e.status)}"><td><b>${esc(e.event_type)}</b></td><td><code>${esc(e.subject)}</code></td><td>${esc(e.version ?? "–")}</td>
+        <td><span class="badge compat-${esc(e.status.replace(" ", "-"))}">${esc(e.status)}</span> <span class="muted">${esc(COMPAT_TEXT[e.status] || "")}</span>${why.length ? `<ul class="why">${why.map((w) => `<li>${esc(w)}</li>`).join("")}</ul>` : ""}</td>
+        <td>${reg}${(e.registry_messages || []).length && !e.registry_accepts ? `<ul class="why">${e.registry_messages.map((m) => `<li>${esc(m)}</li>`).join("")}</ul>` : ""}</td></tr>`;
+    }).join("") + `</tbody></table>`;
+  button.disabled = false;
 }
 
 // ---------------------------------------------------------------- router

@@ -11,7 +11,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -40,7 +40,9 @@ pub fn router(state: Arc<ConsoleState>, access: Arc<Access>) -> Router {
         .route("/api/results/{aggregation}/csv", get(result_csv))
         .route("/api/dead-letters", get(dead_letter_list))
         .route("/api/dead-letters/detail", get(dead_letter_detail))
+        .route("/api/dead-letters/replay", post(dead_letter_replay))
         .route("/api/config", get(config))
+        .route("/api/config/compat", get(config_compat))
         .layer(axum::middleware::from_fn_with_state(app.clone(), guard))
         .with_state(app)
 }
@@ -159,6 +161,8 @@ async fn overview(State(app): State<App>) -> Json<Value> {
         "live": live,
         "problems": s.problems.len(),
         "token_required": app.access.token_required(),
+        "replay": s.replay && s.kafka.is_some(),
+        "registry": s.kafka.is_some(),
     }))
 }
 
@@ -204,14 +208,7 @@ fn aggregation_table(
     domain: Option<&str>,
     name: &str,
 ) -> Result<(sluice_connectors::TableSpec, WindowSpec), String> {
-    let cfg = state
-        .config
-        .as_ref()
-        .ok_or("the configuration has problems (see Config)")?;
-    let d = match domain.or(state.domain.as_deref()) {
-        Some(n) => cfg.domain(n).ok_or_else(|| format!("no domain `{n}`"))?,
-        None => cfg.domains.first().ok_or("no domain configured")?,
-    };
+    let d = state.domain_config(domain)?;
     let a = d
         .aggregations
         .iter()
@@ -328,8 +325,13 @@ async fn dead_letter_list(State(app): State<App>, Query(p): Query<DeadLetterPara
         let time = dead_letters::time_column(&state.query(&dead_letters::columns_sql())?.columns);
         let rows = state.query(&dead_letters::list_sql(&f, time)?)?;
         let kinds = state.query(&dead_letters::kinds_sql())?;
+        let mut shown = dead_letters::keep(dead_letters::rows(&rows), &f);
+        for r in &mut shown {
+            let id = dead_letters::id_of(r);
+            r["id"] = json!(id);
+        }
         Ok(json!({
-            "rows": dead_letters::keep(dead_letters::rows(&rows), &f),
+            "rows": shown,
             "kinds": dead_letters::rows(&kinds),
             "all_kinds": dead_letters::KINDS,
             "limit": dead_letters::LIST_LIMIT,
@@ -381,6 +383,47 @@ async fn dead_letter_detail(State(app): State<App>, Query(p): Query<DetailParams
     }
 }
 
+#[derive(Deserialize)]
+struct ReplayRequest {
+    domain: Option<String>,
+    ids: Vec<String>,
+}
+
+/// Replays the selected dead letters into their source topics and answers
+/// what happened to each.
+async fn dead_letter_replay(State(app): State<App>, Json(req): Json<ReplayRequest>) -> Response {
+    if req.ids.is_empty() {
+        return error(StatusCode::BAD_REQUEST, "select at least one dead letter");
+    }
+    if req.ids.len() > dead_letters::LIST_LIMIT {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "too many dead letters in one replay (at most 500)",
+        );
+    }
+    let state = app.state.clone();
+    let r = blocking(move || {
+        let domain = req
+            .domain
+            .or_else(|| state.domain.clone())
+            .ok_or("no domain")?;
+        let s = state.replay(&domain, &req.ids)?;
+        Ok(json!({
+            "replayed": s.replayed,
+            "already": s.duplicates,
+            "truncated": s.truncated,
+            "skipped": s.skipped,
+            "by_topic": s.by_topic,
+            "outcomes": s.outcomes,
+        }))
+    })
+    .await;
+    match r {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => e,
+    }
+}
+
 /// The Avro schema sluice generates for `event_type` of the shown domain.
 fn event_schema(state: &ConsoleState, event_type: &str) -> Option<String> {
     let cfg = state.config.as_ref()?;
@@ -394,6 +437,19 @@ fn event_schema(state: &ConsoleState, event_type: &str) -> Option<String> {
         .position(|et| et.name.value == event_type)?;
     let layout = d.layouts().into_iter().nth(i)?;
     Some(sluice_schema::avro::record_schema_json(&layout))
+}
+
+#[derive(Deserialize, Default)]
+struct CompatParams {
+    domain: Option<String>,
+}
+
+async fn config_compat(State(app): State<App>, Query(p): Query<CompatParams>) -> Response {
+    let state = app.state.clone();
+    match blocking(move || state.compat(p.domain.as_deref())).await {
+        Ok(rows) => Json(json!({"event_types": rows})).into_response(),
+        Err(e) => e,
+    }
 }
 
 async fn config(State(app): State<App>) -> Json<Value> {

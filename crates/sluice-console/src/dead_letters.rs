@@ -134,6 +134,24 @@ pub fn detail_sql(
     ))
 }
 
+/// A listed row's identity in the dead-letter topic (the
+/// `sluice.dead_letter.id` header the runner writes): what replay selects.
+pub fn id_of(row: &Value) -> String {
+    let text = |k: &str| match &row[k] {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        v => v.to_string(),
+    };
+    let aggregation = text("aggregation");
+    sluice_kafka::dlq::dead_letter_id(
+        &text("kind"),
+        &text("source"),
+        row["partition"].as_i64().unwrap_or(-1),
+        row["offset"].as_i64().unwrap_or(-1),
+        Some(aggregation.as_str()).filter(|a| !a.is_empty()),
+    )
+}
+
 fn cell(c: &QueryCell) -> Value {
     match c {
         QueryCell::Null => Value::Null,
@@ -291,6 +309,22 @@ mod tests {
             time_column(&["kind".into(), "recorded_at".into()]),
             "recorded_at"
         );
+    }
+
+    #[test]
+    fn a_row_names_its_dead_letter_as_the_runner_does() {
+        let row = json!({"kind": "late", "source": "shop.order_placed", "partition": 2,
+            "offset": 41, "aggregation": "revenue"});
+        assert_eq!(id_of(&row), "late/shop.order_placed/2/41/revenue");
+        let row = json!({"kind": "malformed", "source": "shop.order_placed", "partition": 0,
+            "offset": 7, "aggregation": null});
+        assert_eq!(
+            id_of(&row),
+            sluice_kafka::dlq::dead_letter_id("malformed", "shop.order_placed", 0, 7, None)
+        );
+        let row = json!({"kind": "malformed", "source": "s", "partition": 0, "offset": 7,
+            "aggregation": ""});
+        assert_eq!(id_of(&row), "malformed/s/0/7/");
     }
 
     #[test]

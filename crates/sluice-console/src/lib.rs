@@ -5,8 +5,10 @@
 //! small JSON API:
 //!
 //! - **Pipeline** ([`pipeline`]): the live counters of the run in this
-//!   process (events/s in and out, watermark against wall-clock time, open
-//!   windows, late and dead-letter counts), pushed every second as
+//!   process, or of one in another process (its `/status`): events/s in
+//!   and out, watermark against wall-clock time and per source partition
+//!   (which holds it back, which is idle), Kafka lag per partition, open
+//!   windows, late and dead-letter counts, pushed every second as
 //!   server-sent events; without a run, the store's own progress table.
 //! - **Results** ([`results`]): an aggregation's rows from the configured
 //!   store (DuckDB file or ClickHouse final views) turned into one series per
@@ -14,10 +16,14 @@
 //!   provisional rows and revisions marked; CSV export.
 //! - **Dead letters** ([`dead_letters`]): the store's dead-letter table with
 //!   filters (kind, reason, source, aggregation) and each record's detail
-//!   (reason, original bytes as hex and decoded where they are JSON).
+//!   (reason, original bytes as hex and decoded where they are JSON or an
+//!   Avro record), and replay of the selected ones into their source
+//!   topics through `sluice_kafka::replay_selected` (the path of
+//!   `sluice dlq replay`, with its replay-once ledger) in a Kafka run.
 //! - **Config** ([`config_view`]): domains, event types with their Avro
-//!   schemas, aggregations with their windows, and every validation problem
-//!   at file:line:col with its suggestion.
+//!   schemas, aggregations with their windows, every validation problem at
+//!   file:line:col with its suggestion, and on request each schema against
+//!   the registry ([`compat`]).
 //!
 //! Access ([`access`]): loopback only unless an access token is set;
 //! with a token every request carries it (bearer header, or the cookie the
@@ -29,6 +35,7 @@
 pub mod access;
 mod api;
 mod assets;
+pub mod compat;
 pub mod config_view;
 pub mod dead_letters;
 pub mod pipeline;
@@ -60,6 +67,11 @@ pub enum ConsoleError {
 /// Opens the store results and dead letters are read from.
 pub type StoreOpener = Arc<dyn Fn() -> Result<Box<dyn Store>, String> + Send + Sync>;
 
+/// Kafka settings, registry included (resolved on first use: a broker,
+/// registry or secret that is not there yet is an error of that request
+/// only).
+pub type KafkaOpener = Arc<dyn Fn() -> Result<sluice_kafka::KafkaSettings, String> + Send + Sync>;
+
 /// Everything the console shows.
 pub struct ConsoleState {
     /// The loaded configuration (`None` when it has problems).
@@ -75,6 +87,15 @@ pub struct ConsoleState {
     pub live: Mutex<Option<Observed>>,
     /// When the run started (for rates).
     pub started: Mutex<Option<std::time::Instant>>,
+    /// Kafka and its schema registry (compatibility on the Config page).
+    pub kafka: Option<KafkaOpener>,
+    /// Whether dead letters can be replayed from the page (a Kafka run).
+    pub replay: bool,
+    /// The base address of a run in another process serving `/status`
+    /// (its metrics address), watched when none runs here.
+    pub watch: Option<String>,
+    /// One replay at a time (two clicks must not race past the ledger).
+    replaying: Mutex<()>,
 }
 
 impl std::fmt::Debug for ConsoleState {
@@ -102,7 +123,71 @@ impl ConsoleState {
             opened: Mutex::new(None),
             live: Mutex::new(None),
             started: Mutex::new(None),
+            kafka: None,
+            replay: false,
+            watch: None,
+            replaying: Mutex::new(()),
         }
+    }
+
+    /// The Kafka settings `kafka` opens: the registry for schema
+    /// compatibility, and with `replay` the topics dead letters are
+    /// replayed into from the page.
+    pub fn with_kafka(mut self, kafka: KafkaOpener, replay: bool) -> Self {
+        self.kafka = Some(kafka);
+        self.replay = replay;
+        self
+    }
+
+    /// Watches the run serving `/status` at `base` (e.g.
+    /// `http://127.0.0.1:9464`) when none runs in this process.
+    pub fn with_watch(mut self, base: String) -> Self {
+        self.watch = Some(base);
+        self
+    }
+
+    /// The named (else shown, else first) domain's configuration.
+    fn domain_config(&self, domain: Option<&str>) -> Result<&sluice_config::DomainConfig, String> {
+        let cfg = self
+            .config
+            .as_ref()
+            .ok_or("the configuration has problems (see Config)")?;
+        match domain.or(self.domain.as_deref()) {
+            Some(n) => cfg.domain(n).ok_or_else(|| format!("no domain `{n}`")),
+            None => cfg
+                .domains
+                .first()
+                .ok_or_else(|| "no domain configured".to_string()),
+        }
+    }
+
+    /// The domain's schemas against the registry ([`compat`]).
+    fn compat(&self, domain: Option<&str>) -> Result<Vec<serde_json::Value>, String> {
+        let d = self.domain_config(domain)?;
+        let open = self
+            .kafka
+            .as_ref()
+            .ok_or("no schema registry is configured for this console")?;
+        compat::check(&open()?, d)
+    }
+
+    /// Replays the dead letters `ids` of `domain` (one replay at a time).
+    fn replay(&self, domain: &str, ids: &[String]) -> Result<sluice_kafka::ReplaySummary, String> {
+        let open = match (&self.kafka, self.replay) {
+            (Some(k), true) => k,
+            _ => {
+                return Err(
+                    "replay needs a Kafka run (`sluice run --source kafka --ui`, \
+                     or `sluice ui --kafka`)"
+                        .into(),
+                )
+            }
+        };
+        let feeds = sluice_kafka::dlq::feeds(self.domain_config(Some(domain))?);
+        let settings = open()?;
+        let _one = self.replaying.lock().unwrap_or_else(|p| p.into_inner());
+        sluice_kafka::replay_selected(&settings, domain, &feeds, ids, REPLAY_TIMEOUT)
+            .map_err(|e| e.to_string())
     }
 
     /// Attaches the run this process is about to start.
@@ -128,6 +213,9 @@ impl ConsoleState {
         r
     }
 }
+
+/// How long a replay may take (reading the dead-letter topic, delivering).
+pub const REPLAY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Where and how the console listens.
 #[derive(Debug, Clone)]

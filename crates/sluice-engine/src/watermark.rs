@@ -20,6 +20,23 @@ struct Partition {
     declared: bool,
 }
 
+/// One source partition's event-time progress, for a live view.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionProgress {
+    /// The source's partition id.
+    pub id: u32,
+    /// The largest event time it delivered.
+    pub max: Option<i64>,
+    /// Silent for the idle timeout: it does not hold the frontier back.
+    pub idle: bool,
+    /// Assigned but no event yet: it holds the frontier back until it
+    /// delivers or goes idle.
+    pub waiting: bool,
+    /// It holds the frontier where it is: the active partition with the
+    /// smallest maximum (or one still waiting for its first event).
+    pub holds: bool,
+}
+
 /// Tracks partitions and the combined frontier.
 #[derive(Clone, Debug)]
 pub struct WatermarkTracker {
@@ -196,6 +213,32 @@ impl WatermarkTracker {
         (parts, self.frontier, self.max_seen)
     }
 
+    /// Every partition's progress, and which ones hold the frontier back.
+    pub fn partitions(&self) -> Vec<PartitionProgress> {
+        let waiting = |p: &Partition| p.declared && !p.idle && p.max.is_none();
+        let any_waiting = self.parts.iter().any(waiting);
+        let slowest = self
+            .parts
+            .iter()
+            .filter(|p| !p.idle)
+            .filter_map(|p| p.max)
+            .min();
+        self.parts
+            .iter()
+            .map(|p| PartitionProgress {
+                id: p.id,
+                max: p.max,
+                idle: p.idle,
+                waiting: waiting(p),
+                holds: if any_waiting {
+                    waiting(p)
+                } else {
+                    !p.idle && p.max.is_some() && p.max == slowest
+                },
+            })
+            .collect()
+    }
+
     /// Restores the frontier and the largest time seen from a checkpoint
     /// (neither goes back).
     pub fn restore_progress(&mut self, frontier: i64, max_seen: Option<i64>) {
@@ -246,5 +289,37 @@ mod tests {
         w.touch(b, 3_000);
         assert!(w.mark_idle(3_500));
         assert_eq!(w.frontier(), 20_000);
+    }
+
+    #[test]
+    fn the_view_names_the_partition_that_holds_the_frontier() {
+        let mut w = WatermarkTracker::new(Some(1_000));
+        w.declare(0, 0);
+        w.declare(1, 0);
+        let a = w.partition_index(0);
+        w.observe(a, 50_000);
+        // partition 1 has delivered nothing: it is the one holding
+        let v = w.partitions();
+        assert!(v[1].waiting && v[1].holds, "{v:?}");
+        assert!(!v[0].holds && v[0].max == Some(50_000), "{v:?}");
+        let b = w.partition_index(1);
+        w.observe(b, 10_000);
+        let v = w.partitions();
+        assert!(v.iter().all(|p| !p.waiting));
+        assert_eq!(
+            v.iter()
+                .filter(|p| p.holds)
+                .map(|p| p.id)
+                .collect::<Vec<_>>(),
+            vec![1]
+        );
+        assert_eq!(v[1].max, Some(w.frontier()));
+        // 1 goes quiet: idle, and 0 is the only one left
+        w.touch(a, 2_000);
+        w.mark_idle(1_500);
+        let v = w.partitions();
+        assert!(v[1].idle && !v[1].holds, "{v:?}");
+        assert!(v[0].holds, "{v:?}");
+        assert_eq!(w.frontier(), 50_000);
     }
 }

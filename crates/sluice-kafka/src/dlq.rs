@@ -15,12 +15,22 @@
 //! a message whose dead letter was replayed before (or that several
 //! aggregations found late) is not replayed again.
 //!
+//! [`replay_selected`] re-injects chosen dead letters (the console's Replay
+//! button) and records each in the replay ledger ([`replay_ledger_topic`],
+//! keyed by source message), which both replays read: a message replayed
+//! one way is never replayed again the other way.
+//!
+//! A late event is late for some aggregations only; the others counted it.
+//! Re-injected, it would feed all of them again, so both replays refuse a
+//! late event that an aggregation of its event type accepted the first time
+//! ([`Feeds`]): counted twice would be worse than not replayed.
+//!
 //! A payload larger than [`MAX_DEAD_LETTER_PAYLOAD`] is cut to that size and
 //! marked ([`H_PAYLOAD_TRUNCATED`]): a huge undecodable message must not
 //! make the dead-letter write fail and stop the pipeline. Replay skips such
 //! dead letters (the original is still in its source topic).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use crate::registry::decode_wire;
@@ -517,77 +527,154 @@ pub struct ReplaySummary {
     pub truncated: u64,
     /// Re-injected records per source topic.
     pub by_topic: BTreeMap<String, u64>,
+    /// Late events refused: an aggregation of their event type accepted them
+    /// the first time, and would count them twice.
+    pub refused: u64,
+    /// [`replay_selected`]: what happened to each dead letter asked for,
+    /// by identity (`replayed`, `already replayed`, `not found`,
+    /// `truncated`, `no source topic`).
+    pub outcomes: BTreeMap<String, String>,
 }
 
-/// `sluice dlq replay`: re-injects up to `limit` dead letters not replayed
-/// before (consumer group `<group_id>-dlq-replay`) into their source topics,
-/// original bytes, key and timestamp, waits for delivery, then records
-/// progress. Each source message is re-injected at most once, whatever how
-/// many dead letters name it.
-pub fn replay_dlq(
+/// The aggregations each event type feeds, by event type (from the
+/// domain's configuration): what a re-injected event is counted by.
+pub type Feeds = BTreeMap<String, BTreeSet<String>>;
+
+/// [`Feeds`] of a domain: an aggregation naming no event types reads all.
+pub fn feeds(d: &sluice_config::DomainConfig) -> Feeds {
+    d.event_types
+        .iter()
+        .map(|et| {
+            let name = &et.name.value;
+            let aggs = d
+                .aggregations
+                .iter()
+                .filter(|a| {
+                    a.event_types.is_empty() || a.event_types.iter().any(|e| &e.value == name)
+                })
+                .map(|a| a.name.value.clone())
+                .collect();
+            (name.clone(), aggs)
+        })
+        .collect()
+}
+
+/// Why a dead letter must not be replayed: it is a late event that some
+/// aggregation of its event type accepted (those not among the ones it was
+/// late for, across all its dead letters `late_for`).
+fn counted_before(
+    e: &DlqEntry,
+    feeds: &Feeds,
+    late_for: &HashMap<String, BTreeSet<String>>,
+) -> Option<String> {
+    if e.kind != "late" {
+        return None;
+    }
+    let fed = feeds.get(e.event_type.as_deref()?)?;
+    let late = late_for.get(&e.source_key());
+    let accepted: Vec<&str> = fed
+        .iter()
+        .filter(|a| !late.is_some_and(|l| l.contains(*a)))
+        .map(String::as_str)
+        .collect();
+    (!accepted.is_empty()).then(|| {
+        format!(
+            "refused: counted by {} the first time (replayed, it would be counted twice)",
+            accepted
+                .iter()
+                .map(|a| format!("`{a}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
+}
+
+/// The aggregations each source message was late for, over all its dead
+/// letters.
+fn late_for(all: &DlqRead) -> HashMap<String, BTreeSet<String>> {
+    let mut out: HashMap<String, BTreeSet<String>> = HashMap::new();
+    for e in &all.entries {
+        if let (true, Some(a)) = (e.kind == "late", &e.aggregation) {
+            out.entry(e.source_key()).or_default().insert(a.clone());
+        }
+    }
+    out
+}
+
+/// The replay ledger of `domain`: one record per source message replayed
+/// by [`replay_selected`] (key: `topic/partition/offset`, value: the dead
+/// letter's `partition:offset`).
+pub fn replay_ledger_topic(settings: &KafkaSettings, domain: &str) -> String {
+    format!("{}.replayed", settings.dlq_topic(domain))
+}
+
+/// Source messages the ledger says were replayed (empty when it does not
+/// exist yet).
+fn read_ledger(
+    consumer: &BaseConsumer,
+    ledger: &str,
+    timeout: Duration,
+) -> Result<std::collections::HashSet<String>, KafkaError> {
+    let read = read_with(consumer, ledger, &DlqStart::Beginning, None, timeout, false)?;
+    Ok(read
+        .entries
+        .into_iter()
+        .filter_map(|e| e.key.map(|k| String::from_utf8_lossy(&k).into_owned()))
+        .collect())
+}
+
+/// Source messages replayed before: those of the dead letters before the
+/// replay group's progress, and those in the ledger.
+fn replayed_before(
+    consumer: &BaseConsumer,
     settings: &KafkaSettings,
     domain: &str,
-    limit: Option<usize>,
+    group: &str,
+    all: &DlqRead,
     timeout: Duration,
-) -> Result<ReplaySummary, KafkaError> {
-    let group = format!("{}-dlq-replay", settings.group_id);
+) -> Result<(BTreeMap<i32, i64>, std::collections::HashSet<String>), KafkaError> {
     let topic = settings.dlq_topic(domain);
-    let consumer = reader(settings, &group)?;
-    // progress so far, then everything: what lies before the progress was
-    // replayed (or skipped) already
     let progress = read_with(
-        &consumer,
+        consumer,
         &topic,
-        &DlqStart::Committed(group.clone()),
+        &DlqStart::Committed(group.to_string()),
         Some(0),
         timeout,
         false,
     )?;
     let done_before: BTreeMap<i32, i64> = progress.next.iter().copied().collect();
-    let all = read_with(
-        &consumer,
-        &topic,
-        &DlqStart::Beginning,
-        None,
-        timeout,
-        false,
-    )?;
-    let mut handled: std::collections::HashSet<String> = all
-        .entries
-        .iter()
-        .filter(|e| e.offset < done_before.get(&e.partition).copied().unwrap_or(0))
-        .map(DlqEntry::source_key)
-        .collect();
-    let mut next = done_before.clone();
-    let mut todo: Vec<&DlqEntry> = Vec::new();
-    let mut summary = ReplaySummary::default();
-    for e in all
-        .entries
-        .iter()
-        .filter(|e| e.offset >= done_before.get(&e.partition).copied().unwrap_or(0))
-    {
-        if limit.is_some_and(|l| todo.len() >= l) {
-            break;
-        }
-        next.insert(e.partition, e.offset + 1);
-        if e.source_topic.is_none() {
-            summary.skipped += 1;
-        } else if e.truncated.is_some() {
-            summary.truncated += 1;
-        } else if !handled.insert(e.source_key()) {
-            summary.duplicates += 1;
-        } else {
-            todo.push(e);
-        }
+    let mut handled = read_ledger(consumer, &replay_ledger_topic(settings, domain), timeout)?;
+    handled.extend(
+        all.entries
+            .iter()
+            .filter(|e| e.offset < done_before.get(&e.partition).copied().unwrap_or(0))
+            .map(DlqEntry::source_key),
+    );
+    Ok((done_before, handled))
+}
+
+/// Re-injects `todo` into their source topics (original bytes, key and
+/// timestamp, a `sluice.replayed.from` header), adds each to the ledger
+/// when `ledger` is given, and waits for every delivery.
+fn reinject(
+    settings: &KafkaSettings,
+    todo: &[&DlqEntry],
+    ledger: Option<&str>,
+    summary: &mut ReplaySummary,
+    timeout: Duration,
+) -> Result<(), KafkaError> {
+    // a missing topic would be auto-created with broker defaults
+    let mut topics: Vec<String> = todo.iter().filter_map(|e| e.source_topic.clone()).collect();
+    if !topics.is_empty() {
+        topics.extend(ledger.map(str::to_string));
     }
-    // a missing source topic would be auto-created with broker defaults
-    let mut sources: Vec<String> = todo.iter().filter_map(|e| e.source_topic.clone()).collect();
-    sources.sort();
-    sources.dedup();
-    if !sources.is_empty() {
-        ensure_topics(settings, &sources)?;
+    topics.sort();
+    topics.dedup();
+    if !topics.is_empty() {
+        ensure_topics(settings, &topics)?;
     }
     let mut producer = RawProducer::new(settings)?;
+    let mut queued = 0u64;
     for e in todo {
         let Some(t) = &e.source_topic else {
             continue;
@@ -605,18 +692,147 @@ pub fn replay_dlq(
             None,
             e.source_timestamp,
         )?;
+        queued += 1;
+        if let Some(l) = ledger {
+            producer.send(
+                l,
+                Some(e.source_key().as_bytes()),
+                dlq_offset.as_bytes(),
+                None,
+                None,
+            )?;
+            queued += 1;
+        }
         summary.replayed += 1;
         *summary.by_topic.entry(t.clone()).or_default() += 1;
     }
     let stats = producer.flush(timeout)?;
-    if stats.errors > 0 || stats.sent < summary.replayed {
+    if stats.errors > 0 || stats.sent < queued {
         return Err(KafkaError::Delivery {
-            failed: summary.replayed - stats.sent.min(summary.replayed),
+            failed: queued - stats.sent.min(queued),
             first: stats
                 .first_error
                 .unwrap_or_else(|| "flush timed out".into()),
         });
     }
+    Ok(())
+}
+
+/// Re-injects the dead letters named by `ids` (their [`dead_letter_id`]s)
+/// into their source topics, as [`replay_dlq`] does, and records them in
+/// the replay ledger. A source message replayed before (by either replay)
+/// is not replayed again; the replay group's progress is left as it is.
+pub fn replay_selected(
+    settings: &KafkaSettings,
+    domain: &str,
+    feeds: &Feeds,
+    ids: &[String],
+    timeout: Duration,
+) -> Result<ReplaySummary, KafkaError> {
+    let group = format!("{}-dlq-replay", settings.group_id);
+    let topic = settings.dlq_topic(domain);
+    let consumer = reader(settings, &group)?;
+    let all = read_with(
+        &consumer,
+        &topic,
+        &DlqStart::Beginning,
+        None,
+        timeout,
+        false,
+    )?;
+    let (_, mut handled) = replayed_before(&consumer, settings, domain, &group, &all, timeout)?;
+    let late = late_for(&all);
+    let mut summary = ReplaySummary::default();
+    let mut todo: Vec<&DlqEntry> = Vec::new();
+    for id in ids {
+        if summary.outcomes.contains_key(id) {
+            continue;
+        }
+        let entry = all.entries.iter().find(|e| &e.id == id);
+        if let Some(why) = entry.and_then(|e| counted_before(e, feeds, &late)) {
+            summary.refused += 1;
+            summary.outcomes.insert(id.clone(), why);
+            continue;
+        }
+        let outcome = match entry {
+            None => "not found",
+            Some(e) if e.source_topic.is_none() => {
+                summary.skipped += 1;
+                "no source topic"
+            }
+            Some(e) if e.truncated.is_some() => {
+                summary.truncated += 1;
+                "truncated"
+            }
+            Some(e) if !handled.insert(e.source_key()) => {
+                summary.duplicates += 1;
+                "already replayed"
+            }
+            Some(e) => {
+                todo.push(e);
+                "replayed"
+            }
+        };
+        summary.outcomes.insert(id.clone(), outcome.to_string());
+    }
+    let ledger = replay_ledger_topic(settings, domain);
+    reinject(settings, &todo, Some(&ledger), &mut summary, timeout)?;
+    Ok(summary)
+}
+
+/// `sluice dlq replay`: re-injects up to `limit` dead letters not replayed
+/// before (late events an aggregation of `feeds` counted are refused) (consumer group `<group_id>-dlq-replay`) into their source topics,
+/// original bytes, key and timestamp, waits for delivery, then records
+/// progress. Each source message is re-injected at most once, whatever how
+/// many dead letters name it.
+pub fn replay_dlq(
+    settings: &KafkaSettings,
+    domain: &str,
+    feeds: &Feeds,
+    limit: Option<usize>,
+    timeout: Duration,
+) -> Result<ReplaySummary, KafkaError> {
+    let group = format!("{}-dlq-replay", settings.group_id);
+    let topic = settings.dlq_topic(domain);
+    let consumer = reader(settings, &group)?;
+    let all = read_with(
+        &consumer,
+        &topic,
+        &DlqStart::Beginning,
+        None,
+        timeout,
+        false,
+    )?;
+    // what lies before the progress was replayed (or skipped) already, and
+    // what the ledger names was replayed from the console
+    let (done_before, mut handled) =
+        replayed_before(&consumer, settings, domain, &group, &all, timeout)?;
+    let late = late_for(&all);
+    let mut next = done_before.clone();
+    let mut todo: Vec<&DlqEntry> = Vec::new();
+    let mut summary = ReplaySummary::default();
+    for e in all
+        .entries
+        .iter()
+        .filter(|e| e.offset >= done_before.get(&e.partition).copied().unwrap_or(0))
+    {
+        if limit.is_some_and(|l| todo.len() >= l) {
+            break;
+        }
+        next.insert(e.partition, e.offset + 1);
+        if e.source_topic.is_none() {
+            summary.skipped += 1;
+        } else if e.truncated.is_some() {
+            summary.truncated += 1;
+        } else if counted_before(e, feeds, &late).is_some() {
+            summary.refused += 1;
+        } else if !handled.insert(e.source_key()) {
+            summary.duplicates += 1;
+        } else {
+            todo.push(e);
+        }
+    }
+    reinject(settings, &todo, None, &mut summary, timeout)?;
     let mut tpl = TopicPartitionList::new();
     for (p, next) in &next {
         tpl.add_partition_offset(&topic, *p, Offset::Offset(*next))

@@ -42,7 +42,7 @@ use sluice_secrets::ResolvedSecrets;
 use sluice_connectors::ConnectorError;
 use sluice_core::Classify;
 
-pub use dlq::{read_dlq, replay_dlq, DlqEntry, DlqWriter, ReplaySummary};
+pub use dlq::{read_dlq, replay_dlq, replay_selected, DlqEntry, DlqWriter, ReplaySummary};
 pub use factory::KafkaFactory;
 pub use producer::{
     produce_generated, EventProducer, ProduceOptions, ProduceSummary, ProducerStats,

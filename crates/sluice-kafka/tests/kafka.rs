@@ -20,7 +20,10 @@ use sluice_connectors::{DeadLetterRecord, Source, SourceOutput, SourceStatus};
 use sluice_core::RecordLayout;
 use sluice_generator::{EncodedBatch, Generator, GeneratorOptions};
 use sluice_kafka::avro::ReaderSchema;
-use sluice_kafka::dlq::{read_dlq, replay_dlq, DlqStart, DlqWriter};
+use sluice_kafka::dlq::{
+    dead_letter_id, read_dlq, replay_dlq, replay_ledger_topic, replay_selected, DlqStart,
+    DlqWriter, Feeds,
+};
 use sluice_kafka::producer::{produce_generated, subject_of, ProduceOptions, RawProducer};
 use sluice_kafka::registry::{encode_wire, RegistryClient};
 use sluice_kafka::source::{KafkaSource, RejectMeta, SourceOptions};
@@ -367,10 +370,10 @@ fn malformed_records_become_dead_letters_and_survive_the_dlq() {
     assert_eq!(limited.entries.len(), 2);
 
     // replay re-injects each once, original bytes and key
-    let r = replay_dlq(&s, domain, None, Duration::from_secs(30)).unwrap();
+    let r = replay_dlq(&s, domain, &Feeds::new(), None, Duration::from_secs(30)).unwrap();
     assert_eq!(r.replayed, bad.len() as u64);
     assert_eq!(r.by_topic.get(&topic).copied(), Some(bad.len() as u64));
-    let again = replay_dlq(&s, domain, None, Duration::from_secs(30)).unwrap();
+    let again = replay_dlq(&s, domain, &Feeds::new(), None, Duration::from_secs(30)).unwrap();
     assert_eq!(again.replayed, 0, "progress is remembered");
     let (more, _) = consume(&mut source, bad.len());
     let replayed: Vec<&DeadLetterRecord> = more.iter().flat_map(|o| &o.rejects).collect();
@@ -715,7 +718,7 @@ fn dead_letters_written_again_after_restarts_are_inspected_and_replayed_once() {
     assert_eq!(read.entries.len(), recs.len(), "each dead letter once");
     assert_eq!(read.duplicates, 2 * recs.len() as u64);
 
-    let r = replay_dlq(&s, domain, None, TEST_TIMEOUT).unwrap();
+    let r = replay_dlq(&s, domain, &Feeds::new(), None, TEST_TIMEOUT).unwrap();
     assert_eq!(r.replayed, 6, "each source message once: {r:?}");
     assert_eq!(r.duplicates, 3 * recs.len() as u64 - 6);
     assert_eq!(messages_in(&s, &topic), 6);
@@ -723,13 +726,117 @@ fn dead_letters_written_again_after_restarts_are_inspected_and_replayed_once() {
     // a restart after the replay writes them once more: nothing new to replay
     dlq.write_all(&recs, &[]).unwrap();
     dlq.flush(Duration::from_secs(30)).unwrap();
-    let again = replay_dlq(&s, domain, None, TEST_TIMEOUT).unwrap();
+    let again = replay_dlq(&s, domain, &Feeds::new(), None, TEST_TIMEOUT).unwrap();
     assert_eq!(again.replayed, 0, "{again:?}");
     assert_eq!(again.duplicates, recs.len() as u64);
     assert_eq!(messages_in(&s, &topic), 6);
     cleanup(sluice_kafka::delete_topics(
         &s,
         &[topic, s.dlq_topic(domain)],
+    ));
+}
+
+#[test]
+fn chosen_dead_letters_are_replayed_once_and_late_events_counted_elsewhere_are_refused() {
+    use sluice_connectors::DeadLetterKind as K;
+    let Some((s, topic)) = dlq_fixture() else {
+        return;
+    };
+    let domain = "ecommerce";
+    // three malformed records; one event late for both aggregations
+    // `page_view` feeds, one late for `a` only (so `b` counted it)
+    let mut recs: Vec<DeadLetterRecord> = (0..3)
+        .map(|o| dead_letter(K::Malformed, &topic, o, None, vec![o as u8; 8]))
+        .collect();
+    for agg in ["a", "b"] {
+        recs.push(dead_letter(
+            K::Late,
+            &topic,
+            10,
+            Some(agg),
+            b"late10".to_vec(),
+        ));
+    }
+    recs.push(dead_letter(
+        K::Late,
+        &topic,
+        11,
+        Some("a"),
+        b"late11".to_vec(),
+    ));
+    let mut dlq = DlqWriter::new(&s, domain, true).unwrap();
+    dlq.write_all(&recs, &[]).unwrap();
+    dlq.flush(TEST_TIMEOUT).unwrap();
+    let feeds: Feeds = [(
+        "page_view".to_string(),
+        ["a", "b"].into_iter().map(String::from).collect(),
+    )]
+    .into();
+    let id =
+        |kind: &str, offset: i64, agg: Option<&str>| dead_letter_id(kind, &topic, 1, offset, agg);
+
+    let r = replay_selected(
+        &s,
+        domain,
+        &feeds,
+        &[
+            id("malformed", 1, None),
+            id("late", 10, Some("a")),
+            id("late", 11, Some("a")),
+            "malformed/nowhere/0/0/".into(),
+        ],
+        TEST_TIMEOUT,
+    )
+    .unwrap();
+    assert_eq!(r.replayed, 2, "{r:?}");
+    assert_eq!(r.outcomes[&id("malformed", 1, None)], "replayed");
+    assert_eq!(r.outcomes[&id("late", 10, Some("a"))], "replayed");
+    let refused = &r.outcomes[&id("late", 11, Some("a"))];
+    assert!(
+        refused.starts_with("refused") && refused.contains("`b`"),
+        "{refused}"
+    );
+    assert_eq!(r.outcomes["malformed/nowhere/0/0/"], "not found");
+    assert_eq!(messages_in(&s, &topic), 2);
+    // the ledger names both source messages
+    assert_eq!(messages_in(&s, &replay_ledger_topic(&s, domain)), 2);
+
+    // again, also through the other dead letter of the same late event
+    let again = replay_selected(
+        &s,
+        domain,
+        &feeds,
+        &[id("malformed", 1, None), id("late", 10, Some("b"))],
+        TEST_TIMEOUT,
+    )
+    .unwrap();
+    assert_eq!(again.replayed, 0, "{again:?}");
+    assert!(
+        again.outcomes.values().all(|o| o == "already replayed"),
+        "{again:?}"
+    );
+
+    // `dlq replay` re-injects only what was not replayed from the console,
+    // and refuses the late event `b` counted
+    let rest = replay_dlq(&s, domain, &feeds, None, TEST_TIMEOUT).unwrap();
+    assert_eq!(rest.replayed, 2, "malformed 0 and 2: {rest:?}");
+    assert_eq!(rest.refused, 1, "{rest:?}");
+    assert_eq!(rest.duplicates, 3, "{rest:?}");
+    assert_eq!(messages_in(&s, &topic), 4);
+    // and the console after it: nothing new
+    let last = replay_selected(
+        &s,
+        domain,
+        &feeds,
+        &[id("malformed", 2, None)],
+        TEST_TIMEOUT,
+    )
+    .unwrap();
+    assert_eq!(last.outcomes[&id("malformed", 2, None)], "already replayed");
+    assert_eq!(messages_in(&s, &topic), 4);
+    cleanup(sluice_kafka::delete_topics(
+        &s,
+        &[topic, s.dlq_topic(domain), replay_ledger_topic(&s, domain)],
     ));
 }
 
@@ -778,7 +885,7 @@ fn a_dead_letter_larger_than_the_topic_takes_is_cut_marked_and_not_replayed() {
         .unwrap();
     assert_eq!((whole.truncated, &whole.payload), (None, &small));
 
-    let r = replay_dlq(&s, domain, None, TEST_TIMEOUT).unwrap();
+    let r = replay_dlq(&s, domain, &Feeds::new(), None, TEST_TIMEOUT).unwrap();
     assert_eq!((r.replayed, r.truncated), (1, 1), "{r:?}");
     assert_eq!(messages_in(&s, &topic), 1);
     cleanup(sluice_kafka::delete_topics(

@@ -1,6 +1,7 @@
 //! Observability: the Prometheus recorder and the HTTP endpoint serving
-//! `/metrics` (Prometheus text format), `/healthz` (alive) and `/readyz`
-//! (source and sink connected, sink not failing).
+//! `/metrics` (Prometheus text format), `/status` (the run's live counters
+//! as JSON, for a web console in another process), `/healthz` (alive) and
+//! `/readyz` (source and sink connected, sink not failing).
 //!
 //! The pipeline records through the `metrics` facade under the names in
 //! [`sluice_core::metrics`]; with no recorder installed those calls do
@@ -14,7 +15,10 @@ use std::sync::Arc;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use sluice_core::metrics as m;
 
+use std::time::Instant;
+
 use crate::pipeline::Stats;
+use crate::topology::Observed;
 use crate::RuntimeError;
 
 /// Buckets of the sink write latency histogram, seconds.
@@ -220,6 +224,95 @@ fn respond(req: tiny_http::Request, status: u16, content_type: &str, body: Strin
     }
 }
 
+fn epoch_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A partition's part in the watermark, in words.
+pub fn partition_state(idle: bool, waiting: bool, holds: bool) -> &'static str {
+    match (idle, waiting, holds) {
+        (true, _, _) => "idle",
+        (_, true, _) => "waiting for its first event",
+        (_, _, true) => "holds the watermark",
+        _ => "ahead",
+    }
+}
+
+/// What a run says about itself now, as JSON: its counters, watermark
+/// (overall and per source partition), Kafka lag per partition, sink
+/// health and tables. `/status` serves it; the web console shows it.
+pub fn status(run: &Observed, started: Instant) -> serde_json::Value {
+    use serde_json::json;
+    let s = &run.stats;
+    let wm = s.watermark_ms.load(Ordering::Relaxed);
+    // at the end of a bounded input every window is closed: the watermark
+    // stands at the end of time
+    let at_end = wm >= i64::MAX / 2;
+    let wm = (wm != i64::MIN && !at_end).then_some(wm);
+    let now = epoch_ms();
+    let tables: Vec<serde_json::Value> = run
+        .tables
+        .iter()
+        .map(|t| json!({"name": t.name, "aggregation": t.aggregation, "kind": t.kind.to_string()}))
+        .collect();
+    let watermarks: Vec<serde_json::Value> = s
+        .partitions
+        .lock()
+        .map(|p| p.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| {
+            json!({
+                "partition": p.label,
+                "max_event_time_ms": p.max_ms,
+                "behind_ms": p.max_ms.map(|m| now - m),
+                "state": partition_state(p.idle, p.waiting, p.holds),
+            })
+        })
+        .collect();
+    let n = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    json!({
+        "running": !s.done.load(Ordering::Relaxed),
+        "source": run.source,
+        "sink": run.sink,
+        "limit": run.limit,
+        "elapsed_ms": started.elapsed().as_millis() as u64,
+        "now_ms": now,
+        "records_in": n(&s.records_in),
+        "malformed": n(&s.malformed),
+        "late": n(&s.late),
+        "outliers": n(&s.outliers),
+        "over_limit": n(&s.over_limit),
+        "results": n(&s.results),
+        "rows_written": n(&s.rows_written),
+        "dead_written": n(&s.dead_written),
+        "open_windows": n(&s.open_windows),
+        "state_bytes": n(&s.state_bytes),
+        "watermark_ms": wm,
+        "watermark_at_end": at_end,
+        "watermark_lag_ms": wm.map(|w| now - w),
+        "sink_down": s.sink_down.load(Ordering::Relaxed),
+        "sink_retries": n(&s.sink_retries),
+        "in_flight": s.in_flight.load(Ordering::Relaxed),
+        "source_ready": s.source_ready.load(Ordering::Relaxed),
+        "sink_ready": s.sink_ready.load(Ordering::Relaxed),
+        "tables": tables,
+        "watermarks": watermarks,
+        "partitions": sluice_kafka::factory::latest_lag()
+            .into_iter()
+            .map(|l| json!({
+                "topic": l.topic,
+                "partition": l.partition,
+                "position": l.position,
+                "high_watermark": l.high_watermark,
+                "lag": l.lag.max(0),
+            }))
+            .collect::<Vec<_>>(),
+    })
+}
+
 /// Serves `/metrics` (when `handle` is given), `/healthz` and `/readyz` on
 /// `address` (e.g. `127.0.0.1:9464`) until the returned server is dropped.
 pub fn serve(
@@ -227,6 +320,18 @@ pub fn serve(
     handle: Option<PrometheusHandle>,
     stats: Arc<Stats>,
 ) -> Result<MetricsServer, RuntimeError> {
+    serve_run(address, handle, stats, None)
+}
+
+/// [`serve`], and `/status` ([`status`]) of `run` when given: what the web
+/// console of another process shows (`sluice ui --watch`).
+pub fn serve_run(
+    address: &str,
+    handle: Option<PrometheusHandle>,
+    stats: Arc<Stats>,
+    run: Option<Observed>,
+) -> Result<MetricsServer, RuntimeError> {
+    let started = Instant::now();
     let server = Arc::new(
         tiny_http::Server::http(address)
             .map_err(|e| RuntimeError::Metrics(format!("cannot listen on {address}: {e}")))?,
@@ -251,6 +356,12 @@ pub fn serve(
                         }
                         None => respond(req, 404, "text/plain", "metrics are off\n".into()),
                     },
+                    "/status" => match &run {
+                        Some(r) => {
+                            respond(req, 200, "application/json", status(r, started).to_string())
+                        }
+                        None => respond(req, 404, "text/plain", "no run here\n".into()),
+                    },
                     "/healthz" => respond(req, 200, "text/plain", "ok\n".into()),
                     "/readyz" => match not_ready(&stats) {
                         None => respond(req, 200, "text/plain", "ready\n".into()),
@@ -260,7 +371,7 @@ pub fn serve(
                         req,
                         404,
                         "text/plain",
-                        "try /metrics, /healthz or /readyz\n".into(),
+                        "try /metrics, /status, /healthz or /readyz\n".into(),
                     ),
                 }
             }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
-use sluice_kafka::dlq::{read_dlq, replay_dlq, DlqEntry, DlqStart};
+use sluice_kafka::dlq::{feeds, read_dlq, replay_dlq, DlqEntry, DlqStart};
 use sluice_kafka::KafkaSettings;
 
 use crate::Cli;
@@ -171,8 +171,12 @@ pub fn run(cli: &Cli, args: &DlqArgs) -> anyhow::Result<()> {
             }
         }
         DlqCommand::Replay { domain, limit } => {
-            let s = settings(cli, domain, args.topic_prefix.as_deref())?;
-            let r = replay_dlq(&s, domain, *limit, TIMEOUT)?;
+            let cfg = super::load(cli, std::slice::from_ref(domain))?;
+            let d = cfg
+                .domain(domain)
+                .ok_or_else(|| anyhow::anyhow!("unknown domain `{domain}`"))?;
+            let s = super::kafka_settings(cli, &cfg, args.topic_prefix.as_deref())?;
+            let r = replay_dlq(&s, domain, &feeds(d), *limit, TIMEOUT)?;
             for (topic, n) in &r.by_topic {
                 println!("{n:>8}  {topic}");
             }
@@ -187,6 +191,13 @@ pub fn run(cli: &Cli, args: &DlqArgs) -> anyhow::Result<()> {
                     String::new()
                 }
             );
+            if r.refused > 0 {
+                println!(
+                    "refused {} late event{}: an aggregation of their event type counted them the first time, and would count them twice",
+                    r.refused,
+                    if r.refused == 1 { "" } else { "s" }
+                );
+            }
         }
     }
     Ok(())

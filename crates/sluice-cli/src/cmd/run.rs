@@ -225,12 +225,19 @@ pub fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<()> {
         _ => None,
     };
     let shared = std::sync::Arc::new(cfg.clone());
-    let state = std::sync::Arc::new(sluice_console::ConsoleState::new(
+    let state = sluice_console::ConsoleState::new(
         Some(cfg.clone()),
         Vec::new(),
         Some(args.domain.clone()),
-        super::ui::store_opener(Some(shared), db, args.domain.clone()),
-    ));
+        super::ui::store_opener(Some(shared.clone()), db, args.domain.clone()),
+    );
+    // the registry for the Config page; dead letters of a Kafka run can be
+    // replayed from the page
+    let state = state.with_kafka(
+        super::ui::kafka_opener(shared, args.topic_prefix.clone()),
+        source == SourceArg::Kafka,
+    );
+    let state = std::sync::Arc::new(state);
     let _console = super::ui::start(&args.console, state.clone())?;
     let (summary, sink_desc) = super::library(sluice_runtime::topology::run_observed(
         &cfg,

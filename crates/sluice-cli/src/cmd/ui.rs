@@ -8,7 +8,7 @@ use std::sync::Arc;
 use clap::Args;
 use sluice_config::{Config, LoadOptions};
 use sluice_connectors::sink::duckdb::DuckDbStore;
-use sluice_console::{ConsoleHandle, ConsoleOptions, ConsoleState, StoreOpener};
+use sluice_console::{ConsoleHandle, ConsoleOptions, ConsoleState, KafkaOpener, StoreOpener};
 use sluice_runtime::topology::RunSpec;
 
 use crate::Cli;
@@ -36,9 +36,36 @@ pub struct UiArgs {
     /// ClickHouse when it is the environment's sink).
     #[arg(long)]
     pub db: Option<String>,
+    /// Offer replay of dead letters into their Kafka topics (the default
+    /// when the environment's sink is ClickHouse, the at-scale path).
+    #[arg(long)]
+    pub kafka: bool,
+    /// Topic prefix the runs used (`run --topic-prefix`): where dead
+    /// letters are replayed from and to.
+    #[arg(long)]
+    pub topic_prefix: Option<String>,
+    /// Watch the run serving its metrics at this address (`run
+    /// --metrics-address`, or `metrics.address`), e.g.
+    /// `http://127.0.0.1:9464`: its live counters on the Pipeline page.
+    #[arg(long)]
+    pub watch: Option<String>,
     /// Where to listen.
     #[command(flatten)]
     pub console: ConsoleArgs,
+}
+
+/// Kafka settings for replaying dead letters from the console, resolved
+/// (secrets included) when a replay asks for them.
+pub fn kafka_opener(cfg: Arc<Config>, topic_prefix: Option<String>) -> KafkaOpener {
+    Arc::new(move || {
+        let secrets = match super::resolve_secrets(&cfg) {
+            Ok(Ok(r)) => r,
+            Ok(Err(d)) => return Err(d.to_string()),
+            Err(e) => return Err(e.to_string()),
+        };
+        sluice_kafka::KafkaSettings::resolve(&cfg.platform.kafka, &secrets, topic_prefix.as_deref())
+            .map_err(|e| e.to_string())
+    })
 }
 
 /// The store a console reads: the DuckDB file `db`, else the store of the
@@ -112,12 +139,30 @@ pub fn run(cli: &Cli, args: &UiArgs) -> anyhow::Result<()> {
         .unwrap_or_default();
     let cfg = cfg.map(Arc::new);
     let opener = store_opener(cfg.clone(), args.db.clone(), domain.clone());
-    let state = Arc::new(ConsoleState::new(
+    let kafka = cfg.as_ref().map(|c| {
+        let replay = args.kafka
+            || args.topic_prefix.is_some()
+            || (args.db.is_none() && c.platform.sinks.default == "clickhouse");
+        (kafka_opener(c.clone(), args.topic_prefix.clone()), replay)
+    });
+    let mut state = ConsoleState::new(
         cfg.map(|c| (*c).clone()),
         problems,
         (!domain.is_empty()).then_some(domain),
         opener,
-    ));
+    );
+    if let Some((k, replay)) = kafka {
+        state = state.with_kafka(k, replay);
+    }
+    if let Some(w) = &args.watch {
+        let base = if w.starts_with("http://") || w.starts_with("https://") {
+            w.clone()
+        } else {
+            format!("http://{w}")
+        };
+        state = state.with_watch(base);
+    }
+    let state = Arc::new(state);
     let _console = start(&args.console, state)?;
     wait_for_stop();
     Ok(())

@@ -732,6 +732,12 @@ impl Engine {
         self.probation.iter().any(|p| !p.held.is_empty())
     }
 
+    /// Each source partition's event-time progress (which holds the
+    /// frontier back, which is idle), for a live view.
+    pub fn partitions(&self) -> Vec<crate::watermark::PartitionProgress> {
+        self.wm.partitions()
+    }
+
     /// The largest event time accepted so far.
     pub fn max_event_time(&self) -> Option<i64> {
         self.wm.max_seen()

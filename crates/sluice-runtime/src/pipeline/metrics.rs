@@ -135,6 +135,25 @@ pub(super) fn update_gauges(lanes: &[Lane], aggregations: usize, stats: &Stats) 
             metrics::gauge!(M::WATERMARK_LAG_SECONDS).set((now_ms() - wm) as f64 / 1000.0);
         }
     }
+    let mut parts = Vec::new();
+    for lane in lanes {
+        for p in lane.engine.partitions() {
+            parts.push(super::PartitionWatermark {
+                label: lane
+                    .names
+                    .get(&p.id)
+                    .cloned()
+                    .unwrap_or_else(|| format!("partition {}", p.id)),
+                max_ms: p.max,
+                idle: p.idle,
+                waiting: p.waiting,
+                holds: p.holds,
+            });
+        }
+    }
+    if let Ok(mut shown) = stats.partitions.lock() {
+        *shown = parts;
+    }
     metrics::gauge!(M::OPEN_WINDOWS).set(open as f64);
     metrics::gauge!(M::STATE_BYTES).set(bytes as f64);
     metrics::gauge!(M::BATCHES_IN_FLIGHT)

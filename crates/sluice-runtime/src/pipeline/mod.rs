@@ -153,6 +153,24 @@ pub struct Stats {
     pub sink_ready: AtomicBool,
     /// Batches between the source and the sink.
     pub in_flight: AtomicI64,
+    /// Each source partition's event-time progress (refreshed with the
+    /// gauges).
+    pub partitions: Mutex<Vec<PartitionWatermark>>,
+}
+
+/// One source partition's event-time progress in a live run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionWatermark {
+    /// `topic:partition` for Kafka, else `partition N`.
+    pub label: String,
+    /// The largest event time it delivered (epoch ms).
+    pub max_ms: Option<i64>,
+    /// Silent for the idle timeout: not holding the watermark back.
+    pub idle: bool,
+    /// Assigned, no event yet: holding the watermark back.
+    pub waiting: bool,
+    /// The partition the watermark waits for.
+    pub holds: bool,
 }
 
 /// What a run did.

@@ -271,13 +271,14 @@ pub fn run_observed(
         "starting"
     );
     let stats = Arc::new(Stats::default());
-    observe(Observed {
+    let observed = Observed {
         stats: stats.clone(),
         tables: t.built.tables.clone(),
         limit: t.limit,
         source: t.source.describe(),
         sink: t.sink_desc.clone(),
-    });
+    };
+    observe(observed.clone());
     let metrics_address = spec.metrics_address.clone().or_else(|| {
         cfg.platform
             .metrics
@@ -287,7 +288,8 @@ pub fn run_observed(
     let _metrics_server = match &metrics_address {
         Some(addr) => {
             let handle = crate::observe::install_recorder(&spec.domain, &[])?;
-            let server = crate::observe::serve(addr, Some(handle), stats.clone())?;
+            let server =
+                crate::observe::serve_run(addr, Some(handle), stats.clone(), Some(observed))?;
             tracing::info!(address = %addr, "serving /metrics, /healthz and /readyz");
             Some(server)
         }
