@@ -366,7 +366,10 @@ async function replaySelected(chosen, button) {
     const cls = o === "replayed" ? "good" : "muted";
     return `<li data-outcome="${esc(o)}"><code>${esc(c.source)}[${esc(c.partition)}]@${esc(c.offset)}</code> ${esc(c.kind)}: <span class="${cls}">${esc(o)}</span></li>`;
   }).join("");
-  out.innerHTML = `<section class="outcome" id="replay-result"><p><b>${fmtNum(r.replayed)} replayed</b>${topics ? " (" + topics + ")" : ""}${r.already ? `, ${fmtNum(r.already)} already replayed before` : ""}${r.truncated ? `, ${fmtNum(r.truncated)} truncated (the original is still in its topic)` : ""}.</p><ul>${lines}</ul></section>`;
+  const list = chosen.length > 12
+    ? `<details><summary>each of the ${fmtNum(chosen.length)}</summary><ul>${lines}</ul></details>`
+    : `<ul>${lines}</ul>`;
+  out.innerHTML = `<section class="outcome" id="replay-result"><p><b>${fmtNum(r.replayed)} replayed</b>${topics ? " (" + topics + ")" : ""}${r.already ? `, ${fmtNum(r.already)} already replayed before` : ""}${r.refused ? `, ${fmtNum(r.refused)} refused (counted by another aggregation the first time)` : ""}${r.truncated ? `, ${fmtNum(r.truncated)} truncated (the original is still in its topic)` : ""}.</p>${list}</section>`;
   button.disabled = false;
 }
 

@@ -411,6 +411,7 @@ async fn dead_letter_replay(State(app): State<App>, Json(req): Json<ReplayReques
         Ok(json!({
             "replayed": s.replayed,
             "already": s.duplicates,
+            "refused": s.refused,
             "truncated": s.truncated,
             "skipped": s.skipped,
             "by_topic": s.by_topic,
