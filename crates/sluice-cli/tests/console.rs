@@ -328,6 +328,30 @@ fn every_page_loads_clean_and_shows_the_stored_run() {
         "[...document.querySelectorAll('#dl tr.click td:first-child')].map(t => t.textContent).filter((v, i, a) => a.indexOf(v) === i).join(',')",
     );
     assert_eq!(kinds, "malformed", "the filter keeps one kind");
+    // by partition, and by when they were recorded
+    let in_p0 = query(
+        &db,
+        "SELECT count(*) AS n FROM _sluice_dead_letters WHERE kind = 'malformed' AND partition = 0",
+    )[0]["n"]
+        .as_i64()
+        .unwrap();
+    let v = api(&served, "/api/dead-letters?kind=malformed&partition=0");
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len() as i64, in_p0.min(500), "{v}");
+    assert!(rows.iter().all(|r| r["partition"] == 0));
+    let all = api(&served, "/api/dead-letters?kind=malformed&from=2000-01-01");
+    assert_eq!(
+        all["rows"].as_array().unwrap().len() as i64,
+        malformed.min(500)
+    );
+    let none = api(
+        &served,
+        "/api/dead-letters?kind=malformed&from=2000-01-01&to=2000-01-02",
+    );
+    assert!(none["rows"].as_array().unwrap().is_empty(), "{none}");
+    let (code, body) = curl(&[&format!("{}api/dead-letters?from=yesterday", served.url)]);
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("not a time"), "{body}");
     let listed: i64 = text(
         &tab,
         "String(document.querySelectorAll('#dl tr.click').length)",
@@ -707,6 +731,11 @@ fn results_and_dead_letters_are_read_from_clickhouse_too() {
     let v = api(&served, "/api/dead-letters?kind=malformed");
     let rows = v["rows"].as_array().unwrap();
     assert_eq!(rows.len(), malformed.min(500), "{v}");
+    // ClickHouse's times read by the time filter too
+    let since = api(&served, "/api/dead-letters?kind=malformed&from=2000-01-01");
+    assert_eq!(since["rows"].as_array().unwrap().len(), rows.len());
+    let before = api(&served, "/api/dead-letters?kind=malformed&to=2000-01-01");
+    assert!(before["rows"].as_array().unwrap().is_empty(), "{before}");
     let r = &rows[0];
     assert!(
         r["recorded_at"].is_string() && r["bytes"].as_u64().unwrap() > 0,

@@ -305,6 +305,9 @@ async function deadLettersPage(params) {
       <label>Reason contains <input name="reason" value="${esc(params.get("reason") || "")}"></label>
       <label>Source <input name="source" value="${esc(params.get("source") || "")}" placeholder="topic or file"></label>
       <label>Aggregation <input name="aggregation" value="${esc(params.get("aggregation") || "")}"></label>
+      <label>Partition <input name="partition" size="5" inputmode="numeric" value="${esc(params.get("partition") || "")}"></label>
+      <label>Recorded from <input name="from" size="16" placeholder="2026-12-04 10:00" value="${esc(params.get("from") || "")}"></label>
+      <label>to <input name="to" size="16" placeholder="UTC" value="${esc(params.get("to") || "")}"></label>
       <button type="submit">Filter</button>
     </form>
     <div class="split"><div id="dl">${empty("Loading…", "Reading the dead-letter table.")}</div><aside id="detail"></aside></div>`;

@@ -219,8 +219,9 @@ fn aggregation_table(
 
 fn time_param(s: &Option<String>) -> Option<i64> {
     s.as_deref()
+        .map(str::trim)
         .filter(|s| !s.is_empty())
-        .and_then(|s| results::cell_ms(&sluice_connectors::QueryCell::Text(s.to_string())))
+        .and_then(results::time_text_ms)
 }
 
 async fn result_series(
@@ -311,16 +312,49 @@ struct DeadLetterParams {
     reason: Option<String>,
     source: Option<String>,
     aggregation: Option<String>,
+    partition: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
 }
 
 async fn dead_letter_list(State(app): State<App>, Query(p): Query<DeadLetterParams>) -> Response {
     let state = app.state.clone();
+    let bad_time = |t: &Option<String>| {
+        t.as_deref()
+            .is_some_and(|t| !t.trim().is_empty() && time_param(&Some(t.to_string())).is_none())
+    };
+    if bad_time(&p.from) || bad_time(&p.to) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "a time filter is not a time (expected e.g. 2026-12-04 10:30 or 2026-12-04T10:30:00Z)",
+        );
+    }
+    let partition = match p
+        .partition
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        None => None,
+        Some(s) => match s.parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "the partition filter is not a whole number",
+                )
+            }
+        },
+    };
     let r = blocking(move || {
         let f = dead_letters::Filter {
             kind: p.kind,
             reason: p.reason,
             source: p.source,
             aggregation: p.aggregation,
+            partition,
+            from_ms: time_param(&p.from),
+            to_ms: time_param(&p.to),
         };
         let time = dead_letters::time_column(&state.query(&dead_letters::columns_sql())?.columns);
         let rows = state.query(&dead_letters::list_sql(&f, time)?)?;

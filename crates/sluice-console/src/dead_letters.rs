@@ -26,6 +26,21 @@ pub struct Filter {
     pub source: Option<String>,
     /// Aggregation (exact).
     pub aggregation: Option<String>,
+    /// Source partition (exact).
+    pub partition: Option<i64>,
+    /// Recorded at or after (epoch ms).
+    pub from_ms: Option<i64>,
+    /// Recorded before (epoch ms).
+    pub to_ms: Option<i64>,
+}
+
+impl Filter {
+    /// Whether some filter is applied to the rows read rather than in SQL.
+    fn scans(&self) -> bool {
+        self.reason.as_deref().is_some_and(|r| !r.is_empty())
+            || self.from_ms.is_some()
+            || self.to_ms.is_some()
+    }
 }
 
 /// A SQL string literal (both stores' dialects: quotes doubled,
@@ -72,19 +87,19 @@ pub fn list_sql(f: &Filter, time: &str) -> Result<String, String> {
             literal(a).ok_or_else(|| bad("aggregation"))?
         ));
     }
+    if let Some(p) = f.partition {
+        conds.push(format!("partition = {p}"));
+    }
     let wh = if conds.is_empty() {
         String::new()
     } else {
         format!(" WHERE {}", conds.join(" AND "))
     };
-    // the reason filter is applied to the rows read ([`keep`]): the two
-    // stores' dialects share no substring function or LIKE escaping, so
-    // more rows are read when it is given
-    let limit = if f.reason.as_deref().is_some_and(|r| !r.is_empty()) {
-        SCAN_LIMIT
-    } else {
-        LIST_LIMIT
-    };
+    // the reason and time filters are applied to the rows read ([`keep`]):
+    // the two stores' dialects share no substring function or LIKE
+    // escaping, and store time differently, so more rows are read when
+    // they are given
+    let limit = if f.scans() { SCAN_LIMIT } else { LIST_LIMIT };
     Ok(format!(
         "SELECT kind, reason, source, partition, \"offset\", event_type, aggregation, event_time, \
          length(hex(payload)) AS hex_chars, {time} AS recorded_at FROM {TABLE}{wh} \
@@ -95,8 +110,18 @@ pub fn list_sql(f: &Filter, time: &str) -> Result<String, String> {
 /// Rows read when the reason filter is given.
 pub const SCAN_LIMIT: usize = 50_000;
 
+/// When a listed row was recorded (epoch ms).
+fn recorded_ms(row: &Value) -> Option<i64> {
+    match &row["recorded_at"] {
+        Value::String(t) => crate::results::cell_ms(&QueryCell::Text(t.clone())),
+        Value::Number(n) => n.as_i64(),
+        _ => None,
+    }
+}
+
 /// The rows (from [`rows`]) whose reason contains the filter's text
-/// (case-insensitive), at most [`LIST_LIMIT`].
+/// (case-insensitive) and that were recorded within its time range, at
+/// most [`LIST_LIMIT`].
 pub fn keep(rows: Vec<Value>, f: &Filter) -> Vec<Value> {
     let needle = f.reason.as_deref().unwrap_or("").to_lowercase();
     rows.into_iter()
@@ -105,6 +130,14 @@ pub fn keep(rows: Vec<Value>, f: &Filter) -> Vec<Value> {
                 || r["reason"]
                     .as_str()
                     .is_some_and(|s| s.to_lowercase().contains(&needle))
+        })
+        .filter(|r| {
+            if f.from_ms.is_none() && f.to_ms.is_none() {
+                return true;
+            }
+            recorded_ms(r).is_some_and(|t| {
+                f.from_ms.is_none_or(|from| t >= from) && f.to_ms.is_none_or(|to| t < to)
+            })
         })
         .take(LIST_LIMIT)
         .collect()
@@ -276,7 +309,7 @@ mod tests {
             kind: Some("malformed".into()),
             reason: Some("it's 100%".into()),
             source: Some("x\\y".into()),
-            aggregation: None,
+            ..Default::default()
         };
         let sql = list_sql(&f, "recorded_at").unwrap();
         assert!(sql.contains("kind = 'malformed'"), "{sql}");
@@ -298,6 +331,32 @@ mod tests {
             ..Default::default()
         };
         assert!(list_sql(&bad, "recorded_at").is_err());
+        let by_partition = Filter {
+            partition: Some(2),
+            ..Default::default()
+        };
+        let sql = list_sql(&by_partition, "recorded_at").unwrap();
+        assert!(sql.contains("WHERE partition = 2"), "{sql}");
+        assert!(sql.ends_with(&format!("LIMIT {LIST_LIMIT}")), "{sql}");
+        let rows = vec![
+            json!({"recorded_at": "2026-12-04 10:00:00.000"}),
+            json!({"recorded_at": "2026-12-04 11:00:00"}),
+            json!({"recorded_at": 1_796_385_600_000_i64}),
+        ];
+        let from = crate::results::cell_ms(&QueryCell::Text("2026-12-04 10:30:00".into()));
+        let later = Filter {
+            from_ms: from,
+            ..Default::default()
+        };
+        assert_eq!(keep(rows.clone(), &later).len(), 2);
+        let earlier = Filter {
+            to_ms: from,
+            ..Default::default()
+        };
+        assert_eq!(keep(rows, &earlier).len(), 1);
+        assert!(list_sql(&later, "recorded_at")
+            .unwrap()
+            .ends_with(&format!("LIMIT {SCAN_LIMIT}")));
         let plain = list_sql(&Filter::default(), "written_at").unwrap();
         assert!(!plain.contains("WHERE"));
         assert!(plain.contains("written_at AS recorded_at"), "{plain}");

@@ -87,6 +87,16 @@ pub fn cell_ms(c: &QueryCell) -> Option<i64> {
     }
 }
 
+/// A time a user typed (UTC unless it says otherwise): RFC 3339, or a
+/// date with an optional `HH:MM[:SS]`.
+pub fn time_text_ms(t: &str) -> Option<i64> {
+    let t = t.trim();
+    let cell = |s: String| cell_ms(&QueryCell::Text(s));
+    cell(t.to_string())
+        .or_else(|| cell(format!("{t}:00")))
+        .or_else(|| cell(format!("{t} 00:00:00")))
+}
+
 fn cell_f64(c: &QueryCell) -> Option<f64> {
     match c {
         QueryCell::Number(n) | QueryCell::Text(n) => n.parse().ok(),
@@ -275,6 +285,17 @@ pub fn csv(r: &QueryResult) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typed_times_read_as_utc() {
+        let noon = 1_796_385_600_000;
+        assert_eq!(time_text_ms("2026-12-04T12:00:00Z"), Some(noon));
+        assert_eq!(time_text_ms("2026-12-04 12:00:00"), Some(noon));
+        assert_eq!(time_text_ms(" 2026-12-04 12:00 "), Some(noon));
+        assert_eq!(time_text_ms("2026-12-04"), Some(noon - 12 * 3_600_000));
+        assert_eq!(time_text_ms("yesterday"), None);
+        assert_eq!(time_text_ms("2026-13-04"), None);
+    }
 
     fn t(s: &str) -> QueryCell {
         QueryCell::Text(s.into())
