@@ -754,6 +754,39 @@ fn results_and_dead_letters_are_read_from_clickhouse_too() {
     clickhouse(&format!("DROP DATABASE IF EXISTS {db}"));
 }
 
+/// Empty ecommerce topics under `prefix`, then `count` generated events.
+fn fresh_topics(prefix: &str, count: u64) {
+    let count = count.to_string();
+    for args in [
+        &[
+            "topics",
+            "--domain",
+            "ecommerce",
+            "--recreate",
+            "--topic-prefix",
+            prefix,
+        ][..],
+        &[
+            "generate",
+            "--domain",
+            "ecommerce",
+            "--to",
+            "kafka",
+            "--count",
+            count.as_str(),
+            "--topic-prefix",
+            prefix,
+        ][..],
+    ] {
+        let out = support::sluice(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 #[test]
 fn the_pipeline_page_shows_kafka_lag_per_partition() {
     let up = support::up("127.0.0.1:9092") && support::up("127.0.0.1:8081");
@@ -765,27 +798,7 @@ fn the_pipeline_page_shows_kafka_lag_per_partition() {
     }
     let prefix = format!("console{}.", support::stamp());
     let p = ["--topic-prefix", prefix.as_str()];
-    for args in [
-        &["topics", "--domain", "ecommerce", "--recreate", p[0], p[1]][..],
-        &[
-            "generate",
-            "--domain",
-            "ecommerce",
-            "--to",
-            "kafka",
-            "--count",
-            "3000",
-            p[0],
-            p[1],
-        ][..],
-    ] {
-        let out = support::sluice(args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    fresh_topics(&prefix, 3000);
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("kafka.duckdb");
     let served = serve(&[
@@ -962,32 +975,13 @@ fn dead_letters_replayed_from_the_page_land_in_the_results() {
     let prefix = format!("replay{}.", support::stamp());
     let p = ["--topic-prefix", prefix.as_str()];
     let agg = "revenue_by_country_5m";
-    for args in [
-        &["topics", "--domain", "ecommerce", "--recreate", p[0], p[1]][..],
-        &[
-            "generate",
-            "--domain",
-            "ecommerce",
-            "--to",
-            "kafka",
-            "--count",
-            "4000",
-            p[0],
-            p[1],
-        ][..],
-    ] {
-        let out = support::sluice(args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    fresh_topics(&prefix, 4000);
     let dir = tempfile::tempdir().unwrap();
     let reference = dir.path().join("reference.duckdb");
     let db = dir.path().join("replayed.duckdb");
-    let run = |db: &Path, extra: &[&str], vars: &[(&str, &str)]| {
-        let mut args = vec![
+    // the pipeline: this aggregation, from the prefixed topics to their end
+    let run_args = |db: &Path, extra: &[&str]| -> Vec<String> {
+        let mut args: Vec<String> = [
             "run",
             "--domain",
             "ecommerce",
@@ -1001,8 +995,14 @@ fn dead_letters_replayed_from_the_page_land_in_the_results() {
             "--quiet",
             p[0],
             p[1],
-        ];
-        args.extend_from_slice(extra);
+        ]
+        .map(String::from)
+        .to_vec();
+        args.extend(extra.iter().map(|a| a.to_string()));
+        args
+    };
+    let run = |db: &Path, extra: &[&str], vars: &[(&str, &str)]| {
+        let args = run_args(db, extra);
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
         cmd.current_dir(support::repo())
             .env_remove("SLUICE_ENV")
@@ -1041,26 +1041,10 @@ fn dead_letters_replayed_from_the_page_land_in_the_results() {
     )
     .unwrap();
     let broken_dir = broken.path().to_str().unwrap().to_string();
+    let with_ui = run_args(&db, &["--ui", "--ui-address", "127.0.0.1:0"]);
     let served = serve_with(
         &[("SLUICE_CONFIG_DIR", broken_dir.as_str())],
-        &[
-            "run",
-            "--domain",
-            "ecommerce",
-            "--source",
-            "kafka",
-            "--until-end",
-            "--aggregation",
-            agg,
-            "--db",
-            db.to_str().unwrap(),
-            "--quiet",
-            "--ui",
-            "--ui-address",
-            "127.0.0.1:0",
-            p[0],
-            p[1],
-        ],
+        &with_ui.iter().map(String::as_str).collect::<Vec<_>>(),
     );
     let start = Instant::now();
     while !served.log.lock().unwrap().contains("stays up until Ctrl-C") {

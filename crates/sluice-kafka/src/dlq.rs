@@ -623,34 +623,61 @@ fn read_ledger(
         .collect())
 }
 
-/// Source messages replayed before: those of the dead letters before the
-/// replay group's progress, and those in the ledger.
-fn replayed_before(
-    consumer: &BaseConsumer,
-    settings: &KafkaSettings,
-    domain: &str,
-    group: &str,
-    all: &DlqRead,
-    timeout: Duration,
-) -> Result<(BTreeMap<i32, i64>, std::collections::HashSet<String>), KafkaError> {
+/// What both replays start from.
+struct Survey {
+    /// Reader in the replay group (`<group_id>-dlq-replay`).
+    consumer: BaseConsumer,
+    /// The dead-letter topic.
+    topic: String,
+    /// Every dead letter, repeats included.
+    all: DlqRead,
+    /// The replay group's progress per partition: what lies before it was
+    /// replayed (or skipped) by `dlq replay`.
+    done_before: BTreeMap<i32, i64>,
+    /// Source messages replayed before: those of the dead letters before
+    /// the progress, and those the ledger names (replayed from the console).
+    handled: std::collections::HashSet<String>,
+    /// The aggregations each source message was late for.
+    late: HashMap<String, BTreeSet<String>>,
+}
+
+fn survey(settings: &KafkaSettings, domain: &str, timeout: Duration) -> Result<Survey, KafkaError> {
+    let group = format!("{}-dlq-replay", settings.group_id);
     let topic = settings.dlq_topic(domain);
-    let progress = read_with(
-        consumer,
+    let consumer = reader(settings, &group)?;
+    let all = read_with(
+        &consumer,
         &topic,
-        &DlqStart::Committed(group.to_string()),
+        &DlqStart::Beginning,
+        None,
+        timeout,
+        false,
+    )?;
+    let progress = read_with(
+        &consumer,
+        &topic,
+        &DlqStart::Committed(group),
         Some(0),
         timeout,
         false,
     )?;
     let done_before: BTreeMap<i32, i64> = progress.next.iter().copied().collect();
-    let mut handled = read_ledger(consumer, &replay_ledger_topic(settings, domain), timeout)?;
+    let mut handled = read_ledger(&consumer, &replay_ledger_topic(settings, domain), timeout)?;
     handled.extend(
         all.entries
             .iter()
             .filter(|e| e.offset < done_before.get(&e.partition).copied().unwrap_or(0))
             .map(DlqEntry::source_key),
     );
-    Ok((done_before, handled))
+    let late = late_for(&all);
+    Ok(Survey {
+        consumer,
+        topic,
+        all,
+        done_before,
+        handled,
+        late,
+    })
 }
 
 /// Re-injects `todo` into their source topics (original bytes, key and
@@ -729,19 +756,12 @@ pub fn replay_selected(
     ids: &[String],
     timeout: Duration,
 ) -> Result<ReplaySummary, KafkaError> {
-    let group = format!("{}-dlq-replay", settings.group_id);
-    let topic = settings.dlq_topic(domain);
-    let consumer = reader(settings, &group)?;
-    let all = read_with(
-        &consumer,
-        &topic,
-        &DlqStart::Beginning,
-        None,
-        timeout,
-        false,
-    )?;
-    let (_, mut handled) = replayed_before(&consumer, settings, domain, &group, &all, timeout)?;
-    let late = late_for(&all);
+    let Survey {
+        all,
+        mut handled,
+        late,
+        ..
+    } = survey(settings, domain, timeout)?;
     let mut summary = ReplaySummary::default();
     let mut todo: Vec<&DlqEntry> = Vec::new();
     for id in ids {
@@ -792,22 +812,14 @@ pub fn replay_dlq(
     limit: Option<usize>,
     timeout: Duration,
 ) -> Result<ReplaySummary, KafkaError> {
-    let group = format!("{}-dlq-replay", settings.group_id);
-    let topic = settings.dlq_topic(domain);
-    let consumer = reader(settings, &group)?;
-    let all = read_with(
-        &consumer,
-        &topic,
-        &DlqStart::Beginning,
-        None,
-        timeout,
-        false,
-    )?;
-    // what lies before the progress was replayed (or skipped) already, and
-    // what the ledger names was replayed from the console
-    let (done_before, mut handled) =
-        replayed_before(&consumer, settings, domain, &group, &all, timeout)?;
-    let late = late_for(&all);
+    let Survey {
+        consumer,
+        topic,
+        all,
+        done_before,
+        mut handled,
+        late,
+    } = survey(settings, domain, timeout)?;
     let mut next = done_before.clone();
     let mut todo: Vec<&DlqEntry> = Vec::new();
     let mut summary = ReplaySummary::default();
