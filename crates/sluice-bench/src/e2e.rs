@@ -221,6 +221,9 @@ pub fn e2e(
             "rows_written": e2e.rows_written,
             "produce_events_per_sec": produced.events_per_sec().round(),
             "baseline_discard_sink_events_per_sec": base_rate.round(),
+            // the same pipeline into a sink that discards: what consuming
+            // and aggregating cost without the sink (the name)
+            "consume_aggregate_events_per_sec": base_rate.round(),
             "ratio_vs_discard_sink": ratio(rate / base_rate),
         }))
     })();

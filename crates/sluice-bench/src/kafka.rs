@@ -1,7 +1,9 @@
 //! `sluice bench kafka`: produce N generated events through the registry
 //! and broker, then consume them with [`KafkaSource`] and aggregate them
 //! with the engine. Uses fresh topics (`bench.<stamp>.<template>`) and a
-//! fresh consumer group; topics and subjects are deleted afterwards.
+//! fresh consumer group; topics and subjects are deleted afterwards. Two
+//! physical references in the same run: a bare librdkafka consumer over the
+//! same topics, and a bare producer sending the same messages.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -42,6 +44,11 @@ pub struct BenchReport {
     pub raw_consume_events_per_sec: f64,
     /// Bytes the bare consumer read.
     pub raw_bytes: u64,
+    /// The producer's physical reference, same run: librdkafka with the
+    /// producer settings sluice ships sending the same messages (generated
+    /// and wire-encoded beforehand, not timed) to fresh topics: no
+    /// generation, no encoding, no registry.
+    pub raw_produce_events_per_sec: f64,
 }
 
 impl BenchReport {
@@ -54,6 +61,12 @@ impl BenchReport {
             "raw_consume_events_per_sec": self.raw_consume_events_per_sec.round(),
             "ratio_to_raw": (self.consume_aggregate_events_per_sec
                 / self.raw_consume_events_per_sec.max(1e-9) * 1000.0)
+                .round()
+                / 1000.0,
+            "raw_produce_events_per_sec": self.raw_produce_events_per_sec.round(),
+            "produce_ratio_to_raw": (self.produce_events_per_sec
+                / self.raw_produce_events_per_sec.max(1e-9)
+                * 1000.0)
                 .round()
                 / 1000.0,
             "consumed": self.consumed,
@@ -92,6 +105,7 @@ pub fn run_bench(
         .map(|l| s.topic(domain, &l.event_type))
         .collect();
     let mut subjects = Vec::new();
+    let mut raw_topics: Vec<String> = Vec::new();
     let result = (|| {
         let produced = produce_generated(
             cfg,
@@ -158,6 +172,8 @@ pub fn run_bench(
         let secs = first.elapsed().as_secs_f64().max(1e-9);
         drop(source);
         let (raw_rate, raw_bytes) = raw_consume(&s, &topics, produced.records, timeout)?;
+        let ids: Vec<u32> = produced.topics.iter().map(|t| t.2).collect();
+        let raw_produce = raw_produce(cfg, &s, domain, events, &ids, &mut raw_topics, timeout)?;
         Ok(BenchReport {
             events: produced.delivered,
             produce_events_per_sec: produced.events_per_sec(),
@@ -169,9 +185,10 @@ pub fn run_bench(
             join_seconds: (first - subscribed).as_secs_f64(),
             raw_consume_events_per_sec: raw_rate,
             raw_bytes,
+            raw_produce_events_per_sec: raw_produce,
         })
     })();
-    if let Err(e) = delete_topics(&s, &topics) {
+    if let Err(e) = delete_topics(&s, &[topics, raw_topics].concat()) {
         tracing::warn!("cannot delete benchmark topics: {e}");
     }
     if let Ok(registry) = RegistryClient::new(&s.registry) {
@@ -182,6 +199,68 @@ pub fn run_bench(
         }
     }
     result
+}
+
+/// Sends the messages [`run_bench`] produced (the same generator, seed and
+/// count, wire-encoded with the registered schema ids `ids`, keyed by
+/// entity) with a bare [`RawProducer`] to fresh topics (named into
+/// `made`): delivered messages per second from the first send to the end
+/// of the flush. Generating and encoding happen before the clock starts.
+fn raw_produce(
+    cfg: &Config,
+    s: &KafkaSettings,
+    domain: &str,
+    events: u64,
+    ids: &[u32],
+    made: &mut Vec<String>,
+    timeout: Duration,
+) -> Result<f64, KafkaError> {
+    use sluice_kafka::producer::RawProducer;
+    use sluice_kafka::registry::encode_wire;
+    let mut generator = Generator::from_config(cfg, domain, GeneratorOptions::events(1, events))
+        .map_err(|e| KafkaError::Config(format!("generator: {e}")))?;
+    let mut raw = s.clone();
+    raw.topic_template = format!("raw.{}", s.topic_template);
+    let topics: Vec<String> = generator
+        .layouts()
+        .map(|l| raw.topic(domain, &l.event_type))
+        .collect();
+    made.clone_from(&topics);
+    sluice_kafka::ensure_topics(&raw, &topics)?;
+    // (event type, key, message) for every record, as `produce_generated`
+    // would send them
+    let mut messages: Vec<(usize, Option<Vec<u8>>, Vec<u8>)> = Vec::new();
+    let mut batch = sluice_generator::EncodedBatch::default();
+    while generator.fill_mixed(8192, &mut batch) > 0 {
+        for i in 0..batch.len() {
+            let et = batch
+                .event_types
+                .get(i)
+                .copied()
+                .unwrap_or(batch.event_type) as usize;
+            if let (Some(d), Some(&id)) = (batch.record(i), ids.get(et)) {
+                let mut wire = Vec::with_capacity(d.len() + 5);
+                encode_wire(id, d, &mut wire);
+                messages.push((et, sluice_kafka::entity_key(d).map(<[u8]>::to_vec), wire));
+            }
+        }
+    }
+    let mut producer = RawProducer::new(&raw)?;
+    let start = Instant::now();
+    for (et, key, wire) in &messages {
+        producer.send(&topics[*et], key.as_deref(), wire, None, None)?;
+    }
+    let stats = producer.flush(timeout)?;
+    let secs = start.elapsed().as_secs_f64().max(1e-9);
+    if stats.errors > 0 || stats.sent < messages.len() as u64 {
+        return Err(KafkaError::Delivery {
+            failed: messages.len() as u64 - stats.sent.min(messages.len() as u64),
+            first: stats
+                .first_error
+                .unwrap_or_else(|| "flush timed out".into()),
+        });
+    }
+    Ok(stats.sent as f64 / secs)
 }
 
 /// Reads `want` messages of `topics` from the beginning with a bare
@@ -265,12 +344,14 @@ pub fn kafka(
     let text = format!(
         "measured                    {}\n\
          events                      {}\n\
-         produce events/s            {:.0}\n\
+         produce events/s            {:.0}  (bare librdkafka, same messages: {:.0}; ratio {:.3})\n\
          consume+aggregate events/s  {:.0}  (group join {:.1}s not counted; {} results)\n\
          raw consume events/s        {:.0}  (bare librdkafka, same topics and settings; ratio {:.3})\n",
         measured.plan,
         r.events,
         r.produce_events_per_sec,
+        r.raw_produce_events_per_sec,
+        r.produce_events_per_sec / r.raw_produce_events_per_sec.max(1e-9),
         r.consume_aggregate_events_per_sec,
         r.join_seconds,
         r.results,

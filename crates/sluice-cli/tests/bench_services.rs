@@ -44,6 +44,7 @@ fn kafka_and_end_to_end_benches_measure_every_event_against_a_baseline() {
         "produce_events_per_sec",
         "consume_aggregate_events_per_sec",
         "raw_consume_events_per_sec",
+        "raw_produce_events_per_sec",
     ] {
         assert!(k[f].as_f64().unwrap_or(0.0) > 0.0, "{f}: {k}");
     }
@@ -51,6 +52,10 @@ fn kafka_and_end_to_end_benches_measure_every_event_against_a_baseline() {
     assert_eq!(e["events"], 20000, "{e}");
     assert!(e["rows_written"].as_u64().unwrap_or(0) > 0, "{e}");
     assert!(e["events_per_sec"].as_f64().unwrap_or(0.0) > 0.0, "{e}");
+    assert_eq!(
+        e["consume_aggregate_events_per_sec"], e["baseline_discard_sink_events_per_sec"],
+        "{e}"
+    );
     assert!(
         e["baseline_discard_sink_events_per_sec"]
             .as_f64()

@@ -573,10 +573,14 @@ fn bench_produces_and_aggregates() {
     // the bare consumer read every message (it fails otherwise) and its bytes
     assert!(r.raw_consume_events_per_sec > 0.0);
     assert!(r.raw_bytes >= 5 * r.events, "{r:?}");
+    // the bare producer delivered every message (it fails otherwise)
+    assert!(r.raw_produce_events_per_sec > 0.0, "{r:?}");
     let j = r.to_json();
     for k in [
         "raw_consume_events_per_sec",
         "ratio_to_raw",
+        "raw_produce_events_per_sec",
+        "produce_ratio_to_raw",
         "join_seconds",
         "results",
     ] {
