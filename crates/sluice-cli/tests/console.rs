@@ -1248,9 +1248,20 @@ fn a_run_in_another_process_is_watched_live() {
         "{later}"
     );
     assert!(later["url"].as_str().unwrap().ends_with(&metrics));
-    // and its watermark per partition (the generator's)
-    let wms = later["run"]["watermarks"].as_array().unwrap();
-    assert!(!wms.is_empty(), "{later}");
+    // and its watermark per partition (the generator's), published with
+    // the run's gauges a few times a second
+    let wms = loop {
+        let v = api(&served, "/api/pipeline");
+        let wms = v["run"]["watermarks"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if !wms.is_empty() {
+            break wms;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "{v}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
     assert!(
         wms.iter().any(|w| w["state"] == "holds the watermark"),
         "{wms:?}"
