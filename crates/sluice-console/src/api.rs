@@ -319,16 +319,17 @@ struct DeadLetterParams {
 
 async fn dead_letter_list(State(app): State<App>, Query(p): Query<DeadLetterParams>) -> Response {
     let state = app.state.clone();
-    let bad_time = |t: &Option<String>| {
-        t.as_deref()
-            .is_some_and(|t| !t.trim().is_empty() && time_param(&Some(t.to_string())).is_none())
+    // a filter given must read, else the list would silently ignore it
+    let time = |t: &Option<String>| match time_param(t) {
+        None if t.as_deref().is_some_and(|t| !t.trim().is_empty()) => Err(()),
+        ms => Ok(ms),
     };
-    if bad_time(&p.from) || bad_time(&p.to) {
+    let (Ok(from_ms), Ok(to_ms)) = (time(&p.from), time(&p.to)) else {
         return error(
             StatusCode::BAD_REQUEST,
             "a time filter is not a time (expected e.g. 2026-12-04 10:30 or 2026-12-04T10:30:00Z)",
         );
-    }
+    };
     let partition = match p
         .partition
         .as_deref()
@@ -353,16 +354,15 @@ async fn dead_letter_list(State(app): State<App>, Query(p): Query<DeadLetterPara
             source: p.source,
             aggregation: p.aggregation,
             partition,
-            from_ms: time_param(&p.from),
-            to_ms: time_param(&p.to),
+            from_ms,
+            to_ms,
         };
         let time = dead_letters::time_column(&state.query(&dead_letters::columns_sql())?.columns);
         let rows = state.query(&dead_letters::list_sql(&f, time)?)?;
         let kinds = state.query(&dead_letters::kinds_sql())?;
         let mut shown = dead_letters::keep(dead_letters::rows(&rows), &f);
         for r in &mut shown {
-            let id = dead_letters::id_of(r);
-            r["id"] = json!(id);
+            r["id"] = json!(dead_letters::id_of(r));
         }
         Ok(json!({
             "rows": shown,
@@ -432,7 +432,10 @@ async fn dead_letter_replay(State(app): State<App>, Json(req): Json<ReplayReques
     if req.ids.len() > dead_letters::LIST_LIMIT {
         return error(
             StatusCode::BAD_REQUEST,
-            "too many dead letters in one replay (at most 500)",
+            &format!(
+                "too many dead letters in one replay (at most {})",
+                dead_letters::LIST_LIMIT
+            ),
         );
     }
     let state = app.state.clone();

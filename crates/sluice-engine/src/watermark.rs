@@ -20,6 +20,32 @@ struct Partition {
     declared: bool,
 }
 
+/// A partition's part in the frontier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PartitionRole {
+    /// The frontier waits for it: the active partition with the smallest
+    /// maximum, or one assigned that has not delivered yet.
+    Holds,
+    /// Assigned, no event yet (and not idle): it holds the frontier back.
+    Waiting,
+    /// Silent for the idle timeout: it does not hold the frontier back.
+    Idle,
+    /// Active and past the frontier.
+    Ahead,
+}
+
+impl PartitionRole {
+    /// In words, for a live view.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PartitionRole::Holds => "holds the watermark",
+            PartitionRole::Waiting => "waiting for its first event",
+            PartitionRole::Idle => "idle",
+            PartitionRole::Ahead => "ahead",
+        }
+    }
+}
+
 /// One source partition's event-time progress, for a live view.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartitionProgress {
@@ -27,14 +53,8 @@ pub struct PartitionProgress {
     pub id: u32,
     /// The largest event time it delivered.
     pub max: Option<i64>,
-    /// Silent for the idle timeout: it does not hold the frontier back.
-    pub idle: bool,
-    /// Assigned but no event yet: it holds the frontier back until it
-    /// delivers or goes idle.
-    pub waiting: bool,
-    /// It holds the frontier where it is: the active partition with the
-    /// smallest maximum (or one still waiting for its first event).
-    pub holds: bool,
+    /// Its part in the frontier.
+    pub role: PartitionRole,
 }
 
 /// Tracks partitions and the combined frontier.
@@ -216,6 +236,8 @@ impl WatermarkTracker {
     /// Every partition's progress, and which ones hold the frontier back.
     pub fn partitions(&self) -> Vec<PartitionProgress> {
         let waiting = |p: &Partition| p.declared && !p.idle && p.max.is_none();
+        // a partition still waiting holds the frontier; else the slowest
+        // active one does
         let any_waiting = self.parts.iter().any(waiting);
         let slowest = self
             .parts
@@ -225,16 +247,21 @@ impl WatermarkTracker {
             .min();
         self.parts
             .iter()
-            .map(|p| PartitionProgress {
-                id: p.id,
-                max: p.max,
-                idle: p.idle,
-                waiting: waiting(p),
-                holds: if any_waiting {
-                    waiting(p)
+            .map(|p| {
+                let role = if p.idle {
+                    PartitionRole::Idle
+                } else if waiting(p) {
+                    PartitionRole::Waiting
+                } else if !any_waiting && p.max.is_some() && p.max == slowest {
+                    PartitionRole::Holds
                 } else {
-                    !p.idle && p.max.is_some() && p.max == slowest
-                },
+                    PartitionRole::Ahead
+                };
+                PartitionProgress {
+                    id: p.id,
+                    max: p.max,
+                    role,
+                }
             })
             .collect()
     }
@@ -300,15 +327,18 @@ mod tests {
         w.observe(a, 50_000);
         // partition 1 has delivered nothing: it is the one holding
         let v = w.partitions();
-        assert!(v[1].waiting && v[1].holds, "{v:?}");
-        assert!(!v[0].holds && v[0].max == Some(50_000), "{v:?}");
+        assert_eq!(v[1].role, PartitionRole::Waiting, "{v:?}");
+        assert!(
+            v[0].role == PartitionRole::Ahead && v[0].max == Some(50_000),
+            "{v:?}"
+        );
         let b = w.partition_index(1);
         w.observe(b, 10_000);
         let v = w.partitions();
-        assert!(v.iter().all(|p| !p.waiting));
+        assert!(v.iter().all(|p| p.role != PartitionRole::Waiting));
         assert_eq!(
             v.iter()
-                .filter(|p| p.holds)
+                .filter(|p| p.role == PartitionRole::Holds)
                 .map(|p| p.id)
                 .collect::<Vec<_>>(),
             vec![1]
@@ -318,8 +348,8 @@ mod tests {
         w.touch(a, 2_000);
         w.mark_idle(1_500);
         let v = w.partitions();
-        assert!(v[1].idle && !v[1].holds, "{v:?}");
-        assert!(v[0].holds, "{v:?}");
+        assert_eq!(v[1].role, PartitionRole::Idle, "{v:?}");
+        assert_eq!(v[0].role, PartitionRole::Holds, "{v:?}");
         assert_eq!(w.frontier(), 50_000);
     }
 }

@@ -589,6 +589,34 @@ fn counted_before(
     })
 }
 
+/// Whether a dead letter is re-injected, and if not why; counted in
+/// `summary` (what both replays decide the same way, in the same order).
+fn judge(
+    e: &DlqEntry,
+    feeds: &Feeds,
+    late: &HashMap<String, BTreeSet<String>>,
+    handled: &mut std::collections::HashSet<String>,
+    summary: &mut ReplaySummary,
+) -> Option<String> {
+    if e.source_topic.is_none() {
+        summary.skipped += 1;
+        return Some("no source topic".into());
+    }
+    if e.truncated.is_some() {
+        summary.truncated += 1;
+        return Some("truncated".into());
+    }
+    if let Some(why) = counted_before(e, feeds, late) {
+        summary.refused += 1;
+        return Some(why);
+    }
+    if !handled.insert(e.source_key()) {
+        summary.duplicates += 1;
+        return Some("already replayed".into());
+    }
+    None
+}
+
 /// The aggregations each source message was late for, over all its dead
 /// letters.
 fn late_for(all: &DlqRead) -> HashMap<String, BTreeSet<String>> {
@@ -762,38 +790,25 @@ pub fn replay_selected(
         late,
         ..
     } = survey(settings, domain, timeout)?;
+    // the first dead letter of each identity (repeats are rewrites)
+    let mut by_id: HashMap<&str, &DlqEntry> = HashMap::new();
+    for e in &all.entries {
+        by_id.entry(e.id.as_str()).or_insert(e);
+    }
     let mut summary = ReplaySummary::default();
     let mut todo: Vec<&DlqEntry> = Vec::new();
     for id in ids {
         if summary.outcomes.contains_key(id) {
             continue;
         }
-        let entry = all.entries.iter().find(|e| &e.id == id);
-        if let Some(why) = entry.and_then(|e| counted_before(e, feeds, &late)) {
-            summary.refused += 1;
-            summary.outcomes.insert(id.clone(), why);
-            continue;
-        }
-        let outcome = match entry {
-            None => "not found",
-            Some(e) if e.source_topic.is_none() => {
-                summary.skipped += 1;
-                "no source topic"
-            }
-            Some(e) if e.truncated.is_some() => {
-                summary.truncated += 1;
-                "truncated"
-            }
-            Some(e) if !handled.insert(e.source_key()) => {
-                summary.duplicates += 1;
-                "already replayed"
-            }
-            Some(e) => {
+        let outcome = match by_id.get(id.as_str()) {
+            None => "not found".to_string(),
+            Some(e) => judge(e, feeds, &late, &mut handled, &mut summary).unwrap_or_else(|| {
                 todo.push(e);
-                "replayed"
-            }
+                "replayed".to_string()
+            }),
         };
-        summary.outcomes.insert(id.clone(), outcome.to_string());
+        summary.outcomes.insert(id.clone(), outcome);
     }
     let ledger = replay_ledger_topic(settings, domain);
     reinject(settings, &todo, Some(&ledger), &mut summary, timeout)?;
@@ -801,9 +816,10 @@ pub fn replay_selected(
 }
 
 /// `sluice dlq replay`: re-injects up to `limit` dead letters not replayed
-/// before (late events an aggregation of `feeds` counted are refused) (consumer group `<group_id>-dlq-replay`) into their source topics,
-/// original bytes, key and timestamp, waits for delivery, then records
-/// progress. Each source message is re-injected at most once, whatever how
+/// before (consumer group `<group_id>-dlq-replay`, and the ledger) into
+/// their source topics, original bytes, key and timestamp, waits for
+/// delivery, then records progress. Late events an aggregation of `feeds`
+/// counted are refused. Each source message is re-injected at most once, whatever how
 /// many dead letters name it.
 pub fn replay_dlq(
     settings: &KafkaSettings,
@@ -832,15 +848,7 @@ pub fn replay_dlq(
             break;
         }
         next.insert(e.partition, e.offset + 1);
-        if e.source_topic.is_none() {
-            summary.skipped += 1;
-        } else if e.truncated.is_some() {
-            summary.truncated += 1;
-        } else if counted_before(e, feeds, &late).is_some() {
-            summary.refused += 1;
-        } else if !handled.insert(e.source_key()) {
-            summary.duplicates += 1;
-        } else {
+        if judge(e, feeds, &late, &mut handled, &mut summary).is_none() {
             todo.push(e);
         }
     }

@@ -12,10 +12,10 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use std::time::Instant;
+
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use sluice_core::metrics as m;
-
-use std::time::Instant;
 
 use crate::pipeline::Stats;
 use crate::topology::Observed;
@@ -224,22 +224,6 @@ fn respond(req: tiny_http::Request, status: u16, content_type: &str, body: Strin
     }
 }
 
-fn epoch_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-/// A partition's part in the watermark, in words.
-pub fn partition_state(idle: bool, waiting: bool, holds: bool) -> &'static str {
-    match (idle, waiting, holds) {
-        (true, _, _) => "idle",
-        (_, true, _) => "waiting for its first event",
-        (_, _, true) => "holds the watermark",
-        _ => "ahead",
-    }
-}
-
 /// What a run says about itself now, as JSON: its counters, watermark
 /// (overall and per source partition), Kafka lag per partition, sink
 /// health and tables. `/status` serves it; the web console shows it.
@@ -251,7 +235,7 @@ pub fn status(run: &Observed, started: Instant) -> serde_json::Value {
     // stands at the end of time
     let at_end = wm >= i64::MAX / 2;
     let wm = (wm != i64::MIN && !at_end).then_some(wm);
-    let now = epoch_ms();
+    let now = sluice_core::time::now_ms();
     let tables: Vec<serde_json::Value> = run
         .tables
         .iter()
@@ -268,7 +252,7 @@ pub fn status(run: &Observed, started: Instant) -> serde_json::Value {
                 "partition": p.label,
                 "max_event_time_ms": p.max_ms,
                 "behind_ms": p.max_ms.map(|m| now - m),
-                "state": partition_state(p.idle, p.waiting, p.holds),
+                "state": p.role.as_str(),
             })
         })
         .collect();

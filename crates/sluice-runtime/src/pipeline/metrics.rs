@@ -145,9 +145,7 @@ pub(super) fn update_gauges(lanes: &[Lane], aggregations: usize, stats: &Stats) 
                     .cloned()
                     .unwrap_or_else(|| format!("partition {}", p.id)),
                 max_ms: p.max,
-                idle: p.idle,
-                waiting: p.waiting,
-                holds: p.holds,
+                role: p.role,
             });
         }
     }

@@ -165,12 +165,8 @@ pub struct PartitionWatermark {
     pub label: String,
     /// The largest event time it delivered (epoch ms).
     pub max_ms: Option<i64>,
-    /// Silent for the idle timeout: not holding the watermark back.
-    pub idle: bool,
-    /// Assigned, no event yet: holding the watermark back.
-    pub waiting: bool,
-    /// The partition the watermark waits for.
-    pub holds: bool,
+    /// Its part in the watermark.
+    pub role: sluice_engine::watermark::PartitionRole,
 }
 
 /// What a run did.
