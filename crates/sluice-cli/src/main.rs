@@ -76,6 +76,8 @@ pub enum Command {
     Dashboards(cmd::monitor::DashboardsArgs),
     /// The web console: the pipeline live, results as charts, dead letters, configuration.
     Ui(cmd::ui::UiArgs),
+    /// The Spark runner: write the domain's Spark job, or run it.
+    Spark(cmd::spark::SparkArgs),
 }
 
 /// An error that already printed itself and maps to an exit code.
@@ -116,6 +118,7 @@ fn main() -> ExitCode {
         Command::Alerts(a) => cmd::monitor::alerts(&cli, a),
         Command::Dashboards(a) => cmd::monitor::dashboards(&cli, a),
         Command::Ui(a) => cmd::ui::run(&cli, a),
+        Command::Spark(a) => cmd::spark::run(&cli, a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

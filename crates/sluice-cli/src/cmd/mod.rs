@@ -11,6 +11,7 @@ pub mod produce;
 pub mod query;
 pub mod run;
 pub mod schema;
+pub mod spark;
 pub mod topics;
 pub mod ui;
 pub mod validate;
