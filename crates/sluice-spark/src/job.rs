@@ -464,6 +464,7 @@ pub fn render(spec: &JobSpec) -> Result<Vec<JobFile>, SparkError> {
         ("partition", sluice_kafka::H_SOURCE_PARTITION),
         ("offset", sluice_kafka::H_SOURCE_OFFSET),
         ("timestamp", sluice_kafka::H_SOURCE_TIMESTAMP),
+        ("event_type", sluice_kafka::H_EVENT_TYPE),
         ("id", sluice_kafka::H_DEAD_LETTER_ID),
     ];
     let _ = writeln!(
@@ -476,18 +477,26 @@ pub fn render(spec: &JobSpec) -> Result<Vec<JobFile>, SparkError> {
     let _ = writeln!(py_text, "}}");
     let _ = writeln!(
         py_text,
-        "\n# Event types: topic, registry subject, reader schema, the fields it has.\nEVENT_TYPES = ["
+        "\n# Event types: topic, registry subject, reader schema, the fields it has\n# and those it requires (a null there means the datum did not decode).\nEVENT_TYPES = ["
     );
     for t in &spec.topics {
         let names: Vec<String> = t.layout.fields.iter().map(|f| f.name.clone()).collect();
+        let required: Vec<String> = t
+            .layout
+            .fields
+            .iter()
+            .filter(|f| !f.optional)
+            .map(|f| f.name.clone())
+            .collect();
         let _ = writeln!(
             py_text,
-            "    {{\n        \"event_type\": {},\n        \"topic\": {},\n        \"subject\": {},\n        \"schema\": {},\n        \"fields\": {},\n    }},",
+            "    {{\n        \"event_type\": {},\n        \"topic\": {},\n        \"subject\": {},\n        \"schema\": {},\n        \"fields\": {},\n        \"required\": {},\n    }},",
             py(&t.layout.event_type),
             py(&t.topic),
             py(&t.subject),
             py(&format!("schemas/{}", sluice_schema::schema_file_name(&t.layout))),
-            py_list(&names)
+            py_list(&names),
+            py_list(&required)
         );
     }
     let _ = writeln!(py_text, "]");

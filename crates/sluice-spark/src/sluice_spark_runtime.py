@@ -172,9 +172,13 @@ def read_events(spark, job, settings, starting_offsets):
             branch = F.when(hit, value) if branch is None else branch.when(hit, value)
         decoded.append((branch if branch is not None else F.lit(None)).alias(f"_d{i}"))
     stage = framed.select("*", *decoded)
+    # Spark's PERMISSIVE mode gives a datum that does not decode as a row of
+    # nulls: a null in a field the schema requires is how it shows
     ok = None
-    for i in range(len(job.EVENT_TYPES)):
+    for i, et in enumerate(job.EVENT_TYPES):
         c = F.col(f"_d{i}").isNotNull()
+        for field in et["required"]:
+            c = c & F.col(f"_d{i}.{field}").isNotNull()
         ok = c if ok is None else (ok | c)
     stage = stage.withColumn("_ok", F.coalesce(ok, F.lit(False)))
     columns = []
@@ -189,8 +193,12 @@ def read_events(spark, job, settings, starting_offsets):
         .when(known if known is not None else F.lit(False), F.lit("datum does not decode with its writer schema"))
         .otherwise(F.concat(F.lit("schema id "), F.col("_schema_id").cast("string"), F.lit(" is not a registered version of this topic's subject")))
     )
+    event_type = None
+    for et in job.EVENT_TYPES:
+        hit = F.col("topic") == et["topic"]
+        event_type = F.when(hit, F.lit(et["event_type"])) if event_type is None else event_type.when(hit, F.lit(et["event_type"]))
     rejects = stage.where(~F.col("_ok")).select(
-        "topic", "partition", "offset", "key", "value", "timestamp", reason.alias("reason")
+        "topic", "partition", "offset", "key", "value", "timestamp", reason.alias("reason"), event_type.alias("event_type")
     )
     return events, rejects
 
@@ -361,6 +369,7 @@ def dead_letter_writer(job, settings):
                 header("partition", F.col("partition")),
                 header("offset", F.col("offset")),
                 header("timestamp", F.unix_millis(F.col("timestamp"))),
+                header("event_type", F.col("event_type")),
                 header("id", identity),
             ).alias("headers"),
         )
@@ -379,7 +388,7 @@ def summary(query):
     """Totals of one query from Spark's query progress reports (every
     micro-batch's: `spark.sql.streaming.numRecentProgressUpdates` is raised
     so none is forgotten)."""
-    out = {"query": query.name, "batches": 0, "input_rows": 0, "dropped_by_watermark": 0, "watermark": None, "batch_ms": 0}
+    out = {"query": query.name, "batches": 0, "input_rows": 0, "dropped_by_watermark": 0, "watermark": None, "watermark_ms": None, "batch_ms": 0}
     for p in query.recentProgress:
         out["batches"] += 1
         out["input_rows"] += p.get("numInputRows", 0)
@@ -389,6 +398,8 @@ def summary(query):
         watermark = (p.get("eventTime") or {}).get("watermark")
         if watermark:
             out["watermark"] = watermark
+            parsed = datetime.datetime.fromisoformat(watermark.replace("Z", "+00:00"))
+            out["watermark_ms"] = int(parsed.timestamp() * 1000)
     return out
 
 

@@ -50,6 +50,8 @@ pub struct QuerySummary {
     pub dropped_by_watermark: u64,
     /// Spark's last event-time watermark (ISO 8601, UTC), if any.
     pub watermark: Option<String>,
+    /// The same, ms since the epoch.
+    pub watermark_ms: Option<i64>,
     /// Time spent in micro-batches, ms.
     pub batch_ms: u64,
 }
