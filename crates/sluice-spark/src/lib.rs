@@ -149,7 +149,8 @@ pub fn job_spec(
         topics,
         dead_letter_topic: format!(
             "{prefix}{}",
-            k.dlq_topic_template.replace("{domain}", &domain.domain.value)
+            k.dlq_topic_template
+                .replace("{domain}", &domain.domain.value)
         ),
         aggregations: built
             .plan
@@ -190,7 +191,12 @@ pub fn write_job(files: &[JobFile], dir: &std::path::Path) -> Result<(), SparkEr
         #[cfg(unix)]
         if f.path.ends_with(".sh") {
             use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755));
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).map_err(
+                |source| SparkError::Io {
+                    what: format!("making {} executable", path.display()),
+                    source,
+                },
+            )?;
         }
     }
     Ok(())

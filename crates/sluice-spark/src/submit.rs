@@ -111,7 +111,7 @@ pub fn submit(install: &SparkInstall, o: &SubmitOptions) -> Result<Vec<QuerySumm
         if let Some(err) = stderr {
             for line in BufReader::new(err).lines().map_while(Result::ok) {
                 if let Some(f) = file.as_mut() {
-                    let _ = writeln!(f, "{line}");
+                    writeln!(f, "{line}").ok();
                 }
                 tail.push(line);
                 if tail.len() > 30 {
@@ -141,10 +141,7 @@ pub fn submit(install: &SparkInstall, o: &SubmitOptions) -> Result<Vec<QuerySumm
     })?;
     let tail = logger.join().unwrap_or_default();
     if !status.success() {
-        let mut message: Vec<String> = tail
-            .into_iter()
-            .filter(|l| !l.trim().is_empty())
-            .collect();
+        let mut message: Vec<String> = tail.into_iter().filter(|l| !l.trim().is_empty()).collect();
         message.extend(said);
         let keep = message.len().saturating_sub(12);
         return Err(SparkError::Job {
