@@ -309,6 +309,10 @@ fn compare(domain: &str, extra_records: &dyn Fn(&Path, &str)) -> Vec<Summary> {
     summaries
 }
 
+/// One Spark at a time: two local Spark jobs on two cores would only slow
+/// each other, and the first run installs pyspark and resolves connectors.
+static SPARK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn services() -> bool {
     available(
         up("127.0.0.1:9092") && up("127.0.0.1:8081") && up("127.0.0.1:8123"),
@@ -321,6 +325,7 @@ fn every_shipped_domain_gives_the_native_results_on_spark() {
     if !services() {
         return;
     }
+    let _one = SPARK.lock().unwrap_or_else(|e| e.into_inner());
     let only = std::env::var("SLUICE_SPARK_DOMAINS").unwrap_or_default();
     for domain in ["fintech", "iot", "apm"] {
         if !only.is_empty() && !only.split(',').any(|d| d == domain) {
@@ -335,6 +340,7 @@ fn ecommerce_on_spark_dead_letters_what_does_not_decode() {
     if !services() {
         return;
     }
+    let _one = SPARK.lock().unwrap_or_else(|e| e.into_inner());
     let dlq_prefix = std::cell::RefCell::new(String::new());
     let summaries = compare("ecommerce", &|cfg, prefix| {
         *dlq_prefix.borrow_mut() = prefix.to_string();

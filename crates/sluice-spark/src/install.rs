@@ -62,17 +62,42 @@ pub fn ensure_installed(cache: &Path) -> Result<SparkInstall, SparkError> {
         return Ok(install);
     }
     java_version()?;
-    eprintln!(
-        "sluice: installing pyspark {PYSPARK_VERSION} from PyPI into {} (first use only)",
-        venv.display()
-    );
     std::fs::create_dir_all(&root).map_err(|source| SparkError::Io {
         what: format!("creating {}", root.display()),
         source,
     })?;
+    // one installer at a time (several runs may start together)
+    let lock = root.join(format!("pyspark-{PYSPARK_VERSION}.installing"));
+    let started = std::time::Instant::now();
+    while std::fs::create_dir(&lock).is_err() {
+        if install.spark_submit.exists() {
+            return Ok(install);
+        }
+        if started.elapsed() > std::time::Duration::from_secs(900) {
+            return Err(SparkError::Install(format!(
+                "another installation holds {} for 15 minutes; remove it if no sluice is installing",
+                lock.display()
+            )));
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+    let result = install_venv(&venv, &install);
+    std::fs::remove_dir(&lock).ok();
+    result.map(|()| install)
+}
+
+fn install_venv(venv: &Path, install: &SparkInstall) -> Result<(), SparkError> {
+    if install.spark_submit.exists() {
+        return Ok(());
+    }
+    let bin = &install.bin;
+    eprintln!(
+        "sluice: installing pyspark {PYSPARK_VERSION} from PyPI into {} (first use only)",
+        venv.display()
+    );
     let python = std::env::var("SLUICE_PYTHON").unwrap_or_else(|_| "python3".into());
     run(
-        Command::new(&python).args(["-m", "venv"]).arg(&venv),
+        Command::new(&python).args(["-m", "venv"]).arg(venv),
         &format!("{python} -m venv (install python3-venv if it is missing)"),
     )?;
     run(
@@ -89,7 +114,7 @@ pub fn ensure_installed(cache: &Path) -> Result<SparkInstall, SparkError> {
             install.spark_submit.display()
         )));
     }
-    Ok(install)
+    Ok(())
 }
 
 /// The major version of `java` on `PATH`, refusing one older than 17.
