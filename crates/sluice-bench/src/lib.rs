@@ -12,6 +12,8 @@
 //!   against a bare librdkafka consumer).
 //! - [`e2e`]: `sluice bench e2e` (Kafka → pipeline → ClickHouse against the
 //!   same pipeline into a sink that drops everything).
+//! - [`spark`]: `sluice bench spark` (the native runner against the Spark
+//!   runner on the same events, aggregations and sink).
 
 pub mod e2e;
 pub mod engine;
@@ -19,5 +21,6 @@ pub mod file;
 pub mod in_memory;
 pub mod kafka;
 pub mod report;
+pub mod spark;
 
 pub use report::{BenchError, Measured, Report};

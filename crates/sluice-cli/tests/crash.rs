@@ -189,6 +189,10 @@ fn crash(checkpoint_interval: &str, checkpointed: bool) {
         // every other kill lands once this run has written results, the
         // others at a random moment (often during startup or the replay)
         let after_write = i % 2 == 0 && !checkpointed;
+        // with checkpoints, every other kill lands just after this run saved
+        // one (at most 300 ms later), whatever the machine's pace
+        let after_checkpoint = i % 2 == 0 && checkpointed;
+        let mut saved = false;
         // resumed runs make progress: kill them within 1-3 s (startup takes
         // about one), so several are killed before the input is consumed
         let (from, spread) = if checkpointed {
@@ -210,7 +214,11 @@ fn crash(checkpoint_interval: &str, checkpointed: bool) {
                     wait = started.elapsed() + Duration::from_millis(next(&mut rng) % 800);
                 }
             }
-            let deadline = if after_write && !wrote {
+            if after_checkpoint && !saved && newest_checkpoint() > checkpoint_before {
+                saved = true;
+                wait = started.elapsed() + Duration::from_millis(next(&mut rng) % 300);
+            }
+            let deadline = if (after_write && !wrote) || (after_checkpoint && !saved) {
                 Duration::from_secs(30)
             } else {
                 wait

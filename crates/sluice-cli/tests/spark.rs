@@ -444,3 +444,190 @@ fn ecommerce_on_spark_dead_letters_what_does_not_decode() {
         "{entries:?}"
     );
 }
+
+/// Every row of every view of `tables` in `database`, sorted, as text.
+fn all_views(client: &Client, database: &str, tables: &[String]) -> BTreeMap<String, Rows> {
+    tables
+        .iter()
+        .map(|t| (t.clone(), view(client, database, t).0))
+        .collect()
+}
+
+#[test]
+fn a_killed_spark_driver_resumes_from_its_checkpoint_without_loss_or_double_counting() {
+    if !services() {
+        return;
+    }
+    let _one = SPARK.lock().unwrap_or_else(|e| e.into_inner());
+    let tag = format!("spkkill{}", stamp());
+    let prefix = format!("{tag}.");
+    let domain = "fintech";
+    let reference = shipped_config_with(&[("database: sluice", &format!("database: {tag}_ref"))]);
+    let killed = shipped_config_with(&[("database: sluice", &format!("database: {tag}_kill"))]);
+    sluice(
+        reference.path(),
+        &[
+            "generate",
+            "--domain",
+            domain,
+            "--to",
+            "kafka",
+            "--duration",
+            "30m",
+            "--rate",
+            "15/s",
+            "--seed",
+            "5",
+            "--topic-prefix",
+            &prefix,
+        ],
+    );
+    let work = tempfile::tempdir().unwrap();
+    let run = |cfg: &Path, name: &str| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_sluice"));
+        c.env("SLUICE_CONFIG_DIR", cfg)
+            .env_remove("SLUICE_ENV")
+            .env("RUST_LOG", "warn")
+            .current_dir(repo())
+            .args(["spark", "run", "--domain", domain, "--until-end"])
+            // several micro-batches: the kill lands with work left, and the
+            // restart replays a batch boundary the first run planned
+            .args(["--max-records-per-batch", "4000"])
+            .args(["--topic-prefix", &prefix])
+            .arg("--job-dir")
+            .arg(work.path().join(name).join("job"))
+            .arg("--checkpoints")
+            .arg(work.path().join(name).join("checkpoints"));
+        c
+    };
+    // the uninterrupted run
+    let out = run(reference.path(), "ref").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // the same job, its driver killed once it has written some results
+    let client = Client::new(&ClickHouseSettings::new(
+        "http://127.0.0.1:8123",
+        &format!("{tag}_kill"),
+    ))
+    .unwrap();
+    let written = || {
+        client
+            .query(&format!(
+                "SELECT count() FROM system.parts WHERE database = '{tag}_kill' AND active AND table LIKE '%_parts'"
+            ))
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let metrics_address = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let mut child = run(killed.path(), "kill")
+        .args(["--metrics-address", &metrics_address])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while written() == 0 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(600));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // the job's metrics, under the native runner's names
+    let scrape = || {
+        let out = Command::new("curl")
+            .args(["-sS", &format!("http://{metrics_address}/metrics")])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let value = |text: &str, name: &str, label: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with(&format!("{name}{{")) && l.contains(label))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    let mut text = scrape();
+    while value(
+        &text,
+        sluice_core::metrics::ROWS_OUT_TOTAL,
+        "sink=\"clickhouse\"",
+    ) == 0.0
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(600),
+            "{text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        text = scrape();
+    }
+    assert!(
+        value(
+            &text,
+            sluice_core::metrics::EVENTS_IN_TOTAL,
+            "event_type=\"payment\""
+        ) > 0.0,
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("{}{{", sluice_core::metrics::BUILD_INFO))
+            && text.contains("runner=\"spark\"")
+            && text.contains("domain=\"fintech\""),
+        "{text}"
+    );
+    // SIGKILL the driver (JVM and its Python side) and the CLI
+    let job = work.path().join("kill").join("job");
+    let pkill = Command::new("pkill")
+        .args(["-9", "-f"])
+        .arg(job.to_str().unwrap())
+        .status()
+        .unwrap();
+    assert!(pkill.success(), "no driver process found to kill");
+    child.kill().ok();
+    child.wait().unwrap();
+    let at_kill = written();
+    eprintln!(
+        "killed after {:?}, {at_kill} parts written",
+        started.elapsed()
+    );
+
+    // restarted from its checkpoint
+    let out = run(killed.path(), "kill").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let cfg = sluice_config::load(&sluice_config::LoadOptions::new(killed.path(), "dev")).unwrap();
+    let tables: Vec<String> = cfg
+        .domain(domain)
+        .unwrap()
+        .aggregations
+        .iter()
+        .map(|a| a.sink_table.value.clone())
+        .collect();
+    let want = all_views(&client, &format!("{tag}_ref"), &tables);
+    let got = all_views(&client, &format!("{tag}_kill"), &tables);
+    for t in &tables {
+        assert!(!want[t].is_empty(), "{t}: the reference run wrote nothing");
+        assert_eq!(
+            got[t], want[t],
+            "{t}: the killed and restarted run differs from the uninterrupted one"
+        );
+    }
+    for db in [format!("{tag}_ref"), format!("{tag}_kill")] {
+        client
+            .query(&format!("DROP DATABASE IF EXISTS `{db}`"))
+            .unwrap();
+    }
+}

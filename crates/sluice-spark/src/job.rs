@@ -239,6 +239,11 @@ fn window_expr(a: &AggregationPlan) -> Result<(String, String), SparkError> {
     })
 }
 
+/// Why Spark cannot compute `a` as the native engine does, if it cannot.
+pub fn refusal(topics: &[TopicSpec], a: &AggregationPlan) -> Option<SparkError> {
+    window_expr(a).and_then(|_| states(topics, a)).err()
+}
+
 /// The state columns of `a` as Spark aggregate expressions.
 fn states(topics: &[TopicSpec], a: &AggregationPlan) -> Result<Vec<String>, SparkError> {
     let field = || {
@@ -481,6 +486,29 @@ pub fn render(spec: &JobSpec) -> Result<Vec<JobFile>, SparkError> {
     )
     .ok();
     for (k, v) in headers {
+        writeln!(py_text, "    {}: {},", py(k), py(v)).ok();
+    }
+    writeln!(py_text, "}}").ok();
+    let metrics = [
+        ("events_in", sluice_core::metrics::EVENTS_IN_TOTAL),
+        ("decode_errors", sluice_core::metrics::DECODE_ERRORS_TOTAL),
+        ("dead_letters", sluice_core::metrics::DEAD_LETTER_TOTAL),
+        ("late_events", sluice_core::metrics::LATE_EVENTS_TOTAL),
+        ("results", sluice_core::metrics::RESULTS_TOTAL),
+        ("rows_out", sluice_core::metrics::ROWS_OUT_TOTAL),
+        (
+            "sink_write_seconds",
+            sluice_core::metrics::SINK_WRITE_SECONDS,
+        ),
+        ("watermark_lag", sluice_core::metrics::WATERMARK_LAG_SECONDS),
+        ("build_info", sluice_core::metrics::BUILD_INFO),
+    ];
+    writeln!(
+        py_text,
+        "\n# Metric names, as the native runner's (the generated dashboards read both).\nMETRICS = {{"
+    )
+    .ok();
+    for (k, v) in metrics {
         writeln!(py_text, "    {}: {},", py(k), py(v)).ok();
     }
     writeln!(py_text, "}}").ok();

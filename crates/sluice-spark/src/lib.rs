@@ -28,7 +28,7 @@ use sluice_runtime::plan::BuiltPlan;
 pub use install::{ensure_installed, SparkInstall};
 pub use job::{render, JobFile, JobSpec};
 pub use run::{run, RunRequest};
-pub use submit::{submit, QuerySummary, SubmitOptions};
+pub use submit::{submit, JobReport, QuerySummary, SubmitOptions};
 
 /// What can go wrong with the Spark runner.
 #[derive(Debug, thiserror::Error)]

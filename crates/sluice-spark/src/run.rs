@@ -10,7 +10,7 @@ use sluice_connectors::Sink;
 use sluice_kafka::KafkaSettings;
 use sluice_secrets::ResolvedSecrets;
 
-use crate::submit::{QuerySummary, SubmitOptions};
+use crate::submit::{JobReport, SubmitOptions};
 use crate::SparkError;
 
 /// What to run.
@@ -36,6 +36,12 @@ pub struct RunRequest {
     pub jsonl_dir: Option<PathBuf>,
     /// Extra `spark-submit` arguments.
     pub extra: Vec<String>,
+    /// With `until_end`: runs in one Spark session (benchmarks).
+    pub runs: u32,
+    /// Serve the job's `/metrics` here.
+    pub metrics_address: Option<String>,
+    /// At most this many Kafka records per micro-batch.
+    pub max_records_per_batch: Option<u64>,
 }
 
 /// Generates, installs, prepares the tables and runs; the job's summaries.
@@ -43,7 +49,7 @@ pub fn run(
     cfg: &Config,
     secrets: &ResolvedSecrets,
     req: &RunRequest,
-) -> Result<Vec<QuerySummary>, SparkError> {
+) -> Result<JobReport, SparkError> {
     let d = cfg
         .domain(&req.domain)
         .ok_or_else(|| SparkError::Config(format!("domain `{}` is not loaded", req.domain)))?;
@@ -140,6 +146,9 @@ pub fn run(
             env,
             extra: req.extra.clone(),
             log,
+            runs: req.runs,
+            metrics_address: req.metrics_address.clone(),
+            max_records_per_batch: req.max_records_per_batch,
         },
     )
 }

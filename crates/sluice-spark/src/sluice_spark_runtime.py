@@ -36,19 +36,24 @@ import datetime
 import json
 import os
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.avro.functions import from_avro
+from pyspark.sql.streaming import StreamingQueryListener
 
 # The shard every Spark-written row carries (the native runner writes one per
 # partition number); the views merge shards, so a table holds one runner's
 # rows at a time.
 SHARD = "spark"
+# The query that reads every record: counts them, dead-letters rejects.
+RECORDS_QUERY = "_dead_letters"
 # DDSketch with 1 % relative accuracy, keys offset as the native engine
 # writes them (`sluice_engine::aggregate::percentile`).
 SKETCH_GAMMA = (1.0 + 0.01) / (1.0 - 0.01)
@@ -133,10 +138,10 @@ def writer_schemas(registry, subject, auth=None):
 # ---------------------------------------------------------------- decoding
 
 
-def read_events(spark, job, settings, starting_offsets):
+def read_events(spark, job, settings, starting_offsets, max_records_per_batch=None):
     """The decoded events of every topic (one column per field any aggregation
-    reads) and the records that could not be decoded, as two streaming
-    DataFrames over one Kafka source."""
+    reads) and every record with its verdict (`_ok`, and the reason when it
+    did not decode), as two streaming DataFrames over one Kafka source."""
     topics = [t["topic"] for t in job.EVENT_TYPES]
     reader = (
         spark.readStream.format("kafka")
@@ -145,6 +150,8 @@ def read_events(spark, job, settings, starting_offsets):
         .option("startingOffsets", starting_offsets)
         .option("includeHeaders", "false")
     )
+    if max_records_per_batch:
+        reader = reader.option("maxOffsetsPerTrigger", str(max_records_per_batch))
     for key, value in settings["kafka_properties"].items():
         reader = reader.option(f"kafka.{key}", value)
     raw = reader.load()
@@ -197,10 +204,10 @@ def read_events(spark, job, settings, starting_offsets):
     for et in job.EVENT_TYPES:
         hit = F.col("topic") == et["topic"]
         event_type = F.when(hit, F.lit(et["event_type"])) if event_type is None else event_type.when(hit, F.lit(et["event_type"]))
-    rejects = stage.where(~F.col("_ok")).select(
-        "topic", "partition", "offset", "key", "value", "timestamp", reason.alias("reason"), event_type.alias("event_type")
+    records = stage.select(
+        "topic", "partition", "offset", "key", "value", "timestamp", "_ok", reason.alias("reason"), event_type.alias("event_type")
     )
-    return events, rejects
+    return events, records
 
 
 # ---------------------------------------------------------------- states
@@ -321,25 +328,32 @@ def finish_row(agg, row, clickhouse, emitted):
     return out
 
 
-def clickhouse_writer(agg, clickhouse):
+def clickhouse_writer(job, agg, clickhouse, metrics):
     def write(batch, batch_id):
         emitted = clickhouse.time(int(time.time() * 1000))
         rows = [finish_row(agg, row, clickhouse, emitted) for row in batch.collect()]
+        started = time.monotonic()
         clickhouse.insert(agg.table, rows)
+        metrics.observe(job.METRICS["sink_write_seconds"], {"sink": "clickhouse"}, time.monotonic() - started)
+        metrics.add(job.METRICS["results"], {"aggregation": agg.name}, len(rows))
+        metrics.add(job.METRICS["rows_out"], {"sink": "clickhouse"}, len(rows))
 
     return write
 
 
-def jsonl_writer(agg, directory):
+def jsonl_writer(job, agg, directory, metrics):
     os.makedirs(directory, exist_ok=True)
 
     def write(batch, batch_id):
         # one file per micro-batch: a replayed batch rewrites its own file
         path = os.path.join(directory, f"{agg.table}.{batch_id:08d}.jsonl")
+        rows = batch.collect()
         with open(path + ".tmp", "w", encoding="utf-8") as f:
-            for row in batch.collect():
+            for row in rows:
                 f.write(json.dumps(row.asDict(), default=str, ensure_ascii=False) + "\n")
         os.replace(path + ".tmp", path)
+        metrics.add(job.METRICS["results"], {"aggregation": agg.name}, len(rows))
+        metrics.add(job.METRICS["rows_out"], {"sink": "jsonl"}, len(rows))
 
     return write
 
@@ -347,7 +361,7 @@ def jsonl_writer(agg, directory):
 # ---------------------------------------------------------------- dead letters
 
 
-def dead_letter_writer(job, settings):
+def dead_letter_writer(job, settings, metrics):
     """Undecodable records into the dead-letter topic as the native runner
     writes them (kind `malformed`): the original key, value and timestamp,
     the reason and the source position in the same headers, the same
@@ -358,8 +372,21 @@ def dead_letter_writer(job, settings):
         return F.struct(F.lit(h[name]).alias("key"), value.cast("string").cast("binary").alias("value"))
 
     def write(batch, batch_id):
+        # one pass to count (decoded records by event type, rejects); a
+        # second over the rejects only when there are any
+        bad = 0
+        for r in batch.groupBy("event_type", "_ok").count().collect():
+            if r["_ok"]:
+                metrics.add(job.METRICS["events_in"], {"source": "kafka", "event_type": r["event_type"] or "unknown"}, r["count"])
+            else:
+                bad += r["count"]
+        if bad == 0:
+            return
+        metrics.add(job.METRICS["decode_errors"], {"source": "kafka"}, bad)
+        metrics.add(job.METRICS["dead_letters"], {"kind": "malformed"}, bad)
+        rejects = batch.where(~F.col("_ok"))
         identity = F.concat_ws("/", F.lit("malformed"), F.col("topic"), F.col("partition").cast("string"), F.col("offset").cast("string"), F.lit(""))
-        out = batch.select(
+        out = rejects.select(
             F.col("key"),
             F.col("value"),
             F.array(
@@ -403,6 +430,120 @@ def summary(query):
     return out
 
 
+# ---------------------------------------------------------------- metrics
+
+
+class Metrics:
+    """The job's metrics under the native runner's names (`sluice_core::metrics`,
+    written into the job as `METRICS`), so the dashboards and alerts sluice
+    generates show either runner; served as Prometheus text on `/metrics`."""
+
+    def __init__(self, domain):
+        self.domain = domain
+        self.lock = threading.Lock()
+        self.counters = {}
+        self.gauges = {}
+        self.histograms = {}
+
+    @staticmethod
+    def key(name, labels):
+        return (name, tuple(sorted(labels.items())))
+
+    def add(self, name, labels, value):
+        with self.lock:
+            k = self.key(name, labels)
+            self.counters[k] = self.counters.get(k, 0) + value
+
+    def set(self, name, labels, value):
+        with self.lock:
+            self.gauges[self.key(name, labels)] = value
+
+    def observe(self, name, labels, seconds):
+        with self.lock:
+            k = self.key(name, labels)
+            count, total = self.histograms.get(k, (0, 0.0))
+            self.histograms[k] = (count + 1, total + seconds)
+
+    def text(self):
+        def render(name, labels, value, suffix=""):
+            all_labels = dict(labels)
+            all_labels["domain"] = self.domain
+            inner = ",".join(f'{k}="{v}"' for k, v in sorted(all_labels.items()))
+            return f"{name}{suffix}{{{inner}}} {value}"
+
+        lines = []
+        with self.lock:
+            for kind, table in (("counter", self.counters), ("gauge", self.gauges)):
+                for name in sorted({n for n, _ in table}):
+                    lines.append(f"# TYPE {name} {kind}")
+                    lines.extend(render(n, dict(l), v) for (n, l), v in sorted(table.items()) if n == name)
+            for name in sorted({n for n, _ in self.histograms}):
+                lines.append(f"# TYPE {name} summary")
+                for (n, l), (count, total) in sorted(self.histograms.items()):
+                    if n == name:
+                        lines.append(render(n, dict(l), count, "_count"))
+                        lines.append(render(n, dict(l), total, "_sum"))
+        return "\n".join(lines) + "\n"
+
+    def serve(self, address):
+        """`/metrics` on `host:port` (a daemon thread)."""
+        host, _, port = address.rpartition(":")
+        registry = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                if self.path.split("?")[0] != "/metrics":
+                    self.send_error(404)
+                    return
+                body = registry.text().encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        server = ThreadingHTTPServer((host or "127.0.0.1", int(port)), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return server
+
+
+class ProgressMetrics(StreamingQueryListener):
+    """Spark's query progress as the native runner's metrics: rows dropped
+    behind the watermark as late events of the aggregation, and how far the
+    smallest watermark trails the wall clock."""
+
+    def __init__(self, job, metrics):
+        self.job = job
+        self.metrics = metrics
+        self.watermarks = {}
+
+    def onQueryStarted(self, event):
+        pass
+
+    def onQueryProgress(self, event):
+        p = event.progress
+        if p.name == RECORDS_QUERY:
+            return
+        dropped = sum(s.numRowsDroppedByWatermark for s in (p.stateOperators or []))
+        if dropped:
+            self.metrics.add(self.job.METRICS["late_events"], {"aggregation": p.name}, dropped)
+        watermark = (p.eventTime or {}).get("watermark")
+        parsed = datetime.datetime.fromisoformat(watermark.replace("Z", "+00:00")) if watermark else None
+        if parsed is not None and parsed.timestamp() > 0:  # 0: no event seen yet
+            self.watermarks[p.name] = parsed.timestamp()
+            lag = time.time() - min(self.watermarks.values())
+            self.metrics.set(self.job.METRICS["watermark_lag"], {}, round(lag, 3))
+
+    def onQueryIdle(self, event):
+        pass
+
+    def onQueryTerminated(self, event):
+        pass
+
+
 # ---------------------------------------------------------------- until the end
 
 
@@ -411,6 +552,8 @@ def offsets(text):
     if not text:
         return {}
     parsed = json.loads(text) if isinstance(text, str) else text
+    if not isinstance(parsed, dict):
+        return {}
     return {(t, int(p)): int(o) for t, parts in parsed.items() for p, o in parts.items()}
 
 
@@ -459,11 +602,14 @@ def stop_at_end(queries, poll=0.25, idle=3.0, empty=10.0):
 
 def main(job):
     parser = argparse.ArgumentParser(description=f"sluice Spark job for domain `{job.DOMAIN}`")
-    parser.add_argument("--until-end", action="store_true", help="process what the topics hold now, then stop (availableNow)")
+    parser.add_argument("--until-end", action="store_true", help="process what the topics hold now, then stop")
     parser.add_argument("--checkpoints", default=os.environ.get("SLUICE_SPARK_CHECKPOINTS", f"./spark-checkpoints/{job.DOMAIN}"))
     parser.add_argument("--sink", choices=["clickhouse", "jsonl"], default="clickhouse")
     parser.add_argument("--jsonl-dir", default=f"./spark-results/{job.DOMAIN}")
     parser.add_argument("--starting-offsets", default="earliest")
+    parser.add_argument("--max-records-per-batch", type=int, default=None, help="at most this many Kafka records per micro-batch (Spark's maxOffsetsPerTrigger)")
+    parser.add_argument("--metrics-address", default=os.environ.get("SLUICE_METRICS_ADDRESS"), help="serve /metrics here (host:port)")
+    parser.add_argument("--runs", type=int, default=1, help="with --until-end: run this many times in one Spark session, each from the start with its own checkpoints (benchmarks: the first run is cold, the others warm)")
     args = parser.parse_args()
 
     settings = {
@@ -482,14 +628,14 @@ def main(job):
         )
 
     here = os.path.dirname(os.path.abspath(job.__file__))
+    registry_user = os.environ.get("SLUICE_SCHEMA_REGISTRY_USER")
+    registry_auth = (registry_user, os.environ.get("SLUICE_SCHEMA_REGISTRY_PASSWORD", "")) if registry_user else None
     for et in job.EVENT_TYPES:
         path = os.path.join(here, et["schema"])
         if not os.path.exists(path):  # cluster mode: `--files` puts it in the working directory
             path = os.path.basename(et["schema"])
         with open(path, encoding="utf-8") as f:
             et["reader"] = f.read()
-        registry_user = os.environ.get("SLUICE_SCHEMA_REGISTRY_USER")
-        registry_auth = (registry_user, os.environ.get("SLUICE_SCHEMA_REGISTRY_PASSWORD", "")) if registry_user else None
         et["writers"] = writer_schemas(settings["registry"], et["subject"], registry_auth)
 
     spark = (
@@ -500,33 +646,44 @@ def main(job):
         .config("spark.sql.streaming.numRecentProgressUpdates", "100000")
         .getOrCreate()
     )
+    metrics = Metrics(job.DOMAIN)
+    metrics.set(job.METRICS["build_info"], {"version": spark.version, "runner": "spark"}, 1)
+    spark.streams.addListener(ProgressMetrics(job, metrics))
+    if args.metrics_address:
+        metrics.serve(args.metrics_address)
 
-    events, rejects = read_events(spark, job, settings, args.starting_offsets)
     clickhouse = ClickHouse(settings) if args.sink == "clickhouse" else None
-
-    def start(df, name, write, mode):
-        w = df.writeStream.queryName(name).outputMode(mode).option("checkpointLocation", os.path.join(args.checkpoints, name)).foreachBatch(write)
-        return w.trigger(processingTime=job.TRIGGER).start()
-
-    queries = [start(rejects, "_dead_letters", dead_letter_writer(job, settings), "append")]
-    for agg in job.AGGREGATIONS:
-        if clickhouse is not None:
-            write = clickhouse_writer(agg, clickhouse)
-        else:
-            write = jsonl_writer(agg, args.jsonl_dir)
-        queries.append(start(agg.build(events), agg.name, write, "append"))
-
+    runs = max(1, args.runs) if args.until_end else 1
     failed = None
-    try:
-        if args.until_end:
-            stop_at_end(queries)
-        for q in queries:
-            q.awaitTermination()
-    except Exception as e:  # one failed query stops the job: nothing is committed past it
-        failed = e
-        for q in queries:
-            if q.isActive:
-                q.stop()
+    for run in range(runs):
+        checkpoints = args.checkpoints if runs == 1 else os.path.join(args.checkpoints, f"run{run}")
+        started = time.monotonic()
+        events, records = read_events(spark, job, settings, args.starting_offsets, args.max_records_per_batch)
+
+        def start(df, name, write):
+            w = df.writeStream.queryName(name).outputMode("append").option("checkpointLocation", os.path.join(checkpoints, name)).foreachBatch(write)
+            return w.trigger(processingTime=job.TRIGGER).start()
+
+        queries = [start(records, RECORDS_QUERY, dead_letter_writer(job, settings, metrics))]
+        for agg in job.AGGREGATIONS:
+            if clickhouse is not None:
+                write = clickhouse_writer(job, agg, clickhouse, metrics)
+            else:
+                write = jsonl_writer(job, agg, args.jsonl_dir, metrics)
+            queries.append(start(agg.build(events), agg.name, write))
+        try:
+            if args.until_end:
+                stop_at_end(queries)
+            for q in queries:
+                q.awaitTermination()
+        except Exception as e:  # one failed query stops the job: nothing is committed past it
+            failed = e
+            for q in queries:
+                if q.isActive:
+                    q.stop()
+        print("SLUICE_SPARK_RUN " + json.dumps({"run": run, "seconds": round(time.monotonic() - started, 3)}), flush=True)
+        if failed is not None:
+            break
     for q in queries:
         print("SLUICE_SPARK_SUMMARY " + json.dumps(summary(q), sort_keys=True), flush=True)
     if failed is not None:

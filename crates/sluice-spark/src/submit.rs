@@ -35,6 +35,25 @@ pub struct SubmitOptions {
     pub extra: Vec<String>,
     /// Spark's own log.
     pub log: PathBuf,
+    /// With `until_end`: runs in one Spark session (benchmarks: the first is
+    /// cold, the others warm).
+    pub runs: u32,
+    /// Serve the job's `/metrics` here.
+    pub metrics_address: Option<String>,
+    /// At most this many Kafka records per micro-batch.
+    pub max_records_per_batch: Option<u64>,
+}
+
+/// What a job did.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct JobReport {
+    /// One summary per streaming query (of the last run).
+    pub queries: Vec<QuerySummary>,
+    /// Seconds of each run, from starting its queries to their end.
+    pub runs: Vec<f64>,
+    /// Seconds from `spark-submit` to its exit (JVM start and connector
+    /// resolution included).
+    pub wall_seconds: f64,
 }
 
 /// What one streaming query of the job did.
@@ -57,7 +76,8 @@ pub struct QuerySummary {
 }
 
 /// Runs the job and waits for it; its summaries on success.
-pub fn submit(install: &SparkInstall, o: &SubmitOptions) -> Result<Vec<QuerySummary>, SparkError> {
+pub fn submit(install: &SparkInstall, o: &SubmitOptions) -> Result<JobReport, SparkError> {
+    let started = std::time::Instant::now();
     let job_dir = &o.job_dir;
     let mut cmd = Command::new(&install.spark_submit);
     cmd.arg("--master")
@@ -83,6 +103,15 @@ pub fn submit(install: &SparkInstall, o: &SubmitOptions) -> Result<Vec<QuerySumm
     }
     if let Some(d) = &o.jsonl_dir {
         cmd.arg("--jsonl-dir").arg(d);
+    }
+    if o.runs > 1 {
+        cmd.arg("--runs").arg(o.runs.to_string());
+    }
+    if let Some(a) = &o.metrics_address {
+        cmd.arg("--metrics-address").arg(a);
+    }
+    if let Some(n) = o.max_records_per_batch {
+        cmd.arg("--max-records-per-batch").arg(n.to_string());
     }
     let path = match std::env::var_os("PATH") {
         Some(p) => {
@@ -121,17 +150,23 @@ pub fn submit(install: &SparkInstall, o: &SubmitOptions) -> Result<Vec<QuerySumm
         }
         tail
     });
-    let mut summaries = Vec::new();
+    let mut report = JobReport::default();
     let mut said = Vec::new();
     if let Some(out) = child.stdout.take() {
         for line in BufReader::new(out).lines().map_while(Result::ok) {
-            match line.strip_prefix("SLUICE_SPARK_SUMMARY ") {
-                Some(json) => {
-                    if let Ok(s) = serde_json::from_str::<QuerySummary>(json) {
-                        summaries.push(s);
-                    }
+            if let Some(json) = line.strip_prefix("SLUICE_SPARK_SUMMARY ") {
+                if let Ok(s) = serde_json::from_str::<QuerySummary>(json) {
+                    report.queries.push(s);
                 }
-                None => said.push(line),
+            } else if let Some(json) = line.strip_prefix("SLUICE_SPARK_RUN ") {
+                if let Some(secs) = serde_json::from_str::<serde_json::Value>(json)
+                    .ok()
+                    .and_then(|v| v["seconds"].as_f64())
+                {
+                    report.runs.push(secs);
+                }
+            } else {
+                said.push(line);
             }
         }
     }
@@ -153,6 +188,7 @@ pub fn submit(install: &SparkInstall, o: &SubmitOptions) -> Result<Vec<QuerySumm
             ),
         });
     }
-    summaries.sort_by(|a, b| a.query.cmp(&b.query));
-    Ok(summaries)
+    report.queries.sort_by(|a, b| a.query.cmp(&b.query));
+    report.wall_seconds = started.elapsed().as_secs_f64();
+    Ok(report)
 }

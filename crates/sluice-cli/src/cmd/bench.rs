@@ -64,6 +64,11 @@ pub enum BenchCommand {
     /// closed window is readable in the final view (`scripts/services.sh
     /// start all`).
     E2e(E2eBenchArgs),
+    /// The native runner against the Spark runner (`local[2]`) on identical
+    /// work: the same events from the same Kafka topics, the same
+    /// aggregations into ClickHouse, back to back; Spark's cold and warm
+    /// figures (`scripts/services.sh start all`).
+    Spark(SparkBenchArgs),
     /// Replaying a JSON lines file through `sluice run` versus DuckDB's
     /// `read_json` + `GROUP BY time_bucket(...)`, both on every core: three
     /// fixed ecommerce aggregations, or with `--domain` the domain's own.
@@ -107,6 +112,20 @@ pub struct KafkaBenchArgs {
 pub struct E2eBenchArgs {
     /// Events to produce and process.
     #[arg(long, default_value_t = 500_000)]
+    pub events: u64,
+    /// Domain whose events to generate.
+    #[arg(long, default_value = "ecommerce")]
+    pub domain: String,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `sluice bench spark`.
+#[derive(Args, Debug)]
+pub struct SparkBenchArgs {
+    /// Events to produce and process (each runner reads them all).
+    #[arg(long, default_value_t = 200_000)]
     pub events: u64,
     /// Domain whose events to generate.
     #[arg(long, default_value = "ecommerce")]
@@ -184,6 +203,12 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
             let cfg = bench_config(cli, Some(&a.domain))?;
             let secrets = super::check_secrets(cli, &cfg)?;
             let r = sluice_bench::e2e::e2e(&cfg, &a.domain, a.events, &secrets)?;
+            print(r, a.json);
+        }
+        BenchCommand::Spark(a) => {
+            let cfg = bench_config(cli, Some(&a.domain))?;
+            let secrets = super::check_secrets(cli, &cfg)?;
+            let r = sluice_bench::spark::spark(&cfg, &a.domain, a.events, &secrets)?;
             print(r, a.json);
         }
         BenchCommand::File {

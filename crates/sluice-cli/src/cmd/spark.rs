@@ -69,6 +69,13 @@ pub enum SparkCommand {
         /// Print the summaries as JSON.
         #[arg(long)]
         json: bool,
+        /// Serve the job's `/metrics` (the native runner's metric names) here.
+        #[arg(long)]
+        metrics_address: Option<String>,
+        /// At most this many Kafka records per micro-batch (Spark's
+        /// maxOffsetsPerTrigger; default: all there are).
+        #[arg(long)]
+        max_records_per_batch: Option<u64>,
         /// Extra spark-submit arguments, after `--`.
         #[arg(last = true)]
         extra: Vec<String>,
@@ -106,11 +113,13 @@ pub fn run(cli: &Cli, args: &SparkArgs) -> anyhow::Result<()> {
             sink,
             out,
             json,
+            metrics_address,
+            max_records_per_batch,
             extra,
         } => {
             let cfg = super::load(cli, std::slice::from_ref(domain))?;
             let secrets = super::check_secrets(cli, &cfg)?;
-            let summaries = sluice_spark::run(
+            let report = sluice_spark::run(
                 &cfg,
                 &secrets,
                 &sluice_spark::RunRequest {
@@ -124,12 +133,16 @@ pub fn run(cli: &Cli, args: &SparkArgs) -> anyhow::Result<()> {
                     sink: sink.clone(),
                     jsonl_dir: out.clone(),
                     extra: extra.clone(),
+                    runs: 1,
+                    metrics_address: metrics_address.clone(),
+                    max_records_per_batch: *max_records_per_batch,
                 },
             )?;
+            let summaries = &report.queries;
             if *json {
-                println!("{}", serde_json::to_string_pretty(&summaries)?);
+                println!("{}", serde_json::to_string_pretty(summaries)?);
             } else {
-                for s in &summaries {
+                for s in summaries {
                     println!(
                         "{:<28} {:>10} rows read in {:>4} batches, {:>6} behind the watermark, watermark {}",
                         s.query,

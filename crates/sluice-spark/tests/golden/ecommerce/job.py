@@ -36,6 +36,19 @@ DEAD_LETTER_HEADERS = {
     "id": "sluice.dead_letter.id",
 }
 
+# Metric names, as the native runner's (the generated dashboards read both).
+METRICS = {
+    "events_in": "sluice_source_events_total",
+    "decode_errors": "sluice_source_decode_errors_total",
+    "dead_letters": "sluice_dead_letter_records_total",
+    "late_events": "sluice_engine_late_events_total",
+    "results": "sluice_engine_results_total",
+    "rows_out": "sluice_sink_rows_total",
+    "sink_write_seconds": "sluice_sink_write_duration_seconds",
+    "watermark_lag": "sluice_engine_watermark_lag_seconds",
+    "build_info": "sluice_build_info",
+}
+
 # Event types: topic, registry subject, reader schema, the fields it has
 # and those it requires (a null there means the datum did not decode).
 EVENT_TYPES = [
