@@ -94,7 +94,7 @@ fn percentile(sorted: &[i64], q: f64) -> i64 {
 /// topology (the library builds it from `spec`) with its sink swapped by
 /// `wrap`; returns the summary and the seconds from the first record read
 /// to the end.
-fn pipeline_run(
+pub(crate) fn pipeline_run(
     cfg: &sluice_config::Config,
     spec: &RunSpec,
     secrets: &ResolvedSecrets,
